@@ -1,0 +1,7 @@
+"""Allow ``python -m attester``."""
+
+import sys
+
+from attester.cli import main
+
+sys.exit(main())

@@ -1,0 +1,325 @@
+"""The ``attest`` command. The only place that turns errors into exit codes.
+
+Exit codes: 0 success; 1 verification failed; 2 usage or input error. Every failure
+is one line on stderr saying what and where; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from attester import __version__
+from attester.errors import AttesterError, InputError, UsageError
+
+EXAMPLES = """\
+examples (the release flow):
+  attest keygen --type ecdsa-p256 --out release
+  attest provenance local:// --artifacts file://dist --output prov.json
+  attest sign prov.json --key release.key --output prov.intoto.json
+  attest verify prov.intoto.json --key release.pub --artifact dist/kubectl \\
+      --source-uri github.com/example/project
+
+exit codes: 0 ok, 1 verification failed, 2 usage or input error
+"""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# -- keygen -------------------------------------------------------------------------
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from attester import keys
+    from attester.jsonio import atomic_write
+
+    prefix = Path(args.out)
+    key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    if not args.force:
+        for p in (key_path, pub_path):
+            if p.exists():
+                raise UsageError(f"{p} already exists; refusing to overwrite a key",
+                                 hint="pass --force or choose another --out")
+    key = keys.generate(args.type)
+    passphrase = keys.passphrase_from_env()
+    atomic_write(key_path, keys.private_pem(key, passphrase), mode=0o600)
+    atomic_write(pub_path, keys.public_pem(key.public_key()), mode=0o644)
+    state = "encrypted with ATTEST_PASSPHRASE" if passphrase else "NOT encrypted"
+    print(f"wrote {key_path} ({args.type}, {state}) and {pub_path}", file=sys.stderr)
+    print(f"keyid {keys.keyid(key.public_key())}", file=sys.stderr)
+    return 0
+
+
+# -- provenance ---------------------------------------------------------------------
+
+def _algorithms(extra: Sequence[str] | None) -> tuple[str, ...]:
+    from attester.hashing import check_algorithms
+
+    return check_algorithms(["sha256", *(extra or [])])
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    from attester import predicates
+    from attester.jsonio import dumps_pretty, write_output
+    from attester.stores import collect_subjects, open_store
+    from attester.watchers import open_watcher
+
+    options: dict[str, Any] = {}
+    if args.builder_id:
+        options["builder_id"] = args.builder_id
+    watcher = open_watcher(args.source, **options)
+    record = watcher.record(now=_now())
+    algorithms = _algorithms(args.digest)
+    subjects: list[Any] = list(record.subjects)
+    for uri in args.artifacts or []:
+        subjects.extend(collect_subjects(open_store(uri), algorithms,
+                                         progress=not args.quiet))
+    if not subjects:
+        raise UsageError("no subjects: the build named no artifacts",
+                         hint="pass --artifacts URI, e.g. --artifacts file://dist")
+    seen: dict[str, int] = {}
+    for s in subjects:
+        seen[s.name] = seen.get(s.name, 0) + 1
+    dupes = sorted(n for n, c in seen.items() if c > 1)
+    if dupes:
+        raise InputError(f"two artifacts share the subject name {dupes[0]!r}; "
+                         "subject names must be unique")
+    record = record.with_subjects(tuple(sorted(subjects, key=lambda s: s.name)))
+    statement = predicates.statement_for(record, args.slsa)
+    write_output(dumps_pretty(statement.to_json()), args.output)
+    return 0
+
+
+# -- sign ---------------------------------------------------------------------------
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from attester import schemas
+    from attester.dsse import IN_TOTO_PAYLOAD_TYPE, looks_like_envelope
+    from attester.jsonio import dumps_compact, parse_json, read_bytes, write_output
+    from attester.signers import sign_envelope
+    from attester.signers.keyfile import KeyFileSigner
+
+    if not args.key:
+        raise UsageError("nothing to sign with", hint="pass --key KEY")
+    payload = read_bytes(args.statement, what="statement")
+    doc = parse_json(payload, where=f"statement {args.statement}")
+    if looks_like_envelope(doc):
+        raise InputError(f"statement {args.statement}: is already a DSSE envelope; "
+                         "sign the statement it wraps")
+    if not isinstance(doc, dict):
+        raise InputError(f"statement {args.statement}: expected a JSON object")
+    schemas.validate_statement(doc, where=f"statement {args.statement}")
+    signers = [KeyFileSigner.from_file(k) for k in args.key]
+    # Sign the file's exact bytes: what was reviewed is what gets signed.
+    env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, list(signers))
+    write_output(dumps_compact(env.to_json()) + b"\n", args.output)
+    return 0
+
+
+# -- verify -------------------------------------------------------------------------
+
+def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...]) -> list[Any]:
+    import stat
+
+    from attester.hashing import HashTask, hash_tasks, open_nofollow
+    from attester.policy import Artifact
+    from attester.stores import digest_entries, open_store
+
+    out: list[Artifact] = []
+    local: list[tuple[str, int]] = []
+    for p in paths:
+        if "://" in p:
+            store = open_store(p)
+            entries = store.entries()
+            if not entries:
+                raise InputError(f"artifact {p}: the store holds nothing there")
+            for e, d in zip(entries, digest_entries(store, entries, algorithms)):
+                out.append(Artifact(name=e.name, digest=d))
+            continue
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            raise InputError(f"artifact {p}: no such file") from None
+        except OSError as e:
+            raise InputError(f"artifact {p}: cannot read: {e.strerror}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"artifact {p}: is a folder",
+                             hint=f"name its files, or use --artifacts file://{p}")
+        local.append((p, st.st_size))
+
+    def opener(path: str) -> Any:
+        real = os.path.realpath(path)
+        return lambda: open_nofollow(real)
+
+    digests = hash_tasks([HashTask(label=p, size=n, open=opener(p)) for p, n in local],
+                         algorithms)
+    out.extend(Artifact(name=p, digest=d) for (p, _), d in zip(local, digests))
+    return out
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from attester import keys
+    from attester.dsse import looks_like_envelope, parse_envelope
+    from attester.jsonio import dumps_pretty, parse_json, read_bytes
+    from attester.policy import Policy
+    from attester.verify import TrustedKey, verify_envelope
+
+    if not args.key:
+        raise UsageError("no trusted key given: verification needs something to trust",
+                         hint="pass --key PUB (repeatable)")
+    threshold = args.threshold
+    if threshold < 1 or threshold > len(args.key):
+        raise UsageError(f"--threshold {threshold} must be between 1 and the number of "
+                         f"--key given ({len(args.key)})")
+    trusted = [TrustedKey(label=k, key=keys.load_public(k)) for k in args.key]
+    where = args.attestation
+    doc = parse_json(read_bytes(where, what="attestation"), where=f"attestation {where}")
+    if not looks_like_envelope(doc):
+        raise InputError(f"attestation {where}: not a DSSE envelope (no payloadType/payload); "
+                         "is it an unsigned statement? sign it with 'attest sign'")
+    env = parse_envelope(doc, where=f"attestation {where}")
+    policy = Policy(builder_id=args.builder_id, source_uri=args.source_uri,
+                    source_ref=args.source_ref, build_type=args.build_type,
+                    predicate_type=args.predicate_type)
+    report = verify_envelope(env, where=where, trusted=trusted, threshold=threshold,
+                             policy=policy, artifacts=args.artifact or [],
+                             hash_artifacts=_hash_artifacts)
+    if args.format == "json":
+        sys.stdout.buffer.write(dumps_pretty(report.to_json()))
+    elif report.ok:
+        print(f"verified {where}")
+        for c in report.checks:
+            print(f"  ok  {c.name}: {c.detail}")
+    if report.ok:
+        return 0
+    failures = report.failures()
+    more = f" (and {len(failures) - 1} more failed check(s))" if len(failures) > 1 else ""
+    print(f"attest: verification FAILED for {where}: {failures[0].name}: "
+          f"{failures[0].detail}{more}", file=sys.stderr)
+    return 1
+
+
+# -- parser -------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, like every other usage error
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="attest", description="Produce, sign and verify SLSA provenance.",
+                     epilog=EXAMPLES, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"attest {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("keygen", help="create a signing key pair", formatter_class=fmt,
+                       description="Write PREFIX.key (PKCS#8 PEM, encrypted when "
+                       "ATTEST_PASSPHRASE is set) and PREFIX.pub (PEM public key).",
+                       epilog="example:\n  ATTEST_PASSPHRASE=... attest keygen --type "
+                       "ecdsa-p256 --out release")
+    p.add_argument("--type", default="ecdsa-p256",
+                   choices=["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072"],
+                   help="key algorithm (default: ecdsa-p256, as cosign)")
+    p.add_argument("--out", default="attest", metavar="PREFIX",
+                   help="write PREFIX.key and PREFIX.pub (default: attest)")
+    p.add_argument("--force", action="store_true", help="overwrite existing key files")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("provenance", help="describe a build as an in-toto statement",
+                       formatter_class=fmt,
+                       description="Watch a build (SOURCE) and write an in-toto Statement "
+                       "with a SLSA provenance predicate whose subjects are the artifacts "
+                       "found in each --artifacts store.",
+                       epilog="sources: local:// (the current git checkout)\n"
+                       "stores:  file://DIR (every regular file under DIR)\n\n"
+                       "example:\n  attest provenance local:// --artifacts file://dist "
+                       "--output prov.json")
+    p.add_argument("source", metavar="SOURCE", help="the build to describe, e.g. local://")
+    p.add_argument("--artifacts", action="append", metavar="URI",
+                   help="store whose files become subjects (repeatable)")
+    p.add_argument("--builder-id", help="builder id to record (local:// default: "
+                   "https://attester.dev/builders/local/v1)")
+    p.add_argument("--digest", action="append", metavar="ALG", choices=["sha384", "sha512"],
+                   help="also record this digest besides sha256 (repeatable)")
+    p.add_argument("--slsa", choices=["1.0", "0.2"], default="1.0",
+                   help="SLSA provenance version (default 1.0)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress meter")
+    p.set_defaults(func=cmd_provenance)
+
+    p = sub.add_parser("sign", help="sign a statement into a DSSE envelope",
+                       formatter_class=fmt,
+                       description="Validate STATEMENT, then sign its exact bytes into a "
+                       "DSSE envelope (payloadType application/vnd.in-toto+json).",
+                       epilog="example:\n  attest sign prov.json --key release.key "
+                       "--output prov.intoto.json")
+    p.add_argument("statement", metavar="STATEMENT")
+    p.add_argument("--key", action="append", metavar="KEY",
+                   help="PEM private key (repeatable: one signature each); passphrase "
+                   "from ATTEST_PASSPHRASE")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser("verify", help="verify a signed attestation and artifacts",
+                       formatter_class=fmt,
+                       description="Check, in order: the signature over the exact payload "
+                       "bytes, the statement, the predicate type, the policy flags, and that "
+                       "every --artifact has the digest a subject names. Fails closed.",
+                       epilog="example:\n  attest verify prov.intoto.json --key release.pub "
+                       "--artifact dist/kubectl \\\n      --builder-id "
+                       "https://attester.dev/builders/local/v1 --source-uri "
+                       "github.com/example/project")
+    p.add_argument("attestation", metavar="ATTESTATION")
+    p.add_argument("--key", action="append", metavar="PUB",
+                   help="trusted PEM public key (repeatable; any one suffices)")
+    p.add_argument("--threshold", type=int, default=1, metavar="N",
+                   help="require signatures by N distinct trusted keys")
+    p.add_argument("--artifact", action="append", metavar="PATH|URI",
+                   help="artifact that must match a subject digest (repeatable)")
+    p.add_argument("--builder-id", help="required builder id (exact)")
+    p.add_argument("--source-uri", help="required source repository, e.g. "
+                   "github.com/ORG/REPO")
+    p.add_argument("--source-ref", help="required source ref, e.g. refs/tags/v1.2.3")
+    p.add_argument("--build-type", help="required build type URI")
+    p.add_argument("--predicate-type", help="required predicate type URI (also accepts "
+                   "types attester does not know)")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json prints every check and its outcome")
+    p.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.func(args)
+        return code
+    except AttesterError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"attest: error: {e.diagnostics()}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("attest: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 2
+    except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        print(f"attest: internal error: {type(e).__name__}: {e} (rerun with --debug)",
+              file=sys.stderr)
+        return 2

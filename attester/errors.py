@@ -1,0 +1,56 @@
+"""The one exception family of attester.
+
+Library code raises these; only :mod:`attester.cli` turns them into exit codes and
+messages. ``exit_code`` is part of the contract: 1 means "the artifact is not
+trustworthy", 2 means "we could not even check" (bad usage or input, unreachable
+service). Messages are one line saying what and where, and never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class AttesterError(Exception):
+    """Root of every error attester raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """The line a person reads, plus what to try when we know it."""
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class UsageError(AttesterError):
+    """The command line asks for something impossible or incomplete."""
+
+
+class InputError(AttesterError):
+    """A file or document we were given is unreadable, malformed or of the wrong kind."""
+
+
+class StoreError(InputError):
+    """An artifact store cannot list or read what it was asked for."""
+
+
+class ServiceError(AttesterError):
+    """A remote service (API, registry, bucket) failed or could not be reached."""
+
+
+class MissingExtraError(UsageError):
+    """An optional dependency is needed for this URI scheme but not installed."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        super().__init__(
+            f"this needs the optional dependency {module!r}",
+            hint=f"pip install 'attester[{extra}]'",
+        )
+
+
+class VerificationError(AttesterError):
+    """The attestation or artifact failed a check: do not trust it."""
+
+    exit_code = 1

@@ -1,0 +1,120 @@
+"""What a verifier demands of a statement, and the pure checks that apply it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from attester.hashing import SUPPORTED_ALGORITHMS
+from attester.statement import ParsedStatement, Subject, normalize_repo
+
+
+@attrs.frozen
+class Check:
+    """One named check and its outcome; a report is a list of these."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@attrs.frozen
+class Policy:
+    builder_id: str | None = None
+    source_uri: str | None = None
+    source_ref: str | None = None
+    build_type: str | None = None
+    predicate_type: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.builder_id or self.source_uri or self.source_ref or self.build_type
+                    or self.predicate_type)
+
+
+def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
+    checks: list[Check] = []
+    if policy.builder_id is not None:
+        got = stmt.builder_id()
+        checks.append(Check("builder-id", got == policy.builder_id,
+                            f"builder id is {got!r}" if got == policy.builder_id else
+                            f"builder id is {got or 'missing'!r}, policy wants "
+                            f"{policy.builder_id!r}"))
+    if policy.build_type is not None:
+        got = stmt.build_type()
+        checks.append(Check("build-type", got == policy.build_type,
+                            f"build type is {got!r}" if got == policy.build_type else
+                            f"build type is {got or 'missing'!r}, policy wants "
+                            f"{policy.build_type!r}"))
+    if policy.source_uri is not None or policy.source_ref is not None:
+        repo, ref = stmt.source()
+        if policy.source_uri is not None:
+            want = normalize_repo(policy.source_uri)
+            ok = bool(repo) and normalize_repo(repo) == want
+            checks.append(Check("source-uri", ok, f"source is {repo!r}" if ok else
+                                f"source is {repo or 'missing'!r}, policy wants {want!r}"))
+        if policy.source_ref is not None:
+            ok = bool(ref) and ref == policy.source_ref
+            checks.append(Check("source-ref", ok, f"source ref is {ref!r}" if ok else
+                                f"source ref is {ref or 'missing'!r}, policy wants "
+                                f"{policy.source_ref!r}"))
+    return checks
+
+
+@attrs.frozen
+class Artifact:
+    """An artifact offered for verification: how the user named it, and its digests."""
+
+    name: str
+    digest: Mapping[str, str]
+
+
+def _agree(subject: Mapping[str, str], artifact: Mapping[str, str]) -> bool | None:
+    """True/False when they share a supported algorithm, None when they share none."""
+    common = [a for a in SUPPORTED_ALGORITHMS if a in subject and a in artifact]
+    if not common:
+        return None
+    return all(subject[a] == artifact[a].lower() for a in common)
+
+
+def _name_matches(subject_name: str, artifact_name: str) -> bool:
+    if not subject_name:
+        return False
+    a = artifact_name.removeprefix("./")
+    return a == subject_name or a.endswith("/" + subject_name)
+
+
+def _show(digest: Mapping[str, str]) -> str:
+    alg = next((a for a in SUPPORTED_ALGORITHMS if a in digest), None)
+    return f"{alg}:{digest[alg]}" if alg else "no supported digest"
+
+
+def match_artifact(subjects: Sequence[Subject], artifact: Artifact) -> Check:
+    """By name when a subject has the artifact's name, else by digest."""
+    name = f"artifact {artifact.name}"
+    named = [s for s in subjects if _name_matches(s.name, artifact.name)]
+    if named:
+        for s in named:
+            if _agree(s.digest, artifact.digest):
+                return Check(name, True, f"matches subject {s.name!r} ({_show(artifact.digest)})")
+        s = named[0]
+        if _agree(s.digest, artifact.digest) is None:
+            return Check(name, False, f"subject {s.name!r} has no digest in "
+                         f"{', '.join(SUPPORTED_ALGORITHMS)} to compare with")
+        return Check(name, False, f"digest mismatch: file has {_show(artifact.digest)}, "
+                     f"subject {s.name!r} says {_show(s.digest)}")
+    for s in subjects:
+        if _agree(s.digest, artifact.digest):
+            return Check(name, True, f"matches subject {s.name!r} by digest "
+                         f"({_show(artifact.digest)})")
+    return Check(name, False, f"no subject covers it ({_show(artifact.digest)})")
+
+
+def algorithms_for(subjects: Sequence[Subject]) -> tuple[str, ...]:
+    """Which digests to compute for artifacts: those the subjects actually use."""
+    used = {a for s in subjects for a in s.digest}
+    algs = tuple(a for a in SUPPORTED_ALGORITHMS if a in used)
+    return algs or ("sha256",)

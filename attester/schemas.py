@@ -1,0 +1,71 @@
+"""JSON Schemas for every document attester writes (the files in ``schemas/``)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from attester.errors import InputError
+from attester.models import SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02
+
+PREDICATE_SCHEMAS = {
+    SLSA_PROVENANCE_V1: "slsa-provenance-v1.schema.json",
+    SLSA_PROVENANCE_V02: "slsa-provenance-v0.2.schema.json",
+}
+
+
+def schema_dir() -> Path:
+    """Installed wheels carry the schemas inside the package; a checkout has them at the top."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_schemas", here.parent / "schemas"):
+        if candidate.is_dir():
+            return candidate
+    raise InputError("attester's schemas/ folder is missing from this installation")
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    with (schema_dir() / name).open(encoding="utf-8") as f:
+        schema: dict[str, Any] = json.load(f)
+    return schema
+
+
+@functools.cache
+def _registry() -> Any:
+    """Every schema under its ``$id``, so relative ``$ref``s between them resolve offline."""
+    from referencing import Registry, Resource
+
+    resources = []
+    for path in sorted(schema_dir().glob("*.json")):
+        resource = Resource.from_contents(load(path.name))
+        resources.append((resource.id() or path.name, resource))
+    return Registry().with_resources(resources)
+
+
+def errors(doc: Any, name: str) -> list[str]:
+    """Every violation of schema ``name`` in ``doc``, as 'path: message' lines."""
+    import jsonschema  # imported here: only sign and tests validate, not the hashing path
+
+    validator = jsonschema.Draft202012Validator(load(name), registry=_registry())
+    out = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        path = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        out.append(f"{path}: {err.message}")
+    return out
+
+
+def validate(doc: Any, name: str, *, where: str) -> None:
+    problems = errors(doc, name)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"{where}: does not match {name}: {problems[0]}{more}")
+
+
+def validate_statement(doc: Any, *, where: str) -> None:
+    """Our Statement schema, plus the predicate's own schema when we know it."""
+    validate(doc, "in-toto-statement-v1.schema.json", where=where)
+    schema = PREDICATE_SCHEMAS.get(doc.get("predicateType", ""))
+    if schema:
+        validate(doc["predicate"], schema, where=f"{where}: predicate")

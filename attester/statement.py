@@ -1,0 +1,149 @@
+"""Lenient reading of in-toto Statements we did not necessarily write.
+
+We keep the parsed JSON as it is (unknown fields preserved) and pull out only what
+verification needs, each accessor tolerant of the layouts real tools produce:
+in-toto Statement v1 and v0.1, SLSA provenance v1, v0.2 and v0.1 (krel's legacy
+stage provenance), GitHub's and Cloud Build's build types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from attester.models import (
+    SLSA_PROVENANCE_V01,
+    SLSA_PROVENANCE_V02,
+    SLSA_PROVENANCE_V1,
+    STATEMENT_V01,
+    STATEMENT_V1,
+)
+
+KNOWN_STATEMENT_TYPES = (STATEMENT_V1, STATEMENT_V01)
+
+
+@attrs.frozen
+class Subject:
+    name: str
+    digest: Mapping[str, str]
+
+
+@attrs.frozen
+class ParsedStatement:
+    raw: Mapping[str, Any]
+
+    @property
+    def type(self) -> str:
+        return _str(self.raw.get("_type"))
+
+    @property
+    def predicate_type(self) -> str:
+        return _str(self.raw.get("predicateType"))
+
+    @property
+    def predicate(self) -> Mapping[str, Any]:
+        p = self.raw.get("predicate")
+        return p if isinstance(p, Mapping) else {}
+
+    def raw_subjects(self) -> list[Any]:
+        s = self.raw.get("subject")
+        return s if isinstance(s, list) else []
+
+    def subjects(self) -> list[Subject]:
+        out = []
+        for s in self.raw_subjects():
+            if not isinstance(s, Mapping):
+                continue
+            d = s.get("digest")
+            digest = {k: v.lower() for k, v in d.items() if isinstance(v, str)} \
+                if isinstance(d, Mapping) else {}
+            out.append(Subject(name=_str(s.get("name")) or _str(s.get("uri")), digest=digest))
+        return out
+
+    def builder_id(self) -> str:
+        p = self.predicate
+        if self.predicate_type == SLSA_PROVENANCE_V1:
+            return _str(_get(p, "runDetails", "builder", "id"))
+        return _str(_get(p, "builder", "id"))
+
+    def build_type(self) -> str:
+        p = self.predicate
+        if self.predicate_type == SLSA_PROVENANCE_V1:
+            return _str(_get(p, "buildDefinition", "buildType"))
+        if self.predicate_type == SLSA_PROVENANCE_V01:
+            return _str(_get(p, "recipe", "type"))
+        return _str(p.get("buildType"))
+
+    def source(self) -> tuple[str, str]:
+        """(repository URI, ref) of the primary source, or empty strings."""
+        p = self.predicate
+        if self.predicate_type == SLSA_PROVENANCE_V1:
+            ep = _get(p, "buildDefinition", "externalParameters")
+            ep = ep if isinstance(ep, Mapping) else {}
+            for key in ("workflow", "buildConfigSource", "source"):
+                value = ep.get(key)
+                if isinstance(value, Mapping) and _str(value.get("repository")):
+                    repo = _str(value.get("repository"))
+                    return split_ref(repo)[0], _str(value.get("ref")) or split_ref(repo)[1]
+                if isinstance(value, str) and value:
+                    return split_ref(value)
+            deps = _get(p, "buildDefinition", "resolvedDependencies")
+            return _first_git(deps)
+        if self.predicate_type == SLSA_PROVENANCE_V02:
+            uri = _str(_get(p, "invocation", "configSource", "uri"))
+            if uri:
+                return split_ref(uri)
+        return _first_git(p.get("materials"))
+
+
+def _first_git(items: Any) -> tuple[str, str]:
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, Mapping):
+                uri = _str(item.get("uri"))
+                if uri.startswith("git+"):
+                    return split_ref(uri)
+    return "", ""
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def split_ref(uri: str) -> tuple[str, str]:
+    """``git+https://host/o/r@refs/tags/v1`` -> (``git+https://host/o/r``, ``refs/tags/v1``)."""
+    m = _SCHEME.match(uri)
+    head, rest = (uri[: m.end()], uri[m.end():]) if m else ("", uri)
+    host, slash, path = rest.partition("/")
+    if "@" in path:
+        path, _, ref = path.rpartition("@")
+        return head + host + slash + path, ref
+    return uri, ""
+
+
+def normalize_repo(uri: str) -> str:
+    """Compare repositories the way slsa-verifier does: ``github.com/org/repo``."""
+    repo = split_ref(uri.strip())[0]
+    repo = repo.removeprefix("git+")
+    repo = _SCHEME.sub("", repo)
+    host, slash, path = repo.partition("/")
+    host = host.rpartition("@")[2].lower()
+    repo = host + slash + path
+    return repo.rstrip("/").removesuffix(".git")
+
+
+KNOWN_PROVENANCE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V01)

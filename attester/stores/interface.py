@@ -1,0 +1,46 @@
+"""The artifact store plug-in interface.
+
+A store lists what it holds (cheaply) and turns entries into hash tasks for the one
+hashing engine. ``identity`` is what a snapshot records: a store that has a cheap
+content identity (a GCS generation, an OCI digest) returns it; one that does not
+returns ``None`` and snapshots fall back to digests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from attester.hashing import HashTask
+from attester.models import ResourceDescriptor
+
+
+@attrs.frozen
+class Entry:
+    """One artifact in a store. ``name`` is the subject name it gets."""
+
+    name: str
+    size: int
+    identity: Mapping[str, str] | None = None
+    #: Digests the store already knows for sure (an OCI manifest digest): no hashing needed.
+    digest: Mapping[str, str] | None = None
+    annotations: Mapping[str, Any] = attrs.field(factory=dict)
+    handle: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+class Store(Protocol):
+    uri: str
+
+    def entries(self) -> Sequence[Entry]: ...
+
+    def task(self, entry: Entry) -> HashTask: ...
+
+    def verify_unchanged(self, entry: Entry) -> None:
+        """Raise :class:`StoreError` if ``entry`` changed while we hashed it."""
+
+
+def to_subject(entry: Entry, digest: Mapping[str, str]) -> ResourceDescriptor:
+    return ResourceDescriptor(name=entry.name, digest=digest,
+                              annotations=dict(entry.annotations))

@@ -1,0 +1,159 @@
+"""Verification of a signed attestation, as an ordered list of explicit checks.
+
+Order matters and each stage gates the next: signature over the exact payload bytes
+-> payload type -> statement -> predicate type -> policy -> artifacts. Everything
+fails closed: no trusted key, an empty policy, an unknown predicate type or a
+subject without a digest is a failure, never a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from attester import keys
+from attester.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
+from attester.errors import InputError
+from attester.jsonio import parse_json
+from attester.policy import Artifact, Check, Policy, algorithms_for, check_policy, match_artifact
+from attester.statement import (
+    KNOWN_PROVENANCE_TYPES,
+    KNOWN_STATEMENT_TYPES,
+    ParsedStatement,
+    Subject,
+)
+
+
+@attrs.frozen
+class TrustedKey:
+    label: str
+    key: keys.PublicKey = attrs.field(repr=False)
+
+    @property
+    def keyid(self) -> str:
+        return keys.keyid(self.key)
+
+
+@attrs.frozen
+class Report:
+    attestation: str
+    checks: tuple[Check, ...]
+    statement: ParsedStatement | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "attestation": self.attestation,
+            "verified": self.ok,
+            "checks": [c.to_json() for c in self.checks],
+        }
+        if self.statement is not None:
+            out["predicateType"] = self.statement.predicate_type
+            out["subjects"] = len(self.statement.raw_subjects())
+        return out
+
+
+def check_signatures(env: Envelope, trusted: Sequence[TrustedKey], threshold: int) -> Check:
+    """At least ``threshold`` distinct trusted keys signed PAE(type, exact payload)."""
+    if not env.signatures:
+        return Check("signature", False, "envelope has no signatures")
+    message = env.pae()
+    signed_by: list[str] = []
+    for tk in trusted:
+        if any(keys.verify(tk.key, s.sig, message) for s in env.signatures):
+            signed_by.append(tk.label)
+    if len(signed_by) >= threshold:
+        return Check("signature", True, f"signed by {', '.join(signed_by)}"
+                     + (f" ({len(signed_by)} of threshold {threshold})" if threshold > 1 else ""))
+    if not signed_by:
+        return Check("signature", False,
+                     f"no valid signature by a trusted key ({len(env.signatures)} signature(s) "
+                     f"checked against {len(trusted)} key(s); payload or signature altered, "
+                     "or signed by another key)")
+    return Check("signature", False, f"only {len(signed_by)} trusted key(s) signed "
+                 f"({', '.join(signed_by)}), threshold is {threshold}")
+
+
+def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedStatement | None]:
+    checks: list[Check] = []
+    if env.payload_type != IN_TOTO_PAYLOAD_TYPE:
+        checks.append(Check("payload-type", False, f"payloadType is {env.payload_type!r}, "
+                            f"expected {IN_TOTO_PAYLOAD_TYPE!r}"))
+        return checks, None
+    checks.append(Check("payload-type", True, env.payload_type))
+    try:
+        doc = parse_json(env.payload, where="payload")
+    except InputError as e:
+        checks.append(Check("statement", False, e.message))
+        return checks, None
+    if not isinstance(doc, dict):
+        checks.append(Check("statement", False, "payload is not a JSON object"))
+        return checks, None
+    stmt = ParsedStatement(doc)
+    if stmt.type not in KNOWN_STATEMENT_TYPES:
+        checks.append(Check("statement", False, f"_type is {stmt.type or 'missing'!r}, expected "
+                            f"{' or '.join(KNOWN_STATEMENT_TYPES)}"))
+        return checks, None
+    raw = stmt.raw_subjects()
+    subjects = stmt.subjects()
+    if not raw:
+        checks.append(Check("statement", False, "statement has no subjects"))
+        return checks, None
+    for i, s in enumerate(subjects):
+        if not s.digest or len(subjects) != len(raw):
+            checks.append(Check("statement", False,
+                                f"subject {i} ({s.name or 'unnamed'}) has no digest"))
+            return checks, None
+    checks.append(Check("statement", True, f"{stmt.type} with {len(subjects)} subject(s)"))
+    want = policy.predicate_type
+    got = stmt.predicate_type
+    if want is not None:
+        ok = got == want
+        detail = got if ok else f"predicateType is {got or 'missing'!r}, policy wants {want!r}"
+    else:
+        ok = got in KNOWN_PROVENANCE_TYPES
+        detail = got if ok else (f"unknown predicateType {got or 'missing'!r}; "
+                                 "pass --predicate-type to accept it explicitly")
+    checks.append(Check("predicate-type", ok, detail))
+    return checks, (stmt if ok else None)
+
+
+ArtifactHasher = Callable[[Sequence[str], tuple[str, ...]], list[Artifact]]
+
+
+def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
+                    threshold: int, policy: Policy, artifacts: Sequence[str],
+                    hash_artifacts: ArtifactHasher) -> Report:
+    """Run every check in order; stop at the first stage that fails."""
+    checks: list[Check] = []
+
+    def done(stmt: ParsedStatement | None = None) -> Report:
+        return Report(attestation=where, checks=tuple(checks), statement=stmt)
+
+    if policy.is_empty() and not artifacts:
+        checks.append(Check("policy", False, "empty policy: give --artifact or at least one of "
+                            "--builder-id, --source-uri, --source-ref, --build-type, "
+                            "--predicate-type"))
+        return done()
+    sig = check_signatures(env, trusted, threshold)
+    checks.append(sig)
+    if not sig.ok:
+        return done()
+    stmt_checks, stmt = check_statement(env, policy)
+    checks.extend(stmt_checks)
+    if stmt is None:
+        return done()
+    checks.extend(check_policy(stmt, policy))
+    subjects: list[Subject] = stmt.subjects()
+    if artifacts:
+        for art in hash_artifacts(artifacts, algorithms_for(subjects)):
+            checks.append(match_artifact(subjects, art))
+    return done(stmt)

@@ -1,0 +1,18 @@
+"""Build watchers, chosen by URI scheme."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from attester import plugins
+from attester.watchers.interface import Watcher
+
+REGISTRY: dict[str, str] = {
+    "local": "attester.watchers.local:LocalWatcher.from_uri",
+}
+
+
+def open_watcher(uri: str, **options: Any) -> Watcher:
+    factory: Callable[..., Watcher] = plugins.load(REGISTRY, uri, kind="build source")
+    return factory(uri, **options)
