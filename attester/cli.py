@@ -140,7 +140,7 @@ def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...]) -> list[A
             entries = store.entries()
             if not entries:
                 raise InputError(f"artifact {p}: the store holds nothing there")
-            for e, d in zip(entries, digest_entries(store, entries, algorithms)):
+            for e, d in zip(entries, digest_entries(store, entries, algorithms), strict=True):
                 out.append(Artifact(name=e.name, digest=d))
             continue
         try:
@@ -160,7 +160,7 @@ def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...]) -> list[A
 
     digests = hash_tasks([HashTask(label=p, size=n, open=opener(p)) for p, n in local],
                          algorithms)
-    out.extend(Artifact(name=p, digest=d) for (p, _), d in zip(local, digests))
+    out.extend(Artifact(name=p, digest=d) for (p, _), d in zip(local, digests, strict=True))
     return out
 
 

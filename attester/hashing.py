@@ -68,7 +68,7 @@ def hash_stream(stream: IO[bytes], algorithms: Sequence[str],
             h.update(chunk)
         if on_bytes is not None:
             on_bytes(n)
-    return {a: h.hexdigest() for a, h in zip(algorithms, hashers)}
+    return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}
 
 
 def hash_file(path: str, algorithms: Sequence[str] = DEFAULT_ALGORITHMS) -> dict[str, str]:

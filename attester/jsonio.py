@@ -45,9 +45,11 @@ def parse_json(data: bytes, *, where: str) -> Any:
     if not data.strip():
         raise InputError(f"{where}: empty, expected JSON")
     try:
-        return json.loads(data)
+        text = data.decode("utf-8")  # RFC 8259: JSON exchanged between systems is UTF-8
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8 text") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(
             f"{where}: not valid JSON (line {e.lineno} column {e.colno}: {e.msg})"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Union
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,11 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from attester.errors import InputError, UsageError
 from attester.jsonio import read_bytes
 
-PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey]
-PublicKey = Union[ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey]
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072")
-PASSPHRASE_ENV = "ATTEST_PASSPHRASE"
+PASSPHRASE_ENV = "ATTEST_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 MAX_KEY_BYTES = 1024 * 1024
 
 

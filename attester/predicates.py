@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from attester.models import (
-    SLSA_PROVENANCE_V1,
     SLSA_PROVENANCE_V02,
+    SLSA_PROVENANCE_V1,
     BuildRecord,
     Statement,
     rfc3339,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from attester.errors import InputError
-from attester.models import SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02
+from attester.models import SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 
 PREDICATE_SCHEMAS = {
     SLSA_PROVENANCE_V1: "slsa-provenance-v1.schema.json",

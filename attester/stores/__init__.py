@@ -29,7 +29,7 @@ def digest_entries(store: Store, entries: Sequence[Entry],
     computed = hash_tasks([store.task(entries[i]) for i in todo], algorithms,
                           progress=progress)
     out: list[Mapping[str, str]] = [e.digest or {} for e in entries]
-    for i, digest in zip(todo, computed):
+    for i, digest in zip(todo, computed, strict=True):
         store.verify_unchanged(entries[i])
         out[i] = digest
     return out
@@ -40,4 +40,4 @@ def collect_subjects(store: Store, algorithms: Sequence[str] = DEFAULT_ALGORITHM
                      progress: bool = False) -> tuple[ResourceDescriptor, ...]:
     entries = [e for e in store.entries() if only is None or only(e)]
     digests = digest_entries(store, entries, algorithms, progress=progress)
-    return tuple(to_subject(e, d) for e, d in zip(entries, digests))
+    return tuple(to_subject(e, d) for e, d in zip(entries, digests, strict=True))

@@ -1,0 +1,96 @@
+"""Shared fixtures: the interop data in ../shared, the CLI run in-process, git repos."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from attester import schemas
+from attester.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = ROOT / "testdata"
+SHARED = Path(os.environ.get("ATTEST_SHARED", ROOT.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path in ../shared; missing data fails under CI=true instead of skipping."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"interop data missing under CI: {path}")
+        pytest.skip(f"interop data not present: {path}")
+    return path
+
+
+@attrs.frozen
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def attest(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """Run ``attest ARGS`` in-process, returning exit code, stdout and stderr."""
+
+    def run(*args: str | Path) -> Result:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+           "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git checkout with a GitHub-like remote and a dist/ of built artifacts."""
+    r = tmp_path / "project"
+    r.mkdir()
+    git(r, "init", "-q", "-b", "main")
+    git(r, "remote", "add", "origin", "https://github.com/example/project.git")
+    (r / "main.go").write_text("package main\n")
+    git(r, "add", "main.go")
+    git(r, "commit", "-q", "-m", "init")
+    dist = r / "dist"
+    (dist / "bin").mkdir(parents=True)
+    (dist / "bin" / "kubectl").write_bytes(b"kubectl\n")
+    (dist / "kube-apiserver").write_bytes(b"apiserver\n" * 1000)
+    return r
+
+
+def assert_valid_statement(doc: Any) -> None:
+    """Our schemas and the in-toto-attestation package's v1 types both accept it."""
+    assert schemas.errors(doc, "in-toto-statement-v1.schema.json") == []
+    from google.protobuf import json_format
+    from in_toto_attestation.v1.statement import Statement
+    from in_toto_attestation.v1.statement_pb2 import Statement as StatementPB
+
+    pb = json_format.ParseDict(doc, StatementPB(), ignore_unknown_fields=False)
+    Statement.copy_from_pb(pb).validate()
+    if doc["predicateType"] == "https://slsa.dev/provenance/v1":
+        from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+
+        json_format.ParseDict(doc["predicate"], provenance_pb2.Provenance())
+        assert schemas.errors(doc["predicate"], "slsa-provenance-v1.schema.json") == []
+    elif doc["predicateType"] == "https://slsa.dev/provenance/v0.2":
+        assert schemas.errors(doc["predicate"], "slsa-provenance-v0.2.schema.json") == []

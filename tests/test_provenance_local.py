@@ -1,0 +1,176 @@
+"""attest provenance local:// --artifacts file://DIR, as a release engineer runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import pytest
+from conftest import assert_valid_statement, git
+
+from attester.errors import StoreError
+from attester.stores.file import FileStore
+from attester.watchers.local import normalize_remote
+
+
+def test_provenance_of_a_local_build(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--artifacts", "file://dist", "--output", "prov.json")
+    assert r.code == 0, r.err
+    doc = json.loads((repo / "prov.json").read_text())
+    assert_valid_statement(doc)
+    names = {s["name"]: s["digest"] for s in doc["subject"]}
+    assert names == {
+        "bin/kubectl": {"sha256": hashlib.sha256(b"kubectl\n").hexdigest()},
+        "kube-apiserver": {"sha256": hashlib.sha256(b"apiserver\n" * 1000).hexdigest()},
+    }
+    bd = doc["predicate"]["buildDefinition"]
+    commit = git(repo, "rev-parse", "HEAD")
+    assert bd["buildType"] == "https://attester.dev/buildtypes/local/v1"
+    assert bd["externalParameters"]["source"] == {
+        "repository": "git+https://github.com/example/project.git", "ref": "refs/heads/main"}
+    assert bd["resolvedDependencies"][0] == {
+        "uri": "git+https://github.com/example/project.git@refs/heads/main",
+        "digest": {"gitCommit": commit}, "annotations": {"dirty": False}}
+    assert bd["internalParameters"] == {"workingTreeClean": True}
+    rd = doc["predicate"]["runDetails"]
+    assert rd["builder"]["id"] == "https://attester.dev/builders/local/v1"
+    assert rd["metadata"]["finishedOn"].endswith("Z")
+    from attester import schemas
+    assert schemas.errors(bd, "buildtype-local-v1.schema.json") == []
+
+
+def test_dirty_tree_custom_builder_and_sha512(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "main.go").write_text("package main // edited\n")
+    r = attest("provenance", "local://", "--artifacts", "file://dist", "--digest", "sha512",
+               "--builder-id", "https://ci.example.com/builder@v1")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert_valid_statement(doc)
+    kubectl = next(s for s in doc["subject"] if s["name"] == "bin/kubectl")
+    assert kubectl["digest"]["sha512"] == hashlib.sha512(b"kubectl\n").hexdigest()
+    assert kubectl["digest"]["sha256"] == hashlib.sha256(b"kubectl\n").hexdigest()
+    assert doc["predicate"]["buildDefinition"]["internalParameters"]["workingTreeClean"] is False
+    assert doc["predicate"]["runDetails"]["builder"]["id"] == "https://ci.example.com/builder@v1"
+
+
+def test_slsa_v02_output(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--artifacts", "file://dist", "--slsa", "0.2")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["predicateType"] == "https://slsa.dev/provenance/v0.2"
+    assert_valid_statement(doc)
+    p = doc["predicate"]
+    assert p["builder"]["id"] == "https://attester.dev/builders/local/v1"
+    assert p["invocation"]["configSource"]["digest"]["sha1"] == git(repo, "rev-parse", "HEAD")
+    assert p["materials"][0]["uri"].endswith("@refs/heads/main")
+
+
+def test_detached_head_at_tag_records_tag_ref(attest, repo, monkeypatch) -> None:
+    git(repo, "tag", "v1.2.3")
+    git(repo, "checkout", "-q", "--detach", "v1.2.3")
+    monkeypatch.chdir(repo)
+    doc = json.loads(attest("provenance", "local://", "--artifacts", "file://dist").out)
+    assert doc["predicate"]["buildDefinition"]["externalParameters"]["source"]["ref"] == \
+        "refs/tags/v1.2.3"
+
+
+@pytest.mark.parametrize(("remote", "expected"), [
+    ("https://user:ghp_secrettoken@github.com/o/r.git", "git+https://github.com/o/r.git"),
+    ("https://x-access-token:abc@github.com:8443/o/r", "git+https://github.com:8443/o/r"),
+    ("git@github.com:o/r.git", "git+ssh://git@github.com/o/r.git"),
+    ("ssh://git@example.com/o/r", "git+ssh://git@example.com/o/r"),
+])
+def test_remote_urls_never_keep_credentials(remote, expected, tmp_path) -> None:
+    assert normalize_remote(remote, tmp_path) == expected
+
+
+def test_credentials_in_remote_never_reach_output(attest, repo, monkeypatch) -> None:
+    git(repo, "remote", "set-url", "origin", "https://bot:ghp_TOPSECRET@github.com/o/r.git")
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--artifacts", "file://dist")
+    assert r.code == 0
+    assert "TOPSECRET" not in r.out + r.err
+
+
+def test_not_a_git_checkout_is_a_clear_error(attest, tmp_path, monkeypatch) -> None:
+    (tmp_path / "a").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    r = attest("provenance", "local://", "--artifacts", "file://a")
+    assert r.code == 2
+    assert r.err.startswith("attest: error: local://: git rev-parse")
+
+
+def test_no_artifacts_is_a_usage_error(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://")
+    assert r.code == 2
+    assert "no subjects" in r.err
+
+
+def test_unknown_schemes_are_usage_errors(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "jenkins://x", "--artifacts", "file://dist")
+    assert r.code == 2 and "unknown build source scheme 'jenkins://'" in r.err
+    r = attest("provenance", "local://", "--artifacts", "ftp://x/y")
+    assert r.code == 2 and "unknown artifact store scheme 'ftp://'" in r.err
+
+
+def test_output_is_atomic_and_left_alone_on_error(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "prov.json").write_text("previous")
+    r = attest("provenance", "local://", "--artifacts", "file://missing", "--output", "prov.json")
+    assert r.code == 2
+    assert "file://missing: no such file or folder" in r.err
+    assert (repo / "prov.json").read_text() == "previous"
+    assert [p.name for p in repo.iterdir() if p.name.startswith(".prov.json")] == []
+
+
+# -- file:// store --------------------------------------------------------------------
+
+def test_symlink_outside_the_folder_is_an_error_naming_the_link(tmp_path) -> None:
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "secret").write_text("not an artifact")
+    os.symlink(tmp_path / "secret", tmp_path / "dist" / "innocent")
+    with pytest.raises(StoreError, match=r"dist/innocent: symlink points outside"):
+        FileStore.from_uri(f"file://{tmp_path / 'dist'}").entries()
+
+
+def test_relative_symlink_escape_is_caught_too(tmp_path) -> None:
+    (tmp_path / "dist" / "sub").mkdir(parents=True)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("x")
+    os.symlink("../../etc/passwd", tmp_path / "dist" / "sub" / "p")
+    with pytest.raises(StoreError, match="symlink points outside"):
+        FileStore.from_uri(f"file://{tmp_path / 'dist'}").entries()
+
+
+def test_symlinks_inside_the_folder_are_followed_and_broken_ones_fail(tmp_path) -> None:
+    d = tmp_path / "dist"
+    (d / "real").mkdir(parents=True)
+    (d / "real" / "f").write_text("data")
+    os.symlink("real/f", d / "alias")
+    os.symlink("real", d / "dirlink")
+    names = [e.name for e in FileStore.from_uri(f"file://{d}").entries()]
+    assert names == ["alias", "real/f"]
+    os.symlink("nowhere", d / "broken")
+    with pytest.raises(StoreError, match="broken symlink"):
+        FileStore.from_uri(f"file://{d}").entries()
+
+
+def test_fifo_is_skipped_not_hung_on(tmp_path, capsys) -> None:
+    d = tmp_path / "dist"
+    d.mkdir()
+    (d / "f").write_text("x")
+    os.mkfifo(d / "pipe")
+    assert [e.name for e in FileStore.from_uri(f"file://{d}").entries()] == ["f"]
+    assert "pipe: not a regular file" in capsys.readouterr().err
+
+
+def test_single_file_store(tmp_path) -> None:
+    (tmp_path / "a.tar.gz").write_bytes(b"z")
+    entries = FileStore.from_uri(f"file://{tmp_path / 'a.tar.gz'}").entries()
+    assert [e.name for e in entries] == ["a.tar.gz"]
