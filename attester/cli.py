@@ -164,6 +164,16 @@ def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...]) -> list[A
     return out
 
 
+def _hash_store(uri: str, algorithms: tuple[str, ...]) -> list[Any]:
+    from attester.policy import Artifact
+    from attester.stores import digest_entries, open_store
+
+    store = open_store(uri)
+    entries = store.entries()
+    digests = digest_entries(store, entries, algorithms)
+    return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from attester import keys
     from attester.dsse import looks_like_envelope, parse_envelope
@@ -171,6 +181,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from attester.policy import Policy
     from attester.verify import TrustedKey, verify_envelope
 
+    if args.require_complete and not args.artifacts:
+        raise UsageError("--require-complete needs --artifacts STORE_URI")
     if not args.key:
         raise UsageError("no trusted key given: verification needs something to trust",
                          hint="pass --key PUB (repeatable)")
@@ -190,7 +202,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     predicate_type=args.predicate_type)
     report = verify_envelope(env, where=where, trusted=trusted, threshold=threshold,
                              policy=policy, artifacts=args.artifact or [],
-                             hash_artifacts=_hash_artifacts)
+                             hash_artifacts=_hash_artifacts, stores=args.artifacts or [],
+                             hash_store=_hash_store, require_complete=args.require_complete)
     if args.format == "json":
         sys.stdout.buffer.write(dumps_pretty(report.to_json()))
     elif report.ok:
@@ -287,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="require signatures by N distinct trusted keys")
     p.add_argument("--artifact", action="append", metavar="PATH|URI",
                    help="artifact that must match a subject digest (repeatable)")
+    p.add_argument("--artifacts", action="append", metavar="STORE_URI",
+                   help="store that must hold every subject with its digest (repeatable)")
+    p.add_argument("--require-complete", action="store_true",
+                   help="with --artifacts: also fail on any stored file no subject covers")
     p.add_argument("--builder-id", help="required builder id (exact)")
     p.add_argument("--source-uri", help="required source repository, e.g. "
                    "github.com/ORG/REPO")

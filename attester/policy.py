@@ -118,3 +118,33 @@ def algorithms_for(subjects: Sequence[Subject]) -> tuple[str, ...]:
     used = {a for s in subjects for a in s.digest}
     algs = tuple(a for a in SUPPORTED_ALGORITHMS if a in used)
     return algs or ("sha256",)
+
+
+def check_store(subjects: Sequence[Subject], store_uri: str, found: Sequence[Artifact],
+                *, require_complete: bool) -> list[Check]:
+    """Every subject is in the store with its digest; with ``require_complete``, every
+    file in the store is a subject. One summary check when all is well."""
+    name = f"artifacts {store_uri}"
+    by_name = {a.name: a for a in found}
+    failures: list[Check] = []
+    for s in subjects:
+        art = by_name.get(s.name)
+        if art is None:
+            failures.append(Check(name, False, f"subject {s.name!r} is missing from the store"))
+            continue
+        agree = _agree(s.digest, art.digest)
+        if agree is None:
+            failures.append(Check(name, False, f"subject {s.name!r} has no digest in "
+                                  f"{', '.join(SUPPORTED_ALGORITHMS)} to compare with"))
+        elif not agree:
+            failures.append(Check(name, False, f"digest mismatch for {s.name!r}: store has "
+                                  f"{_show(art.digest)}, subject says {_show(s.digest)}"))
+    uncovered = sorted(set(by_name) - {s.name for s in subjects})
+    if require_complete:
+        failures.extend(Check(name, False, f"{n!r} is in the store but no subject covers it")
+                        for n in uncovered)
+    if failures:
+        return failures
+    extra = f"; {len(uncovered)} other file(s) in the store not attested" if uncovered else ""
+    return [Check(name, True, f"all {len(subjects)} subject(s) present with matching "
+                  f"digests{extra}")]

@@ -17,7 +17,15 @@ from attester import keys
 from attester.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
 from attester.errors import InputError
 from attester.jsonio import parse_json
-from attester.policy import Artifact, Check, Policy, algorithms_for, check_policy, match_artifact
+from attester.policy import (
+    Artifact,
+    Check,
+    Policy,
+    algorithms_for,
+    check_policy,
+    check_store,
+    match_artifact,
+)
 from attester.statement import (
     KNOWN_PROVENANCE_TYPES,
     KNOWN_STATEMENT_TYPES,
@@ -127,21 +135,24 @@ def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedS
 
 
 ArtifactHasher = Callable[[Sequence[str], tuple[str, ...]], list[Artifact]]
+StoreHasher = Callable[[str, tuple[str, ...]], list[Artifact]]
 
 
 def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
                     threshold: int, policy: Policy, artifacts: Sequence[str],
-                    hash_artifacts: ArtifactHasher) -> Report:
+                    hash_artifacts: ArtifactHasher, stores: Sequence[str] = (),
+                    hash_store: StoreHasher | None = None,
+                    require_complete: bool = False) -> Report:
     """Run every check in order; stop at the first stage that fails."""
     checks: list[Check] = []
 
     def done(stmt: ParsedStatement | None = None) -> Report:
         return Report(attestation=where, checks=tuple(checks), statement=stmt)
 
-    if policy.is_empty() and not artifacts:
-        checks.append(Check("policy", False, "empty policy: give --artifact or at least one of "
-                            "--builder-id, --source-uri, --source-ref, --build-type, "
-                            "--predicate-type"))
+    if policy.is_empty() and not artifacts and not stores:
+        checks.append(Check("policy", False, "empty policy: give --artifact, --artifacts "
+                            "or at least one of --builder-id, --source-uri, --source-ref, "
+                            "--build-type, --predicate-type"))
         return done()
     sig = check_signatures(env, trusted, threshold)
     checks.append(sig)
@@ -156,4 +167,8 @@ def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
     if artifacts:
         for art in hash_artifacts(artifacts, algorithms_for(subjects)):
             checks.append(match_artifact(subjects, art))
+    for uri in stores:
+        assert hash_store is not None, "stores given without a way to read them"  # noqa: S101
+        found = hash_store(uri, algorithms_for(subjects))
+        checks.extend(check_store(subjects, uri, found, require_complete=require_complete))
     return done(stmt)
