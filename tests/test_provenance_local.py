@@ -174,3 +174,20 @@ def test_single_file_store(tmp_path) -> None:
     (tmp_path / "a.tar.gz").write_bytes(b"z")
     entries = FileStore.from_uri(f"file://{tmp_path / 'a.tar.gz'}").entries()
     assert [e.name for e in entries] == ["a.tar.gz"]
+
+
+def test_output_to_a_device_writes_through_and_keeps_the_device(attest, repo, monkeypatch):
+    import stat as st
+
+    monkeypatch.chdir(repo)
+    fifo = repo / "out.fifo"
+    os.mkfifo(fifo)
+    import threading
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    r = attest("provenance", "local://", "--artifacts", "file://dist", "--output", fifo)
+    reader.join(timeout=30)
+    assert r.code == 0, r.err
+    assert st.S_ISFIFO(fifo.stat().st_mode), "the fifo must not be replaced by a file"
+    assert json.loads(got[0])["_type"] == "https://in-toto.io/Statement/v1"
