@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -67,7 +66,7 @@ def best_of(cmd: list[str] | str, runs: int, **kw: object) -> float:
     best = float("inf")
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)  # noqa: S603
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -77,7 +76,7 @@ def peak_rss_mb(cmd: list[str]) -> float:
     code = ("import resource,subprocess,sys; subprocess.run(sys.argv[1:], check=True, "
             "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN)"
             ".ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True,  # noqa: S603
+    out = subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True,
                          text=True, cwd=ROOT).stdout
     return int(out.strip()) / 1024
 
@@ -109,15 +108,15 @@ def main() -> int:
         results["attest"] = best_of(attest_cmd, runs, cwd=ROOT)
         if shutil.which("in-toto-run"):
             key = Path(tmp) / "bench.key"
-            subprocess.run([*ATTEST, "keygen", "--type", "ed25519", "--out", str(key)[:-4]],  # noqa: S603
+            subprocess.run([*ATTEST, "keygen", "--type", "ed25519", "--out", str(key)[:-4]],
                            check=True, capture_output=True, env={**os.environ, "ATTEST_PASSPHRASE": ""})
             results["in-toto-run"] = best_of(
                 ["in-toto-run", "-n", "bench", "--signing-key", str(key), "--products", str(tree),
                  "--no-command", "--metadata-directory", tmp], runs)
         xargs = f"xargs -0 -n 64 -a {listfile}"
-        results["openssl x1"] = best_of(f"{xargs} -P1 openssl dgst -sha256", runs, shell=True)  # noqa: S604
-        results["openssl x2"] = best_of(f"{xargs} -P2 openssl dgst -sha256", runs, shell=True)  # noqa: S604
-        results["sha256sum"] = best_of(f"{xargs} -P1 sha256sum", runs, shell=True)  # noqa: S604
+        results["openssl x1"] = best_of(f"{xargs} -P1 openssl dgst -sha256", runs, shell=True)
+        results["openssl x2"] = best_of(f"{xargs} -P2 openssl dgst -sha256", runs, shell=True)
+        results["sha256sum"] = best_of(f"{xargs} -P1 sha256sum", runs, shell=True)
         rss = peak_rss_mb(attest_cmd)
 
         print(f"{'tool':<14}{'seconds':>10}{'GB/s':>8}{'attest speed-up':>18}")
@@ -142,12 +141,12 @@ def main() -> int:
             (vtree / ".complete").touch()
         stmt, env_path = Path(tmp) / "s.json", Path(tmp) / "s.intoto.json"
         keyp = Path(tmp) / "v"
-        subprocess.run([*ATTEST, "keygen", "--out", str(keyp)], check=True, capture_output=True,  # noqa: S603
+        subprocess.run([*ATTEST, "keygen", "--out", str(keyp)], check=True, capture_output=True,
                        env={**os.environ, "ATTEST_PASSPHRASE": ""})
         hash_cmd = [*ATTEST, "provenance", "local://", "--artifacts", f"file://{vtree}", "-q",
                     "--output", str(stmt)]
-        subprocess.run(hash_cmd, check=True, cwd=ROOT)  # noqa: S603
-        subprocess.run([*ATTEST, "sign", str(stmt), "--key", f"{keyp}.key", "--output",  # noqa: S603
+        subprocess.run(hash_cmd, check=True, cwd=ROOT)
+        subprocess.run([*ATTEST, "sign", str(stmt), "--key", f"{keyp}.key", "--output",
                         str(env_path)], check=True, env={**os.environ, "ATTEST_PASSPHRASE": ""})
         t_hash = best_of(hash_cmd, runs, cwd=ROOT)
         t_verify = best_of([*ATTEST, "verify", str(env_path), "--key", f"{keyp}.pub",

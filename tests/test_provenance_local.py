@@ -7,11 +7,12 @@ import json
 import os
 
 import pytest
-from conftest import assert_valid_statement, git
 
 from attester.errors import StoreError
 from attester.stores.file import FileStore
 from attester.watchers.local import normalize_remote
+
+from conftest import assert_valid_statement, git
 
 
 def test_provenance_of_a_local_build(attest, repo, monkeypatch) -> None:

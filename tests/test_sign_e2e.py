@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from attester import schemas
+
 from conftest import ROOT
 
 

@@ -13,6 +13,7 @@ from attester.stores.interface import Entry, Store, to_subject
 #: scheme -> "module:factory"; the module is imported on first use only.
 REGISTRY: dict[str, str] = {
     "file": "attester.stores.file:FileStore.from_uri",
+    "gs": "attester.stores.gcs:GcsStore.from_uri",
 }
 
 
