@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import sys
 import traceback
@@ -65,6 +66,18 @@ def _algorithms(extra: Sequence[str] | None) -> tuple[str, ...]:
     return check_algorithms(["sha256", *(extra or [])])
 
 
+def _store_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"insecure": getattr(args, "insecure_registry", False),
+            "platforms": getattr(args, "oci_platforms", False)}
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--oci-platforms", action="store_true",
+                   help="oci://: also list each platform manifest of a multi-arch index")
+    p.add_argument("--insecure-registry", action="store_true",
+                   help="oci://: allow plain HTTP to a non-loopback registry")
+
+
 def cmd_provenance(args: argparse.Namespace) -> int:
     from attester import predicates
     from attester.jsonio import dumps_pretty, write_output
@@ -79,7 +92,7 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     algorithms = _algorithms(args.digest)
     subjects: list[Any] = list(record.subjects)
     for uri in args.artifacts or []:
-        subjects.extend(collect_subjects(open_store(uri), algorithms,
+        subjects.extend(collect_subjects(open_store(uri, **_store_options(args)), algorithms,
                                          progress=not args.quiet))
     if not subjects:
         raise UsageError("no subjects: the build named no artifacts",
@@ -125,7 +138,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 # -- verify -------------------------------------------------------------------------
 
-def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...]) -> list[Any]:
+def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
+                    options: dict[str, Any]) -> list[Any]:
     import stat
 
     from attester.hashing import HashTask, hash_tasks, open_nofollow
@@ -136,7 +150,7 @@ def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...]) -> list[A
     local: list[tuple[str, int]] = []
     for p in paths:
         if "://" in p:
-            store = open_store(p)
+            store = open_store(p, **options)
             entries = store.entries()
             if not entries:
                 raise InputError(f"artifact {p}: the store holds nothing there")
@@ -164,11 +178,11 @@ def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...]) -> list[A
     return out
 
 
-def _hash_store(uri: str, algorithms: tuple[str, ...]) -> list[Any]:
+def _hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any]) -> list[Any]:
     from attester.policy import Artifact
     from attester.stores import digest_entries, open_store
 
-    store = open_store(uri)
+    store = open_store(uri, **options)
     entries = store.entries()
     digests = digest_entries(store, entries, algorithms)
     return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
@@ -197,13 +211,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise InputError(f"attestation {where}: not a DSSE envelope (no payloadType/payload); "
                          "is it an unsigned statement? sign it with 'attest sign'")
     env = parse_envelope(doc, where=f"attestation {where}")
+    opts = _store_options(args)
     policy = Policy(builder_id=args.builder_id, source_uri=args.source_uri,
                     source_ref=args.source_ref, build_type=args.build_type,
                     predicate_type=args.predicate_type)
     report = verify_envelope(env, where=where, trusted=trusted, threshold=threshold,
                              policy=policy, artifacts=args.artifact or [],
-                             hash_artifacts=_hash_artifacts, stores=args.artifacts or [],
-                             hash_store=_hash_store, require_complete=args.require_complete)
+                             hash_artifacts=functools.partial(_hash_artifacts, options=opts),
+                             stores=args.artifacts or [],
+                             hash_store=functools.partial(_hash_store, options=opts),
+                             require_complete=args.require_complete)
     if args.format == "json":
         sys.stdout.buffer.write(dumps_pretty(report.to_json()))
     elif report.ok:
@@ -255,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "with a SLSA provenance predicate whose subjects are the artifacts "
                        "found in each --artifacts store.",
                        epilog="sources: local:// (the current git checkout)\n"
-                       "stores:  file://DIR (every regular file under DIR)\n\n"
+                       "stores:  file://DIR (every regular file under DIR)\n"
+                       "         gs://BUCKET/PREFIX (objects under PREFIX; extra [gcs])\n"
+                       "         oci://REGISTRY/REPO[:TAG|@sha256:D] (image manifests)\n\n"
                        "example:\n  attest provenance local:// --artifacts file://dist "
                        "--output prov.json")
     p.add_argument("source", metavar="SOURCE", help="the build to describe, e.g. local://")
@@ -269,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SLSA provenance version (default 1.0)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress meter")
+    _add_store_flags(p)
     p.set_defaults(func=cmd_provenance)
 
     p = sub.add_parser("sign", help="sign a statement into a DSSE envelope",
@@ -313,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "types attester does not know)")
     p.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints every check and its outcome")
+    _add_store_flags(p)
     p.set_defaults(func=cmd_verify)
     return parser
 

@@ -14,12 +14,18 @@ from attester.stores.interface import Entry, Store, to_subject
 REGISTRY: dict[str, str] = {
     "file": "attester.stores.file:FileStore.from_uri",
     "gs": "attester.stores.gcs:GcsStore.from_uri",
+    "oci": "attester.stores.oci:OciStore.from_uri",
 }
+
+
+#: Command-line options each scheme understands; others are not passed to it.
+OPTIONS: dict[str, tuple[str, ...]] = {"oci": ("insecure", "platforms")}
 
 
 def open_store(uri: str, **options: Any) -> Store:
     factory: Callable[..., Store] = plugins.load(REGISTRY, uri, kind="artifact store")
-    return factory(uri, **options)
+    wanted = OPTIONS.get(uri.partition("://")[0], ())
+    return factory(uri, **{k: v for k, v in options.items() if k in wanted})
 
 
 def digest_entries(store: Store, entries: Sequence[Entry],
