@@ -78,23 +78,52 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
                    help="oci://: allow plain HTTP to a non-loopback registry")
 
 
+def cmd_start(args: argparse.Namespace) -> int:
+    from attester.jsonio import dumps_pretty, write_output
+    from attester.snapshot import Snapshot
+    from attester.stores import open_store, snapshot_entries
+
+    if not args.artifacts:
+        raise UsageError("nothing to record", hint="pass --artifacts URI (repeatable)")
+    created = _now()
+    stores = {uri: snapshot_entries(open_store(uri, **_store_options(args)),
+                                    progress=not args.quiet)
+              for uri in args.artifacts}
+    write_output(dumps_pretty(Snapshot(created_on=created, stores=stores).to_json()),
+                 args.output)
+    total = sum(len(v) for v in stores.values())
+    print(f"recorded {total} existing artifact(s) in {len(stores)} store(s)", file=sys.stderr)
+    return 0
+
+
 def cmd_provenance(args: argparse.Namespace) -> int:
     from attester import predicates
-    from attester.jsonio import dumps_pretty, write_output
+    from attester.jsonio import dumps_pretty, load_json, write_output
+    from attester.snapshot import parse as parse_snapshot
     from attester.stores import collect_subjects, open_store
     from attester.watchers import open_watcher
 
+    snapshot = None
+    if args.snapshot:
+        snapshot = parse_snapshot(load_json(args.snapshot, what="snapshot"),
+                                  where=args.snapshot)
     options: dict[str, Any] = {}
     if args.builder_id:
         options["builder_id"] = args.builder_id
+    if snapshot is not None and args.source.startswith("local://"):
+        options["started_on"] = snapshot.created_on
     watcher = open_watcher(args.source, **options)
     record = watcher.record(now=_now())
     algorithms = _algorithms(args.digest)
     subjects: list[Any] = list(record.subjects)
     for uri in args.artifacts or []:
+        baseline = snapshot.baseline(uri, where=args.snapshot) if snapshot else None
         subjects.extend(collect_subjects(open_store(uri, **_store_options(args)), algorithms,
-                                         progress=not args.quiet))
+                                         baseline=baseline, progress=not args.quiet))
     if not subjects:
+        if snapshot is not None:
+            raise InputError("no subjects: nothing in the stores is new or changed since "
+                             f"snapshot {args.snapshot}")
         raise UsageError("no subjects: the build named no artifacts",
                          hint="pass --artifacts URI, e.g. --artifacts file://dist")
     seen: dict[str, int] = {}
@@ -266,6 +295,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing key files")
     p.set_defaults(func=cmd_keygen)
 
+    p = sub.add_parser("start", help="record what storage holds before a build",
+                       formatter_class=fmt,
+                       description="Record every artifact each store holds now (GCS "
+                       "generation, OCI digest, or sha256 of files), so that 'attest "
+                       "provenance --snapshot' attests only what the build adds or changes.",
+                       epilog="example:\n  attest start --artifacts gs://bucket/stage/ "
+                       "--output before.json\n  ... the build runs ...\n  attest provenance "
+                       "local:// --artifacts gs://bucket/stage/ --snapshot before.json")
+    p.add_argument("--artifacts", action="append", metavar="URI",
+                   help="store to record (repeatable)")
+    p.add_argument("--output", "-o", metavar="SNAPSHOT", help="write here (default: stdout)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress meter")
+    _add_store_flags(p)
+    p.set_defaults(func=cmd_start)
+
     p = sub.add_parser("provenance", help="describe a build as an in-toto statement",
                        formatter_class=fmt,
                        description="Watch a build (SOURCE) and write an in-toto Statement "
@@ -282,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store whose files become subjects (repeatable)")
     p.add_argument("--builder-id", help="builder id to record (local:// default: "
                    "https://attester.dev/builders/local/v1)")
+    p.add_argument("--snapshot", metavar="SNAPSHOT",
+                   help="from 'attest start': only new or changed artifacts become subjects")
     p.add_argument("--digest", action="append", metavar="ALG", choices=["sha384", "sha512"],
                    help="also record this digest besides sha256 (repeatable)")
     p.add_argument("--slsa", choices=["1.0", "0.2"], default="1.0",

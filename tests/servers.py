@@ -81,4 +81,65 @@ def oci_registry(root: Path) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
 
 
-__all__ = ["free_port", "gcs_emulator", "oci_registry", "sys"]
+class FaultProxy:
+    """A loopback HTTP proxy in front of a real server that first answers from ``script``.
+
+    Each scripted (status, headers) answers one request; then requests pass through.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+
+        import requests
+
+        outer = self
+        self.upstream = upstream
+        self.script: list[tuple[int, dict[str, str]]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if outer.script:
+                    code, headers = outer.script.pop(0)
+                    payload = b'{"error": {"code": %d, "message": "injected"}}' % code
+                    self.send_response(code)
+                    for k, v in {**headers, "Content-Type": "application/json"}.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                skip = {"host", "content-length", "connection"}
+                fwd = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                r = requests.request(self.command, f"http://{outer.upstream}{self.path}",
+                                     headers=fwd, data=body, timeout=30)
+                self.send_response(r.status_code)
+                drop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+                for k, v in r.headers.items():
+                    if k.lower() not in drop:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+__all__ = ["FaultProxy", "free_port", "gcs_emulator", "oci_registry", "sys"]

@@ -113,3 +113,41 @@ def test_verify_against_a_bucket(attest, gcs, repo, monkeypatch, tmp_path) -> No
                "--artifacts", "gs://release/v1/")
     assert r.code == 1
     assert "digest mismatch for 'gs://release/v1/kubectl'" in r.err
+
+
+def test_snapshot_uses_generations_for_a_shared_bucket(attest, gcs, repo, monkeypatch) -> None:
+    bucket = _bucket(gcs, "shared", {"stage/other-build/x": b"someone else's",
+                                     "stage/ours/kubectl": b"old"})
+    monkeypatch.chdir(repo)
+    r = attest("start", "--artifacts", "gs://shared/stage/", "-o", "before.json")
+    assert r.code == 0, r.err
+    entries = json.loads((repo / "before.json").read_text())["stores"][0]["entries"]
+    assert set(entries["gs://shared/stage/ours/kubectl"]) == {"generation", "md5"}
+    bucket.blob("stage/ours/kubectl").upload_from_string(b"new build")  # same bytes size, new gen
+    bucket.blob("stage/ours/kubeadm").upload_from_string(b"added")
+    r = attest("provenance", "local://", "--artifacts", "gs://shared/stage/",
+               "--snapshot", "before.json")
+    assert r.code == 0, r.err
+    names = sorted(s["name"] for s in json.loads(r.out)["subject"])
+    assert names == ["gs://shared/stage/ours/kubeadm", "gs://shared/stage/ours/kubectl"]
+
+
+def test_transient_errors_are_retried_then_reported(gcs, emulator, monkeypatch) -> None:
+    from servers import FaultProxy
+
+    _bucket(gcs, "flaky", {"a": b"payload"})
+    monkeypatch.setenv("ATTEST_RETRY_BASE_DELAY", "0.01")
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    with FaultProxy(emulator.removeprefix("http://")) as proxy:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+        client = storage.Client(project="test", credentials=AnonymousCredentials())
+        proxy.script = [(429, {"Retry-After": "0"}), (503, {})]
+        (subject,) = collect_subjects(GcsStore.from_uri("gs://flaky/", client=client))
+        assert subject.digest["sha256"] == hashlib.sha256(b"payload").hexdigest()
+        assert proxy.script == []
+        proxy.script = [(403, {})]
+        from attester.errors import ServiceError
+        with pytest.raises(ServiceError, match="gs://flaky/: access denied"):
+            GcsStore.from_uri("gs://flaky/", client=client).entries()

@@ -43,8 +43,30 @@ def digest_entries(store: Store, entries: Sequence[Entry],
 
 
 def collect_subjects(store: Store, algorithms: Sequence[str] = DEFAULT_ALGORITHMS, *,
-                     only: Callable[[Entry], bool] | None = None,
+                     baseline: Mapping[str, Mapping[str, str]] | None = None,
                      progress: bool = False) -> tuple[ResourceDescriptor, ...]:
-    entries = [e for e in store.entries() if only is None or only(e)]
+    """Subjects for every entry; with ``baseline`` (a snapshot) only new or changed ones.
+
+    Entries with a cheap identity are compared before hashing; the others after.
+    """
+    from attester.snapshot import unchanged
+
+    entries = list(store.entries())
+    if baseline is not None:
+        entries = [e for e in entries if not unchanged(e.identity, baseline.get(e.name))]
     digests = digest_entries(store, entries, algorithms, progress=progress)
-    return tuple(to_subject(e, d) for e, d in zip(entries, digests, strict=True))
+    pairs = zip(entries, digests, strict=True)
+    if baseline is not None:
+        pairs = ((e, d) for e, d in pairs  # type: ignore[assignment]
+                 if e.identity is not None or not unchanged(d, baseline.get(e.name)))
+    return tuple(to_subject(e, d) for e, d in pairs)
+
+
+def snapshot_entries(store: Store, *, progress: bool = False) -> dict[str, Mapping[str, str]]:
+    """name -> identity for every entry: the cheap one where the store has it, else sha256."""
+    entries = list(store.entries())
+    need = [e for e in entries if e.identity is None]
+    digests = dict(zip((e.name for e in need),
+                       digest_entries(store, need, ("sha256",), progress=progress), strict=True))
+    return {e.name: (e.identity if e.identity is not None else digests[e.name])
+            for e in entries}
