@@ -22,7 +22,7 @@ from typing import IO, Protocol
 
 import attrs
 
-from attester.errors import UsageError
+from attester.errors import AttesterError, StoreError, UsageError
 
 CHUNK_SIZE = 1 << 20
 SUPPORTED_ALGORITHMS = ("sha256", "sha384", "sha512")
@@ -142,8 +142,13 @@ def hash_tasks(tasks: Sequence[HashTask], algorithms: Sequence[str] = DEFAULT_AL
         buf = getattr(local, "buf", None)
         if buf is None:
             buf = local.buf = bytearray(CHUNK_SIZE)
-        with task.open() as stream:
-            digest = hash_stream(stream, algs, buf, on_bytes)
+        try:
+            with task.open() as stream:
+                digest = hash_stream(stream, algs, buf, on_bytes)
+        except AttesterError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any read failure is one clear line
+            raise StoreError(f"{task.label}: read failed: {type(e).__name__}: {e}") from None
         meter.item_done()
         return digest
 

@@ -37,7 +37,7 @@ def digest_entries(store: Store, entries: Sequence[Entry],
                           progress=progress)
     out: list[Mapping[str, str]] = [e.digest or {} for e in entries]
     for i, digest in zip(todo, computed, strict=True):
-        store.verify_unchanged(entries[i])
+        store.after_hash(entries[i], digest)
         out[i] = digest
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -98,5 +98,5 @@ class FileStore:
 
         return HashTask(label=path, size=entry.size, open=opener)  # type: ignore[arg-type]
 
-    def verify_unchanged(self, entry: Entry) -> None:
+    def after_hash(self, entry: Entry, digest: Mapping[str, str]) -> None:
         return None

@@ -9,7 +9,7 @@ Honors ``STORAGE_EMULATOR_HOST`` as the Google client does (anonymous credential
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import attrs
@@ -116,7 +116,7 @@ class GcsStore:
 
         return HashTask(label=entry.name, size=entry.size, open=opener)
 
-    def verify_unchanged(self, entry: Entry) -> None:
+    def after_hash(self, entry: Entry, digest: Mapping[str, str]) -> None:
         name, generation = entry.handle
         try:
             blob = self.client.bucket(self.bucket).get_blob(name, retry=self._retrying())

@@ -37,8 +37,9 @@ class Store(Protocol):
 
     def task(self, entry: Entry) -> HashTask: ...
 
-    def verify_unchanged(self, entry: Entry) -> None:
-        """Raise :class:`StoreError` if ``entry`` changed while we hashed it."""
+    def after_hash(self, entry: Entry, digest: Mapping[str, str]) -> None:
+        """Raise :class:`StoreError` if ``entry`` changed while we hashed it, or if the
+        digest disagrees with one the store itself claims."""
 
 
 def to_subject(entry: Entry, digest: Mapping[str, str]) -> ResourceDescriptor:

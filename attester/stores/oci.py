@@ -325,5 +325,5 @@ class OciStore:
 
         return HashTask(label=entry.name, size=entry.size, open=opener)
 
-    def verify_unchanged(self, entry: Entry) -> None:
+    def after_hash(self, entry: Entry, digest: Mapping[str, str]) -> None:
         return None  # content-addressed: the digest is of the bytes we hold

@@ -1,0 +1,94 @@
+"""The PyGithub client as attester uses it (the ``github`` extra).
+
+Honors ``GITHUB_API_URL`` (GitHub Enterprise, tests) and ``GITHUB_TOKEN``/``GH_TOKEN``;
+retries 429/5xx honoring Retry-After; turns PyGithub's exceptions into ours. The token
+is never part of any message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from attester.errors import MissingExtraError, ServiceError, StoreError
+from attester.retry import RETRYABLE_STATUS
+
+DEFAULT_API_URL = "https://api.github.com"
+T = TypeVar("T")
+
+
+def api_url() -> str:
+    return os.environ.get("GITHUB_API_URL", DEFAULT_API_URL).rstrip("/")
+
+
+def token() -> str | None:
+    return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
+
+
+def server_url() -> str:
+    """github.com for the public API; the host of a GitHub Enterprise API URL otherwise."""
+    if os.environ.get("GITHUB_SERVER_URL"):
+        return os.environ["GITHUB_SERVER_URL"].rstrip("/")
+    url = api_url()
+    if url == DEFAULT_API_URL:
+        return "https://github.com"
+    return url.removesuffix("/api/v3")
+
+
+def client() -> Any:
+    try:
+        import github
+        from urllib3.util.retry import Retry
+    except ImportError:
+        raise MissingExtraError("github", "PyGithub") from None
+    base = float(os.environ.get("ATTEST_RETRY_BASE_DELAY", "0.5"))
+    retry = Retry(total=5, connect=5, read=3, backoff_factor=base,
+                  status_forcelist=sorted(RETRYABLE_STATUS), allowed_methods=["GET"],
+                  respect_retry_after_header=True, raise_on_status=False)
+    tok = token()
+    return github.Github(base_url=api_url(), auth=github.Auth.Token(tok) if tok else None,
+                         retry=retry, per_page=100, seconds_between_requests=None, timeout=60)
+
+
+def call(fn: Callable[[], T], *, what: str) -> T:
+    """Run one PyGithub call, mapping its failures to attester's errors."""
+    import github
+    import requests
+
+    try:
+        return fn()
+    except github.BadCredentialsException:
+        raise ServiceError(f"{what}: GitHub rejected the token (401)",
+                           hint="check GITHUB_TOKEN / GH_TOKEN") from None
+    except github.UnknownObjectException:
+        raise StoreError(f"{what}: not found on GitHub (404); check the owner, repository "
+                         "and id, and that the token can read it") from None
+    except github.RateLimitExceededException:
+        raise ServiceError(f"{what}: GitHub rate limit exceeded; retry later or set "
+                           "GITHUB_TOKEN") from None
+    except github.GithubException as e:
+        raise ServiceError(f"{what}: GitHub API answered {e.status}"
+                           + (" repeatedly; giving up" if e.status in RETRYABLE_STATUS else "")
+                           ) from None
+    except requests.RequestException as e:
+        raise ServiceError(f"{what}: cannot reach {api_url()}: {type(e).__name__}") from None
+
+
+def iterate(items: Any, *, what: str) -> Iterator[Any]:
+    """Iterate a PaginatedList with the same error mapping on every page."""
+    it = iter(call(lambda: iter(items), what=what))
+    while True:
+        try:
+            item = call(lambda: next(it), what=what)
+        except StopIteration:
+            return
+        yield item
+
+
+def download_headers() -> dict[str, str]:
+    headers = {"Accept": "application/octet-stream", "X-GitHub-Api-Version": "2022-11-28"}
+    tok = token()
+    if tok:
+        headers["Authorization"] = f"Bearer {tok}"
+    return headers

@@ -1,0 +1,166 @@
+"""``github://OWNER/REPO/RUN_ID[/ATTEMPT]``: a GitHub Actions workflow run, via PyGithub.
+
+Produces GitHub's own workflow build type (https://actions.github.io/buildtypes/workflow/v1)
+field by field as ``actions/attest-build-provenance`` does, so policies written for
+``gh attestation verify`` read ours the same way. The REST run object lacks two things
+the OIDC token has: the full ref (rebuilt from ``head_branch`` and the event) and
+``runner_environment`` (read from the jobs' runner group: "GitHub Actions" means
+github-hosted). Both are documented in README.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from attester import githubapi
+from attester.errors import InputError, UsageError
+from attester.models import BuildRecord, ResourceDescriptor
+
+BUILD_TYPE_GITHUB = "https://actions.github.io/buildtypes/workflow/v1"
+_URI = re.compile(r"^github://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<run>\d+)(?:/(?P<attempt>\d+))?/?$")
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def full_ref(run: Mapping[str, Any]) -> str:
+    """The ref the run was for: the REST object only has ``head_branch``."""
+    event = run.get("event", "")
+    branch = run.get("head_branch") or ""
+    prs = run.get("pull_requests") or []
+    if event in ("pull_request", "pull_request_target") and prs:
+        return f"refs/pull/{prs[0]['number']}/merge"
+    if event == "release" or (event == "push" and re.match(r"^v?\d+(\.\d+)*([-+].*)?$", branch)):
+        return f"refs/tags/{branch}"
+    return f"refs/heads/{branch}" if branch else ""
+
+
+def runner_environment(jobs: Sequence[Mapping[str, Any]]) -> str:
+    groups = {j.get("runner_group_name") for j in jobs if j.get("runner_group_name")}
+    if not groups:
+        return "unknown"
+    return "github-hosted" if groups == {"GitHub Actions"} else "self-hosted"
+
+
+def github_record(*, server: str, repository: str, ref: str, sha: str, workflow_path: str,
+                  event: str, repository_id: str, owner_id: str, runner_env: str, run_id: str,
+                  attempt: str, builder_ref: str | None = None,
+                  started: dt.datetime | None = None,
+                  finished: dt.datetime | None = None) -> BuildRecord:
+    """The build record, shared by the API path and the in-job (env://) path."""
+    repo_url = f"{server}/{repository}"
+    return BuildRecord(
+        builder_id=f"{server}/{builder_ref or f'{repository}/{workflow_path}@{ref}'}",
+        build_type=BUILD_TYPE_GITHUB,
+        external_parameters={"workflow": {"ref": ref, "repository": repo_url,
+                                          "path": workflow_path}},
+        internal_parameters={"github": {"event_name": event, "repository_id": repository_id,
+                                        "repository_owner_id": owner_id,
+                                        "runner_environment": runner_env}},
+        resolved_dependencies=(ResourceDescriptor(uri=f"git+{repo_url}@{ref}",
+                                                  digest={"gitCommit": sha}),),
+        invocation_id=f"{repo_url}/actions/runs/{run_id}/attempts/{attempt}",
+        started_on=started,
+        finished_on=finished,
+        config_source=ResourceDescriptor(uri=f"git+{repo_url}@{ref}", digest={"sha1": sha}),
+        entry_point=workflow_path,
+    )
+
+
+@attrs.frozen
+class GitHubWatcher:
+    owner: str
+    repo: str
+    run_id: int
+    attempt: int | None = None
+    wait: bool = False
+    wait_timeout: float = 1200.0
+    allow_failed: bool = False
+    poll_interval: float = 10.0
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> GitHubWatcher:
+        m = _URI.match(uri)
+        if not m:
+            raise UsageError(f"{uri!r}: expected github://OWNER/REPO/RUN_ID[/ATTEMPT]")
+        attempt = int(m["attempt"]) if m["attempt"] else None
+        return cls(owner=m["owner"], repo=m["repo"], run_id=int(m["run"]), attempt=attempt,
+                   **{k: v for k, v in options.items() if k in _OPTIONS})
+
+    @property
+    def uri(self) -> str:
+        return f"github://{self.owner}/{self.repo}/{self.run_id}"
+
+    def _fetch_run(self, gh: Any) -> dict[str, Any]:
+        path = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}"
+        if self.attempt is not None:
+            path += f"/attempts/{self.attempt}"
+        _, data = githubapi.call(lambda: gh.requester.requestJsonAndCheck("GET", path),
+                                 what=self.uri)
+        if not isinstance(data, dict) or "head_sha" not in data:
+            raise InputError(f"{self.uri}: the API returned something that is not a workflow run")
+        return data
+
+    def run(self) -> dict[str, Any]:
+        gh = githubapi.client()
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            run = self._fetch_run(gh)
+            if run.get("status") == "completed":
+                break
+            if not self.wait:
+                raise InputError(f"{self.uri}: the run is still {run.get('status')}; provenance "
+                                 "describes finished builds", hint="pass --wait to poll until "
+                                 "it completes")
+            if time.monotonic() >= deadline:
+                raise InputError(f"{self.uri}: still {run.get('status')} after waiting "
+                                 f"{self.wait_timeout:.0f}s")
+            self.sleep(self.poll_interval)
+        if run.get("conclusion") != "success" and not self.allow_failed:
+            raise InputError(f"{self.uri}: the run concluded {run.get('conclusion')!r}, not "
+                             "'success'; refusing to attest it", hint="--allow-failed overrides")
+        return run
+
+    def jobs(self, run: Mapping[str, Any]) -> list[dict[str, Any]]:
+        from github.PaginatedList import PaginatedList
+        from github.WorkflowJob import WorkflowJob
+
+        gh = githubapi.client()
+        attempt = run.get("run_attempt") or 1
+        url = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}/attempts/{attempt}/jobs"
+        pages = PaginatedList(WorkflowJob, gh.requester, url, {"per_page": 100}, list_item="jobs")
+        return [j.raw_data for j in githubapi.iterate(pages, what=f"{self.uri} jobs")]
+
+    def record(self, *, now: dt.datetime) -> BuildRecord:
+        run = self.run()
+        jobs = self.jobs(run)
+        repository = run.get("repository") or {}
+        ref = full_ref(run)
+        return github_record(
+            server=githubapi.server_url(), repository=f"{self.owner}/{self.repo}", ref=ref,
+            sha=run["head_sha"], workflow_path=run.get("path", "").split("@")[0],
+            event=run.get("event", ""), repository_id=str(repository.get("id", "")),
+            owner_id=str((repository.get("owner") or {}).get("id", "")),
+            runner_env=runner_environment(jobs), run_id=str(run["id"]),
+            attempt=str(run.get("run_attempt") or 1),
+            started=parse_time(run.get("run_started_at") or run.get("created_at")),
+            finished=parse_time(run.get("updated_at")),
+        )
+
+    def default_artifacts(self) -> list[str]:
+        return [f"github-artifacts://{self.owner}/{self.repo}/{self.run_id}"]
+
+
+_OPTIONS = ("wait", "wait_timeout", "allow_failed", "poll_interval")
