@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from attester import __version__
 from attester.errors import AttesterError, InputError, UsageError
 
@@ -107,7 +109,11 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     if args.snapshot:
         snapshot = parse_snapshot(load_json(args.snapshot, what="snapshot"),
                                   where=args.snapshot)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"wait": args.wait, "wait_timeout": args.wait_timeout,
+                               "allow_failed": args.allow_failed,
+                               "read_manifest": not args.artifacts}
+    if args.location:
+        options["location"] = args.location
     if args.builder_id:
         options["builder_id"] = args.builder_id
     if snapshot is not None and args.source.startswith("local://"):
@@ -116,7 +122,15 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     record = watcher.record(now=_now())
     algorithms = _algorithms(args.digest)
     subjects: list[Any] = list(record.subjects)
-    for uri in args.artifacts or []:
+    materials: list[Any] = []
+    for uri in args.materials or []:
+        for m in collect_subjects(open_store(uri, **_store_options(args)), algorithms,
+                                  progress=not args.quiet):
+            materials.append(attrs.evolve(m, uri=m.name, name=""))
+    if materials:
+        record = record.with_dependencies(tuple(materials))
+    stores = args.artifacts or ([] if subjects else watcher.default_artifacts())
+    for uri in stores:
         baseline = snapshot.baseline(uri, where=args.snapshot) if snapshot else None
         subjects.extend(collect_subjects(open_store(uri, **_store_options(args)), algorithms,
                                          baseline=baseline, progress=not args.quiet))
@@ -316,9 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "with a SLSA provenance predicate whose subjects are the artifacts "
                        "found in each --artifacts store.",
                        epilog="sources: local:// (the current git checkout)\n"
+                       "         github://OWNER/REPO/RUN_ID[/ATTEMPT] (extra [github])\n"
+                       "         cloudbuild://PROJECT/BUILD_ID (extra [cloudbuild])\n"
+                       "         env:// (the GitHub Actions job or Cloud Build step we run in)\n"
                        "stores:  file://DIR (every regular file under DIR)\n"
                        "         gs://BUCKET/PREFIX (objects under PREFIX; extra [gcs])\n"
-                       "         oci://REGISTRY/REPO[:TAG|@sha256:D] (image manifests)\n\n"
+                       "         oci://REGISTRY/REPO[:TAG|@sha256:D] (image manifests)\n"
+                       "         github-release://OWNER/REPO/TAG (release assets)\n"
+                       "         github-artifacts://OWNER/REPO/RUN_ID (files in run artifacts)\n\n"
                        "example:\n  attest provenance local:// --artifacts file://dist "
                        "--output prov.json")
     p.add_argument("source", metavar="SOURCE", help="the build to describe, e.g. local://")
@@ -326,6 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store whose files become subjects (repeatable)")
     p.add_argument("--builder-id", help="builder id to record (local:// default: "
                    "https://attester.dev/builders/local/v1)")
+    p.add_argument("--materials", action="append", metavar="URI",
+                   help="store whose files the build consumed: recorded as resolved "
+                   "dependencies with digests (repeatable)")
+    p.add_argument("--location", help="cloudbuild://: the build's region (default global)")
+    p.add_argument("--wait", action="store_true",
+                   help="poll a running build until it finishes (else it is an error)")
+    p.add_argument("--wait-timeout", type=float, default=1200.0, metavar="SECONDS",
+                   help="give up waiting after this long (default 1200)")
+    p.add_argument("--allow-failed", action="store_true",
+                   help="attest a build that did not succeed (recorded as it was)")
     p.add_argument("--snapshot", metavar="SNAPSHOT",
                    help="from 'attest start': only new or changed artifacts become subjects")
     p.add_argument("--digest", action="append", metavar="ALG", choices=["sha384", "sha512"],

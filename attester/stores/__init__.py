@@ -15,6 +15,8 @@ REGISTRY: dict[str, str] = {
     "file": "attester.stores.file:FileStore.from_uri",
     "gs": "attester.stores.gcs:GcsStore.from_uri",
     "oci": "attester.stores.oci:OciStore.from_uri",
+    "github-release": "attester.stores.github_release:GitHubReleaseStore.from_uri",
+    "github-artifacts": "attester.stores.github_artifacts:GitHubArtifactsStore.from_uri",
 }
 
 

@@ -25,7 +25,7 @@ READ_CHUNK = 8 << 20
 
 def _client() -> Any:
     try:
-        from google.cloud import storage
+        import google.cloud.storage as storage
     except ImportError:
         raise MissingExtraError("gcs", "google-cloud-storage") from None
     if os.environ.get("STORAGE_EMULATOR_HOST"):

@@ -31,7 +31,8 @@ class Entry:
 
 
 class Store(Protocol):
-    uri: str
+    @property
+    def uri(self) -> str: ...
 
     def entries(self) -> Sequence[Entry]: ...
 

@@ -10,6 +10,9 @@ from attester.watchers.interface import Watcher
 
 REGISTRY: dict[str, str] = {
     "local": "attester.watchers.local:LocalWatcher.from_uri",
+    "github": "attester.watchers.github:GitHubWatcher.from_uri",
+    "cloudbuild": "attester.watchers.cloudbuild:CloudBuildWatcher.from_uri",
+    "env": "attester.watchers.env:EnvWatcher.from_uri",
 }
 
 

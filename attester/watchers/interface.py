@@ -15,3 +15,6 @@ class Watcher(Protocol):
     """
 
     def record(self, *, now: dt.datetime) -> BuildRecord: ...
+
+    def default_artifacts(self) -> list[str]:
+        """Stores to read subjects from when the user names none (e.g. the run's artifacts)."""

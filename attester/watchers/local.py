@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -71,7 +72,7 @@ class LocalWatcher:
 
     @classmethod
     def from_uri(cls, uri: str, *, builder_id: str | None = None,
-                 started_on: dt.datetime | None = None) -> LocalWatcher:
+                 started_on: dt.datetime | None = None, **_: Any) -> LocalWatcher:
         rest = uri.removeprefix("local://")
         return cls(checkout=Path(rest or "."), builder_id=builder_id or DEFAULT_LOCAL_BUILDER_ID,
                    started_on=started_on)
@@ -106,3 +107,6 @@ class LocalWatcher:
             finished_on=now,
             config_source=ResourceDescriptor(uri=dep_uri, digest={"sha1": commit}),
         )
+
+    def default_artifacts(self) -> list[str]:
+        return []
