@@ -7,6 +7,7 @@ is never part of any message.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -75,15 +76,30 @@ def call(fn: Callable[[], T], *, what: str) -> T:
         raise ServiceError(f"{what}: cannot reach {api_url()}: {type(e).__name__}") from None
 
 
-def iterate(items: Any, *, what: str) -> Iterator[Any]:
-    """Iterate a PaginatedList with the same error mapping on every page."""
-    it = iter(call(lambda: iter(items), what=what))
-    while True:
-        try:
-            item = call(lambda: next(it), what=what)
-        except StopIteration:
-            return
-        yield item
+def paginate(gh: Any, path: str, *, list_item: str | None, what: str) -> Iterator[Any]:
+    """Every item of a paginated REST list, following ``Link: rel="next"``.
+
+    Done on PyGithub's requester rather than its PaginatedList: list items there are
+    lazy objects whose ``raw_data`` re-fetches each item, one request per job.
+    """
+    url: str | None = path
+    params: dict[str, Any] | None = {"per_page": 100}
+    while url:
+        headers, data = call(functools.partial(gh.requester.requestJsonAndCheck, "GET", url,
+                                               parameters=params), what=what)
+        items = data.get(list_item) if list_item and isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ServiceError(f"{what}: unexpected API answer (no {list_item or 'list'})")
+        yield from items
+        url, params = _next_link(headers.get("link") or headers.get("Link") or ""), None
+
+
+def _next_link(header: str) -> str | None:
+    for part in header.split(","):
+        segs = part.split(";")
+        if len(segs) >= 2 and any(s.strip() == 'rel="next"' for s in segs[1:]):
+            return segs[0].strip().strip("<>")
+    return None
 
 
 def download_headers() -> dict[str, str]:

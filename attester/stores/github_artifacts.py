@@ -67,14 +67,9 @@ class GitHubArtifactsStore:
         return cls(uri=uri, owner=m["owner"], repo=m["repo"], run_id=int(m["run"]))
 
     def _artifacts(self) -> list[dict[str, Any]]:
-        from github.Artifact import Artifact
-        from github.PaginatedList import PaginatedList
-
         gh = githubapi.client()
         url = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}/artifacts"
-        pages = PaginatedList(Artifact, gh.requester, url, {"per_page": 100},
-                              list_item="artifacts")
-        return [a.raw_data for a in githubapi.iterate(pages, what=self.uri)]
+        return list(githubapi.paginate(gh, url, list_item="artifacts", what=self.uri))
 
     def _download(self, art: dict[str, Any], index: int) -> str:
         where = f"{self.uri}: artifact {art['name']}"

@@ -39,11 +39,12 @@ class GitHubReleaseStore:
 
     def entries(self) -> Sequence[Entry]:
         gh = githubapi.client()
-        repo = gh.get_repo(f"{self.owner}/{self.repo}", lazy=True)
-        release = githubapi.call(lambda: repo.get_release(self.tag), what=self.uri)
+        base = f"/repos/{self.owner}/{self.repo}/releases"
+        _, release = githubapi.call(lambda: gh.requester.requestJsonAndCheck(
+            "GET", f"{base}/tags/{self.tag}"), what=self.uri)
         out = []
-        for asset in githubapi.iterate(release.get_assets(), what=f"{self.uri} assets"):
-            raw = asset.raw_data
+        path = f"{base}/{release['id']}/assets"
+        for raw in githubapi.paginate(gh, path, list_item=None, what=f"{self.uri} assets"):
             if raw.get("state", "uploaded") != "uploaded":
                 continue  # an upload that never finished is not an artifact
             api_digest = raw.get("digest") or ""

@@ -134,14 +134,10 @@ class GitHubWatcher:
         return run
 
     def jobs(self, run: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from github.PaginatedList import PaginatedList
-        from github.WorkflowJob import WorkflowJob
-
         gh = githubapi.client()
         attempt = run.get("run_attempt") or 1
         url = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}/attempts/{attempt}/jobs"
-        pages = PaginatedList(WorkflowJob, gh.requester, url, {"per_page": 100}, list_item="jobs")
-        return [j.raw_data for j in githubapi.iterate(pages, what=f"{self.uri} jobs")]
+        return list(githubapi.paginate(gh, url, list_item="jobs", what=f"{self.uri} jobs"))
 
     def record(self, *, now: dt.datetime) -> BuildRecord:
         run = self.run()
