@@ -276,10 +276,11 @@ class CloudBuildWatcher:
         except Exception as e:  # noqa: BLE001 - transport errors of every kind
             raise ServiceError(f"{self.uri}: cannot reach Cloud Build: {type(e).__name__}") \
                 from None
-        data: dict[str, Any] = cloudbuild_v1.Build.to_dict(build, use_integers_for_enums=False,
-                                                          preserving_proto_field_name=False)
-        cleaned: dict[str, Any] = _drop_empty(data)
-        return cleaned
+        from google.protobuf import json_format
+
+        # The REST JSON as the API sent it: proto3 rules leave unset fields out.
+        data: dict[str, Any] = json_format.MessageToDict(cloudbuild_v1.Build.pb(build))
+        return data
 
     def build(self) -> dict[str, Any]:
         deadline = time.monotonic() + self.wait_timeout
@@ -314,17 +315,6 @@ class CloudBuildWatcher:
 
     def default_artifacts(self) -> list[str]:
         return []
-
-
-def _drop_empty(value: Any) -> Any:
-    """proto-plus ``to_dict`` fills every unset field; the REST JSON omits them."""
-    if isinstance(value, dict):
-        out = {k: _drop_empty(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in ({}, [], "", None, 0, False)
-                or k in ("status",)}
-    if isinstance(value, list):
-        return [_drop_empty(v) for v in value]
-    return value
 
 
 _OPTIONS = ("location", "wait", "wait_timeout", "allow_failed", "allow_running", "poll_interval",

@@ -64,7 +64,7 @@ def detect_cloudbuild(env: Mapping[str, str], now: dt.datetime,
         have, lack = ("BUILD_ID", "PROJECT_ID") if build_id else ("PROJECT_ID", "BUILD_ID")
         raise InputError(f"env://: {have} is set but {lack} is not; pass both to the step "
                          "(env: ['BUILD_ID=$BUILD_ID', 'PROJECT_ID=$PROJECT_ID'])")
-    opts = {k: v for k, v in options.items() if k in ("allow_failed",)}
+    opts = {k: v for k, v in options.items() if k in ("allow_failed", "read_manifest")}
     watcher = CloudBuildWatcher(project=project, build_id=build_id,
                                 location=env.get("LOCATION") or "global", allow_running=True,
                                 **opts)

@@ -31,7 +31,15 @@ def parse_time(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    text = str(value).replace("Z", "+00:00")
+    # RFC 3339 allows any number of fraction digits (Cloud Build sends nanoseconds);
+    # datetime.fromisoformat before 3.11 takes at most six.
+    text = re.sub(r"(\.\d{1,6})\d*", r"\1", text)
+    text = re.sub(r"\.(\d{1,5})(?=[+-])", lambda m: "." + m[1].ljust(6, "0"), text)
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"not an RFC 3339 timestamp: {value!r}") from None
 
 
 def full_ref(run: Mapping[str, Any]) -> str:
