@@ -94,3 +94,12 @@ def assert_valid_statement(doc: Any) -> None:
         assert schemas.errors(doc["predicate"], "slsa-provenance-v1.schema.json") == []
     elif doc["predicateType"] == "https://slsa.dev/provenance/v0.2":
         assert schemas.errors(doc["predicate"], "slsa-provenance-v0.2.schema.json") == []
+
+
+def golden(name: str, doc: dict) -> None:
+    """Compare to the reviewed statement in testdata/golden (ATTEST_REGOLD=1 rewrites it)."""
+    path = TESTDATA / "golden" / name
+    if os.environ.get("ATTEST_REGOLD") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    assert doc == json.loads(path.read_text())

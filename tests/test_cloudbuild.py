@@ -11,10 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import TESTDATA, assert_valid_statement, shared_path
+from conftest import TESTDATA, assert_valid_statement, golden, shared_path
 from replay import Replay
 from servers import gcs_emulator
-from test_github import golden
 
 BUILDS = "/v1/projects/k8s-staging-releng/builds"
 OK = "0c6b4f2e-7d7f-4a0e-9d43-2f3b5a2a9e11"

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from replay import Replay
 
 from attester.errors import StoreError
 from attester.stores.github_artifacts import check_member
 
-from conftest import TESTDATA, assert_valid_statement
+from conftest import TESTDATA, assert_valid_statement, golden
+from replay import Replay
 
 GH = TESTDATA / "api" / "github"
 RUNS = "/repos/kubernetes/kubernetes/actions/runs"
@@ -59,17 +59,6 @@ def github(monkeypatch) -> Iterator[Replay]:
         monkeypatch.delenv("GH_TOKEN", raising=False)
         monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
         yield r
-
-
-def golden(name: str, doc: dict) -> None:
-    """Compare to the reviewed statement in testdata/golden (ATTEST_REGOLD=1 rewrites it)."""
-    import os
-
-    path = TESTDATA / "golden" / name
-    if os.environ.get("ATTEST_REGOLD") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    assert doc == json.loads(path.read_text())
 
 
 def test_workflow_run_provenance_golden(attest, github) -> None:
