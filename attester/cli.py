@@ -231,50 +231,182 @@ def _hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any]) 
     return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def _read_attestation(path: str) -> tuple[bytes, Any]:
+    """The attestation's bytes and JSON; a ``.intoto.jsonl`` file gives its first line."""
+    from attester.jsonio import parse_json, read_bytes
+
+    data = read_bytes(path, what="attestation")
+    lines = [ln for ln in data.splitlines() if ln.strip()]
+    if path.endswith(".jsonl") and len(lines) > 1:
+        print(f"attest: {path} holds {len(lines)} attestations; verifying the first",
+              file=sys.stderr)
+        data = lines[0]
+    return data, parse_json(data, where=f"attestation {path}")
+
+
+def _sha256_of(path: str) -> bytes:
+    import stat
+
+    from attester.hashing import hash_file
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise InputError(f"artifact {path}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"artifact {path}: not a regular file")
+    return bytes.fromhex(hash_file(os.path.realpath(path), ("sha256",))["sha256"])
+
+
+def _verify_keyless(args: argparse.Namespace, data: bytes, demands: Any,
+                    identity: Any) -> Any:
+    from attester import bundles
+    from attester.errors import VerificationError
+    from attester.policy import Check
+    from attester.verify import Report, check_payload
+
+    where = args.attestation
+    root = bundles.load_trusted_root(args.trusted_root, offline=args.offline,
+                                     staging=args.staging)
+    try:
+        bundle = bundles.load_bundle(data, where=f"bundle {where}")
+        is_dsse = bundle._dsse_envelope is not None
+        digest = None
+        if not is_dsse:
+            if len(args.artifact or []) != 1 or args.artifacts:
+                raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
+            digest = _sha256_of(args.artifact[0])
+        sig_checks, payload = bundles.verify_bundle(bundle, root, identity,
+                                                    artifact_sha256=digest, where=where)
+    except VerificationError as e:
+        return Report(attestation=where, checks=(Check("signature", False, e.message),))
+    if payload is None:
+        art = Check(f"artifact {args.artifact[0]}", True, "is the file the bundle signs")
+        needs = demands.policy.about_statement()
+        extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
+                       "but this bundle signs a plain file")] if needs else []
+        return Report(attestation=where, checks=(*sig_checks, art, *extra))
+    if not all(c.ok for c in sig_checks):
+        return Report(attestation=where, checks=tuple(sig_checks))
+    rest, stmt = check_payload(payload[0], payload[1], demands)
+    return Report(attestation=where, checks=(*sig_checks, *rest), statement=stmt)
+
+
+def _verify_blob_pair(args: argparse.Namespace, identity: Any) -> Any:
+    """A cosign/krel ``FILE.sig`` + ``FILE.cert`` pair: signature and identity are checked,
+    but with no log entry nothing proves the certificate was valid when it signed."""
+    import base64
+    import binascii
+
+    from cryptography import x509
+
     from attester import keys
+    from attester.jsonio import read_bytes
+    from attester.policy import Check
+    from attester.verify import Report
+
+    if not (args.signature and args.certificate and len(args.artifact or []) == 1):
+        raise UsageError("a signature pair needs --signature FILE.sig, --certificate FILE.cert "
+                         "and one --artifact FILE")
+    if not identity.given() or identity.issuer is None:
+        raise UsageError("a keyless signature needs --certificate-identity (or -regexp) and "
+                         "--certificate-oidc-issuer")
+    raw_cert = read_bytes(args.certificate, what="certificate").strip()
+    if not raw_cert.startswith(b"-----BEGIN"):
+        try:
+            raw_cert = base64.b64decode(raw_cert, validate=True)  # cosign writes base64(PEM)
+        except binascii.Error:
+            raise InputError(f"certificate {args.certificate}: not PEM or base64 PEM") from None
+    try:
+        cert = x509.load_pem_x509_certificate(raw_cert)
+    except ValueError:
+        raise InputError(f"certificate {args.certificate}: not a PEM certificate") from None
+    try:
+        sig = base64.b64decode(read_bytes(args.signature, what="signature").strip(),
+                               validate=True)
+    except binascii.Error:
+        raise InputError(f"signature {args.signature}: not base64") from None
+    with open(os.path.realpath(args.artifact[0]), "rb") as f:
+        blob = f.read()
+    pub = cert.public_key()
+    ok = isinstance(pub, keys.PublicKey) and keys.verify(pub, sig, blob)
+    checks = [Check("signature", ok, "signature over the artifact valid for the certificate's "
+                    "key" if ok else "signature does not match the artifact and certificate")]
+    if ok:
+        checks.extend(identity.check(cert))
+        checks.append(Check("transparency-log", False, "no transparency-log entry or signed "
+                            "timestamp accompanies a bare .sig/.cert pair, so nothing proves "
+                            "the short-lived certificate was valid when it signed; verify the "
+                            "Sigstore bundle instead (cosign sign-blob --bundle)"))
+    return Report(attestation=args.signature, checks=tuple(checks))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from attester import bundles, keys
     from attester.dsse import looks_like_envelope, parse_envelope
-    from attester.jsonio import dumps_pretty, parse_json, read_bytes
+    from attester.jsonio import dumps_pretty
     from attester.policy import Policy
-    from attester.verify import TrustedKey, verify_envelope
+    from attester.verify import Demands, TrustedKey, verify_envelope
 
     if args.require_complete and not args.artifacts:
         raise UsageError("--require-complete needs --artifacts STORE_URI")
-    if not args.key:
-        raise UsageError("no trusted key given: verification needs something to trust",
-                         hint="pass --key PUB (repeatable)")
-    threshold = args.threshold
-    if threshold < 1 or threshold > len(args.key):
-        raise UsageError(f"--threshold {threshold} must be between 1 and the number of "
-                         f"--key given ({len(args.key)})")
-    trusted = [TrustedKey(label=k, key=keys.load_public(k)) for k in args.key]
-    where = args.attestation
-    doc = parse_json(read_bytes(where, what="attestation"), where=f"attestation {where}")
-    if not looks_like_envelope(doc):
-        raise InputError(f"attestation {where}: not a DSSE envelope (no payloadType/payload); "
-                         "is it an unsigned statement? sign it with 'attest sign'")
-    env = parse_envelope(doc, where=f"attestation {where}")
+    identity = bundles.IdentityPolicy(
+        identity=args.certificate_identity, identity_regexp=args.certificate_identity_regexp,
+        issuer=args.certificate_oidc_issuer, owner=args.owner, repo=args.repo,
+        signer_workflow=args.signer_workflow, signer_repo=args.signer_repo)
+    if not args.key and not identity.given():
+        raise UsageError("no trusted key or signer given: verification needs something to trust",
+                         hint="pass --key PUB, or --certificate-identity and "
+                         "--certificate-oidc-issuer for keyless signatures")
     opts = _store_options(args)
-    policy = Policy(builder_id=args.builder_id, source_uri=args.source_uri,
-                    source_ref=args.source_ref, build_type=args.build_type,
-                    predicate_type=args.predicate_type)
-    report = verify_envelope(env, where=where, trusted=trusted, threshold=threshold,
-                             policy=policy, artifacts=args.artifact or [],
-                             hash_artifacts=functools.partial(_hash_artifacts, options=opts),
-                             stores=args.artifacts or [],
-                             hash_store=functools.partial(_hash_store, options=opts),
-                             require_complete=args.require_complete)
+    demands = Demands(
+        policy=Policy(builder_id=args.builder_id, source_uri=args.source_uri,
+                      source_ref=args.source_ref, source_branch=args.source_branch,
+                      source_tag=args.source_tag, source_versioned_tag=args.source_versioned_tag,
+                      build_type=args.build_type, predicate_type=args.predicate_type),
+        artifacts=args.artifact or [], stores=args.artifacts or [],
+        require_complete=args.require_complete,
+        hash_artifacts=functools.partial(_hash_artifacts, options=opts),
+        hash_store=functools.partial(_hash_store, options=opts))
+    where = args.attestation
+    if args.signature or args.certificate:
+        report = _verify_blob_pair(args, identity)
+    else:
+        data, doc = _read_attestation(where)
+        if bundles.looks_like_bundle(doc):
+            report = _verify_keyless(args, data, demands, identity)
+        elif looks_like_envelope(doc):
+            env = parse_envelope(doc, where=f"attestation {where}")
+            if not args.key:
+                from attester.policy import Check
+                from attester.verify import Report
+
+                report = Report(attestation=where, checks=(Check(
+                    "signature", False, "a bare DSSE envelope carries no certificate or "
+                    "transparency-log entry to verify a keyless signature offline; verify "
+                    "its Sigstore bundle, or pass --key for a keyed signature"),))
+            else:
+                threshold = args.threshold
+                if threshold < 1 or threshold > len(args.key):
+                    raise UsageError(f"--threshold {threshold} must be between 1 and the "
+                                     f"number of --key given ({len(args.key)})")
+                trusted = [TrustedKey(label=k, key=keys.load_public(k)) for k in args.key]
+                report = verify_envelope(env, where=where, trusted=trusted,
+                                         threshold=threshold, demands=demands)
+        else:
+            raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore "
+                             "bundle; is it an unsigned statement? sign it with 'attest sign'")
     if args.format == "json":
         sys.stdout.buffer.write(dumps_pretty(report.to_json()))
     elif report.ok:
-        print(f"verified {where}")
+        print(f"verified {report.attestation}")
         for c in report.checks:
             print(f"  ok  {c.name}: {c.detail}")
     if report.ok:
         return 0
     failures = report.failures()
     more = f" (and {len(failures) - 1} more failed check(s))" if len(failures) > 1 else ""
-    print(f"attest: verification FAILED for {where}: {failures[0].name}: "
+    print(f"attest: verification FAILED for {report.attestation}: {failures[0].name}: "
           f"{failures[0].detail}{more}", file=sys.stderr)
     return 1
 
@@ -388,9 +520,33 @@ def build_parser() -> argparse.ArgumentParser:
                        "--artifact dist/kubectl \\\n      --builder-id "
                        "https://attester.dev/builders/local/v1 --source-uri "
                        "github.com/example/project")
-    p.add_argument("attestation", metavar="ATTESTATION")
+    p.add_argument("attestation", metavar="ATTESTATION", nargs="?", default="",
+                   help="DSSE envelope (.intoto.json), Sigstore bundle (.sigstore.json) or "
+                   ".intoto.jsonl")
     p.add_argument("--key", action="append", metavar="PUB",
                    help="trusted PEM public key (repeatable; any one suffices)")
+    g = p.add_argument_group("keyless (Sigstore) signatures")
+    g.add_argument("--certificate-identity", metavar="ID",
+                   help="the signer's identity (certificate SAN), exact")
+    g.add_argument("--certificate-identity-regexp", metavar="RE",
+                   help="the signer's identity as a full-match regular expression")
+    g.add_argument("--certificate-oidc-issuer", "--cert-oidc-issuer", metavar="URL",
+                   help="the OIDC issuer that vouched for the identity (required)")
+    g.add_argument("--trusted-root", metavar="FILE",
+                   help="Sigstore trusted_root.json; implies no network")
+    g.add_argument("--offline", action="store_true",
+                   help="no network: use --trusted-root or the roots bundled with sigstore")
+    g.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
+    g.add_argument("--signature", metavar="FILE.sig", help="a bare signature (with "
+                   "--certificate and one --artifact)")
+    g.add_argument("--certificate", metavar="FILE.cert", help="the certificate of --signature")
+    g.add_argument("--owner", help="GitHub: the certificate's source repository owner")
+    g.add_argument("--repo", metavar="OWNER/REPO",
+                   help="GitHub: the certificate's source repository")
+    g.add_argument("--signer-workflow", metavar="OWNER/REPO/PATH",
+                   help="GitHub: the workflow that signed (Build Signer URI), reusable ones too")
+    g.add_argument("--signer-repo", metavar="OWNER/REPO",
+                   help="GitHub: the repository of the workflow that signed")
     p.add_argument("--threshold", type=int, default=1, metavar="N",
                    help="require signatures by N distinct trusted keys")
     p.add_argument("--artifact", action="append", metavar="PATH|URI",
@@ -399,10 +555,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store that must hold every subject with its digest (repeatable)")
     p.add_argument("--require-complete", action="store_true",
                    help="with --artifacts: also fail on any stored file no subject covers")
-    p.add_argument("--builder-id", help="required builder id (exact)")
+    p.add_argument("--builder-id", help="required builder id; without @ any version, "
+                   "@vX.Y.Z equals @refs/tags/vX.Y.Z")
     p.add_argument("--source-uri", help="required source repository, e.g. "
                    "github.com/ORG/REPO")
     p.add_argument("--source-ref", help="required source ref, e.g. refs/tags/v1.2.3")
+    p.add_argument("--source-branch", help="required source branch (refs/heads/B)")
+    p.add_argument("--source-tag", help="required source tag (refs/tags/T)")
+    p.add_argument("--source-versioned-tag", metavar="V",
+                   help="a tag matching semver prefix V (v1.2 accepts v1.2.x)")
     p.add_argument("--build-type", help="required build type URI")
     p.add_argument("--predicate-type", help="required predicate type URI (also accepts "
                    "types attester does not know)")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -27,20 +28,61 @@ class Policy:
     builder_id: str | None = None
     source_uri: str | None = None
     source_ref: str | None = None
+    source_branch: str | None = None
+    source_tag: str | None = None
+    source_versioned_tag: str | None = None
     build_type: str | None = None
     predicate_type: str | None = None
 
     def is_empty(self) -> bool:
-        return not (self.builder_id or self.source_uri or self.source_ref or self.build_type
-                    or self.predicate_type)
+        return not any(attrs.astuple(self))
+
+    def about_statement(self) -> list[str]:
+        """The flags that need a provenance statement to be checked against."""
+        return [f"--{f.name.replace('_', '-')}" for f in attrs.fields(Policy)
+                if getattr(self, f.name) is not None]
+
+
+def builder_id_matches(got: str, want: str) -> bool:
+    """slsa-verifier's rule: ``want`` without ``@`` names the builder at any version;
+    ``@vX.Y.Z`` and ``@refs/tags/vX.Y.Z`` are the same version."""
+    if got == want:
+        return True
+    got_name, _, got_ver = got.rpartition("@") if "@" in got else (got, "", "")
+    if "@" not in want:
+        return got_name == want
+    want_name, _, want_ver = want.rpartition("@")
+
+    def norm(v: str) -> str:
+        return v.removeprefix("refs/tags/")
+
+    return got_name == want_name and norm(got_ver) == norm(want_ver) and bool(got_ver)
+
+
+_SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?([-+].*)?$")
+
+
+def versioned_tag_matches(ref: str, want: str) -> bool:
+    """slsa-verifier's --source-versioned-tag: ``v1.2`` accepts tags v1.2.x, ``v1`` v1.x.y."""
+    if not ref.startswith("refs/tags/"):
+        return False
+    got_m, want_m = _SEMVER.match(ref.removeprefix("refs/tags/")), _SEMVER.match(want)
+    if not got_m or not want_m:
+        return False
+    for g, w in zip(got_m.groups()[:3], want_m.groups()[:3], strict=True):
+        if w is None:
+            break
+        if g is None or int(g) != int(w):
+            return False
+    return want_m.group(4) is None or got_m.group(4) == want_m.group(4)
 
 
 def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
     checks: list[Check] = []
     if policy.builder_id is not None:
         got = stmt.builder_id()
-        checks.append(Check("builder-id", got == policy.builder_id,
-                            f"builder id is {got!r}" if got == policy.builder_id else
+        ok = builder_id_matches(got, policy.builder_id)
+        checks.append(Check("builder-id", ok, f"builder id is {got!r}" if ok else
                             f"builder id is {got or 'missing'!r}, policy wants "
                             f"{policy.builder_id!r}"))
     if policy.build_type is not None:
@@ -49,8 +91,21 @@ def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
                             f"build type is {got!r}" if got == policy.build_type else
                             f"build type is {got or 'missing'!r}, policy wants "
                             f"{policy.build_type!r}"))
+    repo, ref = stmt.source()
+    ref_rules: list[tuple[str, str | None, Callable[[str], bool], str]] = [
+                 ("source-branch", policy.source_branch,
+                  lambda w: ref == f"refs/heads/{w}", "refs/heads/{}"),
+                 ("source-tag", policy.source_tag, lambda w: ref == f"refs/tags/{w}",
+                  "refs/tags/{}"),
+                 ("source-versioned-tag", policy.source_versioned_tag,
+                  lambda w: versioned_tag_matches(ref, w), "a tag matching {}")]
+    for name, want, rule, shape in ref_rules:
+        if want is not None:
+            ok = bool(ref) and rule(want)
+            checks.append(Check(name, ok, f"source ref is {ref!r}" if ok else
+                                f"source ref is {ref or 'missing'!r}, policy wants "
+                                f"{shape.format(want)}"))
     if policy.source_uri is not None or policy.source_ref is not None:
-        repo, ref = stmt.source()
         if policy.source_uri is not None:
             want = normalize_repo(policy.source_uri)
             ok = bool(repo) and normalize_repo(repo) == want

@@ -138,37 +138,54 @@ ArtifactHasher = Callable[[Sequence[str], tuple[str, ...]], list[Artifact]]
 StoreHasher = Callable[[str, tuple[str, ...]], list[Artifact]]
 
 
-def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
-                    threshold: int, policy: Policy, artifacts: Sequence[str],
-                    hash_artifacts: ArtifactHasher, stores: Sequence[str] = (),
-                    hash_store: StoreHasher | None = None,
-                    require_complete: bool = False) -> Report:
-    """Run every check in order; stop at the first stage that fails."""
-    checks: list[Check] = []
+@attrs.frozen
+class Demands:
+    """What the verifier must check beyond the signature."""
 
-    def done(stmt: ParsedStatement | None = None) -> Report:
-        return Report(attestation=where, checks=tuple(checks), statement=stmt)
+    policy: Policy
+    artifacts: Sequence[str] = ()
+    stores: Sequence[str] = ()
+    require_complete: bool = False
+    hash_artifacts: ArtifactHasher | None = attrs.field(default=None, eq=False)
+    hash_store: StoreHasher | None = attrs.field(default=None, eq=False)
 
-    if policy.is_empty() and not artifacts and not stores:
-        checks.append(Check("policy", False, "empty policy: give --artifact, --artifacts "
-                            "or at least one of --builder-id, --source-uri, --source-ref, "
-                            "--build-type, --predicate-type"))
-        return done()
-    sig = check_signatures(env, trusted, threshold)
-    checks.append(sig)
-    if not sig.ok:
-        return done()
-    stmt_checks, stmt = check_statement(env, policy)
-    checks.extend(stmt_checks)
+    def is_empty(self) -> bool:
+        return self.policy.is_empty() and not self.artifacts and not self.stores
+
+
+EMPTY_POLICY = Check("policy", False, "empty policy: give --artifact, --artifacts or at least "
+                     "one of --builder-id, --source-uri, --source-ref, --source-tag, "
+                     "--source-branch, --build-type, --predicate-type")
+
+
+def check_payload(payload_type: str, payload: bytes, demands: Demands
+                  ) -> tuple[list[Check], ParsedStatement | None]:
+    """Everything after the signature: statement, predicate type, policy, artifacts."""
+    env = Envelope(payload_type=payload_type, payload=payload)
+    checks, stmt = check_statement(env, demands.policy)
     if stmt is None:
-        return done()
-    checks.extend(check_policy(stmt, policy))
+        return checks, None
+    checks.extend(check_policy(stmt, demands.policy))
     subjects: list[Subject] = stmt.subjects()
-    if artifacts:
-        for art in hash_artifacts(artifacts, algorithms_for(subjects)):
+    if demands.artifacts:
+        assert demands.hash_artifacts is not None  # noqa: S101 - wiring, not input
+        for art in demands.hash_artifacts(demands.artifacts, algorithms_for(subjects)):
             checks.append(match_artifact(subjects, art))
-    for uri in stores:
-        assert hash_store is not None, "stores given without a way to read them"  # noqa: S101
-        found = hash_store(uri, algorithms_for(subjects))
-        checks.extend(check_store(subjects, uri, found, require_complete=require_complete))
-    return done(stmt)
+    for uri in demands.stores:
+        assert demands.hash_store is not None  # noqa: S101 - wiring, not input
+        found = demands.hash_store(uri, algorithms_for(subjects))
+        checks.extend(check_store(subjects, uri, found,
+                                  require_complete=demands.require_complete))
+    return checks, stmt
+
+
+def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
+                    threshold: int, demands: Demands) -> Report:
+    """A keyed DSSE envelope: run every check in order; stop at the first stage that fails."""
+    if demands.is_empty():
+        return Report(attestation=where, checks=(EMPTY_POLICY,))
+    sig = check_signatures(env, trusted, threshold)
+    if not sig.ok:
+        return Report(attestation=where, checks=(sig,))
+    rest, stmt = check_payload(env.payload_type, env.payload, demands)
+    return Report(attestation=where, checks=(sig, *rest), statement=stmt)

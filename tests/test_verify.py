@@ -94,7 +94,7 @@ def _fails(r, needle: str, code: int = 1) -> None:
 
 def test_no_key_is_usage_error(attest, kit) -> None:
     _fails(attest("verify", kit.envelope(), "--artifact", kit.artifact),
-           "no trusted key given", 2)
+           "no trusted key or signer given", 2)
 
 
 def test_empty_policy_fails_closed(attest, kit) -> None:
@@ -245,7 +245,7 @@ def test_subject_with_only_unsupported_digest_fails(attest, kit) -> None:
     (b"", "empty, expected JSON"),
     (b'{"payloadType": "application/vnd.in-toto+json", "payl', "not valid JSON (line 1"),
     (b"\xff\xfe", "not UTF-8"),
-    (b'{"_type": "https://in-toto.io/Statement/v1"}', "not a DSSE envelope"),
+    (b'{"_type": "https://in-toto.io/Statement/v1"}', "neither a DSSE envelope nor a Sigstore bundle"),
     (b'{"payloadType": "x", "payload": "%%%", "signatures": []}', "payload: not valid base64"),
 ])
 def test_malformed_attestation_files(attest, kit, tmp_path, content, needle) -> None:

@@ -1,0 +1,269 @@
+"""Sigstore bundles (keyless signatures), verified through the ``sigstore`` package.
+
+The ``sigstore`` library does the cryptography: the certificate chain to the trusted
+root's Fulcio CA at the signing time the log or a timestamp authority proves, the
+transparency-log inclusion proof, checkpoint and signed entry timestamp, RFC 3161
+timestamps, and the signature over the artifact or the DSSE PAE. We add the identity
+policy as users write it (exact or regexp identity, issuer, GitHub's certificate
+extensions) and map every failure to one line.
+
+Offline: with ``--trusted-root FILE`` (or ``--offline``, which uses the roots bundled
+with ``sigstore``) nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError, MissingExtraError, UsageError, VerificationError
+from attester.policy import Check
+
+BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
+#: Bundles missing evidence fail verification (exit 1); broken structure is input (exit 2).
+_MISSING_EVIDENCE = ("log entry", "inclusion proof", "inclusion promise", "signed timestamp",
+                     "checkpoint")
+
+# Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md)
+OID_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
+OID_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
+OID_BUILD_SIGNER_URI = "1.3.6.1.4.1.57264.1.9"
+OID_BUILD_SIGNER_DIGEST = "1.3.6.1.4.1.57264.1.10"
+OID_SOURCE_REPO_URI = "1.3.6.1.4.1.57264.1.12"
+OID_SOURCE_REPO_DIGEST = "1.3.6.1.4.1.57264.1.13"
+OID_SOURCE_REPO_REF = "1.3.6.1.4.1.57264.1.14"
+OID_SOURCE_REPO_OWNER_URI = "1.3.6.1.4.1.57264.1.16"
+
+
+def looks_like_bundle(doc: Any) -> bool:
+    return isinstance(doc, Mapping) and str(doc.get("mediaType", "")).startswith(
+        BUNDLE_MEDIA_PREFIX)
+
+
+def _sigstore() -> Any:
+    try:
+        import sigstore.models
+        import sigstore.verify
+    except ImportError:
+        raise MissingExtraError("sigstore", "sigstore") from None
+    return sigstore
+
+
+def load_bundle(data: bytes, *, where: str) -> Any:
+    _sigstore()
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import Bundle, InvalidBundle
+
+    try:
+        return Bundle.from_json(data)
+    except InvalidBundle as e:
+        msg = _one_line(e)
+        if any(k in msg for k in _MISSING_EVIDENCE):
+            raise VerificationError(f"{where}: {msg}") from None
+        raise InputError(f"{where}: not a valid Sigstore bundle: {msg}") from None
+    except (SigstoreError, ValueError) as e:
+        raise InputError(f"{where}: not a valid Sigstore bundle: {_one_line(e)}") from None
+
+
+def load_trusted_root(path: str | None, *, offline: bool, staging: bool) -> Any:
+    _sigstore()
+    from sigstore.models import ClientTrustConfig, TrustedRoot
+
+    if path:
+        try:
+            return TrustedRoot.from_file(path)
+        except FileNotFoundError:
+            raise InputError(f"trusted root {path}: no such file") from None
+        except Exception as e:  # noqa: BLE001 - sigstore raises several kinds for bad roots
+            raise InputError(f"trusted root {path}: not a Sigstore trusted root: "
+                             f"{_one_line(e)}") from None
+    config = ClientTrustConfig.staging if staging else ClientTrustConfig.production
+    try:
+        return config(offline=offline).trusted_root
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"cannot load the Sigstore trusted root ({_one_line(e)})",
+                         hint="pass --trusted-root FILE") from None
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return " ".join(lines[:3])[:300] if lines else type(e).__name__
+
+
+def _ext(cert: Any, oid: str) -> str | None:
+    from cryptography.x509 import ObjectIdentifier, UnrecognizedExtension
+
+    try:
+        ext = cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value
+    except Exception:  # noqa: BLE001 - absent extension
+        return None
+    raw = ext.value if isinstance(ext, UnrecognizedExtension) else b""
+    if int(oid.rsplit(".", 1)[1]) < 8:  # Fulcio's legacy extensions (.1 - .6) are raw bytes
+        return raw.decode("utf-8", "replace")
+    # v2 extensions are DER UTF8String: tag 0x0c, length, value (short or long form)
+    if len(raw) >= 2 and raw[0] == 0x0C:
+        n = raw[1]
+        offset = 2
+        if n & 0x80:
+            count = n & 0x7F
+            n = int.from_bytes(raw[2:2 + count], "big")
+            offset = 2 + count
+        return raw[offset:offset + n].decode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def sans(cert: Any) -> list[str]:
+    from cryptography.x509 import (
+        OtherName,
+        RFC822Name,
+        SubjectAlternativeName,
+        UniformResourceIdentifier,
+    )
+
+    try:
+        ext = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
+    except Exception:  # noqa: BLE001
+        return []
+    out = list(ext.get_values_for_type(RFC822Name))
+    out += ext.get_values_for_type(UniformResourceIdentifier)
+    for other in ext.get_values_for_type(OtherName):
+        out.append(other.value.decode("utf-8", "replace") if isinstance(other.value, bytes)
+                   else str(other))
+    return out
+
+
+@attrs.frozen
+class IdentityPolicy:
+    """Who must have signed: the certificate's SAN and issuer, and GitHub's extensions."""
+
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    owner: str | None = None
+    repo: str | None = None
+    signer_workflow: str | None = None
+    signer_repo: str | None = None
+    server: str = "https://github.com"
+
+    def given(self) -> bool:
+        return bool(self.identity or self.identity_regexp)
+
+    def check(self, cert: Any) -> list[Check]:
+        """Every identity requirement, each its own check."""
+        checks: list[Check] = []
+        names = sans(cert)
+        if self.identity is not None:
+            ok = self.identity in names
+            checks.append(Check("certificate-identity", ok, f"signed by {self.identity}" if ok
+                                else f"certificate identity is {', '.join(names) or 'missing'}, "
+                                f"policy wants {self.identity}"))
+        if self.identity_regexp is not None:
+            try:
+                rx = re.compile(self.identity_regexp)
+            except re.error as e:
+                raise UsageError(f"--certificate-identity-regexp: {e}") from None
+            hit = next((n for n in names if rx.fullmatch(n)), None)
+            checks.append(Check("certificate-identity", hit is not None,
+                                f"signed by {hit} (matches {self.identity_regexp})" if hit else
+                                f"certificate identity {', '.join(names) or 'missing'} does not "
+                                f"match {self.identity_regexp}"))
+        if self.issuer is not None:
+            got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
+            checks.append(Check("certificate-oidc-issuer", got == self.issuer,
+                                f"issuer {got}" if got == self.issuer else
+                                f"certificate issuer is {got or 'missing'!r}, policy wants "
+                                f"{self.issuer!r}"))
+        expect = []
+        if self.owner:
+            expect.append(("owner", OID_SOURCE_REPO_OWNER_URI, f"{self.server}/{self.owner}",
+                           False))
+        if self.repo:
+            expect.append(("repo", OID_SOURCE_REPO_URI, f"{self.server}/{self.repo}", False))
+        if self.signer_repo:
+            expect.append(("signer-repo", OID_BUILD_SIGNER_URI,
+                           f"{self.server}/{self.signer_repo}/", True))
+        if self.signer_workflow:
+            wf = self.signer_workflow.removeprefix(self.server + "/")
+            expect.append(("signer-workflow", OID_BUILD_SIGNER_URI, f"{self.server}/{wf}@",
+                           True))
+        for name, oid, want, prefix in expect:
+            got = _ext(cert, oid) or ""
+            ok = got.startswith(want) if prefix else got == want
+            checks.append(Check(name, ok, f"certificate says {got}" if ok else
+                                f"certificate says {got or 'nothing'!r}, policy wants "
+                                f"{want + '...' if prefix else want!r}"))
+        return checks
+
+
+class _Deferred:
+    """A sigstore policy that accepts: identity is checked afterwards, check by check."""
+
+    def verify(self, cert: Any) -> None:
+        return None
+
+
+def _evidence(bundle: Any) -> str:
+    entry = bundle.log_entry
+    inner = getattr(entry, "_inner", None)
+    t = getattr(inner, "integrated_time", None)
+    if t:
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(int(t), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"logged in Rekor at {when}"
+    return "logged in Rekor"
+
+
+def _verify(run: Any, *, where: str) -> None:
+    from sigstore.errors import VerificationError as SigstoreVerificationError
+
+    try:
+        run()
+    except SigstoreVerificationError as e:
+        raise VerificationError(f"{where}: {_one_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 - malformed material deep in the bundle
+        raise VerificationError(f"{where}: {type(e).__name__}: {_one_line(e)}") from None
+
+
+def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
+                  artifact_sha256: bytes | None, where: str
+                  ) -> tuple[list[Check], tuple[str, bytes] | None]:
+    """Checks for the bundle; for DSSE bundles also the verified (payloadType, payload)."""
+    from sigstore.hashes import Hashed
+    from sigstore.verify import Verifier
+    from sigstore_models.common.v1 import HashAlgorithm
+
+    if not identity.given():
+        raise UsageError("a keyless signature needs an expected signer",
+                         hint="pass --certificate-identity (or -regexp) and "
+                         "--certificate-oidc-issuer")
+    if identity.issuer is None:
+        raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
+                         "means nothing without the issuer that vouched for it")
+    verifier = Verifier(trusted_root=trusted_root)
+    # Identity is checked by us (below) so each requirement gets its own message; the
+    # library checks everything cryptographic.
+    nopolicy = _Deferred()
+    checks: list[Check] = []
+    payload: tuple[str, bytes] | None = None
+    is_dsse = bundle._dsse_envelope is not None
+    if is_dsse:
+        out: list[tuple[str, bytes]] = []
+        _verify(lambda: out.append(verifier.verify_dsse(bundle, nopolicy)), where=where)
+        payload = out[0]
+        checks.append(Check("signature", True, f"Sigstore bundle: DSSE signature valid, "
+                            f"certificate chains to the trusted root, {_evidence(bundle)}"))
+    else:
+        if artifact_sha256 is None:
+            raise UsageError(f"{where}: a message-signature bundle signs a file; pass "
+                             "--artifact FILE")
+        hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=artifact_sha256)
+        _verify(lambda: verifier.verify_artifact(hashed, bundle, nopolicy), where=where)
+        checks.append(Check("signature", True, f"Sigstore bundle: signature over the artifact "
+                            f"valid, certificate chains to the trusted root, "
+                            f"{_evidence(bundle)}"))
+    checks.extend(identity.check(bundle.signing_certificate))
+    return checks, payload
