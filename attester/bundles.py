@@ -39,8 +39,11 @@ OID_SOURCE_REPO_OWNER_URI = "1.3.6.1.4.1.57264.1.16"
 
 
 def looks_like_bundle(doc: Any) -> bool:
-    return isinstance(doc, Mapping) and str(doc.get("mediaType", "")).startswith(
-        BUNDLE_MEDIA_PREFIX)
+    """A bundle by its media type, or by its shape when the media type is wrong (so a
+    broken bundle gets the bundle loader's precise error, not "unknown format")."""
+    return isinstance(doc, Mapping) and (
+        str(doc.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)
+        or "verificationMaterial" in doc)
 
 
 def _sigstore() -> Any:

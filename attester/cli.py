@@ -237,7 +237,8 @@ def _read_attestation(path: str) -> tuple[bytes, Any]:
 
     data = read_bytes(path, what="attestation")
     lines = [ln for ln in data.splitlines() if ln.strip()]
-    if path.endswith(".jsonl") and len(lines) > 1:
+    if len(lines) > 1 and lines[0].strip().startswith(b"{") and lines[0].strip().endswith(b"}"):
+        # JSON Lines: one attestation per line (slsa-github-generator's .intoto.jsonl)
         print(f"attest: {path} holds {len(lines)} attestations; verifying the first",
               file=sys.stderr)
         data = lines[0]

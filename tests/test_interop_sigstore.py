@@ -1,0 +1,166 @@
+"""Real Sigstore bundles (sigstore-python's test assets in ../shared) verify offline to the
+verdicts the manifest gives, with sockets blocked."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from conftest import SHARED, shared_path
+
+SIG = SHARED / "interop" / "sigstore"
+
+
+def _cases() -> list[dict]:
+    m = SIG / "MANIFEST.json"
+    if not m.exists():
+        return [{"id": "MISSING"}]
+    return json.loads(m.read_text())["cases"]
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test loudly."""
+    attempts: list[object] = []
+
+    def refuse(self, address, *a, **k):
+        attempts.append(address)
+        raise OSError(f"network blocked by the test: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))
+    return attempts
+
+
+def _args(case: dict) -> list[object]:
+    base = shared_path("interop", "sigstore", "MANIFEST.json").parent
+    args: list[object] = ["verify", base / case["files"]["bundle"],
+                          "--trusted-root", base / case["trusted_root"], "--offline"]
+    if "artifact" in case["files"]:
+        args += ["--artifact", base / case["files"]["artifact"]]
+    args += ["--certificate-identity", case.get("certificate_identity") or "unknown@example.com",
+             "--certificate-oidc-issuer",
+             case.get("certificate_oidc_issuer") or "https://github.com/login/oauth"]
+    return args
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["id"])
+def test_sigstore_manifest_offline(attest, case, no_network) -> None:
+    r = attest(*_args(case))
+    if case["expected"] == "valid":
+        assert r.code == 0, (case["why"], r.err)
+        assert "ok  signature: Sigstore bundle" in r.out
+    else:
+        assert r.code in (1, 2), (case["why"], r.err)
+        assert r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert no_network == [], "verification touched the network"
+
+
+EXPECTED_MESSAGES = {
+    "sp-bundle-v0.1-wrong-identity": (1, "certificate-identity: certificate identity is a@tny.town, "
+                                         "policy wants bad@ident.example.com"),
+    "sp-cve-2022-36056-inconsistent-tlog": (1, "transparency log entry is inconsistent with other materials"),
+    "sp-invalid-mediatype": (2, "not a valid Sigstore bundle: failed to load bundle"),
+    "sp-v0.1-empty-cert-chain": (2, "expected non-empty certificate chain in bundle"),
+    "sp-no-tlog-entry": (1, "expected exactly one log entry in bundle"),
+    "sp-v0.2-no-checkpoint": (1, "entry must contain inclusion proof, with checkpoint"),
+    "sp-v0.3-no-signed-time": (1, "bundle must contain an inclusion promise or signed timestamp(s)"),
+}
+
+
+@pytest.mark.parametrize("case_id", sorted(EXPECTED_MESSAGES))
+def test_each_invalid_bundle_has_its_own_message(attest, case_id) -> None:
+    case = next(c for c in _cases() if c.get("id") == case_id)
+    code, needle = EXPECTED_MESSAGES[case_id]
+    r = attest(*_args(case))
+    assert r.code == code, r.err
+    assert needle in r.err
+
+
+def _gha_case() -> dict:
+    return next(c for c in _cases() if c.get("id") == "sp-bundle-gha-wheel-production-valid")
+
+
+def test_github_certificate_policies(attest) -> None:
+    args = _args(_gha_case())
+    ok = attest(*args, "--owner", "trailofbits", "--repo", "trailofbits/rfc8785.py",
+                "--signer-workflow", "trailofbits/rfc8785.py/.github/workflows/release.yml",
+                "--signer-repo", "trailofbits/rfc8785.py")
+    assert ok.code == 0, ok.err
+    for flag, value, needle in [
+        ("--owner", "evil-org", "owner: certificate says 'https://github.com/trailofbits'"),
+        ("--repo", "trailofbits/other", "repo: certificate says"),
+        ("--signer-workflow", "trailofbits/rfc8785.py/.github/workflows/ci.yml", "signer-workflow:"),
+        ("--signer-repo", "evil/repo", "signer-repo:"),
+    ]:
+        r = attest(*args, flag, value)
+        assert r.code == 1 and needle in r.err, (flag, r.err)
+
+
+def test_identity_regexp_and_wrong_issuer(attest) -> None:
+    case = _gha_case()
+    args = _args(case)
+    i = args.index("--certificate-identity")
+    del args[i:i + 2]
+    r = attest(*args, "--certificate-identity-regexp",
+               r"https://github\.com/trailofbits/.*/release\.yml@refs/tags/v.*")
+    assert r.code == 0, r.err
+    r = attest(*args, "--certificate-identity-regexp", r"https://github\.com/evil/.*")
+    assert r.code == 1 and "does not match" in r.err
+    j = args.index("--certificate-oidc-issuer")
+    args[j + 1] = "https://accounts.google.com"
+    r = attest(*args, "--certificate-identity-regexp", ".*")
+    assert r.code == 1 and "certificate issuer is 'https://token.actions.githubusercontent.com'" in r.err
+
+
+def test_bundle_for_another_artifact_fails(attest, tmp_path) -> None:
+    case = _gha_case()
+    other = tmp_path / "other.whl"
+    other.write_bytes(b"not the wheel")
+    args = _args(case)
+    args[args.index("--artifact") + 1] = other
+    r = attest(*args)
+    assert r.code == 1 and "signature" in r.err
+
+
+def test_issuer_is_required_for_keyless(attest) -> None:
+    args = _args(_gha_case())
+    j = args.index("--certificate-oidc-issuer")
+    del args[j:j + 2]
+    r = attest(*args)
+    assert r.code == 2 and "needs --certificate-oidc-issuer" in r.err
+
+
+def test_dsse_bundle_statement_checks(attest) -> None:
+    case = next(c for c in _cases() if c.get("id") == "sp-dsse-slsa-v1-staging-rekor-v2-valid")
+    r = attest(*_args(case), "--builder-id",
+               "https://github.com/sigstore-conformance/rekor2-dsse-hashedrekord-regen",
+               "--format", "json")
+    assert r.code == 0, r.err
+    checks = {c["check"]: c for c in r.json()["checks"]}
+    assert checks["predicate-type"]["detail"] == "https://slsa.dev/provenance/v1"
+    assert checks["builder-id"]["ok"]
+    r = attest(*_args(case), "--builder-id", "https://github.com/someone/else")
+    assert r.code == 1 and "builder-id: builder id is" in r.err
+
+
+def test_blob_bundle_cannot_satisfy_provenance_policy(attest) -> None:
+    r = attest(*_args(_gha_case()), "--builder-id", "x")
+    assert r.code == 1 and "--builder-id need a provenance statement" in r.err
+
+
+def test_jsonl_with_bare_dsse_and_no_key_says_what_is_missing(attest, tmp_path) -> None:
+    env = json.loads(shared_path("interop", "keyed", "ecdsa-p256.intoto.json").read_text())
+    jsonl = tmp_path / "x.intoto.jsonl"
+    jsonl.write_text(json.dumps(env) + "\n")
+    r = attest("verify", jsonl, "--certificate-identity", "a", "--certificate-oidc-issuer", "b",
+               "--offline")
+    assert r.code == 1
+    assert "carries no certificate or transparency-log entry" in r.err
+    pub = shared_path("interop", "keyed", "ecdsa-p256.pub")
+    art = shared_path("interop", "keyed", "artifacts", "kubectl")
+    r = attest("verify", jsonl, "--key", pub, "--artifact", art)
+    assert r.code == 0, r.err
