@@ -74,7 +74,8 @@ def versioned_tag_matches(ref: str, want: str) -> bool:
             break
         if g is None or int(g) != int(w):
             return False
-    return want_m.group(4) is None or got_m.group(4) == want_m.group(4)
+    # A pre-release is not the release: it matches only when the policy names it.
+    return got_m.group(4) == want_m.group(4)
 
 
 def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
