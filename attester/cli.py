@@ -162,8 +162,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from attester.signers import sign_envelope
     from attester.signers.keyfile import KeyFileSigner
 
-    if not args.key:
-        raise UsageError("nothing to sign with", hint="pass --key KEY")
+    if not args.key and not args.keyless:
+        raise UsageError("nothing to sign with", hint="pass --key KEY or --keyless")
+    if args.key and args.keyless:
+        raise UsageError("--key and --keyless are exclusive: a Sigstore bundle holds one "
+                         "signature")
     payload = read_bytes(args.statement, what="statement")
     doc = parse_json(payload, where=f"statement {args.statement}")
     if looks_like_envelope(doc):
@@ -172,6 +175,14 @@ def cmd_sign(args: argparse.Namespace) -> int:
     if not isinstance(doc, dict):
         raise InputError(f"statement {args.statement}: expected a JSON object")
     schemas.validate_statement(doc, where=f"statement {args.statement}")
+    if args.keyless:
+        from attester.signers import keyless
+
+        token = keyless.identity_token(args.identity_token)
+        bundle = keyless.sign_statement(payload, token=token, trust_config=args.trust_config,
+                                        staging=args.staging)
+        write_output(bundle + b"\n", args.output)
+        return 0
     signers = [KeyFileSigner.from_file(k) for k in args.key]
     # Sign the file's exact bytes: what was reviewed is what gets signed.
     env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, list(signers))
@@ -509,6 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", action="append", metavar="KEY",
                    help="PEM private key (repeatable: one signature each); passphrase "
                    "from ATTEST_PASSPHRASE")
+    p.add_argument("--keyless", action="store_true",
+                   help="Sigstore keyless: sign as the CI's OIDC identity; writes a Sigstore "
+                   "bundle (name it *.sigstore.json)")
+    p.add_argument("--identity-token", metavar="JWT",
+                   help="OIDC token for --keyless (else SIGSTORE_ID_TOKEN, else ambient CI "
+                   "credentials)")
+    p.add_argument("--staging", action="store_true", help="--keyless against Sigstore staging")
+    p.add_argument("--trust-config", metavar="FILE",
+                   help="--keyless against a custom Sigstore instance (ClientTrustConfig JSON)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     p.set_defaults(func=cmd_sign)
 

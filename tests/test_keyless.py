@@ -1,0 +1,117 @@
+"""Keyless signing end to end against a local Fulcio/Rekor stand-in, through the real
+sigstore client; the bundle verifies offline and fails when any byte changes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from sigstore_standin import SigstoreStandIn
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[SigstoreStandIn]:
+    with SigstoreStandIn() as s:
+        yield s
+
+
+@pytest.fixture
+def signed(attest, standin, repo, monkeypatch, tmp_path):
+    monkeypatch.chdir(repo)
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    token = standin.token("release-bot@example.com")
+    r = attest("sign", "p.json", "--keyless", "--identity-token", token,
+               "--trust-config", tmp_path / "trust.json", "-o", "p.sigstore.json")
+    assert r.code == 0, r.err
+    assert token not in r.out + r.err
+    return repo / "p.sigstore.json", tmp_path / "root.json", standin
+
+
+def _verify(attest, bundle, root, *extra):
+    return attest("verify", bundle, "--trusted-root", root, "--offline",
+                  "--certificate-identity", "release-bot@example.com",
+                  "--certificate-oidc-issuer", extra[0] if extra else _verify.issuer,
+                  "--artifact", "dist/bin/kubectl", *extra[1:])
+
+
+def test_keyless_bundle_verifies_offline(attest, signed) -> None:
+    bundle, root, standin = signed
+    doc = json.loads(bundle.read_text())
+    assert doc["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    assert doc["verificationMaterial"]["tlogEntries"][0]["kindVersion"] == {
+        "kind": "dsse", "version": "0.0.1"}
+    assert base64.b64decode(doc["dsseEnvelope"]["payload"]) == (bundle.parent / "p.json").read_bytes()
+    assert "/api/v2/signingCert" in standin.requests and "/api/v1/log/entries" in standin.requests
+    r = attest("verify", bundle, "--trusted-root", root, "--offline",
+               "--certificate-identity", "release-bot@example.com",
+               "--certificate-oidc-issuer", standin.issuer, "--artifact", "dist/bin/kubectl",
+               "--builder-id", "https://attester.dev/builders/local/v1")
+    assert r.code == 0, r.err
+    assert "ok  certificate-identity: signed by release-bot@example.com" in r.out
+
+
+def test_any_changed_byte_fails(attest, signed) -> None:
+    bundle, root, standin = signed
+    doc = json.loads(bundle.read_text())
+    payload = bytearray(base64.b64decode(doc["dsseEnvelope"]["payload"]))
+    payload[payload.index(b"sha256") + 12] ^= 1
+    doc["dsseEnvelope"]["payload"] = base64.b64encode(bytes(payload)).decode()
+    bad = bundle.with_name("bad.sigstore.json")
+    bad.write_text(json.dumps(doc))
+    r = attest("verify", bad, "--trusted-root", root, "--offline", "--certificate-identity",
+               "release-bot@example.com", "--certificate-oidc-issuer", standin.issuer,
+               "--artifact", "dist/bin/kubectl")
+    assert r.code == 1 and "signature" in r.err
+    doc = json.loads(bundle.read_text())
+    doc["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = "1700000000"
+    bad.write_text(json.dumps(doc))
+    r = attest("verify", bad, "--trusted-root", root, "--offline", "--certificate-identity",
+               "release-bot@example.com", "--certificate-oidc-issuer", standin.issuer,
+               "--artifact", "dist/bin/kubectl")
+    assert r.code == 1
+
+
+def test_wrong_identity_and_foreign_root(attest, signed, tmp_path) -> None:
+    bundle, root, standin = signed
+    r = attest("verify", bundle, "--trusted-root", root, "--offline", "--certificate-identity",
+               "someone-else@example.com", "--certificate-oidc-issuer", standin.issuer,
+               "--artifact", "dist/bin/kubectl")
+    assert r.code == 1 and "policy wants someone-else@example.com" in r.err
+    with SigstoreStandIn() as other:
+        (tmp_path / "other.json").write_text(json.dumps(other.trusted_root()))
+        r = attest("verify", bundle, "--trusted-root", tmp_path / "other.json", "--offline",
+                   "--certificate-identity", "release-bot@example.com",
+                   "--certificate-oidc-issuer", standin.issuer, "--artifact", "dist/bin/kubectl")
+    assert r.code == 1
+
+
+def test_bad_tokens_are_refused(attest, standin, repo, monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(repo)
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    r = attest("sign", "p.json", "--keyless", "--identity-token", "not.a.jwt",
+               "--trust-config", tmp_path / "trust.json")
+    assert r.code == 2 and "identity token rejected" in r.err
+    expired = standin.token(lifetime=-60)
+    r = attest("sign", "p.json", "--keyless", "--identity-token", expired,
+               "--trust-config", tmp_path / "trust.json")
+    assert r.code == 2 and expired not in r.err
+    with SigstoreStandIn() as other:  # a token from an issuer Fulcio does not trust
+        r = attest("sign", "p.json", "--keyless", "--identity-token", other.token(),
+                   "--trust-config", tmp_path / "trust.json")
+    assert r.code == 2 and "keyless signing failed" in r.err
+
+
+def test_token_from_environment(attest, standin, repo, monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(repo)
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", standin.token("env@example.com"))
+    r = attest("sign", "p.json", "--keyless", "--trust-config", tmp_path / "trust.json",
+               "-o", "p.sigstore.json")
+    assert r.code == 0, r.err
