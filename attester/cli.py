@@ -45,6 +45,16 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
     prefix = Path(args.out)
     key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    if args.kms:
+        from attester.signers.kms import KmsSigner
+
+        if pub_path.exists() and not args.force:
+            raise UsageError(f"{pub_path} already exists", hint="pass --force")
+        kms = KmsSigner.from_uri(args.kms)
+        atomic_write(pub_path, keys.public_pem(kms.public))
+        print(f"wrote {pub_path}: the public key of {args.kms} (keyid {kms.keyid})",
+              file=sys.stderr)
+        return 0
     if not args.force:
         for p in (key_path, pub_path):
             if p.exists():
@@ -162,9 +172,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from attester.signers import sign_envelope
     from attester.signers.keyfile import KeyFileSigner
 
-    if not args.key and not args.keyless:
-        raise UsageError("nothing to sign with", hint="pass --key KEY or --keyless")
-    if args.key and args.keyless:
+    if not args.key and not args.keyless and not args.kms:
+        raise UsageError("nothing to sign with", hint="pass --key KEY, --kms URI or --keyless")
+    if (args.key or args.kms) and args.keyless:
         raise UsageError("--key and --keyless are exclusive: a Sigstore bundle holds one "
                          "signature")
     payload = read_bytes(args.statement, what="statement")
@@ -183,7 +193,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
                                         staging=args.staging)
         write_output(bundle + b"\n", args.output)
         return 0
-    signers = [KeyFileSigner.from_file(k) for k in args.key]
+    from attester.signers.interface import Signer
+    from attester.signers.kms import KmsSigner
+
+    signers: list[Signer] = [KeyFileSigner.from_file(k) for k in args.key or []]
+    signers += [KmsSigner.from_uri(u) for u in args.kms or []]
     # Sign the file's exact bytes: what was reviewed is what gets signed.
     env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, list(signers))
     write_output(dumps_compact(env.to_json()) + b"\n", args.output)
@@ -451,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="attest", metavar="PREFIX",
                    help="write PREFIX.key and PREFIX.pub (default: attest)")
     p.add_argument("--force", action="store_true", help="overwrite existing key files")
+    p.add_argument("--kms", metavar="URI", help="write only PREFIX.pub: the public key of "
+                   "this KMS key (see 'attest sign --kms')")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("start", help="record what storage holds before a build",
@@ -520,6 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", action="append", metavar="KEY",
                    help="PEM private key (repeatable: one signature each); passphrase "
                    "from ATTEST_PASSPHRASE")
+    p.add_argument("--kms", action="append", metavar="URI",
+                   help="key held in a KMS: gcpkms://projects/P/locations/L/keyRings/R/"
+                   "cryptoKeys/K/cryptoKeyVersions/V, awskms:..., azurekms:..., hv:NAME "
+                   "(repeatable; extra [kms])")
     p.add_argument("--keyless", action="store_true",
                    help="Sigstore keyless: sign as the CI's OIDC identity; writes a Sigstore "
                    "bundle (name it *.sigstore.json)")

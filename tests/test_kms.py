@@ -1,0 +1,107 @@
+"""attest sign --kms through securesystemslib's signer registry, against a local stand-in
+speaking HashiCorp Vault's transit REST API (read key, sign) and holding a local key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+TOKEN = "hvs.standin-token"
+
+
+class VaultTransit:
+    def __init__(self) -> None:
+        self.key = ed25519.Ed25519PrivateKey.generate()
+        self.signed: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _send(self, code: int, doc: dict) -> None:
+                data = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorized(self) -> bool:
+                if self.headers.get("X-Vault-Token") != TOKEN:
+                    self._send(403, {"errors": ["permission denied"]})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._authorized():
+                    return None
+                if self.path != "/v1/transit/keys/release":
+                    return self._send(404, {"errors": []})
+                raw = outer.key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                          serialization.PublicFormat.Raw)
+                return self._send(200, {"data": {"type": "ed25519", "latest_version": 1, "keys": {
+                    "1": {"public_key": base64.b64encode(raw).decode(), "name": "ed25519"}}}})
+
+            def do_POST(self) -> None:
+                if not self._authorized():
+                    return None
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path != "/v1/transit/sign/release":
+                    return self._send(404, {"errors": []})
+                data = base64.b64decode(body["input"])
+                outer.signed.append(data)
+                sig = base64.b64encode(outer.key.sign(data)).decode()
+                return self._send(200, {"data": {"signature": f"vault:v1:{sig}", "key_version": 1}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> VaultTransit:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def vault(monkeypatch) -> Iterator[VaultTransit]:
+    with VaultTransit() as v:
+        monkeypatch.setenv("VAULT_ADDR", v.url)
+        monkeypatch.setenv("VAULT_TOKEN", TOKEN)
+        yield v
+
+
+def test_sign_with_kms_and_verify(attest, vault, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    r = attest("keygen", "--kms", "hv://release", "--out", "kms")
+    assert r.code == 0, r.err
+    assert not (repo / "kms.key").exists()
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    r = attest("sign", "p.json", "--kms", "hv://release", "-o", "p.intoto.json")
+    assert r.code == 0, r.err
+    assert len(vault.signed) == 1 and vault.signed[0].startswith(b"DSSEv1 28 application/vnd.in-toto+json ")
+    r = attest("verify", "p.intoto.json", "--key", "kms.pub", "--artifact", "dist/bin/kubectl")
+    assert r.code == 0, r.err
+    assert TOKEN not in r.out + r.err
+
+
+def test_kms_errors_are_clear(attest, vault, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    r = attest("sign", "p.json", "--kms", "hv://missing-key")
+    assert r.code == 2 and "KMS hv://missing-key: reading the key" in r.err
+    monkeypatch.setenv("VAULT_TOKEN", "wrong")
+    r = attest("sign", "p.json", "--kms", "hv://release")
+    assert r.code == 2 and "Forbidden" in r.err and "wrong" not in r.err.replace("Forbidden", "")
+    r = attest("sign", "p.json", "--kms", "mykms://x")
+    assert r.code == 2 and "expected one of gcpkms:..." in r.err
