@@ -164,3 +164,31 @@ def test_jsonl_with_bare_dsse_and_no_key_says_what_is_missing(attest, tmp_path) 
     art = shared_path("interop", "keyed", "artifacts", "kubectl")
     r = attest("verify", jsonl, "--key", pub, "--artifact", art)
     assert r.code == 0, r.err
+
+
+def test_bare_signature_and_certificate_pair(attest, tmp_path) -> None:
+    """A cosign-style FILE.sig + FILE.cert cut from a real bundle: the signature and the
+    identity check out, but with no log entry nothing proves when it was signed."""
+    case = _gha_case()
+    base = shared_path("interop", "sigstore", "MANIFEST.json").parent
+    bundle = json.loads((base / case["files"]["bundle"]).read_text())
+    vm = bundle["verificationMaterial"]
+    cert_b64 = (vm.get("certificate") or vm["x509CertificateChain"]["certificates"][0])["rawBytes"]
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    pem = x509.load_der_x509_certificate(__import__("base64").b64decode(cert_b64)).public_bytes(Encoding.PEM)
+    (tmp_path / "a.cert").write_bytes(__import__("base64").b64encode(pem))  # cosign writes base64(PEM)
+    (tmp_path / "a.sig").write_text(bundle["messageSignature"]["signature"])
+    args = ["verify", "--signature", tmp_path / "a.sig", "--certificate", tmp_path / "a.cert",
+            "--certificate-identity", case["certificate_identity"],
+            "--certificate-oidc-issuer", case["certificate_oidc_issuer"]]
+    r = attest(*args, "--artifact", base / case["files"]["artifact"], "--format", "json")
+    assert r.code == 1
+    checks = {c["check"]: c for c in r.json()["checks"]}
+    assert checks["signature"]["ok"] and checks["certificate-identity"]["ok"]
+    assert not checks["transparency-log"]["ok"]
+    assert "nothing proves the short-lived certificate was valid" in checks["transparency-log"]["detail"]
+    other = tmp_path / "other"
+    other.write_bytes(b"x")
+    r = attest(*args, "--artifact", other)
+    assert r.code == 1 and "signature does not match the artifact" in r.err
