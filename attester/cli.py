@@ -140,6 +140,22 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     if materials:
         record = record.with_dependencies(tuple(materials))
     stores = args.artifacts or ([] if subjects else watcher.default_artifacts())
+    if args.subjects_from_sbom:
+        from attester import sbom
+
+        if not args.artifacts:
+            raise UsageError("--subjects-from-sbom checks the SBOM against real files",
+                             hint="pass --artifacts STORE_URI with the published files")
+        files = sbom.sbom_files(args.subjects_from_sbom)
+        if "sha512" in {a for _, d in files for a in d}:
+            algorithms = _algorithms([*(args.digest or []), "sha512"])
+        found: dict[str, Any] = {}
+        for uri in stores:
+            for s in collect_subjects(open_store(uri, **_store_options(args)), algorithms,
+                                      progress=not args.quiet):
+                found[s.name] = s.digest
+        subjects.extend(sbom.subjects_from_sbom(files, found, sbom=args.subjects_from_sbom))
+        stores = []
     for uri in stores:
         baseline = snapshot.baseline(uri, where=args.snapshot) if snapshot else None
         subjects.extend(collect_subjects(open_store(uri, **_store_options(args)), algorithms,
@@ -158,6 +174,12 @@ def cmd_provenance(args: argparse.Namespace) -> int:
         raise InputError(f"two artifacts share the subject name {dupes[0]!r}; "
                          "subject names must be unique")
     record = record.with_subjects(tuple(sorted(subjects, key=lambda s: s.name)))
+    if args.step:
+        from attester.steps import as_step
+
+        record = as_step(record, args.step, release_version=args.release_version,
+                         build_version=args.build_version,
+                         locations=list(args.artifacts or []))
     statement = predicates.statement_for(record, args.slsa)
     write_output(dumps_pretty(statement.to_json()), args.output)
     return 0
@@ -205,118 +227,6 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 # -- verify -------------------------------------------------------------------------
-
-def _hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
-                    options: dict[str, Any]) -> list[Any]:
-    import stat
-
-    from attester.hashing import HashTask, hash_tasks, open_nofollow
-    from attester.policy import Artifact
-    from attester.stores import digest_entries, open_store
-
-    out: list[Artifact] = []
-    local: list[tuple[str, int]] = []
-    for p in paths:
-        if "://" in p:
-            store = open_store(p, **options)
-            entries = store.entries()
-            if not entries:
-                raise InputError(f"artifact {p}: the store holds nothing there")
-            for e, d in zip(entries, digest_entries(store, entries, algorithms), strict=True):
-                out.append(Artifact(name=e.name, digest=d))
-            continue
-        try:
-            st = os.stat(p)
-        except FileNotFoundError:
-            raise InputError(f"artifact {p}: no such file") from None
-        except OSError as e:
-            raise InputError(f"artifact {p}: cannot read: {e.strerror}") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"artifact {p}: is a folder",
-                             hint=f"name its files, or use --artifacts file://{p}")
-        local.append((p, st.st_size))
-
-    def opener(path: str) -> Any:
-        real = os.path.realpath(path)
-        return lambda: open_nofollow(real)
-
-    digests = hash_tasks([HashTask(label=p, size=n, open=opener(p)) for p, n in local],
-                         algorithms)
-    out.extend(Artifact(name=p, digest=d) for (p, _), d in zip(local, digests, strict=True))
-    return out
-
-
-def _hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any]) -> list[Any]:
-    from attester.policy import Artifact
-    from attester.stores import digest_entries, open_store
-
-    store = open_store(uri, **options)
-    entries = store.entries()
-    digests = digest_entries(store, entries, algorithms)
-    return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
-
-
-def _read_attestation(path: str) -> tuple[bytes, Any]:
-    """The attestation's bytes and JSON; a ``.intoto.jsonl`` file gives its first line."""
-    from attester.jsonio import parse_json, read_bytes
-
-    data = read_bytes(path, what="attestation")
-    lines = [ln for ln in data.splitlines() if ln.strip()]
-    if len(lines) > 1 and lines[0].strip().startswith(b"{") and lines[0].strip().endswith(b"}"):
-        # JSON Lines: one attestation per line (slsa-github-generator's .intoto.jsonl)
-        print(f"attest: {path} holds {len(lines)} attestations; verifying the first",
-              file=sys.stderr)
-        data = lines[0]
-    return data, parse_json(data, where=f"attestation {path}")
-
-
-def _sha256_of(path: str) -> bytes:
-    import stat
-
-    from attester.hashing import hash_file
-
-    try:
-        st = os.stat(path)
-    except OSError:
-        raise InputError(f"artifact {path}: no such file") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"artifact {path}: not a regular file")
-    return bytes.fromhex(hash_file(os.path.realpath(path), ("sha256",))["sha256"])
-
-
-def _verify_keyless(args: argparse.Namespace, data: bytes, demands: Any,
-                    identity: Any) -> Any:
-    from attester import bundles
-    from attester.errors import VerificationError
-    from attester.policy import Check
-    from attester.verify import Report, check_payload
-
-    where = args.attestation
-    root = bundles.load_trusted_root(args.trusted_root, offline=args.offline,
-                                     staging=args.staging)
-    try:
-        bundle = bundles.load_bundle(data, where=f"bundle {where}")
-        is_dsse = bundle._dsse_envelope is not None
-        digest = None
-        if not is_dsse:
-            if len(args.artifact or []) != 1 or args.artifacts:
-                raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
-            digest = _sha256_of(args.artifact[0])
-        sig_checks, payload = bundles.verify_bundle(bundle, root, identity,
-                                                    artifact_sha256=digest, where=where)
-    except VerificationError as e:
-        return Report(attestation=where, checks=(Check("signature", False, e.message),))
-    if payload is None:
-        art = Check(f"artifact {args.artifact[0]}", True, "is the file the bundle signs")
-        needs = demands.policy.about_statement()
-        extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
-                       "but this bundle signs a plain file")] if needs else []
-        return Report(attestation=where, checks=(*sig_checks, art, *extra))
-    if not all(c.ok for c in sig_checks):
-        return Report(attestation=where, checks=tuple(sig_checks))
-    rest, stmt = check_payload(payload[0], payload[1], demands)
-    return Report(attestation=where, checks=(*sig_checks, *rest), statement=stmt)
-
 
 def _verify_blob_pair(args: argparse.Namespace, identity: Any) -> Any:
     """A cosign/krel ``FILE.sig`` + ``FILE.cert`` pair: signature and identity are checked,
@@ -368,11 +278,10 @@ def _verify_blob_pair(args: argparse.Namespace, identity: Any) -> Any:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from attester import bundles, keys
-    from attester.dsse import looks_like_envelope, parse_envelope
+    from attester import bundles, checker, keys
     from attester.jsonio import dumps_pretty
     from attester.policy import Policy
-    from attester.verify import Demands, TrustedKey, verify_envelope
+    from attester.verify import Demands, TrustedKey
 
     if args.require_complete and not args.artifacts:
         raise UsageError("--require-complete needs --artifacts STORE_URI")
@@ -392,36 +301,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
                       build_type=args.build_type, predicate_type=args.predicate_type),
         artifacts=args.artifact or [], stores=args.artifacts or [],
         require_complete=args.require_complete,
-        hash_artifacts=functools.partial(_hash_artifacts, options=opts),
-        hash_store=functools.partial(_hash_store, options=opts))
+        hash_artifacts=functools.partial(checker.hash_artifacts, options=opts),
+        hash_store=functools.partial(checker.hash_store, options=opts))
     where = args.attestation
     if args.signature or args.certificate:
         report = _verify_blob_pair(args, identity)
     else:
-        data, doc = _read_attestation(where)
-        if bundles.looks_like_bundle(doc):
-            report = _verify_keyless(args, data, demands, identity)
-        elif looks_like_envelope(doc):
-            env = parse_envelope(doc, where=f"attestation {where}")
-            if not args.key:
-                from attester.policy import Check
-                from attester.verify import Report
-
-                report = Report(attestation=where, checks=(Check(
-                    "signature", False, "a bare DSSE envelope carries no certificate or "
-                    "transparency-log entry to verify a keyless signature offline; verify "
-                    "its Sigstore bundle, or pass --key for a keyed signature"),))
-            else:
-                threshold = args.threshold
-                if threshold < 1 or threshold > len(args.key):
-                    raise UsageError(f"--threshold {threshold} must be between 1 and the "
-                                     f"number of --key given ({len(args.key)})")
-                trusted = [TrustedKey(label=k, key=keys.load_public(k)) for k in args.key]
-                report = verify_envelope(env, where=where, trusted=trusted,
-                                         threshold=threshold, demands=demands)
+        if not where:
+            raise UsageError("name the attestation to verify")
+        if args.threshold < 1 or (args.key and args.threshold > len(args.key)):
+            raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
+                             f"number of --key given ({len(args.key or [])})")
+        trust = checker.Trust(
+            keys=tuple(TrustedKey(label=k, key=keys.load_public(k)) for k in args.key or []),
+            threshold=args.threshold, identity=identity if identity.given() else None,
+            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
+        if where.startswith("oci://"):
+            report = checker.verify_image(where, trust, demands,
+                                          insecure=args.insecure_registry)
         else:
-            raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore "
-                             "bundle; is it an unsigned statement? sign it with 'attest sign'")
+            data, doc = checker.read_attestation(where)
+            report = checker.verify_document(data, doc, where, trust, demands,
+                                             blob=args.artifact[0] if args.artifact and
+                                             len(args.artifact) == 1 else None)
     if args.format == "json":
         sys.stdout.buffer.write(dumps_pretty(report.to_json()))
     elif report.ok:
@@ -515,6 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give up waiting after this long (default 1200)")
     p.add_argument("--allow-failed", action="store_true",
                    help="attest a build that did not succeed (recorded as it was)")
+    p.add_argument("--step", choices=["stage", "release"],
+                   help="record this as a release step (build types "
+                   "https://attester.dev/buildtypes/stage/v1 and .../release/v1)")
+    p.add_argument("--release-version", metavar="V", help="with --step: e.g. v1.31.0")
+    p.add_argument("--build-version", metavar="V",
+                   help="with --step: e.g. v1.31.0-rc.1.5+abc123 (krel's build version)")
+    p.add_argument("--subjects-from-sbom", metavar="SPDX",
+                   help="subjects are the files this SPDX 2.x SBOM lists (tag-value or "
+                   "JSON), each checked against --artifacts")
     p.add_argument("--snapshot", metavar="SNAPSHOT",
                    help="from 'attest start': only new or changed artifacts become subjects")
     p.add_argument("--digest", action="append", metavar="ALG", choices=["sha384", "sha512"],

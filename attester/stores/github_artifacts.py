@@ -23,7 +23,7 @@ import requests
 from attester import githubapi
 from attester.errors import StoreError, UsageError
 from attester.hashing import CHUNK_SIZE, HashTask
-from attester.http import get_stream
+from attester.httpget import get_stream
 from attester.stores.interface import Entry
 
 _URI = re.compile(r"^github-artifacts://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<run>\d+)/?$")

@@ -131,17 +131,24 @@ class RegistryClient:
 
     def get(self, path: str, *, what: str, accept: str = "",
             params: Mapping[str, str] | None = None) -> requests.Response:
+        return self.request("GET", path, what=what, accept=accept, params=params)
+
+    def request(self, method: str, path: str, *, what: str, accept: str = "",
+                params: Mapping[str, str] | None = None, data: bytes | None = None,
+                content_type: str = "") -> requests.Response:
         url = urljoin(self.base, path)
         authed = False
         attempt = 0
         while True:
             attempt += 1
             headers = {"Accept": accept} if accept else {}
+            if content_type:
+                headers["Content-Type"] = content_type
             if self.auth_header:
                 headers["Authorization"] = self.auth_header
             try:
-                resp = self.session.get(url, headers=headers, params=params, timeout=60,
-                                        stream=True)
+                resp = self.session.request(method, url, headers=headers, params=params,
+                                            data=data, timeout=60, stream=method == "GET")
             except requests.RequestException as e:
                 if attempt < self.retry.attempts:
                     self.retry.sleep(self.retry.delay(attempt))

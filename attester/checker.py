@@ -1,0 +1,202 @@
+"""Verification of one attestation document, whatever its form, against a trust root.
+
+A keyed DSSE envelope, a Sigstore bundle (DSSE or a signed file), or an image's attached
+attestations: each becomes a :class:`Report`. The CLI, ``--chain`` and ``audit`` all
+verify through here, so a document means the same thing wherever it is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError, UsageError, VerificationError
+from attester.policy import Check
+from attester.verify import Demands, Report, TrustedKey, check_payload, verify_envelope
+
+
+@attrs.frozen
+class Trust:
+    """What a signature must chain to: keys (with a threshold) and/or a keyless signer."""
+
+    keys: tuple[TrustedKey, ...] = ()
+    threshold: int = 1
+    identity: Any = None
+    trusted_root_path: str | None = None
+    offline: bool = False
+    staging: bool = False
+
+    def given(self) -> bool:
+        return bool(self.keys) or self.identity is not None
+
+
+def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
+                    options: dict[str, Any]) -> list[Any]:
+    import stat
+
+    from attester.hashing import HashTask, hash_tasks, open_nofollow
+    from attester.policy import Artifact
+    from attester.stores import digest_entries, open_store
+
+    out: list[Artifact] = []
+    local: list[tuple[str, int]] = []
+    for p in paths:
+        if "://" in p:
+            store = open_store(p, **options)
+            entries = store.entries()
+            if not entries:
+                raise InputError(f"artifact {p}: the store holds nothing there")
+            for e, d in zip(entries, digest_entries(store, entries, algorithms), strict=True):
+                out.append(Artifact(name=e.name, digest=d))
+            continue
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            raise InputError(f"artifact {p}: no such file") from None
+        except OSError as e:
+            raise InputError(f"artifact {p}: cannot read: {e.strerror}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"artifact {p}: is a folder",
+                             hint=f"name its files, or use --artifacts file://{p}")
+        local.append((p, st.st_size))
+
+    def opener(path: str) -> Any:
+        real = os.path.realpath(path)
+        return lambda: open_nofollow(real)
+
+    digests = hash_tasks([HashTask(label=p, size=n, open=opener(p)) for p, n in local],
+                         algorithms)
+    out.extend(Artifact(name=p, digest=d) for (p, _), d in zip(local, digests, strict=True))
+    return out
+
+
+def hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any]) -> list[Any]:
+    from attester.policy import Artifact
+    from attester.stores import digest_entries, open_store
+
+    store = open_store(uri, **options)
+    entries = store.entries()
+    digests = digest_entries(store, entries, algorithms)
+    return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
+
+
+def read_attestation(path: str) -> tuple[bytes, Any]:
+    """The attestation's bytes and JSON; a ``.intoto.jsonl`` file gives its first line."""
+    from attester.jsonio import parse_json, read_bytes
+
+    data = read_bytes(path, what="attestation")
+    lines = [ln for ln in data.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].strip().startswith(b"{") and lines[0].strip().endswith(b"}"):
+        # JSON Lines: one attestation per line (slsa-github-generator's .intoto.jsonl)
+        print(f"attest: {path} holds {len(lines)} attestations; verifying the first",
+              file=sys.stderr)
+        data = lines[0]
+    return data, parse_json(data, where=f"attestation {path}")
+
+
+def sha256_of(path: str) -> bytes:
+    import stat
+
+    from attester.hashing import hash_file
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise InputError(f"artifact {path}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"artifact {path}: not a regular file")
+    return bytes.fromhex(hash_file(os.path.realpath(path), ("sha256",))["sha256"])
+
+
+
+
+def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
+                    blob: str | None = None) -> Report:
+    from attester import bundles
+    from attester.dsse import looks_like_envelope, parse_envelope
+
+    if not trust.given():
+        raise UsageError("no trusted key or signer given: verification needs something to "
+                         "trust")
+    if bundles.looks_like_bundle(doc):
+        return _verify_bundle(data, where, trust, demands, blob)
+    if looks_like_envelope(doc):
+        env = parse_envelope(doc, where=f"attestation {where}")
+        if not trust.keys:
+            return Report(attestation=where, checks=(Check(
+                "signature", False, "a bare DSSE envelope carries no certificate or "
+                "transparency-log entry to verify a keyless signature offline; verify "
+                "its Sigstore bundle, or pass --key for a keyed signature"),))
+        return verify_envelope(env, where=where, trusted=trust.keys,
+                               threshold=trust.threshold, demands=demands)
+    raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore bundle; "
+                     "is it an unsigned statement? sign it with 'attest sign'")
+
+
+def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
+                   blob: str | None) -> Report:
+    from attester import bundles
+
+    if trust.identity is None:
+        raise UsageError(f"{where} is a Sigstore bundle: name its signer",
+                         hint="pass --certificate-identity and --certificate-oidc-issuer")
+    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                     staging=trust.staging)
+    try:
+        bundle = bundles.load_bundle(data, where=f"bundle {where}")
+        is_dsse = bundle._dsse_envelope is not None
+        digest = None
+        if not is_dsse:
+            if blob is None or demands.stores:
+                raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
+            digest = sha256_of(blob)
+        sig_checks, payload = bundles.verify_bundle(bundle, root, trust.identity,
+                                                    artifact_sha256=digest, where=where)
+    except VerificationError as e:
+        return Report(attestation=where, checks=(Check("signature", False, e.message),))
+    if payload is None:
+        art = Check(f"artifact {blob}", True, "is the file the bundle signs")
+        needs = demands.policy.about_statement()
+        extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
+                       "but this bundle signs a plain file")] if needs else []
+        return Report(attestation=where, checks=(*sig_checks, art, *extra))
+    if not all(c.ok for c in sig_checks):
+        return Report(attestation=where, checks=tuple(sig_checks))
+    rest, stmt = check_payload(payload[0], payload[1], demands)
+    return Report(attestation=where, checks=(*sig_checks, *rest), statement=stmt)
+
+
+def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool) -> Report:
+    """``attest verify oci://REF``: the image's attached attestations; one must pass and
+    name the image's digest as a subject."""
+    from attester.oci_attach import Target, fetch_attestations
+    from attester.policy import Artifact
+    from attester.stores.oci import Reference
+
+    target = Target.resolve(uri, insecure=insecure)
+    docs = fetch_attestations(target, predicate_type=demands.policy.predicate_type)
+    if not docs:
+        return Report(attestation=uri, checks=(Check(
+            "attestation", False, f"no attestation is attached to {target.name}"),))
+    image = Artifact(name=f"{Reference.parse(uri).registry}/{target.ref.repository}",
+                     digest={"sha256": target.digest.removeprefix("sha256:")})
+
+    def hash_image(_: Sequence[str], __: tuple[str, ...]) -> list[Artifact]:
+        return [image]
+
+    image_demands = attrs.evolve(demands, artifacts=[image.name], hash_artifacts=hash_image)
+    reports = []
+    for i, data in enumerate(docs):
+        from attester.jsonio import parse_json
+
+        doc = parse_json(data, where=f"{uri} attestation {i}")
+        reports.append(verify_document(data, doc, f"{uri} (attestation {i + 1} of {len(docs)})",
+                                       trust, image_demands))
+    for r in reports:
+        if r.ok:
+            return r
+    return reports[0]

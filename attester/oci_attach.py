@@ -1,0 +1,159 @@
+"""Attestations stored next to images, as OCI 1.1 referrers.
+
+``attest attach`` pushes a signed attestation as an artifact manifest whose ``subject``
+is the image (artifactType and the ``dev.sigstore.bundle.predicateType`` annotation as
+cosign writes them). Registries without the referrers API (distribution 2.x, so
+Debian's docker-registry) get the OCI 1.1 fallback: an index tagged ``sha256-<hex>``
+listing the referrers, which we update too. ``referrers`` reads either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError, ServiceError, StoreError
+from attester.stores.oci import Reference, RegistryClient
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+EMPTY = "application/vnd.oci.empty.v1+json"
+DSSE_TYPE = "application/vnd.dsse.envelope.v1+json"
+BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@attrs.frozen
+class Target:
+    ref: Reference
+    client: RegistryClient = attrs.field(eq=False, repr=False)
+    digest: str
+    media_type: str
+    size: int
+
+    @classmethod
+    def resolve(cls, uri: str, *, insecure: bool = False) -> Target:
+        ref = Reference.parse(uri)
+        if not (ref.tag or ref.digest):
+            raise InputError(f"{uri}: name an image by tag or digest")
+        client = RegistryClient(ref.registry, insecure=insecure)
+        body, media_type = client.manifest(ref.repository, ref.digest or ref.tag, what=uri)
+        return cls(ref=ref, client=client, digest=_digest(body), media_type=media_type,
+                   size=len(body))
+
+    @property
+    def name(self) -> str:
+        return self.ref.name(digest=self.digest)
+
+
+def _push_blob(t: Target, data: bytes, what: str) -> str:
+    digest = _digest(data)
+    repo = t.ref.repository
+    head = t.client.session.head(f"{t.client.base}{repo}/blobs/{digest}", timeout=60,
+                                 headers={"Authorization": t.client.auth_header}
+                                 if t.client.auth_header else {})
+    if head.status_code == 200:
+        return digest
+    resp = t.client.request("POST", f"{repo}/blobs/uploads/", what=what)
+    location = resp.headers.get("Location", "")
+    if not location:
+        raise ServiceError(f"{what}: registry gave no upload location")
+    sep = "&" if "?" in location else "?"
+    t.client.request("PUT", f"{location}{sep}digest={digest}", what=what, data=data,
+                     content_type="application/octet-stream")
+    return digest
+
+
+def _put_manifest(t: Target, reference: str, body: bytes, media_type: str, what: str) -> None:
+    t.client.request("PUT", f"{t.ref.repository}/manifests/{reference}", what=what, data=body,
+                     content_type=media_type)
+
+
+def attach(target: Target, attestation: bytes, *, predicate_type: str, is_bundle: bool) -> str:
+    """Push ``attestation`` as a referrer of ``target``; returns the referrer's digest."""
+    what = f"attach to oci://{target.name}"
+    empty = b"{}"
+    _push_blob(target, empty, what)
+    layer_digest = _push_blob(target, attestation, what)
+    artifact_type = BUNDLE_TYPE if is_bundle else DSSE_TYPE
+    manifest = {
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY, "digest": _digest(empty), "size": 2},
+        "layers": [{"mediaType": artifact_type, "digest": layer_digest,
+                    "size": len(attestation)}],
+        "subject": {"mediaType": target.media_type, "digest": target.digest,
+                    "size": target.size},
+        "annotations": {PREDICATE_ANNOTATION: predicate_type},
+    }
+    body = json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+    digest = _digest(body)
+    _put_manifest(target, digest, body, OCI_MANIFEST, what)
+    descriptor = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body),
+                  "artifactType": artifact_type,
+                  "annotations": {PREDICATE_ANNOTATION: predicate_type}}
+    # OCI 1.1 fallback for registries without the referrers API: the tag schema index.
+    index = _fallback_index(target, what)
+    if not any(m.get("digest") == digest for m in index["manifests"]):
+        index["manifests"].append(descriptor)
+        data = json.dumps(index, separators=(",", ":"), sort_keys=True).encode()
+        _put_manifest(target, _fallback_tag(target.digest), data, OCI_INDEX, what)
+    return digest
+
+
+def _fallback_tag(digest: str) -> str:
+    return digest.replace(":", "-")
+
+
+def _fallback_index(t: Target, what: str) -> dict[str, Any]:
+    try:
+        body, _ = t.client.manifest(t.ref.repository, _fallback_tag(t.digest), what=what)
+    except StoreError:
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+    doc = json.loads(body)
+    doc.setdefault("manifests", [])
+    return dict(doc)
+
+
+def referrers(target: Target) -> list[dict[str, Any]]:
+    """Descriptors of the target's referrers: the referrers API, else the fallback tag."""
+    what = f"referrers of oci://{target.name}"
+    resp = target.client.session.get(
+        f"{target.client.base}{target.ref.repository}/referrers/{target.digest}", timeout=60,
+        headers={"Accept": OCI_INDEX, **({"Authorization": target.client.auth_header}
+                                         if target.client.auth_header else {})})
+    if resp.status_code == 200 and "json" in resp.headers.get("Content-Type", ""):
+        return list(resp.json().get("manifests") or [])
+    return list(_fallback_index(target, what)["manifests"])
+
+
+def fetch_attestations(target: Target, *, predicate_type: str | None = None) -> list[bytes]:
+    """The attestation documents attached to the target (optionally one predicate type)."""
+    out = []
+    for desc in referrers(target):
+        if desc.get("artifactType") not in (DSSE_TYPE, BUNDLE_TYPE):
+            continue
+        ann = desc.get("annotations") or {}
+        if predicate_type and ann.get(PREDICATE_ANNOTATION) not in (None, predicate_type):
+            continue
+        body, _ = target.client.manifest(target.ref.repository, desc["digest"],
+                                         what=f"oci://{target.name} referrer")
+        manifest = json.loads(body)
+        if (manifest.get("subject") or {}).get("digest") != target.digest:
+            continue  # a referrer must point at this image; anything else is ignored
+        for layer in manifest.get("layers") or []:
+            resp = target.client.get(f"{target.ref.repository}/blobs/{layer['digest']}",
+                                     what=f"oci://{target.name} attestation")
+            data = resp.content
+            if _digest(data) != layer["digest"]:
+                raise ServiceError(f"oci://{target.name}: attestation blob does not match "
+                                   "its digest")
+            out.append(data)
+    return out
+

@@ -1,0 +1,227 @@
+"""Promotion attestations from kpromo's manifests (image and file promotion).
+
+kpromo copies images from a staging registry to production registries by digest, and
+files from a staging bucket to production buckets by sha256. Its own records are per
+image with no chain back. Here every source and destination is resolved (registries
+through the distribution API, files through the stores), a destination whose digest
+differs from the source's is refused, and one statement per digest is written whose
+subjects are the production references and whose resolved dependency is the staging
+one: the link ``attest verify --chain`` follows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError, UsageError, VerificationError
+from attester.models import BuildRecord, ResourceDescriptor, Statement, rfc3339
+from attester.predicates import statement_for
+from attester.steps import BUILD_TYPE_PROMOTION, PROMO_TOOLS_PREDICATE
+
+DEFAULT_PROMOTER_ID = "https://attester.dev/builders/promoter/v1"
+
+
+@attrs.frozen
+class ImagePromotion:
+    name: str
+    digest: str
+    tags: tuple[str, ...]
+    source: str
+    destinations: tuple[str, ...]
+
+
+@attrs.frozen
+class FilePromotion:
+    name: str
+    sha256: str
+    source: str
+    destinations: tuple[str, ...]
+
+
+def _yaml(path: str) -> Any:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except FileNotFoundError:
+        raise InputError(f"manifest {path}: no such file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise InputError(f"manifest {path}: not valid YAML{where}") from None
+
+
+def _src_and_dsts(entries: Any, key: str, path: str) -> tuple[str, list[str]]:
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"manifest {path}: no {key} listed")
+    src = [e[key if key == "base" else "name"] for e in entries
+           if isinstance(e, dict) and e.get("src")]
+    dsts = [e[key if key == "base" else "name"] for e in entries
+            if isinstance(e, dict) and not e.get("src")]
+    if len(src) != 1:
+        raise InputError(f"manifest {path}: expected exactly one entry with src: true, "
+                         f"found {len(src)}")
+    if not dsts:
+        raise InputError(f"manifest {path}: no destination besides the source")
+    return str(src[0]).rstrip("/"), [str(d).rstrip("/") for d in dsts]
+
+
+def read_image_manifest(manifest: str, images: str | None) -> list[ImagePromotion]:
+    """kpromo's promoter-manifest.yaml (registries, and images unless thin) + images.yaml."""
+    doc = _yaml(manifest)
+    if not isinstance(doc, dict):
+        raise InputError(f"manifest {manifest}: expected a mapping with 'registries'")
+    src, dsts = _src_and_dsts(doc.get("registries"), "name", manifest)
+    image_list = _yaml(images) if images else doc.get("images")
+    where = images or manifest
+    if not isinstance(image_list, list) or not image_list:
+        raise InputError(f"manifest {where}: no images listed (thin manifests need --images)")
+    out = []
+    for img in image_list:
+        if not isinstance(img, dict) or "name" not in img or not isinstance(img.get("dmap"),
+                                                                             dict):
+            raise InputError(f"manifest {where}: each image needs a name and a dmap")
+        for digest, tags in img["dmap"].items():
+            if not str(digest).startswith("sha256:") or len(str(digest)) != 71:
+                raise InputError(f"manifest {where}: {img['name']}: {digest!r} is not a "
+                                 "sha256 digest")
+            out.append(ImagePromotion(name=str(img["name"]), digest=str(digest),
+                                      tags=tuple(str(t) for t in (tags or [])),
+                                      source=src, destinations=tuple(dsts)))
+    return out
+
+
+def read_file_manifest(manifest: str, files: str | None) -> list[FilePromotion]:
+    doc = _yaml(manifest)
+    if not isinstance(doc, dict) or "filestores" not in doc:
+        raise InputError(f"manifest {manifest}: expected 'filestores'")
+    src, dsts = _src_and_dsts(doc["filestores"], "base", manifest)
+    listing = _yaml(files) if files else doc
+    entries = listing.get("files") if isinstance(listing, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"manifest {files or manifest}: no files listed")
+    out = []
+    for f in entries:
+        if not isinstance(f, dict) or not f.get("name") or len(str(f.get("sha256", ""))) != 64:
+            raise InputError(f"manifest {files or manifest}: each file needs a name and a "
+                             "sha256")
+        out.append(FilePromotion(name=str(f["name"]), sha256=str(f["sha256"]).lower(),
+                                 source=src, destinations=tuple(dsts)))
+    return out
+
+
+#: Resolves a reference (``REGISTRY/REPO:TAG`` or ``@sha256:...``, or a file URI) to sha256.
+Resolver = Callable[[str], str]
+
+
+def _refuse(what: str, ref: str, got: str, want: str) -> VerificationError:
+    return VerificationError(f"{what}: {ref} has digest {got}, the source has {want}; "
+                             "refusing to attest a promotion that changed the artifact")
+
+
+def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
+                     canonical_registry: str | None, builder_id: str, now: dt.datetime,
+                     manifest: str, fmt: str) -> list[Statement]:
+    out = []
+    manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    for p in promos:
+        src_ref = f"{p.source}/{p.name}@{p.digest}"
+        got = resolve(src_ref)
+        if got != p.digest:
+            raise _refuse("staging", src_ref, got, p.digest)
+        refs = []
+        for dst in p.destinations:
+            for ref in [f"{dst}/{p.name}@{p.digest}", *(f"{dst}/{p.name}:{t}" for t in p.tags)]:
+                got = resolve(ref)
+                if got != p.digest:
+                    raise _refuse("promotion", ref, got, p.digest)
+            refs.append(f"{dst}/{p.name}")
+        hexd = p.digest.removeprefix("sha256:")
+        names = ([f"{canonical_registry.rstrip('/')}/{p.name}"] if canonical_registry else [])
+        names += refs
+        if fmt == "promo-tools":
+            for dst_ref in refs:
+                out.append(Statement(
+                    subjects=(ResourceDescriptor(name=dst_ref, digest={"sha256": hexd}),),
+                    predicate_type=PROMO_TOOLS_PREDICATE,
+                    predicate={"srcRef": f"{p.source}/{p.name}", "dstRef": dst_ref,
+                               "digest": p.digest, "timestamp": rfc3339(now),
+                               "builderId": builder_id}))
+            continue
+        record = BuildRecord(
+            builder_id=builder_id, build_type=BUILD_TYPE_PROMOTION,
+            external_parameters={"manifest": {"path": manifest, "sha256": manifest_digest},
+                                 "image": p.name, "tags": list(p.tags),
+                                 "source": f"{p.source}/{p.name}",
+                                 "destinations": refs},
+            subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": hexd})
+                           for n in dict.fromkeys(names)),
+            resolved_dependencies=(ResourceDescriptor(uri=src_ref, digest={"sha256": hexd}),),
+            finished_on=now)
+        out.append(statement_for(record))
+    return out
+
+
+def file_statements(promos: Sequence[FilePromotion], resolve: Resolver, *, builder_id: str,
+                    now: dt.datetime, manifest: str) -> list[Statement]:
+    manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    out = []
+    for p in promos:
+        src = f"{p.source}/{p.name}"
+        got = resolve(src)
+        if got != p.sha256:
+            raise _refuse("staging", src, got, p.sha256)
+        dsts = []
+        for d in p.destinations:
+            ref = f"{d}/{p.name}"
+            got = resolve(ref)
+            if got != p.sha256:
+                raise _refuse("promotion", ref, got, p.sha256)
+            dsts.append(ref)
+        record = BuildRecord(
+            builder_id=builder_id, build_type=BUILD_TYPE_PROMOTION,
+            external_parameters={"manifest": {"path": manifest, "sha256": manifest_digest},
+                                 "file": p.name, "source": src, "destinations": dsts},
+            subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": p.sha256})
+                           for n in dsts),
+            resolved_dependencies=(ResourceDescriptor(uri=src, digest={"sha256": p.sha256}),),
+            finished_on=now)
+        out.append(statement_for(record))
+    return out
+
+
+def oci_resolver(*, insecure: bool) -> Resolver:
+    from attester.stores.oci import OciStore
+
+    cache: dict[str, str] = {}
+
+    def resolve(ref: str) -> str:
+        if ref not in cache:
+            store = OciStore.from_uri(f"oci://{ref}", insecure=insecure)
+            entry = store.entries()[0]
+            cache[ref] = "sha256:" + hashlib.sha256(entry.handle).hexdigest()
+        return cache[ref]
+
+    return resolve
+
+
+def store_resolver(options: Mapping[str, Any]) -> Resolver:
+    from attester.stores import collect_subjects, open_store
+
+    def resolve(uri: str) -> str:
+        if "://" not in uri:
+            raise UsageError(f"file store base {uri!r} needs a scheme (gs://, file://)")
+        subjects = [s for s in collect_subjects(open_store(uri, **options))
+                    if uri.endswith("/" + s.name) or s.name in (uri, uri.rsplit("/", 1)[-1])]
+        if len(subjects) != 1:
+            raise InputError(f"{uri}: not found")
+        return subjects[0].digest["sha256"]
+
+    return resolve
