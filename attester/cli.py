@@ -277,6 +277,67 @@ def _verify_blob_pair(args: argparse.Namespace, identity: Any) -> Any:
     return Report(attestation=args.signature, checks=tuple(checks))
 
 
+def _chain_artifact(spec: str, insecure: bool) -> tuple[str, str]:
+    """(name, sha256 hex) of what the chain starts from: a file, oci://REF, or NAME@sha256:D."""
+    from attester import checker
+
+    if spec.startswith("oci://"):
+        from attester.oci_attach import Target
+
+        t = Target.resolve(spec, insecure=insecure)
+        return f"{t.ref.registry}/{t.ref.repository}", t.digest.removeprefix("sha256:")
+    if "@sha256:" in spec and not os.path.exists(spec):
+        name, _, digest = spec.partition("@sha256:")
+        return name, digest.lower()
+    return os.path.basename(spec), checker.sha256_of(spec).hex()
+
+
+def _verify_chain(args: argparse.Namespace, identity: Any, keys: Any, checker: Any) -> int:
+    from attester import chain
+    from attester.jsonio import dumps_pretty
+    from attester.policy import Check
+    from attester.verify import Report, TrustedKey
+
+    if not args.artifact:
+        raise UsageError("--chain follows an artifact back: pass --artifact PATH|oci://REF")
+    if args.policy:
+        from attester import policyfile
+
+        pf = policyfile.load(args.policy)
+        trusts, policies, source_uri = pf.trusts, pf.policies, pf.source_uri
+    else:
+        trust = checker.Trust(
+            keys=tuple(TrustedKey(label=k, key=keys.load_public(k)) for k in args.key or []),
+            identity=identity if identity.given() else None,
+            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
+        if not trust.given():
+            raise UsageError("no trusted key or signer given", hint="pass --policy, or --key")
+        trusts = dict.fromkeys(chain.STEPS, trust)
+        policies, source_uri = {}, args.source_uri
+    docs = []
+    for path in args.chain:
+        data, doc = checker.read_attestation(path)
+        docs.append((path, data, doc))
+    links, problems = chain.load_links(docs, trusts, policies)
+    checks: list[Check] = list(problems)
+    for spec in args.artifact:
+        name, digest = _chain_artifact(spec, args.insecure_registry)
+        checks.extend(chain.follow(name, digest, links, source_uri=source_uri).checks)
+    report = Report(attestation="chain", checks=tuple(checks))
+    if args.format == "json":
+        sys.stdout.buffer.write(dumps_pretty(report.to_json()))
+    elif report.ok:
+        print("verified the chain")
+        for c in report.checks:
+            print(f"  ok  {c.name}: {c.detail}")
+    if report.ok:
+        return 0
+    bad = report.failures()
+    more = f" (and {len(bad) - 1} more failed check(s))" if len(bad) > 1 else ""
+    print(f"attest: verification FAILED: {bad[0].name}: {bad[0].detail}{more}", file=sys.stderr)
+    return 1
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from attester import bundles, checker, keys
     from attester.jsonio import dumps_pretty
@@ -289,7 +350,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         identity=args.certificate_identity, identity_regexp=args.certificate_identity_regexp,
         issuer=args.certificate_oidc_issuer, owner=args.owner, repo=args.repo,
         signer_workflow=args.signer_workflow, signer_repo=args.signer_repo)
-    if not args.key and not identity.given():
+    if not args.key and not identity.given() and not (args.chain and args.policy):
         raise UsageError("no trusted key or signer given: verification needs something to trust",
                          hint="pass --key PUB, or --certificate-identity and "
                          "--certificate-oidc-issuer for keyless signatures")
@@ -304,6 +365,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         hash_artifacts=functools.partial(checker.hash_artifacts, options=opts),
         hash_store=functools.partial(checker.hash_store, options=opts))
     where = args.attestation
+    if args.chain:
+        return _verify_chain(args, identity, keys, checker)
     if args.signature or args.certificate:
         report = _verify_blob_pair(args, identity)
     else:
@@ -337,6 +400,94 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"attest: verification FAILED for {report.attestation}: {failures[0].name}: "
           f"{failures[0].detail}{more}", file=sys.stderr)
     return 1
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from attester import bundles
+    from attester.dsse import looks_like_envelope, parse_envelope
+    from attester.jsonio import parse_json, read_bytes
+    from attester.oci_attach import Target, attach
+
+    data = read_bytes(args.attestation, what="attestation")
+    doc = parse_json(data, where=f"attestation {args.attestation}")
+    is_bundle = bundles.looks_like_bundle(doc)
+    if is_bundle:
+        payload = parse_json(__import__("base64").b64decode(
+            doc.get("dsseEnvelope", {}).get("payload", "")) or b"{}", where=args.attestation)
+    elif looks_like_envelope(doc):
+        payload = parse_json(parse_envelope(doc, where=args.attestation).payload,
+                             where=f"attestation {args.attestation} payload")
+    else:
+        raise InputError(f"attestation {args.attestation}: attach signed attestations only "
+                         "(a DSSE envelope or a Sigstore bundle)")
+    target = Target.resolve(args.image, insecure=args.insecure_registry)
+    digests = {s.get("digest", {}).get("sha256") for s in payload.get("subject", [])
+               if isinstance(s, dict)}
+    if target.digest.removeprefix("sha256:") not in digests:
+        raise InputError(f"attestation {args.attestation} does not name {target.name} as a "
+                         "subject; attaching it there would mislead")
+    digest = attach(target, data, predicate_type=str(payload.get("predicateType", "")),
+                    is_bundle=is_bundle)
+    print(f"attached {args.attestation} to {target.name} as {digest}", file=sys.stderr)
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from attester import promote
+    from attester.jsonio import dumps_compact, dumps_pretty, write_output
+
+    if not args.manifest and not args.image:
+        raise UsageError("nothing to promote", hint="pass --manifest FILE or --image SRC=DST")
+    now = _now()
+    builder = args.builder_id or promote.DEFAULT_PROMOTER_ID
+    statements = []
+    if args.manifest and "filestores" in (promote._yaml(args.manifest) or {}):
+        promos_f = promote.read_file_manifest(args.manifest, args.files)
+        statements = promote.file_statements(
+            promos_f, promote.store_resolver(_store_options(args)), builder_id=builder,
+            now=now, manifest=args.manifest)
+    else:
+        if args.manifest:
+            promos = promote.read_image_manifest(args.manifest, args.images)
+        else:
+            promos = promote.adhoc_images(args.image)
+        if args.require_provenance != "off":
+            promote.check_staging_provenance(promos, args, _provenance_trust(args))
+        statements = promote.image_statements(
+            promos, promote.oci_resolver(insecure=args.insecure_registry),
+            canonical_registry=args.canonical_registry, builder_id=builder, now=now,
+            manifest=args.manifest or "", fmt=args.format)
+    docs = [s.to_json() for s in statements]
+    if args.output and Path(args.output).is_dir():
+        from attester.jsonio import atomic_write
+
+        for doc in docs:
+            name = doc["subject"][0]["name"].replace("/", "_").replace(":", "_")
+            digest = next(iter(doc["subject"][0]["digest"].values()))[:12]
+            atomic_write(Path(args.output) / f"{name}-{digest}.json", dumps_pretty(doc))
+        print(f"wrote {len(docs)} promotion statement(s) to {args.output}", file=sys.stderr)
+    elif len(docs) == 1:
+        write_output(dumps_pretty(docs[0]), args.output)
+    else:
+        write_output(b"".join(dumps_compact(d) + b"\n" for d in docs), args.output)
+    return 0
+
+
+def _provenance_trust(args: argparse.Namespace) -> Any:
+    from attester import bundles, checker, keys
+    from attester.verify import TrustedKey
+
+    identity = bundles.IdentityPolicy(identity=args.certificate_identity,
+                                      issuer=args.certificate_oidc_issuer)
+    trust = checker.Trust(
+        keys=tuple(TrustedKey(label=k, key=keys.load_public(k)) for k in args.key or []),
+        identity=identity if identity.given() else None, trusted_root_path=args.trusted_root,
+        offline=bool(args.trusted_root))
+    if not trust.given():
+        raise UsageError("--require-provenance needs whom to trust for the staging images",
+                         hint="pass --key PUB or --certificate-identity/--certificate-oidc-"
+                         "issuer")
+    return trust
 
 
 # -- parser -------------------------------------------------------------------------
@@ -519,10 +670,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-type", help="required build type URI")
     p.add_argument("--predicate-type", help="required predicate type URI (also accepts "
                    "types attester does not know)")
+    p.add_argument("--chain", action="append", metavar="ATTESTATION",
+                   help="follow --artifact back through these attestations (stage, release, "
+                   "promotion) to the source commit (repeatable)")
+    p.add_argument("--policy", metavar="POLICY",
+                   help="YAML/JSON policy naming each step's signer (see README)")
     p.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints every check and its outcome")
     _add_store_flags(p)
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("attach", help="attach a signed attestation to an image (OCI 1.1 "
+                       "referrer)", formatter_class=fmt,
+                       description="Push ATTESTATION (DSSE envelope or Sigstore bundle) as an "
+                       "OCI 1.1 referrer of the image; 'attest verify oci://REF' finds it.",
+                       epilog="example:\n  attest attach oci://127.0.0.1:5000/staging/pause@"
+                       "sha256:... stage.intoto.json")
+    p.add_argument("image", metavar="oci://REF")
+    p.add_argument("attestation", metavar="ATTESTATION")
+    _add_store_flags(p)
+    p.set_defaults(func=cmd_attach)
+
+    p = sub.add_parser("promote", help="attest an image or file promotion (kpromo manifests)",
+                       formatter_class=fmt,
+                       description="Resolve every source and destination of a kpromo "
+                       "promotion, refuse any destination whose digest differs from the "
+                       "source, and write one statement per digest (subjects: the production "
+                       "references; dependency: the staging reference).",
+                       epilog="examples:\n  attest promote --manifest promoter-manifest.yaml "
+                       "--images images.yaml --canonical-registry registry.k8s.io -o out/\n"
+                       "  attest promote --manifest filepromoter-manifest.yaml --files files.yaml")
+    p.add_argument("--manifest", metavar="FILE", help="kpromo promoter (registries[, images]) "
+                   "or file promoter (filestores) manifest")
+    p.add_argument("--images", metavar="FILE", help="thin manifests: images.yaml")
+    p.add_argument("--files", metavar="FILE", help="file promotion: files.yaml")
+    p.add_argument("--image", action="append", metavar="SRC=DST",
+                   help="ad hoc: REGISTRY/REPO@sha256:D=REGISTRY/REPO[:TAG] (repeatable)")
+    p.add_argument("--canonical-registry", metavar="R", help="also name subjects R/IMAGE, "
+                   "e.g. registry.k8s.io")
+    p.add_argument("--format", choices=["slsa", "promo-tools"], default="slsa",
+                   help="slsa (default) or kpromo's https://k8s.io/promo-tools/promotion/v1")
+    p.add_argument("--require-provenance", choices=["off", "warn", "require"], default="off",
+                   help="check each staging image's attached attestation first")
+    p.add_argument("--key", action="append", metavar="PUB",
+                   help="with --require-provenance: who signs staging attestations")
+    p.add_argument("--certificate-identity", metavar="ID")
+    p.add_argument("--certificate-oidc-issuer", metavar="URL")
+    p.add_argument("--trusted-root", metavar="FILE")
+    p.add_argument("--builder-id", help="promoter identity (default "
+                   "https://attester.dev/builders/promoter/v1)")
+    p.add_argument("--output", "-o", metavar="FILE|DIR",
+                   help="a file (one statement), a folder (one file each), or stdout "
+                   "(JSON lines)")
+    _add_store_flags(p)
+    p.set_defaults(func=cmd_promote)
     return parser
 
 

@@ -225,3 +225,46 @@ def store_resolver(options: Mapping[str, Any]) -> Resolver:
         return subjects[0].digest["sha256"]
 
     return resolve
+
+
+def adhoc_images(pairs: Sequence[str]) -> list[ImagePromotion]:
+    """``SRC=DST`` pairs: REGISTRY/REPO@sha256:D=REGISTRY/REPO[:TAG]."""
+    from attester.stores.oci import Reference
+
+    out = []
+    for pair in pairs:
+        src, sep, dst = pair.partition("=")
+        if not sep:
+            raise UsageError(f"--image {pair!r}: expected SRC=DST")
+        s, d = Reference.parse("oci://" + src), Reference.parse("oci://" + dst)
+        if not s.digest:
+            raise UsageError(f"--image {pair!r}: name the source by digest (@sha256:...)")
+        s_repo, _, name = s.repository.rpartition("/")
+        d_repo, _, d_name = d.repository.rpartition("/")
+        if name != d_name:
+            raise UsageError(f"--image {pair!r}: source and destination image names differ")
+        out.append(ImagePromotion(name=name, digest=s.digest, tags=(d.tag,) if d.tag else (),
+                                  source=f"{s.registry}/{s_repo}".rstrip("/"),
+                                  destinations=(f"{d.registry}/{d_repo}".rstrip("/"),)))
+    return out
+
+
+def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust: Any) -> None:
+    """``--require-provenance``: each staging image must carry a passing attestation."""
+    import sys
+
+    from attester.checker import verify_image
+    from attester.policy import Policy
+    from attester.verify import Demands
+
+    for p in promos:
+        uri = f"oci://{p.source}/{p.name}@{p.digest}"
+        report = verify_image(uri, trust, Demands(policy=Policy()),
+                              insecure=args.insecure_registry)
+        if report.ok:
+            continue
+        bad = report.failures()[0]
+        message = f"{uri}: staging provenance does not verify: {bad.name}: {bad.detail}"
+        if args.require_provenance == "require":
+            raise VerificationError(message)
+        print(f"attest: warning: {message}", file=sys.stderr)

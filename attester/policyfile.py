@@ -1,0 +1,86 @@
+"""Policy files (YAML or JSON) for ``--chain`` and ``attest audit``: who signs each step.
+
+    steps:
+      stage:     {keys: [stage.pub], builder-id: https://cloudbuild.googleapis.com/GoogleHostedWorker}
+      release:   {certificate-identity: ..., certificate-oidc-issuer: ...}
+      promotion: {keys: [promoter.pub]}
+    source-uri: github.com/kubernetes/kubernetes
+    trusted-root: trusted_root.json      # for keyless signers; implies offline
+
+Paths are relative to the policy file. A policy that names no step, or a step with no
+signer, trusts nothing and is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError
+from attester.policy import Policy
+
+STEP_NAMES = ("stage", "release", "promotion")
+_POLICY_KEYS = {"builder-id": "builder_id", "build-type": "build_type",
+                "source-uri": "source_uri", "source-ref": "source_ref",
+                "source-branch": "source_branch", "source-tag": "source_tag",
+                "source-versioned-tag": "source_versioned_tag"}
+
+
+@attrs.frozen
+class PolicyFile:
+    path: str
+    sha256: str
+    trusts: dict[str, Any]
+    policies: dict[str, Policy]
+    source_uri: str | None
+
+
+def load(path: str) -> PolicyFile:
+    import yaml
+
+    from attester import bundles, checker, keys
+    from attester.jsonio import read_bytes
+    from attester.verify import TrustedKey
+
+    raw = read_bytes(path, what="policy")
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise InputError(f"policy {path}: not valid YAML or JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict) or not doc["steps"]:
+        raise InputError(f"policy {path}: names no steps; an empty policy trusts nothing")
+    base = Path(path).parent
+    root = doc.get("trusted-root")
+    root_path = str(base / root) if root else None
+    trusts: dict[str, Any] = {}
+    policies: dict[str, Policy] = {}
+    for step, spec in doc["steps"].items():
+        if step not in STEP_NAMES:
+            raise InputError(f"policy {path}: unknown step {step!r} (use {', '.join(STEP_NAMES)})")
+        if not isinstance(spec, dict):
+            raise InputError(f"policy {path}: step {step} must be a mapping")
+        key_paths = spec.get("keys") or []
+        identity = bundles.IdentityPolicy(
+            identity=spec.get("certificate-identity"),
+            identity_regexp=spec.get("certificate-identity-regexp"),
+            issuer=spec.get("certificate-oidc-issuer"))
+        if not key_paths and not identity.given():
+            raise InputError(f"policy {path}: step {step} names no signer (keys or "
+                             "certificate-identity)")
+        trusts[step] = checker.Trust(
+            keys=tuple(TrustedKey(label=str(k), key=keys.load_public(base / k))
+                       for k in key_paths),
+            identity=identity if identity.given() else None, trusted_root_path=root_path,
+            offline=True)
+        unknown = set(spec) - set(_POLICY_KEYS) - {"keys", "certificate-identity",
+                                                   "certificate-identity-regexp",
+                                                   "certificate-oidc-issuer"}
+        if unknown:
+            raise InputError(f"policy {path}: step {step}: unknown field(s) "
+                             f"{', '.join(sorted(unknown))}")
+        policies[step] = Policy(**{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec})
+    return PolicyFile(path=path, sha256=hashlib.sha256(raw).hexdigest(), trusts=trusts,
+                      policies=policies, source_uri=doc.get("source-uri"))
