@@ -183,6 +183,13 @@ def check_store(subjects: Sequence[Subject], store_uri: str, found: Sequence[Art
     name = f"artifacts {store_uri}"
     by_name = {a.name: a for a in found}
     failures: list[Check] = []
+    # Subjects named by location (gs://..., REGISTRY/REPO...) belong to the store whose
+    # location they start with; an attestation may cover several stores. Relative names
+    # (file://) have no location, so all subjects are in scope.
+    prefix = store_uri.removeprefix("oci://")
+    scoped = [s for s in subjects if s.name.startswith(prefix)]
+    elsewhere = len(subjects) - len(scoped) if scoped else 0
+    subjects = scoped or list(subjects)
     for s in subjects:
         art = by_name.get(s.name)
         if art is None:
@@ -202,5 +209,7 @@ def check_store(subjects: Sequence[Subject], store_uri: str, found: Sequence[Art
     if failures:
         return failures
     extra = f"; {len(uncovered)} other file(s) in the store not attested" if uncovered else ""
+    if elsewhere:
+        extra += f"; {elsewhere} subject(s) of other locations not checked here"
     return [Check(name, True, f"all {len(subjects)} subject(s) present with matching "
                   f"digests{extra}")]

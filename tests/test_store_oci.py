@@ -128,6 +128,8 @@ def test_missing_tag_and_repo_are_clear_errors(attest, registry, repo, monkeypat
     ("oci://r.io/Upper/Case:v1", "not a valid repository name"),
     ("oci://r.io/repo@sha256:abc", "digest must be sha256"),
     ("oci://r.io/repo:bad/tag", "not a valid repository name"),
+    ("oci://r.io/a//b:v1", "not a valid repository name"),
+    ("oci://r.io/-a:v1", "not a valid repository name"),
 ])
 def test_bad_references(uri, needle) -> None:
     with pytest.raises(InputError, match=needle):

@@ -40,6 +40,9 @@ ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 MAX_MANIFEST_BYTES = 4 << 20  # the distribution spec's recommended limit
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# The distribution spec's repository name grammar (path components and separators).
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_REPO = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -67,7 +70,7 @@ class Reference:
             path, _, tag = path.rpartition(":")
             if not _TAG.match(tag):
                 raise InputError(f"{uri}: {tag!r} is not a valid tag")
-        if not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", path.replace("__", "_")):
+        if not _REPO.match(path):
             raise InputError(f"{uri}: {path!r} is not a valid repository name")
         return cls(registry=registry, repository=path, tag=tag, digest=digest)
 

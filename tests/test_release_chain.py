@@ -1,0 +1,218 @@
+"""A miniature release on the real local servers: stage (GCS emulator + registry), release
+to a second bucket, promotion between registry repositories, all attested and signed;
+then the chain, the attached attestations, and each way it can break."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from attester import keys
+from servers import gcs_emulator, oci_registry
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _push_blob(reg: str, repo: str, data: bytes) -> str:
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = requests.post(f"http://{reg}/v2/{repo}/blobs/uploads/", timeout=10)
+    loc = r.headers["Location"]
+    url = loc if loc.startswith("http") else f"http://{reg}{loc}"
+    r = requests.put(url + ("&" if "?" in url else "?") + f"digest={d}", data=data, timeout=10)
+    assert r.status_code == 201, r.text
+    return d
+
+
+def push(reg: str, repo: str, tag: str, config: bytes, layer: bytes) -> str:
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": _push_blob(reg, repo, config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": _push_blob(reg, repo, layer), "size": len(layer)}]}).encode()
+    r = requests.put(f"http://{reg}/v2/{repo}/manifests/{tag}", data=manifest,
+                     headers={"Content-Type": OCI_MANIFEST}, timeout=10)
+    assert r.status_code == 201, r.text
+    return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    with gcs_emulator() as gcs, oci_registry(tmp_path_factory.mktemp("reg")) as reg:
+        yield gcs, reg
+
+
+@pytest.fixture
+def release(attest, servers, repo, monkeypatch, tmp_path):
+    """Runs the whole release as a user would; returns what the checks need."""
+    gcs_url, reg = servers
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_url)
+    monkeypatch.chdir(repo)
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(project="t", credentials=AnonymousCredentials())
+    suffix = hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]
+    stage_b, prod_b = f"stage-{suffix}", f"prod-{suffix}"
+    for b in (stage_b, prod_b):
+        client.create_bucket(b)
+    for role in ("stage", "release", "promoter", "intruder"):
+        assert attest("keygen", "--type", "ed25519", "--out", role).code == 0
+    files = {"kubectl": b"kubectl v1.0.0\n" * 100, "kubeadm": b"kubeadm v1.0.0\n" * 80}
+    for name, data in files.items():
+        client.bucket(stage_b).blob(f"stage/v1.0.0/{name}").upload_from_string(data)
+    app = f"staging-{suffix}/app"
+    digest = push(reg, app, "v1.0.0", b'{"os":"linux"}', f"app {suffix}".encode())
+    # -- stage --------------------------------------------------------------------------
+    r = attest("provenance", "local://", "--step", "stage", "--build-version", "v1.0.0",
+               "--release-version", "v1.0.0", "--artifacts", f"gs://{stage_b}/stage/v1.0.0/",
+               "--artifacts", f"oci://{reg}/{app}:v1.0.0", "-o", "stage.json")
+    assert r.code == 0, r.err
+    assert attest("sign", "stage.json", "--key", "stage.key", "-o", "stage.intoto.json").code == 0
+    # -- release: publish what was staged ---------------------------------------------------
+    for name, data in files.items():
+        client.bucket(prod_b).blob(f"release/v1.0.0/{name}").upload_from_string(data)
+    r = attest("provenance", "local://", "--step", "release", "--release-version", "v1.0.0",
+               "--materials", f"gs://{stage_b}/stage/v1.0.0/",
+               "--artifacts", f"gs://{prod_b}/release/v1.0.0/", "-o", "release.json")
+    assert r.code == 0, r.err
+    assert attest("sign", "release.json", "--key", "release.key", "-o",
+                  "release.intoto.json").code == 0
+    # -- promotion: kpromo copied the image; we attest it -------------------------------------
+    prod = f"prod-{suffix}"
+    assert push(reg, f"{prod}/app", "v1.0.0", b'{"os":"linux"}', f"app {suffix}".encode()) == digest
+    manifest = repo / "promoter-manifest.yaml"
+    manifest.write_text(f"registries:\n- name: {reg}/staging-{suffix}\n  src: true\n"
+                        f"- name: {reg}/{prod}\nimages:\n- name: app\n  dmap:\n"
+                        f"    \"{digest}\": [\"v1.0.0\"]\n")
+    r = attest("promote", "--manifest", manifest, "--canonical-registry", "registry.example",
+               "-o", "promo.json")
+    assert r.code == 0, r.err
+    assert attest("sign", "promo.json", "--key", "promoter.key", "-o", "promo.intoto.json").code == 0
+    (repo / "policy.yaml").write_text(
+        "steps:\n  stage: {keys: [stage.pub], build-type: https://attester.dev/buildtypes/stage/v1}\n"
+        "  release: {keys: [release.pub]}\n  promotion: {keys: [promoter.pub]}\n")
+    downloaded = repo / "downloaded"
+    downloaded.mkdir()
+    for name, data in files.items():
+        (downloaded / name).write_bytes(data)
+    return {"reg": reg, "app": app, "prod": prod, "digest": digest, "client": client,
+            "stage_b": stage_b, "prod_b": prod_b, "repo": repo, "suffix": suffix}
+
+
+CHAIN = ["--chain", "stage.intoto.json", "--chain", "release.intoto.json",
+         "--chain", "promo.intoto.json", "--policy", "policy.yaml"]
+
+
+def test_chain_from_published_file_and_production_image(attest, release) -> None:
+    reg, prod = release["reg"], release["prod"]
+    r = attest("verify", *CHAIN, "--artifact", "downloaded/kubectl",
+               "--artifact", f"oci://{reg}/{prod}/app:v1.0.0", "--format", "json")
+    assert r.code == 0, r.out + r.err
+    details = [c["detail"] for c in r.json()["checks"]]
+    assert any("published from staged gs://" in d for d in details)
+    assert any("promoted from " in d and "staging-" in d for d in details)
+    assert sum("built from git+https://github.com/example/project.git@" in d for d in details) == 2
+
+
+def test_release_gate_on_the_staged_bucket(attest, release) -> None:
+    stage_uri = f"gs://{release['stage_b']}/stage/v1.0.0/"
+    r = attest("verify", "stage.intoto.json", "--key", "stage.pub", "--artifacts", stage_uri,
+               "--require-complete")
+    assert r.code == 0, r.err
+    release["client"].bucket(release["stage_b"]).blob("stage/v1.0.0/extra").upload_from_string(b"?")
+    r = attest("verify", "stage.intoto.json", "--key", "stage.pub", "--artifacts", stage_uri,
+               "--require-complete")
+    assert r.code == 1 and "extra' is in the store but no subject covers it" in r.err
+
+
+def test_swapped_file_breaks_the_chain(attest, release) -> None:
+    (release["repo"] / "downloaded" / "kubectl").write_bytes(b"trojan")
+    r = attest("verify", *CHAIN, "--artifact", "downloaded/kubectl")
+    assert r.code == 1
+    assert "kubectl (sha256:" in r.err and "no stage attestation covers" in r.err
+
+
+def test_wrong_signer_for_a_step(attest, release) -> None:
+    assert attest("sign", "promo.json", "--key", "stage.key", "-o", "promo.intoto.json").code == 0
+    r = attest("verify", *CHAIN, "--artifact", f"oci://{release['reg']}/{release['prod']}/app:v1.0.0")
+    assert r.code == 1
+    assert "promotion attestation fails its step's policy: signature" in r.err
+    assert attest("sign", "promo.json", "--key", "intruder.key", "-o", "promo.intoto.json").code == 0
+    r = attest("verify", *CHAIN, "--artifact", f"oci://{release['reg']}/{release['prod']}/app:v1.0.0")
+    assert r.code == 1 and "not signed by any signer the policy trusts" in r.err
+
+
+def test_promotion_to_a_wrong_digest_is_refused(attest, release) -> None:
+    reg, prod = release["reg"], release["prod"]
+    push(reg, f"{prod}/app", "v1.0.0", b'{"os":"linux"}', b"something else")
+    r = attest("promote", "--manifest", "promoter-manifest.yaml")
+    assert r.code == 1
+    assert f"{reg}/{prod}/app:v1.0.0 has digest sha256:" in r.err and "refusing" in r.err
+
+
+def test_attach_and_verify_image_and_require_provenance(attest, release) -> None:
+    reg, app, digest = release["reg"], release["app"], release["digest"]
+    r = attest("attach", f"oci://{reg}/{app}:v1.0.0", "stage.intoto.json")
+    assert r.code == 0, r.err
+    r = attest("verify", f"oci://{reg}/{app}:v1.0.0", "--key", "stage.pub")
+    assert r.code == 0, r.err
+    assert f"matches subject '{reg}/{app}:v1.0.0' by digest" in r.out or "matches subject" in r.out
+    r = attest("verify", f"oci://{reg}/{app}:v1.0.0", "--key", "intruder.pub")
+    assert r.code == 1
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
+               "require", "--key", "stage.pub")
+    assert r.code == 0, r.err
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
+               "require", "--key", "intruder.pub")
+    assert r.code == 1 and "staging provenance does not verify" in r.err
+    r = attest("attach", f"oci://{reg}/{app}:v1.0.0", "release.intoto.json")
+    assert r.code == 2 and "does not name" in r.err
+    assert digest.startswith("sha256:")
+
+
+def test_promo_tools_format_and_file_promotion(attest, release, tmp_path) -> None:
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--format", "promo-tools")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["predicateType"] == "https://k8s.io/promo-tools/promotion/v1"
+    assert doc["predicate"]["digest"] == release["digest"]
+    assert doc["predicate"]["srcRef"].endswith("/app")
+    repo = release["repo"]
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    for d in (src, dst):
+        (d / "blue.png").write_bytes(b"blue")
+    (repo / "fp.yaml").write_text(f"filestores:\n- base: file://{src}\n  src: true\n"
+                                  f"- base: file://{dst}\n")
+    (repo / "files.yaml").write_text("files:\n- name: blue.png\n  sha256: "
+                                     + hashlib.sha256(b"blue").hexdigest() + "\n")
+    r = attest("promote", "--manifest", "fp.yaml", "--files", "files.yaml")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["subject"][0]["name"] == f"file://{dst}/blue.png"
+    (dst / "blue.png").write_bytes(b"not blue")
+    r = attest("promote", "--manifest", "fp.yaml", "--files", "files.yaml")
+    assert r.code == 1 and "refusing" in r.err
+
+
+def test_kpromo_real_manifests_parse() -> None:
+    from attester.promote import read_file_manifest, read_image_manifest
+    from conftest import shared_path
+
+    krel = shared_path("interop", "krel", "SOURCES.md").parent
+    promos = read_image_manifest(str(krel / "promoter-manifest.thin.k8s-staging-bom.yaml"),
+                                 str(krel / "images.k8s-staging-bom.yaml"))
+    assert promos[0].source == "gcr.io/k8s-staging-bom" and promos[0].name == "bom"
+    assert "us.gcr.io/k8s-cip-test-prod/canary/bom" in promos[0].destinations
+    files = read_file_manifest(str(krel / "filepromoter-manifest.onefile.yaml"),
+                               str(krel / "files.onefile.yaml"))
+    assert [f.name for f in files] == ["blue.png", "green.png", "red.png"]
+    assert files[0].source == "gs://src" and files[0].destinations == ("gs://dest",)
+    Path  # noqa: B018
+    keys  # noqa: B018
