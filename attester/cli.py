@@ -7,8 +7,10 @@ is one line on stderr saying what and where; ``--debug`` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import functools
+import hashlib
 import os
 import sys
 import traceback
@@ -338,6 +340,43 @@ def _verify_chain(args: argparse.Namespace, identity: Any, keys: Any, checker: A
     return 1
 
 
+def _write_vsa(args: argparse.Namespace, report: Any) -> None:
+    """Sign and write a VSA for what this run verified (only ever after a pass)."""
+    from attester import vsa
+    from attester.dsse import IN_TOTO_PAYLOAD_TYPE
+    from attester.jsonio import dumps_compact, dumps_pretty, read_bytes, write_output
+    from attester.signers import sign_envelope
+    from attester.signers.keyfile import KeyFileSigner
+
+    stmt = report.statement
+    if stmt is None:
+        raise UsageError("--vsa-out summarizes a verified statement; this run verified none")
+    subjects = [(s.name, s.digest["sha256"]) for s in stmt.subjects() if "sha256" in s.digest]
+    flags = {k: v for k, v in sorted(vars(args).items())
+             if k.startswith(("builder", "source", "build_type", "predicate", "certificate",
+                              "owner", "repo", "signer")) and v}
+    policy_uri = args.policy or "attest verify " + " ".join(f"--{k.replace('_', '-')}={v}"
+                                                            for k, v in flags.items())
+    digest = (vsa.policy_digest(flags) if not args.policy else
+              hashlib.sha256(read_bytes(args.policy)).hexdigest())
+    statement = vsa.build_vsa(
+        subjects=subjects, resource_uri=(args.artifact or [subjects[0][0]])[0],
+        policy_uri=policy_uri, policy_digest=digest,
+        inputs=[(args.attestation, read_bytes(args.attestation, what="attestation"))],
+        now=_now())
+    payload = dumps_pretty(statement.to_json())
+    if args.vsa_keyless:
+        from attester.signers import keyless
+
+        out = keyless.sign_statement(payload, token=keyless.identity_token(None),
+                                     trust_config=args.vsa_trust_config, staging=args.staging)
+    else:
+        env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, [KeyFileSigner.from_file(args.vsa_key)])
+        out = dumps_compact(env.to_json())
+    write_output(out + b"\n", args.vsa_out)
+    print(f"wrote a signed verification summary to {args.vsa_out}", file=sys.stderr)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from attester import bundles, checker, keys
     from attester.jsonio import dumps_pretty
@@ -346,6 +385,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if args.require_complete and not args.artifacts:
         raise UsageError("--require-complete needs --artifacts STORE_URI")
+    if args.vsa_out and not (args.vsa_key or args.vsa_keyless):
+        raise UsageError("--vsa-out needs --vsa-key KEY or --vsa-keyless")
     identity = bundles.IdentityPolicy(
         identity=args.certificate_identity, identity_regexp=args.certificate_identity_regexp,
         issuer=args.certificate_oidc_issuer, owner=args.owner, repo=args.repo,
@@ -394,6 +435,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for c in report.checks:
             print(f"  ok  {c.name}: {c.detail}")
     if report.ok:
+        if args.vsa_out:
+            _write_vsa(args, report)
         return 0
     failures = report.failures()
     more = f" (and {len(failures) - 1} more failed check(s))" if len(failures) > 1 else ""
@@ -412,8 +455,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
     doc = parse_json(data, where=f"attestation {args.attestation}")
     is_bundle = bundles.looks_like_bundle(doc)
     if is_bundle:
-        payload = parse_json(__import__("base64").b64decode(
-            doc.get("dsseEnvelope", {}).get("payload", "")) or b"{}", where=args.attestation)
+        payload = parse_json(base64.b64decode(doc.get("dsseEnvelope", {}).get("payload", ""))
+                             or b"{}", where=args.attestation)
     elif looks_like_envelope(doc):
         payload = parse_json(parse_envelope(doc, where=args.attestation).payload,
                              where=f"attestation {args.attestation} payload")
@@ -488,6 +531,25 @@ def _provenance_trust(args: argparse.Namespace) -> Any:
                          hint="pass --key PUB or --certificate-identity/--certificate-oidc-"
                          "issuer")
     return trust
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from attester import audit
+    from attester.jsonio import write_output
+
+    report = audit.audit(args.release_dir, args.policy, trusted_root=args.trusted_root,
+                         now=_now())
+    write_output(audit.render(report, args.format), args.output)
+    if not report.ok:
+        doc = report.to_json()
+        s = doc["summary"]
+        first = next((r["artifact"] + ": " + r["firstFailure"] for r in doc["artifacts"]
+                      if r["verdict"] == "FAIL"), None) or \
+            (doc["attestationProblems"] or ["no artifacts to audit"])[0]
+        print(f"attest: audit FAILED: {s['failed']} of {s['artifacts']} artifact(s) fail; "
+              f"first: {first}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # -- parser -------------------------------------------------------------------------
@@ -670,6 +732,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-type", help="required build type URI")
     p.add_argument("--predicate-type", help="required predicate type URI (also accepts "
                    "types attester does not know)")
+    p.add_argument("--vsa-out", metavar="FILE",
+                   help="after a pass, write a signed SLSA verification summary (VSA)")
+    p.add_argument("--vsa-key", metavar="KEY", help="sign the VSA with this key")
+    p.add_argument("--vsa-keyless", action="store_true", help="sign the VSA keyless")
+    p.add_argument("--vsa-trust-config", metavar="FILE",
+                   help="--vsa-keyless against a custom Sigstore instance")
     p.add_argument("--chain", action="append", metavar="ATTESTATION",
                    help="follow --artifact back through these attestations (stage, release, "
                    "promotion) to the source commit (repeatable)")
@@ -723,6 +791,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "(JSON lines)")
     _add_store_flags(p)
     p.set_defaults(func=cmd_promote)
+    p = sub.add_parser("audit", help="check a downloaded release offline, artifact by "
+                       "artifact", formatter_class=fmt,
+                       description="Follow every file in RELEASE_DIR (and every image in its "
+                       "images.txt) back through the attestations there to its source commit, "
+                       "with no network, and report one row per artifact.",
+                       epilog="example:\n  attest audit ./v1.31.0 --policy policy.yaml "
+                       "--format html --output audit.html")
+    p.add_argument("release_dir", metavar="RELEASE_DIR")
+    p.add_argument("--policy", required=True, metavar="POLICY",
+                   help="YAML/JSON policy naming each step's signer")
+    p.add_argument("--trusted-root", metavar="FILE", help="Sigstore trusted root for keyless "
+                   "signers")
+    p.add_argument("--format", choices=["text", "json", "html"], default="text")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    p.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -146,4 +146,6 @@ def normalize_repo(uri: str) -> str:
     return repo.rstrip("/").removesuffix(".git")
 
 
-KNOWN_PROVENANCE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V01)
+VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
+KNOWN_PROVENANCE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V01,
+                          VSA_PREDICATE)

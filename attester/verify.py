@@ -29,6 +29,7 @@ from attester.policy import (
 from attester.statement import (
     KNOWN_PROVENANCE_TYPES,
     KNOWN_STATEMENT_TYPES,
+    VSA_PREDICATE,
     ParsedStatement,
     Subject,
 )
@@ -131,6 +132,13 @@ def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedS
         detail = got if ok else (f"unknown predicateType {got or 'missing'!r}; "
                                  "pass --predicate-type to accept it explicitly")
     checks.append(Check("predicate-type", ok, detail))
+    if ok and got == VSA_PREDICATE:
+        result = stmt.predicate.get("verificationResult")
+        passed = result == "PASSED"
+        checks.append(Check("vsa-result", passed, "verification summary says PASSED" if passed
+                            else f"verification summary says {result or 'nothing'!r}, not "
+                            "PASSED"))
+        ok = passed
     return checks, (stmt if ok else None)
 
 

@@ -216,3 +216,105 @@ def test_kpromo_real_manifests_parse() -> None:
     assert files[0].source == "gs://src" and files[0].destinations == ("gs://dest",)
     Path  # noqa: B018
     keys  # noqa: B018
+
+
+# -- the offline audit ---------------------------------------------------------------------
+
+def _release_dir(release, tmp_path) -> Path:
+    import shutil
+
+    repo = release["repo"]
+    d = tmp_path / "v1.0.0"
+    d.mkdir()
+    for name in ("kubectl", "kubeadm"):
+        shutil.copy(repo / "downloaded" / name, d / name)
+    for att in ("stage.intoto.json", "release.intoto.json", "promo.intoto.json"):
+        shutil.copy(repo / att, d / att)
+    (d / "images.txt").write_text(f"# promoted images\n{release['reg']}/{release['prod']}/app@"
+                                  f"{release['digest']}\n")
+    return d
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    import socket
+
+    def refuse(*a, **k):
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_audit_offline_in_three_formats(attest, release, tmp_path, offline) -> None:
+    d = _release_dir(release, tmp_path)
+    r = attest("audit", d, "--policy", "policy.yaml")
+    assert r.code == 0, r.out + r.err
+    assert "PASS (3/3 artifacts pass, 0 attestation problem(s))" in r.out
+    assert "ok   kubectl  [stage -> release]" in r.out
+    r = attest("audit", d, "--policy", "policy.yaml", "--format", "json")
+    doc = r.json()
+    from attester import schemas
+    assert schemas.errors(doc, "audit-report.schema.json") == []
+    image_row = next(a for a in doc["artifacts"] if a["artifact"].endswith("/app"))
+    assert image_row["steps"] == ["promotion", "stage"] and image_row["verdict"] == "PASS"
+    assert image_row["source"].startswith("git+https://github.com/example/project.git@")
+    out = tmp_path / "audit.html"
+    r = attest("audit", d, "--policy", "policy.yaml", "--format", "html", "--output", out)
+    assert r.code == 0
+    page = out.read_text()
+    assert "<table>" in page and "3 of 3 artifacts pass" in page and "http" not in page.split("<body>")[0].replace("charset", "")
+
+
+def test_audit_catches_each_break_with_its_message(attest, release, tmp_path, offline) -> None:
+    d = _release_dir(release, tmp_path)
+    (d / "kubectl").write_bytes(b"swapped")                                   # a swapped file
+    (d / "images.txt").write_text(f"{release['reg']}/{release['prod']}/app@sha256:{'0' * 64}\n")
+    (d / "notes.txt").write_text("not part of any step")                        # not covered
+    import shutil
+    shutil.copy(release["repo"] / "stage.intoto.json", d / "stage2.intoto.json")
+    assert attest("sign", "release.json", "--key", "intruder.key", "-o",
+                  d / "rogue.intoto.json").code == 0                           # untrusted signer
+    r = attest("audit", d, "--policy", "policy.yaml", "--format", "json")
+    assert r.code == 1
+    doc = r.json()
+    rows = {a["artifact"]: a for a in doc["artifacts"]}
+    assert rows["kubectl"]["verdict"] == "FAIL" and "no stage attestation covers" in rows["kubectl"]["firstFailure"]
+    assert rows["notes.txt"]["verdict"] == "FAIL"
+    assert rows["kubeadm"]["verdict"] == "PASS"
+    img = next(v for k, v in rows.items() if k.endswith("/app"))
+    assert img["verdict"] == "FAIL" and "sha256:000000000000" in img["firstFailure"]
+    assert any("rogue.intoto.json" in p and "not signed by any signer the policy trusts" in p
+               for p in doc["attestationProblems"])
+    assert doc["summary"] == {"artifacts": 4, "passed": 1, "failed": 3, "attestationProblems": 1}
+
+
+def test_audit_html_renders_in_chromium(attest, release, tmp_path) -> None:
+    import subprocess
+
+    from servers import require
+
+    chromium = require("chromium")
+    d = _release_dir(release, tmp_path)
+    out = tmp_path / "audit.html"
+    assert attest("audit", d, "--policy", "policy.yaml", "--format", "html", "-o", out).code == 0
+    shot = tmp_path / "audit.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+                    f"--screenshot={shot}", "--window-size=1280,600", out.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    from struct import unpack
+    assert unpack(">II", png[16:24]) == (1280, 600)
+
+
+def test_audit_refuses_empty_policy_and_empty_release(attest, release, tmp_path) -> None:
+    (tmp_path / "empty.yaml").write_text("steps: {}\n")
+    d = _release_dir(release, tmp_path)
+    r = attest("audit", d, "--policy", tmp_path / "empty.yaml")
+    assert r.code == 2 and "an empty policy trusts nothing" in r.err
+    (tmp_path / "nothing").mkdir()
+    r = attest("audit", tmp_path / "nothing", "--policy", "policy.yaml")
+    assert r.code == 2 and "holds no attestations" in r.err

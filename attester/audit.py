@@ -1,0 +1,206 @@
+"""``attest audit``: an auditor's offline check of a downloaded release.
+
+RELEASE_DIR holds the files a user would download, the attestations (``*.intoto.json``,
+``*.intoto.jsonl``, ``*.sigstore.json``) and optionally ``images.txt`` (one
+``REGISTRY/REPO@sha256:DIGEST`` per line). Every artifact's chain is followed back to
+its source commit with no network at all; the report has one row per artifact and a
+summary, as text, JSON or one self-contained HTML file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from attester.chain import ChainResult, follow, load_links
+from attester.errors import InputError
+from attester.hashing import hash_file
+from attester.models import rfc3339
+from attester.policy import Check
+
+ATTESTATION_SUFFIXES = (".intoto.json", ".intoto.jsonl", ".sigstore.json", ".sigstore")
+
+
+@attrs.frozen
+class Row:
+    artifact: str
+    digest: str
+    result: ChainResult
+
+    def to_json(self) -> dict[str, Any]:
+        links = self.result.links
+        stage = next((lk for lk in links if lk.step == "stage"), None)
+        bad = next((c for c in self.result.checks if not c.ok), None)
+        return {
+            "artifact": self.artifact, "sha256": self.digest,
+            "verdict": "PASS" if self.result.ok else "FAIL",
+            "steps": [lk.step for lk in links],
+            "signers": [lk.signer for lk in links],
+            "builder": stage.builder if stage else "",
+            "source": f"{stage.source[0]}@{stage.source[2]}" if stage else "",
+            "firstFailure": f"{bad.name}: {bad.detail}" if bad else "",
+        }
+
+
+@attrs.frozen
+class AuditReport:
+    release_dir: str
+    policy: str
+    rows: tuple[Row, ...]
+    problems: tuple[Check, ...]
+    when: dt.datetime
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and all(r.result.ok for r in self.rows) and not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        passed = sum(r.result.ok for r in self.rows)
+        return {
+            "releaseDir": self.release_dir, "policy": self.policy,
+            "auditedOn": rfc3339(self.when), "verdict": "PASS" if self.ok else "FAIL",
+            "summary": {"artifacts": len(self.rows), "passed": passed,
+                        "failed": len(self.rows) - passed,
+                        "attestationProblems": len(self.problems)},
+            "artifacts": [r.to_json() for r in self.rows],
+            "attestationProblems": [f"{c.name}: {c.detail}" for c in self.problems],
+        }
+
+
+def scan(release_dir: str) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(attestation paths, (name, path) of files, (name, digest) of images)."""
+    root = Path(release_dir)
+    if not root.is_dir():
+        raise InputError(f"release {release_dir}: not a folder")
+    attestations, files, images = [], [], []
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            target = os.path.realpath(path)
+            if os.path.commonpath([os.path.realpath(root), target]) != os.path.realpath(root):
+                raise InputError(f"{path}: symlink points outside the release folder")
+        if not path.is_file():
+            continue
+        rel = path.relative_to(root).as_posix()
+        if rel.endswith(ATTESTATION_SUFFIXES):
+            attestations.append(str(path))
+        elif rel == "images.txt":
+            images = _images(path)
+        else:
+            files.append((rel, str(path)))
+    return attestations, files, images
+
+
+def _images(path: Path) -> list[tuple[str, str]]:
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        ref, sep, digest = line.replace(" ", "@").partition("@sha256:")
+        if not sep or len(digest) != 64:
+            raise InputError(f"{path}: line {n}: expected REGISTRY/REPO@sha256:<64 hex>")
+        out.append((ref, digest.lower()))
+    return out
+
+
+def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None,
+          now: dt.datetime) -> AuditReport:
+    from attester import policyfile
+    from attester.checker import read_attestation
+
+    pf = policyfile.load(policy_path)
+    trusts = pf.trusts
+    if trusted_root:
+        trusts = {k: attrs.evolve(t, trusted_root_path=trusted_root, offline=True)
+                  for k, t in trusts.items()}
+    attestations, files, images = scan(release_dir)
+    if not attestations:
+        raise InputError(f"release {release_dir}: holds no attestations (*.intoto.json, "
+                         "*.sigstore.json)")
+    docs = []
+    for path in attestations:
+        data, doc = read_attestation(path)
+        docs.append((os.path.relpath(path, release_dir), data, doc))
+    links, problems = load_links(docs, trusts, pf.policies)
+    rows = []
+    for name, path in files:
+        digest = hash_file(path, ("sha256",))["sha256"]
+        rows.append(Row(name, digest, follow(name, digest, links, source_uri=pf.source_uri)))
+    for ref, digest in images:
+        rows.append(Row(ref, digest, follow(ref, digest, links, source_uri=pf.source_uri)))
+    return AuditReport(release_dir=release_dir, policy=policy_path, rows=tuple(rows),
+                       problems=tuple(problems), when=now)
+
+
+def render_text(report: AuditReport) -> str:
+    doc = report.to_json()
+    s = doc["summary"]
+    lines = [f"audit of {report.release_dir} against {report.policy}: {doc['verdict']} "
+             f"({s['passed']}/{s['artifacts']} artifacts pass, "
+             f"{s['attestationProblems']} attestation problem(s))"]
+    for row in doc["artifacts"]:
+        mark = "ok  " if row["verdict"] == "PASS" else "FAIL"
+        steps = " -> ".join(reversed(row["steps"])) or "no attestation"
+        lines.append(f"  {mark} {row['artifact']}  [{steps}]  {row['source']}")
+        if row["firstFailure"]:
+            lines.append(f"       {row['firstFailure']}")
+    lines.extend(f"  attestation problem: {p}" for p in doc["attestationProblems"])
+    return "\n".join(lines) + "\n"
+
+
+def render_html(report: AuditReport) -> str:
+    doc = report.to_json()
+    s = doc["summary"]
+    esc = html.escape
+    rows = []
+    for r in doc["artifacts"]:
+        cls = "pass" if r["verdict"] == "PASS" else "fail"
+        rows.append(
+            f"<tr class='{cls}'><td>{esc(r['artifact'])}<br><code>{esc(r['sha256'][:16])}…"
+            f"</code></td><td class='verdict'>{r['verdict']}</td>"
+            f"<td>{esc(' → '.join(reversed(r['steps'])) or '—')}</td>"
+            f"<td>{'<br>'.join(esc(x) for x in r['signers']) or '—'}</td>"
+            f"<td>{esc(r['builder']) or '—'}</td><td><code>{esc(r['source']) or '—'}</code></td>"
+            f"<td>{esc(r['firstFailure'])}</td></tr>")
+    problems = "".join(f"<li>{esc(p)}</li>" for p in doc["attestationProblems"])
+    verdict_cls = "pass" if doc["verdict"] == "PASS" else "fail"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>attest audit: {esc(report.release_dir)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1b1f24; }}
+h1 {{ font-size: 1.4em; }} .summary {{ font-size: 1.1em; margin: 1em 0; }}
+.badge {{ padding: .2em .6em; border-radius: .3em; color: white; font-weight: bold; }}
+.badge.pass {{ background: #1a7f37; }} .badge.fail {{ background: #cf222e; }}
+table {{ border-collapse: collapse; width: 100%; font-size: .9em; }}
+th, td {{ border: 1px solid #d0d7de; padding: .4em .6em; text-align: left; vertical-align: top; }}
+th {{ background: #f6f8fa; }} tr.fail td.verdict {{ color: #cf222e; font-weight: bold; }}
+tr.pass td.verdict {{ color: #1a7f37; font-weight: bold; }} code {{ font-size: .85em; word-break: break-all; }}
+</style></head><body>
+<h1>Release audit: {esc(report.release_dir)}</h1>
+<p class="summary"><span class="badge {verdict_cls}">{doc['verdict']}</span>
+ {s['passed']} of {s['artifacts']} artifacts pass · {s['failed']} fail ·
+ {s['attestationProblems']} attestation problem(s) · policy <code>{esc(report.policy)}</code>
+ · audited {doc['auditedOn']} with no network</p>
+<table><thead><tr><th>Artifact</th><th>Verdict</th><th>Steps</th><th>Signers</th>
+<th>Builder</th><th>Source commit</th><th>First failing check</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+{f'<h2>Attestation problems</h2><ul>{problems}</ul>' if problems else ''}
+</body></html>
+"""
+
+
+def render(report: AuditReport, fmt: str) -> bytes:
+    if fmt == "json":
+        from attester.jsonio import dumps_pretty
+
+        return dumps_pretty(report.to_json())
+    if fmt == "html":
+        return render_html(report).encode()
+    return render_text(report).encode()
+
