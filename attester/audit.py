@@ -180,7 +180,8 @@ h1 {{ font-size: 1.4em; }} .summary {{ font-size: 1.1em; margin: 1em 0; }}
 table {{ border-collapse: collapse; width: 100%; font-size: .9em; }}
 th, td {{ border: 1px solid #d0d7de; padding: .4em .6em; text-align: left; vertical-align: top; }}
 th {{ background: #f6f8fa; }} tr.fail td.verdict {{ color: #cf222e; font-weight: bold; }}
-tr.pass td.verdict {{ color: #1a7f37; font-weight: bold; }} code {{ font-size: .85em; word-break: break-all; }}
+tr.pass td.verdict {{ color: #1a7f37; font-weight: bold; }}
+code {{ font-size: .85em; word-break: break-all; }}
 </style></head><body>
 <h1>Release audit: {esc(report.release_dir)}</h1>
 <p class="summary"><span class="badge {verdict_cls}">{doc['verdict']}</span>

@@ -8,11 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from attester.errors import InputError
-from attester.models import SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
+from attester.models import (
+    BUILD_TYPE_LOCAL,
+    SLSA_PROVENANCE_V01,
+    SLSA_PROVENANCE_V02,
+    SLSA_PROVENANCE_V1,
+    STATEMENT_V01,
+)
 
 PREDICATE_SCHEMAS = {
     SLSA_PROVENANCE_V1: "slsa-provenance-v1.schema.json",
     SLSA_PROVENANCE_V02: "slsa-provenance-v0.2.schema.json",
+    SLSA_PROVENANCE_V01: "slsa-provenance-v0.1.schema.json",
+    "https://slsa.dev/verification_summary/v1": "vsa-v1.schema.json",
+    "https://k8s.io/promo-tools/promotion/v1": "promo-tools-promotion-v1.schema.json",
+}
+#: Build types this project defines: their buildDefinition is checked too.
+BUILD_TYPE_SCHEMAS = {
+    BUILD_TYPE_LOCAL: "buildtype-local-v1.schema.json",
+    "https://attester.dev/buildtypes/stage/v1": "buildtype-stage-v1.schema.json",
+    "https://attester.dev/buildtypes/release/v1": "buildtype-release-v1.schema.json",
+    "https://attester.dev/buildtypes/promotion/v1": "buildtype-promotion-v1.schema.json",
 }
 
 
@@ -65,7 +81,14 @@ def validate(doc: Any, name: str, *, where: str) -> None:
 
 def validate_statement(doc: Any, *, where: str) -> None:
     """Our Statement schema, plus the predicate's own schema when we know it."""
-    validate(doc, "in-toto-statement-v1.schema.json", where=where)
+    legacy = doc.get("_type") == STATEMENT_V01
+    validate(doc, "in-toto-statement-v0.1.schema.json" if legacy else
+             "in-toto-statement-v1.schema.json", where=where)
     schema = PREDICATE_SCHEMAS.get(doc.get("predicateType", ""))
     if schema:
         validate(doc["predicate"], schema, where=f"{where}: predicate")
+    build = doc["predicate"].get("buildDefinition") if isinstance(doc["predicate"], dict) \
+        else None
+    if isinstance(build, dict) and build.get("buildType") in BUILD_TYPE_SCHEMAS:
+        validate(build, BUILD_TYPE_SCHEMAS[build["buildType"]],
+                 where=f"{where}: buildDefinition")

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from attester import keys
+
 from servers import gcs_emulator, oci_registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -203,6 +204,7 @@ def test_promo_tools_format_and_file_promotion(attest, release, tmp_path) -> Non
 
 def test_kpromo_real_manifests_parse() -> None:
     from attester.promote import read_file_manifest, read_image_manifest
+
     from conftest import shared_path
 
     krel = shared_path("interop", "krel", "SOURCES.md").parent
@@ -318,3 +320,86 @@ def test_audit_refuses_empty_policy_and_empty_release(attest, release, tmp_path)
     (tmp_path / "nothing").mkdir()
     r = attest("audit", tmp_path / "nothing", "--policy", "policy.yaml")
     assert r.code == 2 and "holds no attestations" in r.err
+
+
+def test_vsa_written_after_a_pass_and_verifiable(attest, release) -> None:
+    r = attest("verify", "stage.intoto.json", "--key", "stage.pub", "--artifact",
+               "downloaded/kubectl", "--vsa-out", "vsa.intoto.json", "--vsa-key", "release.key")
+    assert r.code == 0, r.err
+    import base64
+    env = json.loads((release["repo"] / "vsa.intoto.json").read_text())
+    vsa = json.loads(base64.b64decode(env["payload"]))
+    from attester import schemas
+    schemas.validate_statement(vsa, where="vsa")
+    assert vsa["predicate"]["verificationResult"] == "PASSED"
+    assert vsa["predicate"]["resourceUri"] == "downloaded/kubectl"
+    assert vsa["predicate"]["inputAttestations"][0]["digest"]["sha256"] == hashlib.sha256(
+        (release["repo"] / "stage.intoto.json").read_bytes()).hexdigest()
+    r = attest("verify", "vsa.intoto.json", "--key", "release.pub", "--artifact", "downloaded/kubectl")
+    assert r.code == 0 and "ok  vsa-result" in r.out
+    # A failing verification writes no VSA.
+    r = attest("verify", "stage.intoto.json", "--key", "intruder.pub", "--artifact",
+               "downloaded/kubectl", "--vsa-out", "vsa2.json", "--vsa-key", "release.key")
+    assert r.code == 1 and not (release["repo"] / "vsa2.json").exists()
+
+
+def test_failed_vsa_does_not_pass(attest, tmp_path) -> None:
+    import datetime as dt
+
+    from attester import vsa
+    from attester.jsonio import dumps_compact
+    from attester.signers import sign_envelope
+    from attester.signers.keyfile import KeyFileSigner
+
+    k = keys.generate("ed25519")
+    (tmp_path / "k.pub").write_bytes(keys.public_pem(k.public_key()))
+    stmt = vsa.build_vsa(subjects=[("a", "ab" * 32)], resource_uri="a", policy_uri="p",
+                         policy_digest="cd" * 32, inputs=[], now=dt.datetime.now(dt.timezone.utc))
+    doc = stmt.to_json()
+    doc["predicate"]["verificationResult"] = "FAILED"
+    env = sign_envelope("application/vnd.in-toto+json", dumps_compact(doc), [KeyFileSigner(k)])
+    (tmp_path / "v.json").write_text(json.dumps(env.to_json()))
+    r = attest("verify", tmp_path / "v.json", "--key", tmp_path / "k.pub", "--predicate-type",
+               "https://slsa.dev/verification_summary/v1")
+    assert r.code == 1 and "verification summary says 'FAILED'" in r.err
+
+
+def test_generated_documents_match_their_schemas(attest, release) -> None:
+    from attester import schemas
+    for name in ("stage.json", "release.json", "promo.json"):
+        doc = json.loads((release["repo"] / name).read_text())
+        schemas.validate_statement(doc, where=name)
+        assert doc["predicate"]["buildDefinition"]["buildType"].startswith("https://attester.dev/buildtypes/")
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--format", "promo-tools")
+    schemas.validate_statement(json.loads(r.out), where="promo-tools")
+
+
+def test_krel_legacy_stage_provenance(attest, release, tmp_path) -> None:
+    """krel's real (unsigned) stage provenance, Statement v0.1 / SLSA v0.1: signed by the
+    release team, it is read by the gate like ours."""
+    from conftest import shared_path
+
+    krel = shared_path("interop", "krel", "k8s-1.23.0-alpha.4-stage-provenance.json")
+    r = attest("sign", krel, "--key", "stage.key", "-o", tmp_path / "krel.intoto.json")
+    assert r.code == 0, r.err
+    r = attest("verify", tmp_path / "krel.intoto.json", "--key", "stage.pub",
+               "--builder-id", "pkg:github/puerco/release@provenance",
+               "--source-uri", "github.com/kubernetes/kubernetes",
+               "--build-type", "https://cloudbuild.googleapis.com/CloudBuildYaml@v1", "--format", "json")
+    assert r.code == 0, r.err
+    assert r.json()["subjects"] == 461
+    # The gate against a bucket holding one staged file with the wrong bytes.
+    doc = json.loads(krel.read_text())
+    first = doc["subject"][0]["name"]                       # gs://kubernetes-release-gcb/stage/...
+    bucket, _, obj = first.removeprefix("gs://").partition("/")
+    client = release["client"]
+    if not client.bucket(bucket).exists():
+        client.create_bucket(bucket)
+    client.bucket(bucket).blob(obj).upload_from_string(b"not the real source tarball")
+    prefix = first.rsplit("/", 1)[0] + "/"
+    r = attest("verify", tmp_path / "krel.intoto.json", "--key", "stage.pub", "--artifacts", prefix,
+               "--format", "json")
+    assert r.code == 1
+    details = [c["detail"] for c in r.json()["checks"] if not c["ok"]]
+    assert any(f"digest mismatch for '{first}'" in d for d in details)
+    assert any("is missing from the store" in d for d in details)
