@@ -403,3 +403,38 @@ def test_krel_legacy_stage_provenance(attest, release, tmp_path) -> None:
     details = [c["detail"] for c in r.json()["checks"] if not c["ok"]]
     assert any(f"digest mismatch for '{first}'" in d for d in details)
     assert any("is missing from the store" in d for d in details)
+
+
+def _spdx(files: dict[str, bytes], *, lie: str | None = None) -> str:
+    doc = {
+        "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
+        "name": "kubernetes-release", "documentNamespace": "https://example.com/spdx/k8s-v1.0.0",
+        "creationInfo": {"created": "2024-08-13T16:00:00Z", "creators": ["Tool: krel"]},
+        "files": [{"SPDXID": f"SPDXRef-File-{i}", "fileName": f"./{name}",
+                   "checksums": [{"algorithm": "SHA1", "checksumValue": hashlib.sha1(data).hexdigest()},  # noqa: S324
+                                 {"algorithm": "SHA256", "checksumValue":
+                                  hashlib.sha256(b"lie" if name == lie else data).hexdigest()},
+                                 {"algorithm": "SHA512", "checksumValue": hashlib.sha512(data).hexdigest()}]}
+                  for i, (name, data) in enumerate(files.items())],
+    }
+    return json.dumps(doc)
+
+
+def test_release_subjects_from_sbom(attest, release, tmp_path) -> None:
+    prod = f"gs://{release['prod_b']}/release/v1.0.0/"
+    files = {n: (release["repo"] / "downloaded" / n).read_bytes() for n in ("kubectl", "kubeadm")}
+    (tmp_path / "k.spdx.json").write_text(_spdx(files))
+    r = attest("provenance", "local://", "--step", "release", "--artifacts", prod,
+               "--subjects-from-sbom", tmp_path / "k.spdx.json")
+    assert r.code == 0, r.err
+    subjects = {s["name"]: s["digest"] for s in json.loads(r.out)["subject"]}
+    assert subjects["kubectl"] == {"sha256": hashlib.sha256(files["kubectl"]).hexdigest(),
+                                   "sha512": hashlib.sha512(files["kubectl"]).hexdigest()}
+    (tmp_path / "bad.spdx.json").write_text(_spdx(files, lie="kubeadm"))
+    r = attest("provenance", "local://", "--step", "release", "--artifacts", prod,
+               "--subjects-from-sbom", tmp_path / "bad.spdx.json")
+    assert r.code == 2 and "'kubeadm' has sha256" in r.err and "but the SBOM says" in r.err
+    (tmp_path / "more.spdx.json").write_text(_spdx({**files, "kube-proxy": b"x"}))
+    r = attest("provenance", "local://", "--step", "release", "--artifacts", prod,
+               "--subjects-from-sbom", tmp_path / "more.spdx.json")
+    assert r.code == 2 and "lists 'kube-proxy', which is not among the artifacts" in r.err
