@@ -121,9 +121,28 @@ def read_file_manifest(manifest: str, files: str | None) -> list[FilePromotion]:
 Resolver = Callable[[str], str]
 
 
-def _refuse(what: str, ref: str, got: str, want: str) -> VerificationError:
-    return VerificationError(f"{what}: {ref} has digest {got}, the source has {want}; "
-                             "refusing to attest a promotion that changed the artifact")
+def _expect(resolve: Resolver, what: str, ref: str, want: str) -> None:
+    """``ref`` must resolve to ``want``, or the promotion is refused."""
+    got = resolve(ref)
+    if got != want:
+        raise VerificationError(f"{what}: {ref} has digest {got}, the source has {want}; "
+                                "refusing to attest a promotion that changed the artifact")
+
+
+def _promotion(*, builder_id: str, manifest: str, manifest_digest: str,
+               params: Mapping[str, Any], names: Sequence[str], source: str, sha256: str,
+               now: dt.datetime) -> Statement:
+    """One promotion statement: production names as subjects, the staging source as the
+    resolved dependency, all with the one digest."""
+    record = BuildRecord(
+        builder_id=builder_id, build_type=BUILD_TYPE_PROMOTION,
+        external_parameters={"manifest": {"path": manifest, "sha256": manifest_digest},
+                             **params},
+        subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": sha256})
+                       for n in dict.fromkeys(names)),
+        resolved_dependencies=(ResourceDescriptor(uri=source, digest={"sha256": sha256}),),
+        finished_on=now)
+    return statement_for(record)
 
 
 def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
@@ -133,15 +152,11 @@ def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
     manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
     for p in promos:
         src_ref = f"{p.source}/{p.name}@{p.digest}"
-        got = resolve(src_ref)
-        if got != p.digest:
-            raise _refuse("staging", src_ref, got, p.digest)
+        _expect(resolve, "staging", src_ref, p.digest)
         refs = []
         for dst in p.destinations:
             for ref in [f"{dst}/{p.name}@{p.digest}", *(f"{dst}/{p.name}:{t}" for t in p.tags)]:
-                got = resolve(ref)
-                if got != p.digest:
-                    raise _refuse("promotion", ref, got, p.digest)
+                _expect(resolve, "promotion", ref, p.digest)
             refs.append(f"{dst}/{p.name}")
         hexd = p.digest.removeprefix("sha256:")
         names = ([f"{canonical_registry.rstrip('/')}/{p.name}"] if canonical_registry else [])
@@ -155,17 +170,11 @@ def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
                                "digest": p.digest, "timestamp": rfc3339(now),
                                "builderId": builder_id}))
             continue
-        record = BuildRecord(
-            builder_id=builder_id, build_type=BUILD_TYPE_PROMOTION,
-            external_parameters={"manifest": {"path": manifest, "sha256": manifest_digest},
-                                 "image": p.name, "tags": list(p.tags),
-                                 "source": f"{p.source}/{p.name}",
-                                 "destinations": refs},
-            subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": hexd})
-                           for n in dict.fromkeys(names)),
-            resolved_dependencies=(ResourceDescriptor(uri=src_ref, digest={"sha256": hexd}),),
-            finished_on=now)
-        out.append(statement_for(record))
+        out.append(_promotion(
+            builder_id=builder_id, manifest=manifest, manifest_digest=manifest_digest,
+            params={"image": p.name, "tags": list(p.tags), "source": f"{p.source}/{p.name}",
+                    "destinations": refs},
+            names=names, source=src_ref, sha256=hexd, now=now))
     return out
 
 
@@ -175,25 +184,14 @@ def file_statements(promos: Sequence[FilePromotion], resolve: Resolver, *, build
     out = []
     for p in promos:
         src = f"{p.source}/{p.name}"
-        got = resolve(src)
-        if got != p.sha256:
-            raise _refuse("staging", src, got, p.sha256)
-        dsts = []
-        for d in p.destinations:
-            ref = f"{d}/{p.name}"
-            got = resolve(ref)
-            if got != p.sha256:
-                raise _refuse("promotion", ref, got, p.sha256)
-            dsts.append(ref)
-        record = BuildRecord(
-            builder_id=builder_id, build_type=BUILD_TYPE_PROMOTION,
-            external_parameters={"manifest": {"path": manifest, "sha256": manifest_digest},
-                                 "file": p.name, "source": src, "destinations": dsts},
-            subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": p.sha256})
-                           for n in dsts),
-            resolved_dependencies=(ResourceDescriptor(uri=src, digest={"sha256": p.sha256}),),
-            finished_on=now)
-        out.append(statement_for(record))
+        _expect(resolve, "staging", src, p.sha256)
+        dsts = [f"{d}/{p.name}" for d in p.destinations]
+        for ref in dsts:
+            _expect(resolve, "promotion", ref, p.sha256)
+        out.append(_promotion(
+            builder_id=builder_id, manifest=manifest, manifest_digest=manifest_digest,
+            params={"file": p.name, "source": src, "destinations": dsts},
+            names=dsts, source=src, sha256=p.sha256, now=now))
     return out
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from servers import send
+
 
 def _key(path: str) -> str:
     """Path plus query with parameters sorted: clients order them as they like."""
@@ -99,9 +101,4 @@ class Replay:
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str],
               body: bytes) -> None:
-        h.send_response(status)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
+        send(h, status, body, headers)

@@ -11,8 +11,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+
+def send(handler: Any, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    """Answer an http.server request with ``body`` (JSON unless a Content-Type is given)."""
+    handler.send_response(status)
+    for k, v in {"Content-Type": "application/json", **(headers or {})}.items():
+        handler.send_header(k, v)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def free_port() -> int:
@@ -106,26 +117,16 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else None
                 if outer.script:
                     code, headers = outer.script.pop(0)
-                    payload = b'{"error": {"code": %d, "message": "injected"}}' % code
-                    self.send_response(code)
-                    for k, v in {**headers, "Content-Type": "application/json"}.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    send(self, code, b'{"error": {"code": %d, "message": "injected"}}' % code,
+                         headers)
                     return
                 skip = {"host", "content-length", "connection"}
                 fwd = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                 r = requests.request(self.command, f"http://{outer.upstream}{self.path}",
                                      headers=fwd, data=body, timeout=30)
-                self.send_response(r.status_code)
                 drop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
-                for k, v in r.headers.items():
-                    if k.lower() not in drop:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(r.content)))
-                self.end_headers()
-                self.wfile.write(r.content)
+                send(self, r.status_code, r.content,
+                     {k: v for k, v in r.headers.items() if k.lower() not in drop})
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -142,4 +143,4 @@ class FaultProxy:
         self.server.server_close()
 
 
-__all__ = ["FaultProxy", "free_port", "gcs_emulator", "oci_registry", "sys"]
+__all__ = ["FaultProxy", "free_port", "gcs_emulator", "oci_registry", "send", "sys"]

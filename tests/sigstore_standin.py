@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from servers import send
+
 START = "2020-01-01T00:00:00Z"
 
 
@@ -116,12 +118,7 @@ class SigstoreStandIn:
                         code, doc = 404, {"message": "not found"}
                 except Exception as e:  # noqa: BLE001 - the stand-in answers like a server
                     code, doc = 400, {"message": f"{type(e).__name__}: {e}"}
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send(self, code, json.dumps(doc).encode())
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -13,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from servers import send
+
 TOKEN = "hvs.standin-token"
 
 
@@ -27,12 +29,7 @@ class VaultTransit:
                 pass
 
             def _send(self, code: int, doc: dict) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send(self, code, json.dumps(doc).encode())
 
             def _authorized(self) -> bool:
                 if self.headers.get("X-Vault-Token") != TOKEN:

@@ -18,7 +18,7 @@ from attester.retry import RetryPolicy, parse_retry_after
 from attester.stores import collect_subjects
 from attester.stores.oci import OciStore, Reference, is_loopback
 
-from servers import oci_registry
+from servers import oci_registry, send
 
 pytestmark = pytest.mark.registry
 
@@ -169,12 +169,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, code: int, headers: dict[str, str], body: bytes = b"") -> None:
-        self.send_response(code)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send(self, code, body, headers)
 
     def do_GET(self) -> None:
         srv = self.server

@@ -24,7 +24,7 @@ from attester import githubapi
 from attester.errors import StoreError, UsageError
 from attester.hashing import CHUNK_SIZE, HashTask
 from attester.httpget import get_stream
-from attester.stores.interface import Entry
+from attester.stores.interface import Entry, require_unique_names
 
 _URI = re.compile(r"^github-artifacts://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<run>\d+)/?$")
 MAX_ENTRY_BYTES = 10 << 30
@@ -110,9 +110,7 @@ class GitHubArtifactsStore:
                 out.append(Entry(name=f"{art['name']}/{rel}", size=info.file_size,
                                  identity={"artifact_id": str(art["id"])},
                                  handle=(zf, info)))
-        names = [e.name for e in out]
-        if len(set(names)) != len(names):
-            raise StoreError(f"{self.uri}: two files share a subject name")
+        require_unique_names(out, self.uri)
         return out
 
     def task(self, entry: Entry) -> HashTask:

@@ -17,7 +17,7 @@ from attester import githubapi
 from attester.errors import StoreError, UsageError
 from attester.hashing import HashTask
 from attester.httpget import get_stream
-from attester.stores.interface import Entry
+from attester.stores.interface import Entry, require_unique_names
 
 _URI = re.compile(r"^github-release://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<tag>.+)$")
 
@@ -56,9 +56,7 @@ class GitHubReleaseStore:
                              handle=(raw["url"], api_digest)))
         if not out:
             raise StoreError(f"{self.uri}: the release has no uploaded assets")
-        names = [e.name for e in out]
-        if len(set(names)) != len(names):
-            raise StoreError(f"{self.uri}: two assets share a name")
+        require_unique_names(out, self.uri)
         return out
 
     def task(self, entry: Entry) -> HashTask:

@@ -46,3 +46,14 @@ class Store(Protocol):
 def to_subject(entry: Entry, digest: Mapping[str, str]) -> ResourceDescriptor:
     return ResourceDescriptor(name=entry.name, digest=digest,
                               annotations=dict(entry.annotations))
+
+
+def require_unique_names(entries: Sequence[Entry], what: str) -> None:
+    """Subject names identify artifacts: two entries with one name would be ambiguous."""
+    seen: set[str] = set()
+    for e in entries:
+        if e.name in seen:
+            from attester.errors import StoreError
+
+            raise StoreError(f"{what}: two artifacts share the name {e.name!r}")
+        seen.add(e.name)
