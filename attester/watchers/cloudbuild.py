@@ -24,6 +24,7 @@ import attrs
 from attester.errors import InputError, MissingExtraError, ServiceError, StoreError, UsageError
 from attester.models import BuildRecord, ResourceDescriptor
 from attester.watchers.github import parse_time
+from attester.watchers.interface import wait_until_finished
 
 BUILD_TYPE_GCB = "https://cloud.google.com/build/gcb-buildtypes/google-worker/v1"
 BUILDER_ID_GCB = "https://cloudbuild.googleapis.com/GoogleHostedWorker"
@@ -283,19 +284,10 @@ class CloudBuildWatcher:
         return data
 
     def build(self) -> dict[str, Any]:
-        deadline = time.monotonic() + self.wait_timeout
-        while True:
-            build = self.fetch()
-            status = build.get("status", "STATUS_UNKNOWN")
-            if status not in RUNNING or self.allow_running:
-                break
-            if not self.wait:
-                raise InputError(f"{self.uri}: the build is still {status}; provenance describes "
-                                 "finished builds", hint="pass --wait to poll until it finishes")
-            if time.monotonic() >= deadline:
-                raise InputError(f"{self.uri}: still {status} after waiting "
-                                 f"{self.wait_timeout:.0f}s")
-            self.sleep(self.poll_interval)
+        build = wait_until_finished(
+            self.fetch, running=lambda status: status in RUNNING and not self.allow_running,
+            uri=self.uri, noun="build", wait=self.wait, timeout=self.wait_timeout,
+            interval=self.poll_interval, sleep=self.sleep)
         status = build.get("status")
         if status != "SUCCESS" and not (self.allow_running and status in RUNNING) \
                 and not self.allow_failed:

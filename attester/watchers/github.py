@@ -21,6 +21,7 @@ import attrs
 from attester import githubapi
 from attester.errors import InputError, UsageError
 from attester.models import BuildRecord, ResourceDescriptor
+from attester.watchers.interface import wait_until_finished
 
 BUILD_TYPE_GITHUB = "https://actions.github.io/buildtypes/workflow/v1"
 _URI = re.compile(r"^github://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<run>\d+)(?:/(?P<attempt>\d+))?/?$")
@@ -123,19 +124,10 @@ class GitHubWatcher:
 
     def run(self) -> dict[str, Any]:
         gh = githubapi.client()
-        deadline = time.monotonic() + self.wait_timeout
-        while True:
-            run = self._fetch_run(gh)
-            if run.get("status") == "completed":
-                break
-            if not self.wait:
-                raise InputError(f"{self.uri}: the run is still {run.get('status')}; provenance "
-                                 "describes finished builds", hint="pass --wait to poll until "
-                                 "it completes")
-            if time.monotonic() >= deadline:
-                raise InputError(f"{self.uri}: still {run.get('status')} after waiting "
-                                 f"{self.wait_timeout:.0f}s")
-            self.sleep(self.poll_interval)
+        run = wait_until_finished(lambda: self._fetch_run(gh),
+                                  running=lambda status: status != "completed", uri=self.uri,
+                                  noun="run", wait=self.wait, timeout=self.wait_timeout,
+                                  interval=self.poll_interval, sleep=self.sleep)
         if run.get("conclusion") != "success" and not self.allow_failed:
             raise InputError(f"{self.uri}: the run concluded {run.get('conclusion')!r}, not "
                              "'success'; refusing to attest it", hint="--allow-failed overrides")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from attester.errors import InputError
 from attester.models import BuildRecord
 
 
@@ -18,3 +21,22 @@ class Watcher(Protocol):
 
     def default_artifacts(self) -> list[str]:
         """Stores to read subjects from when the user names none (e.g. the run's artifacts)."""
+
+
+def wait_until_finished(fetch: Callable[[], dict[str, Any]], *, running: Callable[[str], bool],
+                        uri: str, noun: str, wait: bool, timeout: float, interval: float,
+                        sleep: Callable[[float], None]) -> dict[str, Any]:
+    """Fetch a build until it is no longer running; without ``wait`` a running build is an
+    error, since provenance describes finished builds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        build = fetch()
+        status = str(build.get("status", "unknown"))
+        if not running(status):
+            return build
+        if not wait:
+            raise InputError(f"{uri}: the {noun} is still {status}; provenance describes "
+                             "finished builds", hint="pass --wait to poll until it finishes")
+        if time.monotonic() >= deadline:
+            raise InputError(f"{uri}: still {status} after waiting {timeout:.0f}s")
+        sleep(interval)
