@@ -49,7 +49,18 @@ def servers(tmp_path_factory) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture
-def release(attest, servers, repo, monkeypatch, tmp_path):
+def gcb(monkeypatch) -> Iterator[None]:
+    """The recorded Cloud Build stage build, replayed for the real google-cloud-build client."""
+    from replay import Replay
+
+    with Replay() as r:
+        r.file("/v1/projects/k8s-staging-releng/builds/inline-1", "cloudbuild/build-inline.json")
+        monkeypatch.setenv("ATTEST_CLOUDBUILD_ENDPOINT", r.url)
+        yield
+
+
+@pytest.fixture
+def release(attest, servers, gcb, repo, monkeypatch, tmp_path):
     """Runs the whole release as a user would; returns what the checks need."""
     gcs_url, reg = servers
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_url)
@@ -69,8 +80,9 @@ def release(attest, servers, repo, monkeypatch, tmp_path):
         client.bucket(stage_b).blob(f"stage/v1.0.0/{name}").upload_from_string(data)
     app = f"staging-{suffix}/app"
     digest = push(reg, app, "v1.0.0", b'{"os":"linux"}', f"app {suffix}".encode())
-    # -- stage --------------------------------------------------------------------------
-    r = attest("provenance", "local://", "--step", "stage", "--build-version", "v1.0.0",
+    # -- stage: the recorded Cloud Build build, attested from outside it --------------------
+    r = attest("provenance", "cloudbuild://k8s-staging-releng/inline-1", "--step", "stage",
+               "--build-version", "v1.0.0",
                "--release-version", "v1.0.0", "--artifacts", f"gs://{stage_b}/stage/v1.0.0/",
                "--artifacts", f"oci://{reg}/{app}:v1.0.0", "-o", "stage.json")
     assert r.code == 0, r.err
@@ -118,7 +130,8 @@ def test_chain_from_published_file_and_production_image(attest, release) -> None
     details = [c["detail"] for c in r.json()["checks"]]
     assert any("published from staged gs://" in d for d in details)
     assert any("promoted from " in d and "staging-" in d for d in details)
-    assert sum("built from git+https://github.com/example/project.git@" in d for d in details) == 2
+    assert sum("built from git+https://github.com/kubernetes/release@7c4b2a1d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b"
+               in d for d in details) == 2
 
 
 def test_release_gate_on_the_staged_bucket(attest, release) -> None:
@@ -260,7 +273,9 @@ def test_audit_offline_in_three_formats(attest, release, tmp_path, offline) -> N
     assert schemas.errors(doc, "audit-report.schema.json") == []
     image_row = next(a for a in doc["artifacts"] if a["artifact"].endswith("/app"))
     assert image_row["steps"] == ["promotion", "stage"] and image_row["verdict"] == "PASS"
-    assert image_row["source"].startswith("git+https://github.com/example/project.git@")
+    assert image_row["source"] == ("git+https://github.com/kubernetes/release@"
+                                   "7c4b2a1d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b")
+    assert image_row["builder"] == "https://cloudbuild.googleapis.com/GoogleHostedWorker"
     out = tmp_path / "audit.html"
     r = attest("audit", d, "--policy", "policy.yaml", "--format", "html", "--output", out)
     assert r.code == 0
@@ -438,3 +453,17 @@ def test_release_subjects_from_sbom(attest, release, tmp_path) -> None:
     r = attest("provenance", "local://", "--step", "release", "--artifacts", prod,
                "--subjects-from-sbom", tmp_path / "more.spdx.json")
     assert r.code == 2 and "lists 'kube-proxy', which is not among the artifacts" in r.err
+
+
+def test_two_attestations_disagreeing_on_a_digest(attest, release) -> None:
+    repo = release["repo"]
+    doc = json.loads((repo / "stage.json").read_text())
+    for sub in doc["subject"]:
+        if sub["name"].endswith("/kubeadm"):
+            sub["digest"]["sha256"] = "ee" * 32
+    (repo / "stage-b.json").write_text(json.dumps(doc))
+    assert attest("sign", "stage-b.json", "--key", "stage.key", "-o", "stage-b.intoto.json").code == 0
+    r = attest("verify", *CHAIN, "--chain", "stage-b.intoto.json", "--artifact", "downloaded/kubeadm")
+    assert r.code == 1
+    assert "chain consistency: gs://" in r.err and "/kubeadm: stage.intoto.json says sha256:" in r.err
+    assert "but stage-b.intoto.json says sha256:" + "ee" * 32 in r.err
