@@ -253,7 +253,15 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
     checks: list[Check] = []
     payload: tuple[str, bytes] | None = None
     is_dsse = bundle._dsse_envelope is not None
-    if is_dsse:
+    from attester import intoto_entry
+
+    if is_dsse and intoto_entry.is_intoto_v002(bundle):
+        ptype, body, when = intoto_entry.verify(bundle, trusted_root, where=where)
+        payload = (ptype, body)
+        checks.append(Check("signature", True, "Sigstore bundle (intoto 0.0.2 entry): DSSE "
+                            "signature valid, certificate chains to the trusted root, logged "
+                            f"in Rekor at {when:%Y-%m-%dT%H:%M:%SZ}"))
+    elif is_dsse:
         out: list[tuple[str, bytes]] = []
         _verify(lambda: out.append(verifier.verify_dsse(bundle, nopolicy)), where=where)
         payload = out[0]

@@ -207,6 +207,10 @@ class SigstoreStandIn:
             entry = {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": proposed["spec"]}
         else:
             return 400, {"message": f"unsupported kind {proposed['kind']}"}
+        return 201, self.log(entry)
+
+    def log(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Append an entry body; the v1 API's answer for it."""
         canonical = rfc8785.dumps(entry)
         with self.lock:
             self.entries.append(canonical)
@@ -226,7 +230,7 @@ class SigstoreStandIn:
         checkpoint = note + "\n" + "\u2014 rekor.attester.test " + \
             base64.b64encode(log_id[:4] + note_sig).decode() + "\n"
         uuid = hashlib.sha256(canonical).hexdigest()
-        return 201, {uuid: {"body": body_b64, "integratedTime": integrated,
+        return {uuid: {"body": body_b64, "integratedTime": integrated,
                             "logID": log_id.hex(), "logIndex": index, "verification": {
                                 "inclusionProof": {"checkpoint": checkpoint,
                                                    "hashes": [h.hex() for h in proof],
@@ -269,4 +273,55 @@ class SigstoreStandIn:
                 "caUrls": [service], "oidcUrls": [dict(service, url=self.issuer)],
                 "rekorTlogUrls": [service], "tsaUrls": [],
                 "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}},
+        }
+
+    # -- a bundle whose entry is intoto 0.0.2 (as slsa-github-generator and npm logged) ----
+    def intoto_bundle(self, payload: bytes, email: str = "release-bot@example.com",
+                      log_edit: Any = None) -> dict[str, Any]:
+        """``log_edit`` changes the body before it is logged: a log that lies, but signs."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
+               .sign(key, hashes.SHA256()))
+        _, resp = self.fulcio("Bearer " + self.token(email), json.dumps({
+            "certificateSigningRequest": base64.b64encode(
+                csr.public_bytes(serialization.Encoding.PEM)).decode()}).encode())
+        leaf_pem = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"][0].encode()
+        ptype = "application/vnd.in-toto+json"
+        pae = b"DSSEv1 %d %b %d %b" % (len(ptype), ptype.encode(), len(payload), payload)
+        sig = key.sign(pae, ec.ECDSA(hashes.SHA256()))
+        envelope = {"payload": base64.b64encode(payload).decode(), "payloadType": ptype,
+                    "signatures": [{"sig": base64.b64encode(sig).decode()}]}
+        body = {"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
+            "envelope": {"payloadType": ptype, "signatures": [{
+                "sig": base64.b64encode(base64.b64encode(sig)).decode(),
+                "publicKey": base64.b64encode(leaf_pem).decode()}]},
+            "hash": {"algorithm": "sha256",
+                     "value": hashlib.sha256(json.dumps(envelope).encode()).hexdigest()},
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}}}}
+        if log_edit:
+            log_edit(body)
+        (entry,) = self.log(body).values()
+        proof = entry["verification"]["inclusionProof"]
+        leaf_der = x509.load_pem_x509_certificate(leaf_pem).public_bytes(serialization.Encoding.DER)
+        return {
+            "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.2",
+            "verificationMaterial": {
+                "x509CertificateChain": {"certificates": [
+                    {"rawBytes": base64.b64encode(leaf_der).decode()}]},
+                "tlogEntries": [{
+                    "logIndex": str(entry["logIndex"]),
+                    "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
+                    "kindVersion": {"kind": "intoto", "version": "0.0.2"},
+                    "integratedTime": str(entry["integratedTime"]),
+                    "inclusionPromise": {"signedEntryTimestamp":
+                                         entry["verification"]["signedEntryTimestamp"]},
+                    "inclusionProof": {
+                        "logIndex": str(proof["logIndex"]),
+                        "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
+                        "treeSize": str(proof["treeSize"]),
+                        "hashes": [base64.b64encode(bytes.fromhex(h)).decode()
+                                   for h in proof["hashes"]],
+                        "checkpoint": {"envelope": proof["checkpoint"]}},
+                    "canonicalizedBody": entry["body"]}]},
+            "dsseEnvelope": envelope,
         }

@@ -115,3 +115,80 @@ def test_token_from_environment(attest, standin, repo, monkeypatch, tmp_path) ->
     r = attest("sign", "p.json", "--keyless", "--trust-config", tmp_path / "trust.json",
                "-o", "p.sigstore.json")
     assert r.code == 0, r.err
+
+
+# -- bundles logged as intoto 0.0.2 (verified by our own code; sigstore refuses them) ------
+
+STATEMENT = json.dumps({"_type": "https://in-toto.io/Statement/v1",
+                        "subject": [{"name": "pkg.tgz", "digest": {"sha512": "ab" * 64}}],
+                        "predicateType": "https://slsa.dev/provenance/v1",
+                        "predicate": {"buildDefinition": {"buildType": "https://x/y",
+                                                          "externalParameters": {}},
+                                      "runDetails": {"builder": {"id": "https://b/1"}}}}).encode()
+
+
+def _intoto_case(standin, tmp_path, mutate=None):
+    bundle = standin.intoto_bundle(STATEMENT)
+    if mutate:
+        mutate(bundle)
+    (tmp_path / "b.sigstore.json").write_text(json.dumps(bundle))
+    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+    return ["verify", tmp_path / "b.sigstore.json", "--trusted-root", tmp_path / "root.json",
+            "--offline", "--certificate-identity", "release-bot@example.com",
+            "--certificate-oidc-issuer", standin.issuer, "--builder-id", "https://b/1"]
+
+
+def test_intoto_v002_bundle_verifies(attest, standin, tmp_path) -> None:
+    r = attest(*_intoto_case(standin, tmp_path))
+    assert r.code == 0, r.err
+    assert "intoto 0.0.2 entry" in r.out and "ok  builder-id" in r.out
+
+
+def _edit_body(bundle, fn):
+    entry = bundle["verificationMaterial"]["tlogEntries"][0]
+    body = json.loads(base64.b64decode(entry["canonicalizedBody"]))
+    fn(body)
+    entry["canonicalizedBody"] = base64.b64encode(json.dumps(body).encode()).decode()
+
+
+@pytest.mark.parametrize(("mutate", "needle"), [
+    (lambda b: b["dsseEnvelope"].update(payload=base64.b64encode(STATEMENT + b" ").decode()),
+     "payload hash does not match"),
+    (lambda b: b["verificationMaterial"]["tlogEntries"][0].update(integratedTime="1600000000"),
+     "SET: invalid inclusion promise"),
+    (lambda b: _edit_body(b, lambda body: body["spec"]["content"]["payloadHash"].update(value="0" * 64)),
+     "SET: invalid inclusion promise"),
+    (lambda b: b["verificationMaterial"]["tlogEntries"][0].pop("inclusionPromise"),
+     "bundle must contain an inclusion promise or signed timestamp(s)"),
+])
+def test_intoto_v002_tampering_fails(attest, standin, tmp_path, mutate, needle) -> None:
+    r = attest(*_intoto_case(standin, tmp_path, mutate))
+    assert r.code == 1, r.err
+    assert needle in r.err
+
+
+def test_intoto_v002_from_another_log_or_ca_fails(attest, standin, tmp_path) -> None:
+    args = _intoto_case(standin, tmp_path)
+    with SigstoreStandIn() as other:
+        (tmp_path / "root.json").write_text(json.dumps(other.trusted_root()))
+    r = attest(*args)
+    assert r.code == 1 and "intoto 0.0.2 log entry" in r.err
+
+
+@pytest.mark.parametrize(("edit", "needle"), [
+    (lambda body: body["spec"]["content"]["envelope"]["signatures"][0].update(
+        publicKey=base64.b64encode(b"another certificate").decode()),
+     "logged signature or certificate differs from the bundle's"),
+    (lambda body: body["spec"]["content"]["payloadHash"].update(value="0" * 64),
+     "payload hash does not match the bundle's envelope"),
+    (lambda body: body["spec"]["content"]["envelope"].update(payloadType="text/plain"),
+     "logged payload type differs"),
+])
+def test_intoto_v002_entry_inconsistent_with_bundle(attest, standin, tmp_path, edit, needle):
+    bundle = standin.intoto_bundle(STATEMENT, log_edit=edit)
+    (tmp_path / "b.json").write_text(json.dumps(bundle))
+    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+    r = attest("verify", tmp_path / "b.json", "--trusted-root", tmp_path / "root.json",
+               "--offline", "--certificate-identity", "release-bot@example.com",
+               "--certificate-oidc-issuer", standin.issuer, "--builder-id", "https://b/1")
+    assert r.code == 1 and needle in r.err, r.err
