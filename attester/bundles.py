@@ -57,9 +57,19 @@ def _sigstore() -> Any:
 
 def load_bundle(data: bytes, *, where: str) -> Any:
     _sigstore()
+    import json
+
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle, InvalidBundle
 
+    from attester import intoto_entry
+
+    try:
+        raw = intoto_entry.parse(json.loads(data), where=where)
+    except ValueError:
+        raw = None
+    if raw is not None:
+        return raw
     try:
         return Bundle.from_json(data)
     except InvalidBundle as e:
@@ -69,6 +79,13 @@ def load_bundle(data: bytes, *, where: str) -> Any:
         raise InputError(f"{where}: not a valid Sigstore bundle: {msg}") from None
     except (SigstoreError, ValueError) as e:
         raise InputError(f"{where}: not a valid Sigstore bundle: {_one_line(e)}") from None
+
+
+def is_dsse(bundle: Any) -> bool:
+    from attester import intoto_entry
+
+    return isinstance(bundle, intoto_entry.IntotoBundle) or \
+        bundle._dsse_envelope is not None
 
 
 def load_trusted_root(path: str | None, *, offline: bool, staging: bool) -> Any:
@@ -252,10 +269,11 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
     nopolicy = _Deferred()
     checks: list[Check] = []
     payload: tuple[str, bytes] | None = None
-    is_dsse = bundle._dsse_envelope is not None
     from attester import intoto_entry
 
-    if is_dsse and intoto_entry.is_intoto_v002(bundle):
+    is_intoto = isinstance(bundle, intoto_entry.IntotoBundle)
+    is_dsse = is_intoto or bundle._dsse_envelope is not None
+    if is_intoto:
         ptype, body, when = intoto_entry.verify(bundle, trusted_root, where=where)
         payload = (ptype, body)
         checks.append(Check("signature", True, "Sigstore bundle (intoto 0.0.2 entry): DSSE "

@@ -148,7 +148,7 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                                      staging=trust.staging)
     try:
         bundle = bundles.load_bundle(data, where=f"bundle {where}")
-        is_dsse = bundle._dsse_envelope is not None
+        is_dsse = bundles.is_dsse(bundle)
         digest = None
         if not is_dsse:
             if blob is None or demands.stores:

@@ -13,6 +13,9 @@ An intoto 0.0.2 body is ``{"apiVersion": "0.0.2", "kind": "intoto", "spec": {"co
 "payloadHash"}}}`` where ``sig`` is the envelope's base64 signature base64-encoded
 once more, ``publicKey`` the base64 of the signer's PEM certificate, and
 ``payloadHash`` the SHA-256 of the payload (which Rekor does not store).
+
+Such bundles are read from their JSON directly: ``sigstore``'s loader also insists on
+an inclusion proof with a checkpoint, which v0.1 bundles (SET only) often lack.
 """
 
 from __future__ import annotations
@@ -22,65 +25,125 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from attester.errors import VerificationError
+import attrs
+
+from attester.errors import InputError, VerificationError
+
+V01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
 
 
-def is_intoto_v002(bundle: Any) -> bool:
-    kv = bundle.log_entry._inner.kind_version
-    return bool(kv.kind == "intoto" and kv.version == "0.0.2")
+@attrs.frozen
+class IntotoBundle:
+    """A bundle whose single log entry is intoto 0.0.2, as parsed from its JSON."""
+
+    media_type: str
+    certificate: Any = attrs.field(repr=False)
+    entry: Mapping[str, Any] = attrs.field(repr=False)
+    payload_type: str = ""
+    payload: bytes = b""
+    signatures: tuple[bytes, ...] = ()
+
+    @property
+    def signing_certificate(self) -> Any:
+        return self.certificate
+
+
+def parse(doc: Any, *, where: str) -> IntotoBundle | None:
+    """The bundle if its log entry is intoto 0.0.2; ``None`` for every other bundle."""
+    from cryptography import x509
+
+    try:
+        vm = doc["verificationMaterial"]
+        entries = vm["tlogEntries"]
+        kind = entries[0]["kindVersion"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if kind != {"kind": "intoto", "version": "0.0.2"}:
+        return None
+    if len(entries) != 1:
+        raise VerificationError(f"{where}: expected exactly one log entry in bundle")
+    try:
+        raw = (vm.get("certificate") or vm["x509CertificateChain"]["certificates"][0])["rawBytes"]
+        cert = x509.load_der_x509_certificate(base64.b64decode(raw))
+        env = doc["dsseEnvelope"]
+        sigs = tuple(base64.b64decode(sg["sig"]) for sg in env["signatures"])
+        payload = base64.b64decode(env["payload"])
+        ptype = str(env["payloadType"])
+    except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
+        raise InputError(f"{where}: not a valid Sigstore bundle (certificate or DSSE envelope "
+                         "missing or malformed)") from None
+    return IntotoBundle(media_type=str(doc.get("mediaType", "")), certificate=cert,
+                        entry=entries[0], payload_type=ptype, payload=payload,
+                        signatures=sigs)
 
 
 def _fail(where: str, msg: str) -> VerificationError:
     return VerificationError(f"{where}: intoto 0.0.2 log entry: {msg}")
 
 
-def verify(bundle: Any, trusted_root: Any, *, where: str) -> tuple[str, bytes, dt.datetime]:
-    """Every check for an intoto 0.0.2 bundle; returns (payloadType, payload, signed at)."""
+def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
+    """The log vouches for the entry: SET over (body, time, log id, index) and, when the
+    bundle has one, the inclusion proof with its signed checkpoint."""
+    import rfc8785
+    from sigstore._internal.trust import KeyringPurpose
+    from sigstore.errors import VerificationError as SigstoreVerificationError
+
+    e = b.entry
+    promise = (e.get("inclusionPromise") or {}).get("signedEntryTimestamp")
+    if not promise or not e.get("integratedTime"):
+        raise _fail(where, "no signed entry timestamp, so no signing time can be trusted")
+    keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
+    try:
+        log_id = base64.b64decode(e["logId"]["keyId"])
+        canonical = rfc8785.dumps({"body": e["canonicalizedBody"],
+                                   "integratedTime": int(e["integratedTime"]),
+                                   "logID": log_id.hex(), "logIndex": int(e["logIndex"])})
+        keyring.verify(key_id=log_id, signature=base64.b64decode(promise), data=canonical)
+    except SigstoreVerificationError as exc:
+        raise _fail(where, f"SET: invalid inclusion promise: {exc}") from None
+    except (KeyError, ValueError, TypeError, binascii.Error):
+        raise _fail(where, "malformed log entry") from None
+    proof = e.get("inclusionProof") or {}
+    if proof.get("checkpoint"):
+        from sigstore.models import TransparencyLogEntry
+        from sigstore_models.rekor.v1 import TransparencyLogEntry as Raw
+
+        try:
+            TransparencyLogEntry(Raw.from_dict(dict(e)))._verify(keyring)
+        except SigstoreVerificationError as exc:
+            raise _fail(where, str(exc).splitlines()[0]) from None
+        except Exception as exc:  # noqa: BLE001 - pydantic rejects malformed proofs
+            raise _fail(where, f"malformed inclusion proof: {type(exc).__name__}") from None
+    elif b.media_type != V01:
+        raise _fail(where, "bundles after v0.1 must carry an inclusion proof with checkpoint")
+    return dt.datetime.fromtimestamp(int(e["integratedTime"]), dt.timezone.utc)
+
+
+def _verify_certificate(b: IntotoBundle, trusted_root: Any, when: dt.datetime,
+                        where: str) -> None:
+    """The certificate chains to the trusted Fulcio CA at the logged time, with its SCT."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
     from sigstore._internal.sct import verify_sct
     from sigstore._internal.trust import KeyringPurpose
     from sigstore.errors import VerificationError as SigstoreVerificationError
 
-    entry = bundle.log_entry
-    inner = entry._inner
-    envelope = bundle._dsse_envelope
-    if envelope is None:
-        raise _fail(where, "the bundle has no DSSE envelope")
-    keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
-    # 1. The log vouches for the entry: SET over (body, time, log id, index) and, when
-    #    present, the inclusion proof and its signed checkpoint.
-    if not (inner.inclusion_promise and inner.integrated_time):
-        raise _fail(where, "no signed entry timestamp, so no signing time can be trusted")
-    try:
-        entry._verify_set(keyring)
-        if inner.inclusion_proof is not None and inner.inclusion_proof.checkpoint is not None:
-            from sigstore._internal.merkle import verify_merkle_inclusion
-            from sigstore._internal.rekor.checkpoint import verify_checkpoint
-
-            verify_merkle_inclusion(entry)
-            verify_checkpoint(keyring, entry)
-    except SigstoreVerificationError as e:
-        raise _fail(where, str(e).splitlines()[0]) from None
-    signed_at = dt.datetime.fromtimestamp(int(inner.integrated_time), dt.timezone.utc)
-    # 2. The certificate chains to the trusted Fulcio CA at that time, with its SCT.
-    cert = bundle.signing_certificate
+    cert = b.certificate
     ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
         x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
     ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
         x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
-    verifier = (PolicyBuilder().store(Store(trusted_root.get_fulcio_certs())).time(signed_at)
+    verifier = (PolicyBuilder().store(Store(trusted_root.get_fulcio_certs())).time(when)
                 .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
                 .build_client_verifier())
     try:
         chain = verifier.verify(cert, []).chain[1:]
     except Exception as e:  # noqa: BLE001 - cryptography's verification errors vary
-        when = signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        raise _fail(where, f"certificate does not chain to the trusted root at {when}: {e}") \
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise _fail(where, f"certificate does not chain to the trusted root at {stamp}: {e}") \
             from None
     try:
         verify_sct(cert, chain, trusted_root.ct_keyring(KeyringPurpose.VERIFY))
@@ -89,39 +152,49 @@ def verify(bundle: Any, trusted_root: Any, *, where: str) -> tuple[str, bytes, d
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     if x509.oid.ExtendedKeyUsageOID.CODE_SIGNING not in eku:
         raise _fail(where, "certificate is not for code signing")
-    # 3. The entry is about this envelope, signature and certificate.
+
+
+def _verify_body(b: IntotoBundle, where: str) -> None:
+    """The logged entry is about this envelope, signature and certificate."""
+    from cryptography.hazmat.primitives import serialization
+
     try:
-        body = json.loads(base64.b64decode(inner.canonicalized_body)
-                          if isinstance(inner.canonicalized_body, str)
-                          else inner.canonicalized_body)
+        body = json.loads(base64.b64decode(b.entry["canonicalizedBody"]))
         content = body["spec"]["content"]
         logged_sigs = content["envelope"]["signatures"]
         payload_hash = content["payloadHash"]
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise _fail(where, "entry body is not an intoto 0.0.2 record") from None
-    payload = envelope._inner.payload
-    payload_type = envelope._inner.payload_type
     if payload_hash.get("algorithm") != "sha256" or \
-            payload_hash.get("value") != hashlib.sha256(payload).hexdigest():
+            payload_hash.get("value") != hashlib.sha256(b.payload).hexdigest():
         raise _fail(where, "payload hash does not match the bundle's envelope")
-    sigs = [s.sig for s in envelope._inner.signatures]
-    if len(sigs) != 1:
-        raise _fail(where, f"expected one envelope signature, found {len(sigs)}")
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    expected = {"sig": base64.b64encode(base64.b64encode(sigs[0])).decode(),
+    if len(b.signatures) != 1:
+        raise _fail(where, f"expected one envelope signature, found {len(b.signatures)}")
+    cert_pem = b.certificate.public_bytes(serialization.Encoding.PEM)
+    expected = {"sig": base64.b64encode(base64.b64encode(b.signatures[0])).decode(),
                 "publicKey": base64.b64encode(cert_pem).decode()}
-    if [{"sig": s.get("sig"), "publicKey": s.get("publicKey")} for s in logged_sigs] != [expected]:
+    if [{"sig": s.get("sig"), "publicKey": s.get("publicKey")} for s in logged_sigs] != \
+            [expected]:
         raise _fail(where, "logged signature or certificate differs from the bundle's")
-    if content["envelope"].get("payloadType") != payload_type:
+    if content["envelope"].get("payloadType") != b.payload_type:
         raise _fail(where, "logged payload type differs from the envelope's")
-    # 4. The DSSE signature itself.
+
+
+def verify(b: IntotoBundle, trusted_root: Any, *, where: str) -> tuple[str, bytes, dt.datetime]:
+    """Every check for an intoto 0.0.2 bundle; returns (payloadType, payload, signed at)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     from attester.dsse import pae
 
-    key = cert.public_key()
+    when = _verify_log(b, trusted_root, where)
+    _verify_certificate(b, trusted_root, when, where)
+    _verify_body(b, where)
+    key = b.certificate.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise _fail(where, "unsupported certificate key type")
     try:
-        key.verify(sigs[0], pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
+        key.verify(b.signatures[0], pae(b.payload_type, b.payload), ec.ECDSA(hashes.SHA256()))
     except Exception:  # noqa: BLE001 - InvalidSignature
         raise _fail(where, "DSSE signature does not verify") from None
-    return payload_type, payload, signed_at
+    return b.payload_type, b.payload, when

@@ -159,7 +159,9 @@ def _edit_body(bundle, fn):
     (lambda b: _edit_body(b, lambda body: body["spec"]["content"]["payloadHash"].update(value="0" * 64)),
      "SET: invalid inclusion promise"),
     (lambda b: b["verificationMaterial"]["tlogEntries"][0].pop("inclusionPromise"),
-     "bundle must contain an inclusion promise or signed timestamp(s)"),
+     "no signed entry timestamp, so no signing time can be trusted"),
+    (lambda b: b["verificationMaterial"]["tlogEntries"][0].pop("inclusionProof"),
+     "bundles after v0.1 must carry an inclusion proof with checkpoint"),
 ])
 def test_intoto_v002_tampering_fails(attest, standin, tmp_path, mutate, needle) -> None:
     r = attest(*_intoto_case(standin, tmp_path, mutate))
@@ -192,3 +194,13 @@ def test_intoto_v002_entry_inconsistent_with_bundle(attest, standin, tmp_path, e
                "--offline", "--certificate-identity", "release-bot@example.com",
                "--certificate-oidc-issuer", standin.issuer, "--builder-id", "https://b/1")
     assert r.code == 1 and needle in r.err, r.err
+
+
+def test_intoto_v01_bundle_with_only_a_signed_entry_timestamp(attest, standin, tmp_path) -> None:
+    def old_style(bundle):
+        bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+        bundle["verificationMaterial"]["tlogEntries"][0].pop("inclusionProof")
+
+    r = attest(*_intoto_case(standin, tmp_path, old_style))
+    assert r.code == 0, r.err
+    assert "intoto 0.0.2 entry" in r.out
