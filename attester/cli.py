@@ -385,6 +385,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if args.require_complete and not args.artifacts:
         raise UsageError("--require-complete needs --artifacts STORE_URI")
+    if args.policy and not args.chain:
+        raise UsageError("--policy names a signer per release step; it applies to --chain "
+                         "(and 'attest audit')", hint="for one attestation pass --key or "
+                         "--certificate-identity and the policy flags")
     if args.vsa_out and not (args.vsa_key or args.vsa_keyless):
         raise UsageError("--vsa-out needs --vsa-key KEY or --vsa-keyless")
     identity = bundles.IdentityPolicy(

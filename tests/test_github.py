@@ -298,3 +298,11 @@ def test_real_recorded_pygithub_run_maps(github, monkeypatch) -> None:
     assert rec.internal_parameters["github"]["repository_id"] == str(run["repository"]["id"])
     assert rec.invocation_id.endswith(f"/actions/runs/{run['id']}/attempts/{run['run_attempt']}")
     Path  # noqa: B018 - keep import used for type clarity
+
+
+def test_explicit_attempt(attest, github) -> None:
+    r = attest("provenance", "github://kubernetes/kubernetes/9000001/1")
+    assert r.code == 0, r.err
+    assert f"{RUNS}/9000001/attempts/1" in github.log
+    r = attest("provenance", "github://kubernetes/kubernetes/9000001/7")
+    assert r.code == 2 and "not found on GitHub (404)" in r.err

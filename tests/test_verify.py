@@ -276,3 +276,10 @@ def test_debug_shows_traceback(attest, kit, tmp_path) -> None:
     r = attest("--debug", "verify", tmp_path / "nope.json", "--key", kit.pub, "--builder-id", "x")
     assert r.code == 2
     assert "Traceback" in r.err
+
+
+def test_policy_file_without_chain_is_not_silently_ignored(attest, kit, tmp_path) -> None:
+    (tmp_path / "p.yaml").write_text("steps: {stage: {keys: [x.pub]}}\n")
+    r = attest("verify", kit.envelope(), "--key", kit.pub, "--artifact", kit.artifact,
+               "--policy", tmp_path / "p.yaml")
+    assert r.code == 2 and "it applies to --chain" in r.err
