@@ -131,26 +131,16 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     if snapshot is not None and args.source.startswith("local://"):
         options["started_on"] = snapshot.created_on
     watcher = open_watcher(args.source, **options)
-    pending = None
-    if getattr(watcher, "records_offline", False):
-        # A watcher that needs no network (local://) describes the build while the stores
-        # hash: its git calls overlap the hashing instead of preceding it. Remote watchers
-        # run first, so a bad token fails before gigabytes are read.
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=1)
-        pending = pool.submit(watcher.record, now=_now())
-        pool.shutdown(wait=False)
-        record = None
-    else:
-        record = watcher.record(now=_now())
+    record = watcher.record(now=_now())
     algorithms = _algorithms(args.digest)
-    subjects: list[Any] = list(record.subjects) if record else []
+    subjects: list[Any] = list(record.subjects)
     materials: list[Any] = []
     for uri in args.materials or []:
         for m in collect_subjects(open_store(uri, **_store_options(args)), algorithms,
                                   progress=not args.quiet):
             materials.append(attrs.evolve(m, uri=m.name, name=""))
+    if materials:
+        record = record.with_dependencies(tuple(materials))
     stores = args.artifacts or ([] if subjects else watcher.default_artifacts())
     if args.subjects_from_sbom:
         from attester import sbom
@@ -172,12 +162,6 @@ def cmd_provenance(args: argparse.Namespace) -> int:
         baseline = snapshot.baseline(uri, where=args.snapshot) if snapshot else None
         subjects.extend(collect_subjects(open_store(uri, **_store_options(args)), algorithms,
                                          baseline=baseline, progress=not args.quiet))
-    if pending is not None:
-        record = pending.result()
-        subjects = [*record.subjects, *subjects]
-    assert record is not None  # noqa: S101 - one of the two branches above set it
-    if materials:
-        record = record.with_dependencies(tuple(materials))
     if not subjects:
         if snapshot is not None:
             raise InputError("no subjects: nothing in the stores is new or changed since "

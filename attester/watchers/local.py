@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -66,9 +66,6 @@ def normalize_remote(url: str, top: Path) -> str:
 
 @attrs.frozen
 class LocalWatcher:
-    #: Needs no network: the CLI may run it beside the hashing.
-    records_offline: ClassVar[bool] = True
-
     checkout: Path
     builder_id: str = DEFAULT_LOCAL_BUILDER_ID
     started_on: dt.datetime | None = None
