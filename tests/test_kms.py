@@ -102,3 +102,77 @@ def test_kms_errors_are_clear(attest, vault, repo, monkeypatch) -> None:
     assert r.code == 2 and "Forbidden" in r.err and "wrong" not in r.err.replace("Forbidden", "")
     r = attest("sign", "p.json", "--kms", "mykms://x")
     assert r.code == 2 and "expected one of gcpkms:..." in r.err
+
+
+# -- Google Cloud KMS, through its REST API (getPublicKey, asymmetricSign) ------------------
+
+KEY_NAME = "projects/k8s-releng/locations/global/keyRings/release/cryptoKeys/provenance/cryptoKeyVersions/1"
+
+
+class CloudKms:
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.digests: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] != f"/v1/{KEY_NAME}/publicKey":
+                    return send(self, 404, b'{"error": {"code": 404, "message": "key not found", "status": "NOT_FOUND"}}')
+                pem = outer.key.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+                return send(self, 200, json.dumps({
+                    "pem": pem.decode(), "algorithm": "EC_SIGN_P256_SHA256", "name": KEY_NAME,
+                    "publicKey": {"data": base64.b64encode(pem).decode()},
+                    "publicKeyFormat": "PEM"}).encode())
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.split("?")[0] != f"/v1/{KEY_NAME}:asymmetricSign":
+                    return send(self, 404, b'{"error": {"code": 404, "message": "no", "status": "NOT_FOUND"}}')
+                from cryptography.hazmat.primitives import hashes
+                from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+                digest = base64.b64decode(body["digest"]["sha256"])
+                outer.digests.append(digest)
+                sig = outer.key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+                return send(self, 200, json.dumps({"signature": base64.b64encode(sig).decode(),
+                                                   "name": KEY_NAME}).encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> CloudKms:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_gcpkms_sign_and_verify(attest, repo, monkeypatch) -> None:
+    import hashlib
+
+    with CloudKms() as kms:
+        monkeypatch.setenv("ATTEST_GCPKMS_ENDPOINT", kms.url)
+        monkeypatch.chdir(repo)
+        uri = f"gcpkms://{KEY_NAME}"
+        r = attest("keygen", "--kms", uri, "--out", "gcp")
+        assert r.code == 0, r.err
+        assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+        r = attest("sign", "p.json", "--kms", uri, "-o", "p.intoto.json")
+        assert r.code == 0, r.err
+        env = json.loads((repo / "p.intoto.json").read_text())
+        pae = b"DSSEv1 28 application/vnd.in-toto+json %d " % len(base64.b64decode(env["payload"])) \
+            + base64.b64decode(env["payload"])
+        assert kms.digests == [hashlib.sha256(pae).digest()]
+        r = attest("verify", "p.intoto.json", "--key", "gcp.pub", "--artifact", "dist/bin/kubectl")
+        assert r.code == 0, r.err
+        r = attest("sign", "p.json", "--kms", f"gcpkms://{KEY_NAME.replace('provenance', 'other')}")
+        assert r.code == 2 and "KMS gcpkms://" in r.err and "NotFound" in r.err

@@ -25,6 +25,61 @@ _IMPORTERS = {
 }
 
 
+GCPKMS_ENDPOINT_ENV = "ATTEST_GCPKMS_ENDPOINT"
+
+
+def _gcp_rest_signer_class() -> Any:
+    """securesystemslib's GCPSigner, reaching Cloud KMS through the REST transport at
+    ``ATTEST_GCPKMS_ENDPOINT`` (a mirror, or the tests' stand-in) with anonymous
+    credentials. Registered under ``gcpkms`` in securesystemslib's signer registry so
+    ``Signer.from_priv_key_uri`` picks it; without the variable it is GCPSigner as is."""
+    import os
+
+    from securesystemslib.signer._gcp_signer import KEYTYPES_AND_SCHEMES, GCPSigner
+    from securesystemslib.signer._key import SSlibKey
+    from securesystemslib.signer._utils import compute_default_keyid
+
+    def client() -> Any:
+        from google.cloud import kms
+
+        endpoint = os.environ.get(GCPKMS_ENDPOINT_ENV)
+        if not endpoint:
+            return kms.KeyManagementServiceClient()
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud.kms_v1.services.key_management_service.transports.rest import (
+            KeyManagementServiceRestTransport,
+        )
+
+        scheme, _, host = endpoint.rstrip("/").partition("://")
+        transport = KeyManagementServiceRestTransport(
+            host=host, url_scheme=scheme,
+            credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+        return kms.KeyManagementServiceClient(transport=transport)
+
+    class RestGCPSigner(GCPSigner):
+        def __init__(self, gcp_keyid: str, public_key: SSlibKey) -> None:
+            # GCPSigner.__init__ builds a default (gRPC, ADC) client first; set the same
+            # fields with ours instead.
+            self.hash_algorithm = public_key.get_hash_algorithm_name()
+            self.gcp_keyid = gcp_keyid
+            self._public_key = public_key
+            self.client = client()
+
+        @classmethod
+        def import_(cls, gcp_keyid: str) -> tuple[str, SSlibKey]:
+            from google.cloud import kms
+
+            pub = client().get_public_key({"name": gcp_keyid,
+                                           "public_key_format": kms.PublicKey.PublicKeyFormat.PEM})
+            keytype, scheme = KEYTYPES_AND_SCHEMES[pub.algorithm]
+            keyval = {"public": pub.public_key.data.decode() or pub.pem}
+            return (f"{cls.SCHEME}:{gcp_keyid}",
+                    SSlibKey(compute_default_keyid(keytype, scheme, keyval), keytype, scheme,
+                             keyval))
+
+    return RestGCPSigner
+
+
 def normalize(uri: str) -> tuple[str, str]:
     scheme, sep, rest = uri.partition(":")
     if not sep or scheme not in _IMPORTERS:
@@ -47,6 +102,11 @@ def _signer_class(scheme: str) -> Any:
     mod = importlib.import_module(cls.__module__)
     if getattr(mod, probe, None):
         raise MissingExtraError("kms", f"securesystemslib[{extra}]")
+    if scheme == "gcpkms":
+        import securesystemslib.signer as sslib
+
+        cls = _gcp_rest_signer_class()
+        sslib.SIGNER_FOR_URI_SCHEME["gcpkms"] = cls  # type: ignore[attr-defined]
     return cls
 
 
