@@ -98,6 +98,7 @@ class SigstoreStandIn:
                            critical=False)
             .sign(self.ca_key, hashes.SHA384()))
         self.entries: list[bytes] = []
+        self.actions_request_token = "actions-request-token"
         self.lock = threading.Lock()
         self.requests: list[str] = []
         outer = self
@@ -105,6 +106,16 @@ class SigstoreStandIn:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                # GitHub Actions' OIDC token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)
+                outer.requests.append(self.path)
+                if not self.path.startswith("/oidc/token"):
+                    return send(self, 404, b'{"message": "not found"}')
+                if self.headers.get("Authorization") != f"bearer {outer.actions_request_token}":
+                    return send(self, 403, b'{"message": "bad request token"}')
+                token = outer.token("https://github.com/o/r/.github/workflows/release.yml@refs/heads/main")
+                return send(self, 200, json.dumps({"value": token}).encode())
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

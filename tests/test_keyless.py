@@ -204,3 +204,22 @@ def test_intoto_v01_bundle_with_only_a_signed_entry_timestamp(attest, standin, t
     r = attest(*_intoto_case(standin, tmp_path, old_style))
     assert r.code == 0, r.err
     assert "intoto 0.0.2 entry" in r.out
+
+
+def test_ambient_github_actions_credentials(attest, standin, repo, monkeypatch, tmp_path) -> None:
+    """In a GitHub Actions job the token comes from ACTIONS_ID_TOKEN_REQUEST_URL, through
+    the `id` package the sigstore client uses."""
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("SIGSTORE_ID_TOKEN", raising=False)
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{standin.url}/oidc/token")
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", raising=False)
+    r = attest("sign", "p.json", "--keyless", "--trust-config", tmp_path / "trust.json")
+    assert r.code == 2 and "ambient OIDC credentials are present but unusable" in r.err
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", standin.actions_request_token)
+    r = attest("sign", "p.json", "--keyless", "--trust-config", tmp_path / "trust.json",
+               "-o", "p.sigstore.json")
+    assert r.code == 0, r.err
+    assert standin.actions_request_token not in r.out + r.err
