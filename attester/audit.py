@@ -126,7 +126,7 @@ def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None
     for path in attestations:
         data, doc = read_attestation(path)
         docs.append((os.path.relpath(path, release_dir), data, doc))
-    links, problems = load_links(docs, trusts, pf.policies)
+    links, problems = load_links(docs, trusts, pf.policies, pf.predicate_types)
     rows = []
     for name, path in files:
         digest = hash_file(path, ("sha256",))["sha256"]

@@ -101,7 +101,9 @@ class ChainResult:
 
 
 def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any],
-               policies: Mapping[str, Policy]) -> tuple[list[Link], list[Check]]:
+               policies: Mapping[str, Policy],
+               predicate_types: Mapping[str, Sequence[str]] | None = None
+               ) -> tuple[list[Link], list[Check]]:
     """Verify every attestation against the trust of the step it claims to be."""
     from attester.checker import verify_document
 
@@ -130,6 +132,13 @@ def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any]
                                   f"is a {step or 'non-release-step'} attestation "
                                   f"({stmt.build_type() or stmt.predicate_type}); the policy "
                                   "names no signer for it"))
+            continue
+        allowed = (predicate_types or {}).get(step)
+        if allowed and stmt.predicate_type not in allowed:
+            problems.append(Check(f"attestation {where}", False,
+                                  f"{step} attestation has predicate type "
+                                  f"{stmt.predicate_type!r}; the policy allows "
+                                  f"{', '.join(allowed)}"))
             continue
         policy = attrs.evolve(policies.get(step) or Policy(),
                               predicate_type=stmt.predicate_type)

@@ -307,6 +307,7 @@ def _verify_chain(args: argparse.Namespace, identity: Any, keys: Any, checker: A
 
         pf = policyfile.load(args.policy)
         trusts, policies, source_uri = pf.trusts, pf.policies, pf.source_uri
+        predicate_types: dict[str, Any] = dict(pf.predicate_types)
     else:
         trust = checker.Trust(
             keys=tuple(TrustedKey(label=k, key=keys.load_public(k)) for k in args.key or []),
@@ -315,12 +316,12 @@ def _verify_chain(args: argparse.Namespace, identity: Any, keys: Any, checker: A
         if not trust.given():
             raise UsageError("no trusted key or signer given", hint="pass --policy, or --key")
         trusts = dict.fromkeys(chain.STEPS, trust)
-        policies, source_uri = {}, args.source_uri
+        policies, source_uri, predicate_types = {}, args.source_uri, {}
     docs = []
     for path in args.chain:
         data, doc = checker.read_attestation(path)
         docs.append((path, data, doc))
-    links, problems = chain.load_links(docs, trusts, policies)
+    links, problems = chain.load_links(docs, trusts, policies, predicate_types)
     checks: list[Check] = list(problems)
     for spec in args.artifact:
         name, digest = _chain_artifact(spec, args.insecure_registry)
@@ -499,7 +500,17 @@ def cmd_promote(args: argparse.Namespace) -> int:
         else:
             promos = promote.adhoc_images(args.image)
         if args.require_provenance != "off":
-            promote.check_staging_provenance(promos, args, _provenance_trust(args))
+            if args.policy:
+                from attester import policyfile
+
+                pf = policyfile.load(args.policy)
+                if "stage" not in pf.trusts:
+                    raise UsageError(f"policy {args.policy} names no stage signer to check "
+                                     "staging images against")
+                promote.check_staging_provenance(promos, args, pf.trusts["stage"],
+                                                 pf.policies.get("stage"))
+            else:
+                promote.check_staging_provenance(promos, args, _provenance_trust(args))
         statements = promote.image_statements(
             promos, promote.oci_resolver(insecure=args.insecure_registry),
             canonical_registry=args.canonical_registry, builder_id=builder, now=now,
@@ -783,6 +794,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slsa (default) or kpromo's https://k8s.io/promo-tools/promotion/v1")
     p.add_argument("--require-provenance", choices=["off", "warn", "require"], default="off",
                    help="check each staging image's attached attestation first")
+    p.add_argument("--policy", metavar="POLICY",
+                   help="with --require-provenance: the policy file whose stage step "
+                   "staging images must satisfy")
     p.add_argument("--key", action="append", metavar="PUB",
                    help="with --require-provenance: who signs staging attestations")
     p.add_argument("--certificate-identity", metavar="ID")

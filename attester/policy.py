@@ -31,6 +31,7 @@ class Policy:
     source_branch: str | None = None
     source_tag: str | None = None
     source_versioned_tag: str | None = None
+    source_ref_pattern: str | None = None
     build_type: str | None = None
     predicate_type: str | None = None
 
@@ -99,7 +100,9 @@ def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
                  ("source-tag", policy.source_tag, lambda w: ref == f"refs/tags/{w}",
                   "refs/tags/{}"),
                  ("source-versioned-tag", policy.source_versioned_tag,
-                  lambda w: versioned_tag_matches(ref, w), "a tag matching {}")]
+                  lambda w: versioned_tag_matches(ref, w), "a tag matching {}"),
+                 ("source-ref-pattern", policy.source_ref_pattern,
+                  lambda w: re.fullmatch(w, ref) is not None, "a ref matching {}")]
     for name, want, rule, shape in ref_rules:
         if want is not None:
             ok = bool(ref) and rule(want)

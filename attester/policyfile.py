@@ -26,6 +26,7 @@ STEP_NAMES = ("stage", "release", "promotion")
 _POLICY_KEYS = {"builder-id": "builder_id", "build-type": "build_type",
                 "source-uri": "source_uri", "source-ref": "source_ref",
                 "source-branch": "source_branch", "source-tag": "source_tag",
+                "source-ref-pattern": "source_ref_pattern",
                 "source-versioned-tag": "source_versioned_tag"}
 
 
@@ -36,6 +37,8 @@ class PolicyFile:
     trusts: dict[str, Any]
     policies: dict[str, Policy]
     source_uri: str | None
+    #: step -> predicate types its attestations may have (absent: any known provenance)
+    predicate_types: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
 
 
 def load(path: str) -> PolicyFile:
@@ -52,11 +55,15 @@ def load(path: str) -> PolicyFile:
         raise InputError(f"policy {path}: not valid YAML or JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict) or not doc["steps"]:
         raise InputError(f"policy {path}: names no steps; an empty policy trusts nothing")
+    from attester import schemas
+
+    schemas.validate(doc, "policy.schema.json", where=f"policy {path}")
     base = Path(path).parent
     root = doc.get("trusted-root")
     root_path = str(base / root) if root else None
     trusts: dict[str, Any] = {}
     policies: dict[str, Policy] = {}
+    predicate_types: dict[str, tuple[str, ...]] = {}
     for step, spec in doc["steps"].items():
         if step not in STEP_NAMES:
             raise InputError(f"policy {path}: unknown step {step!r} (use {', '.join(STEP_NAMES)})")
@@ -75,12 +82,9 @@ def load(path: str) -> PolicyFile:
                        for k in key_paths),
             identity=identity if identity.given() else None, trusted_root_path=root_path,
             offline=True)
-        unknown = set(spec) - set(_POLICY_KEYS) - {"keys", "certificate-identity",
-                                                   "certificate-identity-regexp",
-                                                   "certificate-oidc-issuer"}
-        if unknown:
-            raise InputError(f"policy {path}: step {step}: unknown field(s) "
-                             f"{', '.join(sorted(unknown))}")
         policies[step] = Policy(**{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec})
+        if spec.get("predicate-types"):
+            predicate_types[step] = tuple(spec["predicate-types"])
     return PolicyFile(path=path, sha256=hashlib.sha256(raw).hexdigest(), trusts=trusts,
-                      policies=policies, source_uri=doc.get("source-uri"))
+                      policies=policies, source_uri=doc.get("source-uri"),
+                      predicate_types=predicate_types)

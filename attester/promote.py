@@ -247,8 +247,10 @@ def adhoc_images(pairs: Sequence[str]) -> list[ImagePromotion]:
     return out
 
 
-def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust: Any) -> None:
-    """``--require-provenance``: each staging image must carry a passing attestation."""
+def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust: Any,
+                             policy: Any = None) -> None:
+    """``--require-provenance``: each staging image must carry a passing attestation (signed
+    by the stage signer, and meeting the stage step's policy when a policy file is given)."""
     import sys
 
     from attester.checker import verify_image
@@ -257,7 +259,7 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
 
     for p in promos:
         uri = f"oci://{p.source}/{p.name}@{p.digest}"
-        report = verify_image(uri, trust, Demands(policy=Policy()),
+        report = verify_image(uri, trust, Demands(policy=policy or Policy()),
                               insecure=args.insecure_registry)
         if report.ok:
             continue

@@ -467,3 +467,47 @@ def test_two_attestations_disagreeing_on_a_digest(attest, release) -> None:
     assert r.code == 1
     assert "chain consistency: gs://" in r.err and "/kubeadm: stage.intoto.json says sha256:" in r.err
     assert "but stage-b.intoto.json says sha256:" + "ee" * 32 in r.err
+
+
+def test_policy_file_rules(attest, release, tmp_path) -> None:
+    repo = release["repo"]
+    (repo / "strict.yaml").write_text(
+        "steps:\n  stage: {keys: [stage.pub], source-ref-pattern: 'refs/tags/v1\\..*',"
+        " predicate-types: [https://slsa.dev/provenance/v1]}\n"
+        "  release: {keys: [release.pub], predicate-types: [https://slsa.dev/provenance/v0.2]}\n")
+    r = attest("verify", "--chain", "stage.intoto.json", "--chain", "release.intoto.json",
+               "--policy", "strict.yaml", "--artifact", "downloaded/kubectl", "--format", "json")
+    assert r.code == 1
+    details = " ".join(c["detail"] for c in r.json()["checks"])
+    assert "release attestation has predicate type 'https://slsa.dev/provenance/v1'; the policy allows https://slsa.dev/provenance/v0.2" in details
+    # the stage attestation meets its rules (its ref refs/tags/v1.31.0 matches the pattern)
+    assert any(c["check"] == "chain stage" and c["ok"] for c in r.json()["checks"])
+    (repo / "pattern.yaml").write_text(
+        "steps:\n  stage: {keys: [stage.pub], source-ref-pattern: 'refs/heads/release-.*'}\n")
+    r = attest("verify", "--chain", "stage.intoto.json", "--policy", "pattern.yaml",
+               "--artifact", "downloaded/kubectl")
+    assert r.code == 1 and "source-ref-pattern: source ref is 'refs/tags/v1.31.0'" in r.err
+    (repo / "typo.yaml").write_text("steps:\n  stage: {keys: [stage.pub], bulider-id: x}\n")
+    r = attest("verify", "--chain", "stage.intoto.json", "--policy", "typo.yaml", "--artifact",
+               "downloaded/kubectl")
+    assert r.code == 2 and "does not match policy.schema.json" in r.err and "bulider-id" in r.err
+    (repo / "nosigner.yaml").write_text("steps:\n  stage: {builder-id: x}\n")
+    r = attest("verify", "--chain", "stage.intoto.json", "--policy", "nosigner.yaml",
+               "--artifact", "downloaded/kubectl")
+    assert r.code == 2 and "policy.schema.json" in r.err
+
+
+def test_require_provenance_with_policy_file(attest, release) -> None:
+    reg, app = release["reg"], release["app"]
+    assert attest("attach", f"oci://{reg}/{app}:v1.0.0", "stage.intoto.json").code == 0
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
+               "require", "--policy", "policy.yaml")
+    assert r.code == 0, r.err
+    (release["repo"] / "wrongbuilder.yaml").write_text(
+        "steps:\n  stage: {keys: [stage.pub], builder-id: https://evil.example/builder}\n")
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
+               "require", "--policy", "wrongbuilder.yaml")
+    assert r.code == 1 and "builder-id" in r.err
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
+               "warn", "--policy", "wrongbuilder.yaml")
+    assert r.code == 0 and "warning:" in r.err
