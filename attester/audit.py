@@ -72,9 +72,12 @@ class AuditReport:
         }
 
 
-def scan(release_dir: str) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
-    """(attestation paths, (name, path) of files, (name, digest) of images)."""
+def scan(release_dir: str, *, exclude: tuple[str, ...] = ()
+         ) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(attestation paths, (name, path) of files, (name, digest) of images); files in
+    ``exclude`` (the policy, should it sit in the folder) are not artifacts."""
     root = Path(release_dir)
+    skip = {os.path.realpath(x) for x in exclude}
     if not root.is_dir():
         raise InputError(f"release {release_dir}: not a folder")
     attestations, files, images = [], [], []
@@ -83,7 +86,7 @@ def scan(release_dir: str) -> tuple[list[str], list[tuple[str, str]], list[tuple
             target = os.path.realpath(path)
             if os.path.commonpath([os.path.realpath(root), target]) != os.path.realpath(root):
                 raise InputError(f"{path}: symlink points outside the release folder")
-        if not path.is_file():
+        if not path.is_file() or os.path.realpath(path) in skip:
             continue
         rel = path.relative_to(root).as_posix()
         if rel.endswith(ATTESTATION_SUFFIXES):
@@ -118,7 +121,7 @@ def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None
     if trusted_root:
         trusts = {k: attrs.evolve(t, trusted_root_path=trusted_root, offline=True)
                   for k, t in trusts.items()}
-    attestations, files, images = scan(release_dir)
+    attestations, files, images = scan(release_dir, exclude=(policy_path,))
     if not attestations:
         raise InputError(f"release {release_dir}: holds no attestations (*.intoto.json, "
                          "*.sigstore.json)")

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from attester.errors import UsageError
 from attester.policy import Check, Policy
 from attester.statement import ParsedStatement, normalize_repo
 from attester.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
@@ -115,8 +116,11 @@ def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any]
         opened: tuple[Report, str] | None = None
         claimed = peek_predicate_type(doc) or "unknown"
         for step, trust in trusts.items():
-            report = verify_document(data, doc, where, trust,
-                                     Demands(policy=Policy(predicate_type=claimed)))
+            try:
+                report = verify_document(data, doc, where, trust,
+                                         Demands(policy=Policy(predicate_type=claimed)))
+            except UsageError:
+                continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
             if report.ok and report.statement is not None:
                 opened = (report, step)
                 break

@@ -223,3 +223,36 @@ def test_ambient_github_actions_credentials(attest, standin, repo, monkeypatch, 
                "-o", "p.sigstore.json")
     assert r.code == 0, r.err
     assert standin.actions_request_token not in r.out + r.err
+
+
+def test_chain_with_a_keyless_stage_and_a_keyed_release(attest, standin, repo, monkeypatch,
+                                                        tmp_path) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "trust.json").write_text(json.dumps(standin.trust_config()))
+    (repo / "root.json").write_text(json.dumps(standin.trusted_root()))
+    assert attest("provenance", "local://", "--step", "stage", "--artifacts", "file://dist",
+                  "-o", "stage.json").code == 0
+    r = attest("sign", "stage.json", "--keyless", "--identity-token",
+               standin.token("stager@example.com"), "--trust-config", "trust.json",
+               "-o", "stage.sigstore.json")
+    assert r.code == 0, r.err
+    assert attest("keygen", "--out", "release").code == 0
+    assert attest("provenance", "local://", "--step", "release", "--materials", "file://dist",
+                  "--artifacts", "file://dist", "-o", "release.json").code == 0
+    assert attest("sign", "release.json", "--key", "release.key", "-o", "release.intoto.json").code == 0
+    # release first: the keyed step's trust is offered the keyless bundle, and passes on it
+    (repo / "policy.yaml").write_text(
+        "steps:\n  release: {keys: [release.pub]}\n"
+        f"  stage: {{certificate-identity: stager@example.com, certificate-oidc-issuer: '{standin.issuer}'}}\n"
+        "trusted-root: root.json\n")
+    r = attest("verify", "--chain", "stage.sigstore.json", "--chain", "release.intoto.json",
+               "--policy", "policy.yaml", "--artifact", "dist/bin/kubectl")
+    assert r.code == 0, r.err
+    assert "signed by stager@example.com" in r.out
+    (repo / "policy.yaml").write_text(
+        "steps:\n  release: {keys: [release.pub]}\n"
+        f"  stage: {{certificate-identity: someone@example.com, certificate-oidc-issuer: '{standin.issuer}'}}\n"
+        "trusted-root: root.json\n")
+    r = attest("verify", "--chain", "stage.sigstore.json", "--chain", "release.intoto.json",
+               "--policy", "policy.yaml", "--artifact", "dist/bin/kubectl")
+    assert r.code == 1 and "stage.sigstore.json" in r.err

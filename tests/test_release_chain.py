@@ -511,3 +511,17 @@ def test_require_provenance_with_policy_file(attest, release) -> None:
     r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
                "warn", "--policy", "wrongbuilder.yaml")
     assert r.code == 0 and "warning:" in r.err
+
+
+def test_audit_skips_a_policy_kept_in_the_release_folder(attest, release, tmp_path) -> None:
+    import shutil
+
+    d = _release_dir(release, tmp_path)
+    shutil.copy(release["repo"] / "policy.yaml", d / "policy.yaml")
+    for role in ("stage", "release", "promoter"):
+        shutil.copy(release["repo"] / f"{role}.pub", d / f"{role}.pub")
+    (d / "images.txt").unlink()
+    r = attest("audit", d, "--policy", d / "policy.yaml", "--format", "json")
+    names = [a["artifact"] for a in r.json()["artifacts"]]
+    assert "policy.yaml" not in names
+    assert "stage.pub" in names  # keys in the folder are files like any other: not attested
