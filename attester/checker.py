@@ -98,7 +98,8 @@ def read_attestation(path: str) -> tuple[bytes, Any]:
     return data, parse_json(data, where=f"attestation {path}")
 
 
-def sha256_of(path: str) -> bytes:
+def digest_of(path: str, alg: str = "sha256") -> bytes:
+    """One digest of one artifact file, with one-line errors for a missing or odd path."""
     import stat
 
     from attester.hashing import hash_file
@@ -109,7 +110,11 @@ def sha256_of(path: str) -> bytes:
         raise InputError(f"artifact {path}: no such file") from None
     if not stat.S_ISREG(st.st_mode):
         raise UsageError(f"artifact {path}: not a regular file")
-    return bytes.fromhex(hash_file(os.path.realpath(path), ("sha256",))["sha256"])
+    return bytes.fromhex(hash_file(os.path.realpath(path), (alg,))[alg])
+
+
+def sha256_of(path: str) -> bytes:
+    return digest_of(path, "sha256")
 
 
 
@@ -200,3 +205,56 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool) ->
         if r.ok:
             return r
     return reports[0]
+
+
+def verify_blob_pair(signature: str, certificate: str, artifact: str, identity: Any) -> Report:
+    """A cosign/krel ``FILE.sig`` + ``FILE.cert`` pair: signature and identity are checked,
+    but with no log entry nothing proves the certificate was valid when it signed."""
+    import base64
+    import binascii
+
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    from attester.jsonio import read_bytes
+
+    if not identity.given() or identity.issuer is None:
+        raise UsageError("a keyless signature needs --certificate-identity (or -regexp) and "
+                         "--certificate-oidc-issuer")
+    raw_cert = read_bytes(certificate, what="certificate").strip()
+    if not raw_cert.startswith(b"-----BEGIN"):
+        try:
+            raw_cert = base64.b64decode(raw_cert, validate=True)  # cosign writes base64(PEM)
+        except binascii.Error:
+            raise InputError(f"certificate {certificate}: not PEM or base64 PEM") from None
+    try:
+        cert = x509.load_pem_x509_certificate(raw_cert)
+    except ValueError:
+        raise InputError(f"certificate {certificate}: not a PEM certificate") from None
+    try:
+        sig = base64.b64decode(read_bytes(signature, what="signature").strip(), validate=True)
+    except binascii.Error:
+        raise InputError(f"signature {signature}: not base64") from None
+    pub = cert.public_key()
+    if not isinstance(pub, ec.EllipticCurvePublicKey):
+        raise InputError(f"certificate {certificate}: not an ECDSA key, as Fulcio issues")
+    # Hash the file once, streaming, and verify the prehashed digest: release files are large.
+    alg = "sha384" if isinstance(pub.curve, ec.SECP384R1) else "sha256"
+    digest = digest_of(artifact, alg)
+    chosen = hashes.SHA384() if alg == "sha384" else hashes.SHA256()
+    try:
+        pub.verify(sig, digest, ec.ECDSA(utils.Prehashed(chosen)))
+        ok = True
+    except (InvalidSignature, ValueError):
+        ok = False
+    checks = [Check("signature", ok, "signature over the artifact valid for the certificate's "
+                    "key" if ok else "signature does not match the artifact and certificate")]
+    if ok:
+        checks.extend(identity.check(cert))
+        checks.append(Check("transparency-log", False, "no transparency-log entry or signed "
+                            "timestamp accompanies a bare .sig/.cert pair, so nothing proves "
+                            "the short-lived certificate was valid when it signed; verify the "
+                            "Sigstore bundle instead (cosign sign-blob --bundle)"))
+    return Report(attestation=signature, checks=tuple(checks))

@@ -230,55 +230,6 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 # -- verify -------------------------------------------------------------------------
 
-def _verify_blob_pair(args: argparse.Namespace, identity: Any) -> Any:
-    """A cosign/krel ``FILE.sig`` + ``FILE.cert`` pair: signature and identity are checked,
-    but with no log entry nothing proves the certificate was valid when it signed."""
-    import base64
-    import binascii
-
-    from cryptography import x509
-
-    from attester import keys
-    from attester.jsonio import read_bytes
-    from attester.policy import Check
-    from attester.verify import Report
-
-    if not (args.signature and args.certificate and len(args.artifact or []) == 1):
-        raise UsageError("a signature pair needs --signature FILE.sig, --certificate FILE.cert "
-                         "and one --artifact FILE")
-    if not identity.given() or identity.issuer is None:
-        raise UsageError("a keyless signature needs --certificate-identity (or -regexp) and "
-                         "--certificate-oidc-issuer")
-    raw_cert = read_bytes(args.certificate, what="certificate").strip()
-    if not raw_cert.startswith(b"-----BEGIN"):
-        try:
-            raw_cert = base64.b64decode(raw_cert, validate=True)  # cosign writes base64(PEM)
-        except binascii.Error:
-            raise InputError(f"certificate {args.certificate}: not PEM or base64 PEM") from None
-    try:
-        cert = x509.load_pem_x509_certificate(raw_cert)
-    except ValueError:
-        raise InputError(f"certificate {args.certificate}: not a PEM certificate") from None
-    try:
-        sig = base64.b64decode(read_bytes(args.signature, what="signature").strip(),
-                               validate=True)
-    except binascii.Error:
-        raise InputError(f"signature {args.signature}: not base64") from None
-    with open(os.path.realpath(args.artifact[0]), "rb") as f:
-        blob = f.read()
-    pub = cert.public_key()
-    ok = isinstance(pub, keys.PublicKey) and keys.verify(pub, sig, blob)
-    checks = [Check("signature", ok, "signature over the artifact valid for the certificate's "
-                    "key" if ok else "signature does not match the artifact and certificate")]
-    if ok:
-        checks.extend(identity.check(cert))
-        checks.append(Check("transparency-log", False, "no transparency-log entry or signed "
-                            "timestamp accompanies a bare .sig/.cert pair, so nothing proves "
-                            "the short-lived certificate was valid when it signed; verify the "
-                            "Sigstore bundle instead (cosign sign-blob --bundle)"))
-    return Report(attestation=args.signature, checks=tuple(checks))
-
-
 def _chain_artifact(spec: str, insecure: bool) -> tuple[str, str]:
     """(name, sha256 hex) of what the chain starts from: a file, oci://REF, or NAME@sha256:D."""
     from attester import checker
@@ -414,7 +365,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.chain:
         return _verify_chain(args, identity, keys, checker)
     if args.signature or args.certificate:
-        report = _verify_blob_pair(args, identity)
+        if not (args.signature and args.certificate and len(args.artifact or []) == 1):
+            raise UsageError("a signature pair needs --signature FILE.sig, --certificate "
+                             "FILE.cert and one --artifact FILE")
+        report = checker.verify_blob_pair(args.signature, args.certificate, args.artifact[0],
+                                          identity)
     else:
         if not where:
             raise UsageError("name the attestation to verify")
