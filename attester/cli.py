@@ -649,12 +649,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="verify a signed attestation and artifacts",
                        formatter_class=fmt,
                        description="Check, in order: the signature over the exact payload "
-                       "bytes, the statement, the predicate type, the policy flags, and that "
-                       "every --artifact has the digest a subject names. Fails closed.",
-                       epilog="example:\n  attest verify prov.intoto.json --key release.pub "
+                       "bytes (a trusted --key, or a Sigstore bundle's certificate, log entry "
+                       "and signer identity), the statement, the predicate type, the policy "
+                       "flags, and that every --artifact has the digest a subject names. "
+                       "With --chain, follow artifacts back through the release steps. "
+                       "Fails closed: exit 0 only when every check passes.",
+                       epilog="examples:\n  attest verify prov.intoto.json --key release.pub "
                        "--artifact dist/kubectl \\\n      --builder-id "
                        "https://attester.dev/builders/local/v1 --source-uri "
-                       "github.com/example/project")
+                       "github.com/example/project\n"
+                       "  attest verify prov.sigstore.json --certificate-identity "
+                       "release-bot@example.com \\\n      --certificate-oidc-issuer "
+                       "https://accounts.google.com --trusted-root trusted_root.json --offline\n"
+                       "  attest verify --chain stage.intoto.json --chain release.intoto.json "
+                       "--policy policy.yaml \\\n      --artifact dist/kubectl\n"
+                       "  attest verify oci://registry.example/app:v1 --key stage.pub")
     p.add_argument("attestation", metavar="ATTESTATION", nargs="?", default="",
                    help="DSSE envelope (.intoto.json), Sigstore bundle (.sigstore.json) or "
                    ".intoto.jsonl")
