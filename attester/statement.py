@@ -100,12 +100,17 @@ class ParsedStatement:
 
 
 def _first_git(items: Any) -> tuple[str, str]:
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, Mapping):
-                uri = _str(item.get("uri"))
-                if uri.startswith("git+"):
-                    return split_ref(uri)
+    """The first ``git+`` dependency; else (as GCB's v0.1 provenance writes it, a plain
+    https URI) the first one whose digest is a commit."""
+    items = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+    for item in items:
+        uri = _str(item.get("uri"))
+        if uri.startswith("git+"):
+            return split_ref(uri)
+    for item in items:
+        digest = item.get("digest")
+        if isinstance(digest, Mapping) and (digest.get("gitCommit") or digest.get("sha1")):
+            return split_ref(_str(item.get("uri")))
     return "", ""
 
 
