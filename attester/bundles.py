@@ -135,6 +135,11 @@ def _ext(cert: Any, oid: str) -> str | None:
     return raw.decode("utf-8", "replace")
 
 
+def certificate_source(cert: Any) -> tuple[str, str]:
+    """(Source Repository URI, Source Repository Ref) from Fulcio's CI extensions."""
+    return _ext(cert, OID_SOURCE_REPO_URI) or "", _ext(cert, OID_SOURCE_REPO_REF) or ""
+
+
 def sans(cert: Any) -> list[str]:
     from cryptography.x509 import (
         OtherName,

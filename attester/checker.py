@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, UsageError, VerificationError
-from attester.policy import Check
+from attester.policy import Check, source_checks
 from attester.verify import Demands, Report, TrustedKey, check_payload, verify_envelope
 
 
@@ -163,16 +163,28 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                                                     artifact_sha256=digest, where=where)
     except VerificationError as e:
         return Report(attestation=where, checks=(Check("signature", False, e.message),))
+    # The source flags are also checked against the certificate's CI extensions, as
+    # `gh attestation verify` does; a signed file has nothing else to answer them.
+    repo, ref = bundles.certificate_source(bundle.signing_certificate)
+    cert_checks: list[Check] = []
+    if demands.policy.about_source():
+        if repo or ref:
+            cert_checks = source_checks(repo, ref, demands.policy, prefix="certificate ",
+                                        what="certificate source")
+        elif payload is None:
+            cert_checks = [Check("certificate source", False, "the policy names a source, "
+                                 "but this signed file's certificate carries no Source "
+                                 "Repository extensions")]
     if payload is None:
         art = Check(f"artifact {blob}", True, "is the file the bundle signs")
         needs = demands.policy.about_statement()
         extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
                        "but this bundle signs a plain file")] if needs else []
-        return Report(attestation=where, checks=(*sig_checks, art, *extra))
+        return Report(attestation=where, checks=(*sig_checks, art, *cert_checks, *extra))
     if not all(c.ok for c in sig_checks):
         return Report(attestation=where, checks=tuple(sig_checks))
     rest, stmt = check_payload(payload[0], payload[1], demands)
-    return Report(attestation=where, checks=(*sig_checks, *rest), statement=stmt)
+    return Report(attestation=where, checks=(*sig_checks, *cert_checks, *rest), statement=stmt)
 
 
 def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool) -> Report:

@@ -39,9 +39,13 @@ class Policy:
         return not any(attrs.astuple(self))
 
     def about_statement(self) -> list[str]:
-        """The flags that need a provenance statement to be checked against."""
+        """The flags that need a provenance statement to be checked against (the source
+        flags can also be answered by a CI certificate)."""
         return [f"--{f.name.replace('_', '-')}" for f in attrs.fields(Policy)
-                if getattr(self, f.name) is not None]
+                if getattr(self, f.name) is not None and f.name not in SOURCE_FLAGS]
+
+    def about_source(self) -> bool:
+        return any(getattr(self, f) is not None for f in SOURCE_FLAGS)
 
 
 def builder_id_matches(got: str, want: str) -> bool:
@@ -79,6 +83,38 @@ def versioned_tag_matches(ref: str, want: str) -> bool:
     return got_m.group(4) == want_m.group(4)
 
 
+SOURCE_FLAGS = ("source_uri", "source_ref", "source_branch", "source_tag",
+                "source_versioned_tag", "source_ref_pattern")
+
+
+def source_checks(repo: str, ref: str, policy: Policy, *, prefix: str = "",
+                  what: str = "source") -> list[Check]:
+    """The source flags against one (repository, ref) claim, wherever it comes from: the
+    provenance, or a Fulcio certificate's Source Repository URI/Ref extensions."""
+    checks: list[Check] = []
+    if policy.source_uri is not None:
+        want_repo = normalize_repo(policy.source_uri)
+        ok = bool(repo) and normalize_repo(repo) == want_repo
+        checks.append(Check(prefix + "source-uri", ok, f"{what} is {repo!r}" if ok else
+                            f"{what} is {repo or 'missing'!r}, policy wants {want_repo!r}"))
+    ref_rules: list[tuple[str, str | None, Callable[[str], bool], str]] = [
+        ("source-ref", policy.source_ref, lambda w: ref == w, "{}"),
+        ("source-branch", policy.source_branch, lambda w: ref == f"refs/heads/{w}",
+         "refs/heads/{}"),
+        ("source-tag", policy.source_tag, lambda w: ref == f"refs/tags/{w}", "refs/tags/{}"),
+        ("source-versioned-tag", policy.source_versioned_tag,
+         lambda w: versioned_tag_matches(ref, w), "a tag matching {}"),
+        ("source-ref-pattern", policy.source_ref_pattern,
+         lambda w: re.fullmatch(w, ref) is not None, "a ref matching {}")]
+    for name, want, rule, shape in ref_rules:
+        if want is not None:
+            ok = bool(ref) and rule(want)
+            checks.append(Check(prefix + name, ok, f"{what} ref is {ref!r}" if ok else
+                                f"{what} ref is {ref or 'missing'!r}, policy wants "
+                                f"{shape.format(want)}"))
+    return checks
+
+
 def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
     checks: list[Check] = []
     if policy.builder_id is not None:
@@ -94,32 +130,7 @@ def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
                             f"build type is {got or 'missing'!r}, policy wants "
                             f"{policy.build_type!r}"))
     repo, ref = stmt.source()
-    ref_rules: list[tuple[str, str | None, Callable[[str], bool], str]] = [
-                 ("source-branch", policy.source_branch,
-                  lambda w: ref == f"refs/heads/{w}", "refs/heads/{}"),
-                 ("source-tag", policy.source_tag, lambda w: ref == f"refs/tags/{w}",
-                  "refs/tags/{}"),
-                 ("source-versioned-tag", policy.source_versioned_tag,
-                  lambda w: versioned_tag_matches(ref, w), "a tag matching {}"),
-                 ("source-ref-pattern", policy.source_ref_pattern,
-                  lambda w: re.fullmatch(w, ref) is not None, "a ref matching {}")]
-    for name, want, rule, shape in ref_rules:
-        if want is not None:
-            ok = bool(ref) and rule(want)
-            checks.append(Check(name, ok, f"source ref is {ref!r}" if ok else
-                                f"source ref is {ref or 'missing'!r}, policy wants "
-                                f"{shape.format(want)}"))
-    if policy.source_uri is not None or policy.source_ref is not None:
-        if policy.source_uri is not None:
-            want = normalize_repo(policy.source_uri)
-            ok = bool(repo) and normalize_repo(repo) == want
-            checks.append(Check("source-uri", ok, f"source is {repo!r}" if ok else
-                                f"source is {repo or 'missing'!r}, policy wants {want!r}"))
-        if policy.source_ref is not None:
-            ok = bool(ref) and ref == policy.source_ref
-            checks.append(Check("source-ref", ok, f"source ref is {ref!r}" if ok else
-                                f"source ref is {ref or 'missing'!r}, policy wants "
-                                f"{policy.source_ref!r}"))
+    checks.extend(source_checks(repo, ref, policy))
     return checks
 
 

@@ -192,3 +192,19 @@ def test_bare_signature_and_certificate_pair(attest, tmp_path) -> None:
     other.write_bytes(b"x")
     r = attest(*args, "--artifact", other)
     assert r.code == 1 and "signature does not match the artifact" in r.err
+
+
+def test_source_flags_checked_against_the_certificate(attest) -> None:
+    """For a signed file the CI certificate answers the source flags (as gh does)."""
+    args = _args(_gha_case())
+    r = attest(*args, "--source-uri", "github.com/trailofbits/rfc8785.py",
+               "--source-tag", "v0.1.2", "--source-versioned-tag", "v0.1")
+    assert r.code == 0, r.err
+    assert "ok  certificate source-uri: certificate source is 'https://github.com/trailofbits/rfc8785.py'" in r.out
+    r = attest(*args, "--source-uri", "github.com/trailofbits/other")
+    assert r.code == 1 and "certificate source-uri: certificate source is" in r.err
+    r = attest(*args, "--source-branch", "main")
+    assert r.code == 1 and "certificate source-branch: certificate source ref is 'refs/tags/v0.1.2'" in r.err
+    email = next(c for c in _cases() if c.get("id") == "sp-bundle-v3-valid")
+    r = attest(*_args(email), "--source-uri", "github.com/x/y")
+    assert r.code == 1 and "certificate carries no Source Repository extensions" in r.err
