@@ -47,9 +47,12 @@ def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
     for p in paths:
         if "://" in p:
             store = open_store(p, **options)
-            entries = store.entries()
+            entries = list(store.entries())
             if not entries:
                 raise InputError(f"artifact {p}: the store holds nothing there")
+            # gs://b/kubectl names one object; its prefix would also match kubectl.sha256
+            exact = [e for e in entries if e.name == p]
+            entries = exact or entries
             for e, d in zip(entries, digest_entries(store, entries, algorithms), strict=True):
                 out.append(Artifact(name=e.name, digest=d))
             continue

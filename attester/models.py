@@ -18,7 +18,6 @@ STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
 SLSA_PROVENANCE_V01 = "https://slsa.dev/provenance/v0.1"
-KNOWN_PREDICATE_TYPES = frozenset({SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V01})
 
 #: Build types this project defines. Stable URIs; documented in README and schemas/.
 BUILD_TYPE_LOCAL = "https://attester.dev/buildtypes/local/v1"

@@ -27,7 +27,7 @@ from attester.policy import (
     match_artifact,
 )
 from attester.statement import (
-    KNOWN_PROVENANCE_TYPES,
+    KNOWN_PREDICATE_TYPES,
     KNOWN_STATEMENT_TYPES,
     VSA_PREDICATE,
     ParsedStatement,
@@ -128,7 +128,7 @@ def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedS
         ok = got == want
         detail = got if ok else f"predicateType is {got or 'missing'!r}, policy wants {want!r}"
     else:
-        ok = got in KNOWN_PROVENANCE_TYPES
+        ok = got in KNOWN_PREDICATE_TYPES
         detail = got if ok else (f"unknown predicateType {got or 'missing'!r}; "
                                  "pass --predicate-type to accept it explicitly")
     checks.append(Check("predicate-type", ok, detail))

@@ -151,3 +151,21 @@ def test_transient_errors_are_retried_then_reported(gcs, emulator, monkeypatch) 
         from attester.errors import ServiceError
         with pytest.raises(ServiceError, match="gs://flaky/: access denied"):
             GcsStore.from_uri("gs://flaky/", client=client).entries()
+
+
+def test_single_object_artifact_is_exact(attest, gcs, repo, monkeypatch, tmp_path) -> None:
+    _bucket(gcs, "exact", {"v1/kubectl": b"k", "v1/kubectl.sha256": b"digest file"})
+    monkeypatch.chdir(repo)
+    assert attest("keygen", "--out", tmp_path / "k").code == 0
+    assert attest("provenance", "local://", "--artifacts", "gs://exact/v1/kubectl",
+                  "-o", tmp_path / "p.json").code == 0
+    names = [s["name"] for s in json.loads((tmp_path / "p.json").read_text())["subject"]]
+    assert names == ["gs://exact/v1/kubectl", "gs://exact/v1/kubectl.sha256"]  # a prefix store
+    doc = json.loads((tmp_path / "p.json").read_text())
+    doc["subject"] = doc["subject"][:1]
+    (tmp_path / "one.json").write_text(json.dumps(doc))
+    assert attest("sign", tmp_path / "one.json", "--key", tmp_path / "k.key",
+                  "-o", tmp_path / "one.intoto.json").code == 0
+    r = attest("verify", tmp_path / "one.intoto.json", "--key", tmp_path / "k.pub",
+               "--artifact", "gs://exact/v1/kubectl")
+    assert r.code == 0, r.err  # the .sha256 sibling is not dragged in as an artifact
