@@ -192,3 +192,44 @@ def test_output_to_a_device_writes_through_and_keeps_the_device(attest, repo, mo
     assert r.code == 0, r.err
     assert st.S_ISFIFO(fifo.stat().st_mode), "the fifo must not be replaced by a file"
     assert json.loads(got[0])["_type"] == "https://in-toto.io/Statement/v1"
+
+
+def _drain(fd: int) -> str:
+    """Everything written to a pty's master; Linux says EIO once the slave is closed."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode(errors="replace")
+
+
+def test_progress_meter_only_on_a_terminal(repo) -> None:
+    """The meter is drawn on stderr when it is a terminal, never into pipes or with -q."""
+    import pty
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "attester", "provenance", "local://", "--artifacts",
+           "file://dist", "-o", str(repo / "p.json")]
+    master, slave = pty.openpty()
+    proc = subprocess.run(cmd, cwd=repo, stderr=slave, stdout=subprocess.DEVNULL, timeout=60,
+                          check=False)
+    os.close(slave)
+    shown = _drain(master)
+    os.close(master)
+    assert proc.returncode == 0
+    assert "hashing 2/2 files" in shown
+    piped = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=60, check=False)
+    assert piped.returncode == 0 and "hashing" not in piped.stderr
+    master, slave = pty.openpty()
+    subprocess.run([*cmd, "--quiet"], cwd=repo, stderr=slave, stdout=subprocess.DEVNULL,
+                   timeout=60, check=False)
+    os.close(slave)
+    quiet = _drain(master)
+    os.close(master)
+    assert "hashing" not in quiet
