@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,12 @@ def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
                      canonical_registry: str | None, builder_id: str, now: dt.datetime,
                      manifest: str, fmt: str) -> list[Statement]:
     out = []
-    manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    if manifest:
+        manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    else:  # --image SRC=DST: the command line is the manifest
+        manifest = "(command line --image)"
+        manifest_digest = hashlib.sha256(json.dumps(
+            [attrs.asdict(p) for p in promos], sort_keys=True).encode()).hexdigest()
     for p in promos:
         src_ref = f"{p.source}/{p.name}@{p.digest}"
         _expect(resolve, "staging", src_ref, p.digest)

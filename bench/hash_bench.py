@@ -98,6 +98,9 @@ def main() -> int:
     paths = files_of(tree)
     warm(paths)
     print(f"tree: {len(paths)} files, {total / 1e9:.3f} GB; best of {runs}; {os.cpu_count()} cores")
+    if a.smoke:
+        print("smoke run: start-up dominates at this size, so the ratios below only show "
+              "that every tool ran; run without --smoke for the real comparison")
 
     with tempfile.TemporaryDirectory() as tmp:
         listfile = Path(tmp) / "files"

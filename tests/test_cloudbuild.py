@@ -169,3 +169,13 @@ def test_real_build_resource_from_shared(attest, gcb) -> None:
     assert "gcr.io/cloud-builders/docker@" + real["results"]["buildStepImages"][0] in dep_uris
     assert {s["name"] for s in doc["subject"]} == {"https://" + i["name"] for i in real["results"]["images"]}
     assert doc["predicate"]["runDetails"]["metadata"]["startedOn"] == "2020-04-03T23:51:16Z"
+
+
+def test_location_names_the_regional_build(attest, gcb) -> None:
+    gcb.file("/v1/projects/k8s-staging-releng/locations/us-central1/builds/inline-1",
+             "cloudbuild/build-inline.json")
+    r = attest("provenance", "cloudbuild://k8s-staging-releng/inline-1", "--location",
+               "us-central1", "--artifacts", DIST)
+    assert r.code == 0, r.err
+    internal = json.loads(r.out)["predicate"]["buildDefinition"]["internalParameters"]
+    assert internal["systemSubstitutions"]["LOCATION"] == "us-central1"

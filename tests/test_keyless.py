@@ -256,3 +256,21 @@ def test_chain_with_a_keyless_stage_and_a_keyed_release(attest, standin, repo, m
     r = attest("verify", "--chain", "stage.sigstore.json", "--chain", "release.intoto.json",
                "--policy", "policy.yaml", "--artifact", "dist/bin/kubectl")
     assert r.code == 1 and "stage.sigstore.json" in r.err
+
+
+def test_vsa_signed_keyless(attest, standin, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "trust.json").write_text(json.dumps(standin.trust_config()))
+    (repo / "root.json").write_text(json.dumps(standin.trusted_root()))
+    assert attest("keygen", "--out", "k").code == 0
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    assert attest("sign", "p.json", "--key", "k.key", "-o", "p.intoto.json").code == 0
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", standin.token("verifier@example.com"))
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl",
+               "--vsa-out", "vsa.sigstore.json", "--vsa-keyless", "--vsa-trust-config", "trust.json")
+    assert r.code == 0, r.err
+    r = attest("verify", "vsa.sigstore.json", "--trusted-root", "root.json", "--offline",
+               "--certificate-identity", "verifier@example.com",
+               "--certificate-oidc-issuer", standin.issuer, "--artifact", "dist/bin/kubectl")
+    assert r.code == 0, r.err
+    assert "ok  vsa-result: verification summary says PASSED" in r.out

@@ -525,3 +525,14 @@ def test_audit_skips_a_policy_kept_in_the_release_folder(attest, release, tmp_pa
     names = [a["artifact"] for a in r.json()["artifacts"]]
     assert "policy.yaml" not in names
     assert "stage.pub" in names  # keys in the folder are files like any other: not attested
+
+
+def test_adhoc_image_promotion(attest, release) -> None:
+    reg, app, prod, digest = release["reg"], release["app"], release["prod"], release["digest"]
+    r = attest("promote", "--image", f"{reg}/{app}@{digest}={reg}/{prod}/app:v1.0.0")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["subject"][0]["name"] == f"{reg}/{prod}/app"
+    assert doc["predicate"]["buildDefinition"]["resolvedDependencies"][0]["uri"] == f"{reg}/{app}@{digest}"
+    r = attest("promote", "--image", f"{reg}/{app}:v1.0.0={reg}/{prod}/app:v1.0.0")
+    assert r.code == 2 and "name the source by digest" in r.err

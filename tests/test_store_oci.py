@@ -265,3 +265,19 @@ def test_registry_serving_other_content_for_a_digest_is_caught(registry, proxy) 
     proxy.rewrite = {f"/v2/liar/img/manifests/{genuine}": "/v2/liar/img/manifests/evil"}
     with pytest.raises(ServiceError, match=f"asked for {genuine}, received content with sha256:"):
         collect_subjects(_store(proxy, f"liar/img@{genuine}"))
+
+
+def test_cli_oci_platforms_and_snapshot(attest, registry, repo, monkeypatch) -> None:
+    index_digest, children = push_multiarch(registry, "k8s-staging/coredns", "1.11")
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--artifacts", f"oci://{registry}/k8s-staging/coredns:1.11",
+               "--oci-platforms")
+    assert r.code == 0, r.err
+    digests = {"sha256:" + s["digest"]["sha256"] for s in json.loads(r.out)["subject"]}
+    assert digests == {index_digest, *children.values()}
+    assert attest("start", "--artifacts", f"oci://{registry}/k8s-staging/coredns", "-o", "s.json").code == 0
+    push_image(registry, "k8s-staging/coredns", "1.12")
+    r = attest("provenance", "local://", "--artifacts", f"oci://{registry}/k8s-staging/coredns",
+               "--snapshot", "s.json")
+    assert r.code == 0, r.err
+    assert [s["name"] for s in json.loads(r.out)["subject"]] == [f"{registry}/k8s-staging/coredns:1.12"]
