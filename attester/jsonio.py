@@ -41,6 +41,21 @@ def read_bytes(path: str | Path, *, what: str = "file", limit: int = MAX_DOCUMEN
     return data
 
 
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
 def parse_json(data: bytes, *, where: str) -> Any:
     """Parse JSON, turning every failure into one line that says where."""
     if not data.strip():
@@ -50,7 +65,10 @@ def parse_json(data: bytes, *, where: str) -> Any:
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8 text") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKeyError as e:
+        raise InputError(f"{where}: duplicate key {e.key!r} in one object; ambiguous JSON "
+                         "reads differently in different tools, refusing it") from None
     except json.JSONDecodeError as e:
         raise InputError(
             f"{where}: not valid JSON (line {e.lineno} column {e.colno}: {e.msg})"

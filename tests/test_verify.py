@@ -283,3 +283,17 @@ def test_policy_file_without_chain_is_not_silently_ignored(attest, kit, tmp_path
     r = attest("verify", kit.envelope(), "--key", kit.pub, "--artifact", kit.artifact,
                "--policy", tmp_path / "p.yaml")
     assert r.code == 2 and "it applies to --chain" in r.err
+
+
+def test_the_same_key_twice_does_not_meet_a_threshold_of_two(attest, kit, tmp_path) -> None:
+    import shutil
+    copy = tmp_path / "copy.pub"
+    shutil.copy(kit.pub, copy)
+    _fails(attest("verify", kit.envelope(), "--key", kit.pub, "--key", copy, "--threshold", "2",
+                  "--artifact", kit.artifact), "only 1 trusted key(s) signed")
+
+
+def test_duplicate_keys_in_a_signed_payload_are_refused(attest, kit) -> None:
+    body = dumps_compact(STATEMENT)[:-1] + b',"predicateType":"https://example.com/evil"}'
+    _fails(attest("verify", kit.envelope(payload=body), "--key", kit.pub, "--artifact",
+                  kit.artifact), "duplicate key 'predicateType'")
