@@ -306,3 +306,26 @@ def test_explicit_attempt(attest, github) -> None:
     assert f"{RUNS}/9000001/attempts/1" in github.log
     r = attest("provenance", "github://kubernetes/kubernetes/9000001/7")
     assert r.code == 2 and "not found on GitHub (404)" in r.err
+
+
+def test_runs_on_tags_and_branches_get_their_full_ref(attest, github) -> None:
+    """The REST run only names the branch or tag; the repository says which it is."""
+    run = json.loads((GH / "run-9000001.json").read_text())
+    sha = run["head_sha"]
+    github.json(f"{RUNS}/9000004", {**run, "id": 9000004, "event": "push", "head_branch": "v1.31.1"})
+    github.json(f"{RUNS}/9000004/attempts/1/jobs?per_page=100", {"total_count": 0, "jobs": []})
+    github.json("/repos/kubernetes/kubernetes/git/ref/tags/v1.31.1", {
+        "ref": "refs/tags/v1.31.1", "object": {"type": "tag", "sha": "a" * 40}})
+    github.json(f"/repos/kubernetes/kubernetes/git/tags/{'a' * 40}", {
+        "tag": "v1.31.1", "object": {"type": "commit", "sha": sha}})
+    github.json(f"{RUNS}/9000005", {**run, "id": 9000005, "event": "push", "head_branch": "v2"})
+    github.json(f"{RUNS}/9000005/attempts/1/jobs?per_page=100", {"total_count": 0, "jobs": []})
+    dist = "file://" + str(TESTDATA / "dist")
+
+    def ref_of(run_id: int) -> str:
+        r = attest("provenance", f"github://kubernetes/kubernetes/{run_id}", "--artifacts", dist)
+        assert r.code == 0, r.err
+        return json.loads(r.out)["predicate"]["buildDefinition"]["externalParameters"]["workflow"]["ref"]
+
+    assert ref_of(9000004) == "refs/tags/v1.31.1"   # annotated tag at the run's commit
+    assert ref_of(9000005) == "refs/heads/v2"       # version-like, but a branch: no such tag

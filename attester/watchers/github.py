@@ -43,16 +43,20 @@ def parse_time(value: Any) -> dt.datetime | None:
         raise InputError(f"not an RFC 3339 timestamp: {value!r}") from None
 
 
-def full_ref(run: Mapping[str, Any]) -> str:
-    """The ref the run was for: the REST object only has ``head_branch``."""
+def full_ref(run: Mapping[str, Any], is_tag: Callable[[str], bool]) -> str:
+    """The ref the run was for. The REST run only has ``head_branch``, which is a tag's
+    name for runs on tags; ``is_tag`` asks the repository whether it points at the run's
+    commit as a tag."""
     event = run.get("event", "")
     branch = run.get("head_branch") or ""
     prs = run.get("pull_requests") or []
     if event in ("pull_request", "pull_request_target") and prs:
         return f"refs/pull/{prs[0]['number']}/merge"
-    if event == "release" or (event == "push" and re.match(r"^v?\d+(\.\d+)*([-+].*)?$", branch)):
+    if not branch:
+        return ""
+    if event == "release" or is_tag(branch):
         return f"refs/tags/{branch}"
-    return f"refs/heads/{branch}" if branch else ""
+    return f"refs/heads/{branch}"
 
 
 def runner_environment(jobs: Sequence[Mapping[str, Any]]) -> str:
@@ -133,6 +137,25 @@ class GitHubWatcher:
                              "'success'; refusing to attest it", hint="--allow-failed overrides")
         return run
 
+    def _tag_at(self, name: str, sha: str) -> bool:
+        """Whether tag ``name`` exists and names ``sha`` (directly or as an annotated tag)."""
+        from attester.errors import StoreError
+
+        gh = githubapi.client()
+        path = f"/repos/{self.owner}/{self.repo}/git/ref/tags/{name}"
+        try:
+            _, ref = githubapi.call(lambda: gh.requester.requestJsonAndCheck("GET", path),
+                                    what=f"{self.uri} tag {name}")
+        except StoreError:
+            return False
+        obj = ref.get("object") or {} if isinstance(ref, dict) else {}
+        if obj.get("type") == "tag":  # annotated: the tag object names the commit
+            _, tag = githubapi.call(lambda: gh.requester.requestJsonAndCheck(
+                "GET", f"/repos/{self.owner}/{self.repo}/git/tags/{obj.get('sha')}"),
+                what=f"{self.uri} tag {name}")
+            obj = tag.get("object") or {} if isinstance(tag, dict) else {}
+        return bool(obj.get("sha") == sha)
+
     def jobs(self, run: Mapping[str, Any]) -> list[dict[str, Any]]:
         gh = githubapi.client()
         attempt = run.get("run_attempt") or 1
@@ -143,7 +166,7 @@ class GitHubWatcher:
         run = self.run()
         jobs = self.jobs(run)
         repository = run.get("repository") or {}
-        ref = full_ref(run)
+        ref = full_ref(run, lambda name: self._tag_at(name, run["head_sha"]))
         return github_record(
             server=githubapi.server_url(), repository=f"{self.owner}/{self.repo}", ref=ref,
             sha=run["head_sha"], workflow_path=run.get("path", "").split("@")[0],
