@@ -103,3 +103,22 @@ def golden(name: str, doc: dict) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     assert doc == json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """gcp-storage-emulator on 127.0.0.1, one per test module."""
+    from servers import gcs_emulator
+
+    with gcs_emulator() as url:
+        yield url
+
+
+@pytest.fixture
+def gcs(emulator, monkeypatch):
+    """A google-cloud-storage client on the emulator; STORAGE_EMULATOR_HOST set for attest."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(project="test", credentials=AnonymousCredentials())

@@ -13,7 +13,6 @@ import pytest
 
 from conftest import TESTDATA, assert_valid_statement, golden, shared_path
 from replay import Replay
-from servers import gcs_emulator
 
 BUILDS = "/v1/projects/k8s-staging-releng/builds"
 OK = "0c6b4f2e-7d7f-4a0e-9d43-2f3b5a2a9e11"
@@ -33,20 +32,10 @@ def gcb(monkeypatch) -> Iterator[Replay]:
         yield r
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    with gcs_emulator() as url:
-        yield url
-
-
 @pytest.fixture
-def staged(emulator, monkeypatch):
+def staged(gcs):
     """The objects and artifact manifest the recorded build uploaded, in the emulator."""
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    client = gcs
     bucket = client.bucket("k8s-staging-releng")
     if not bucket.exists():
         bucket = client.create_bucket("k8s-staging-releng")

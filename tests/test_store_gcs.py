@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,24 +12,7 @@ from attester.errors import StoreError
 from attester.stores import collect_subjects
 from attester.stores.gcs import GcsStore
 
-from servers import gcs_emulator
-
 pytestmark = pytest.mark.gcs
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    with gcs_emulator() as url:
-        yield url
-
-
-@pytest.fixture
-def gcs(emulator, monkeypatch):
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    return storage.Client(project="test", credentials=AnonymousCredentials())
 
 
 def _bucket(gcs, name: str, objects: dict[str, bytes]):
