@@ -39,7 +39,10 @@ def identity_token(explicit: str | None) -> str:
         return explicit
     if os.environ.get("SIGSTORE_ID_TOKEN"):
         return os.environ["SIGSTORE_ID_TOKEN"]
-    from sigstore.oidc import detect_credential
+    try:
+        from sigstore.oidc import detect_credential
+    except ImportError:
+        raise MissingExtraError("sigstore", "sigstore") from None
 
     try:
         token = detect_credential()

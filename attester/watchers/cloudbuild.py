@@ -247,11 +247,11 @@ class CloudBuildWatcher:
         return f"cloudbuild://{self.project}/{self.build_id}"
 
     def fetch(self) -> dict[str, Any]:
+        c = client()  # first: it names the missing extra if google-cloud-build is absent
         from google.api_core import exceptions as gexc
         from google.api_core import retry as gretry
         from google.cloud.devtools import cloudbuild_v1
 
-        c = client()
         name = f"projects/{self.project}/locations/{self.location}/builds/{self.build_id}"
         base = float(os.environ.get("ATTEST_RETRY_BASE_DELAY", "0.5"))
         retry = gretry.Retry(initial=base, maximum=30.0, multiplier=2.0, timeout=120.0,
