@@ -83,13 +83,14 @@ class GcsStore:
                             predicate=gretry.if_exception_type(*_transient()))
 
     def entries(self) -> Sequence[Entry]:
+        from google.api_core import exceptions as gexc
+
+        # List directly (objects.list): checking the bucket first would also need
+        # storage.buckets.get, which read-only release roles often lack.
         try:
-            bucket = self.client.bucket(self.bucket)
-            if not bucket.exists(retry=self._retrying()):
-                raise StoreError(f"{self.uri}: bucket {self.bucket!r} does not exist")
-            blobs = list(self._list(bucket))
-        except StoreError:
-            raise
+            blobs = list(self._list(self.client.bucket(self.bucket)))
+        except gexc.NotFound:
+            raise StoreError(f"{self.uri}: bucket {self.bucket!r} does not exist") from None
         except Exception as e:  # noqa: BLE001 - mapped to our error family below
             raise _service_error(self.uri, e) from None
         if not blobs:
