@@ -281,3 +281,10 @@ def test_cli_oci_platforms_and_snapshot(attest, registry, repo, monkeypatch) -> 
                "--snapshot", "s.json")
     assert r.code == 0, r.err
     assert [s["name"] for s in json.loads(r.out)["subject"]] == [f"{registry}/k8s-staging/coredns:1.12"]
+
+
+def test_docker_hub_names() -> None:
+    store = OciStore.from_uri("oci://docker.io/alpine:3.20")
+    assert store.ref.repository == "library/alpine"
+    assert store.client.base == "https://registry-1.docker.io/v2/"
+    assert store.ref.name(tag="3.20") == "docker.io/library/alpine:3.20"

@@ -72,6 +72,8 @@ class Reference:
                 raise InputError(f"{uri}: {tag!r} is not a valid tag")
         if not _REPO.match(path):
             raise InputError(f"{uri}: {path!r} is not a valid repository name")
+        if registry in ("docker.io", "index.docker.io") and "/" not in path:
+            path = f"library/{path}"  # Docker Hub's official images
         return cls(registry=registry, repository=path, tag=tag, digest=digest)
 
     def name(self, *, tag: str = "", digest: str = "") -> str:
@@ -126,7 +128,10 @@ class RegistryClient:
                  session: requests.Session | None = None) -> None:
         self.registry = registry
         scheme = "http" if insecure or is_loopback(registry) else "https"
-        self.base = f"{scheme}://{registry}/v2/"
+        # Docker Hub is named docker.io but serves the API from registry-1.docker.io.
+        api_host = "registry-1.docker.io" if registry in ("docker.io", "index.docker.io") \
+            else registry
+        self.base = f"{scheme}://{api_host}/v2/"
         self.retry = retry or RetryPolicy()
         self.session = session or requests.Session()
         self.session.trust_env = False  # never route registry traffic through env proxies
