@@ -97,9 +97,6 @@ class ChainResult:
     def ok(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
-    def to_report(self) -> Report:
-        return Report(attestation=self.artifact, checks=self.checks)
-
 
 def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any],
                policies: Mapping[str, Policy],

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Protocol
+from typing import IO
 
 import attrs
 
@@ -27,10 +27,6 @@ from attester.errors import AttesterError, StoreError, UsageError
 CHUNK_SIZE = 1 << 20
 SUPPORTED_ALGORITHMS = ("sha256", "sha384", "sha512")
 DEFAULT_ALGORITHMS = ("sha256",)
-
-
-class Readable(Protocol):
-    def readinto(self, buffer: memoryview) -> int | None: ...
 
 
 @attrs.frozen

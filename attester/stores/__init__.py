@@ -33,15 +33,12 @@ def open_store(uri: str, **options: Any) -> Store:
 def digest_entries(store: Store, entries: Sequence[Entry],
                    algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
                    *, progress: bool = False) -> list[Mapping[str, str]]:
-    """Digests for ``entries``; stores that already know a digest skip hashing."""
-    todo = [i for i, e in enumerate(entries) if e.digest is None]
-    computed = hash_tasks([store.task(entries[i]) for i in todo], algorithms,
-                          progress=progress)
-    out: list[Mapping[str, str]] = [e.digest or {} for e in entries]
-    for i, digest in zip(todo, computed, strict=True):
-        store.after_hash(entries[i], digest)
-        out[i] = digest
-    return out
+    """Digests of ``entries``, each checked by its store once hashed (changed while read,
+    or at odds with a digest the store itself claims)."""
+    digests = hash_tasks([store.task(e) for e in entries], algorithms, progress=progress)
+    for entry, digest in zip(entries, digests, strict=True):
+        store.after_hash(entry, digest)
+    return list(digests)
 
 
 def collect_subjects(store: Store, algorithms: Sequence[str] = DEFAULT_ALGORITHMS, *,

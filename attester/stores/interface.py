@@ -24,8 +24,6 @@ class Entry:
     name: str
     size: int
     identity: Mapping[str, str] | None = None
-    #: Digests the store already knows for sure (an OCI manifest digest): no hashing needed.
-    digest: Mapping[str, str] | None = None
     annotations: Mapping[str, Any] = attrs.field(factory=dict)
     handle: Any = attrs.field(default=None, eq=False, repr=False)
 
