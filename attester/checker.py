@@ -34,38 +34,55 @@ class Trust:
         return bool(self.keys) or self.identity is not None
 
 
-def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
-                    options: dict[str, Any]) -> list[Any]:
-    import stat
-
-    from attester.hashing import HashTask, hash_tasks, open_nofollow
+def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
+                     exact: bool = False) -> list[Any]:
+    """Every entry of a store as an artifact; with ``exact``, only the entry named ``uri``
+    when there is one (gs://b/kubectl names one object, whose prefix would also match
+    kubectl.sha256)."""
     from attester.policy import Artifact
     from attester.stores import digest_entries, open_store
+
+    store = open_store(uri, **options)
+    entries = list(store.entries())
+    if exact:
+        entries = [e for e in entries if e.name == uri] or entries
+    digests = digest_entries(store, entries, algorithms)
+    return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
+
+
+def _artifact_size(path: str) -> int:
+    """The size of an artifact file, or a one-line error for a missing or odd path."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"artifact {path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"artifact {path}: cannot read: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"artifact {path}: is a folder",
+                         hint=f"name its files, or use --artifacts file://{path}")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"artifact {path}: not a regular file")
+    return st.st_size
+
+
+def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
+                   options: dict[str, Any]) -> list[Any]:
+    from attester.hashing import HashTask, hash_tasks, open_nofollow
+    from attester.policy import Artifact
 
     out: list[Artifact] = []
     local: list[tuple[str, int]] = []
     for p in paths:
         if "://" in p:
-            store = open_store(p, **options)
-            entries = list(store.entries())
-            if not entries:
+            found = _store_artifacts(p, algorithms, options, exact=True)
+            if not found:
                 raise InputError(f"artifact {p}: the store holds nothing there")
-            # gs://b/kubectl names one object; its prefix would also match kubectl.sha256
-            exact = [e for e in entries if e.name == p]
-            entries = exact or entries
-            for e, d in zip(entries, digest_entries(store, entries, algorithms), strict=True):
-                out.append(Artifact(name=e.name, digest=d))
-            continue
-        try:
-            st = os.stat(p)
-        except FileNotFoundError:
-            raise InputError(f"artifact {p}: no such file") from None
-        except OSError as e:
-            raise InputError(f"artifact {p}: cannot read: {e.strerror}") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"artifact {p}: is a folder",
-                             hint=f"name its files, or use --artifacts file://{p}")
-        local.append((p, st.st_size))
+            out.extend(found)
+        else:
+            local.append((p, _artifact_size(p)))
 
     def opener(path: str) -> Any:
         real = os.path.realpath(path)
@@ -78,13 +95,7 @@ def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
 
 
 def hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any]) -> list[Any]:
-    from attester.policy import Artifact
-    from attester.stores import digest_entries, open_store
-
-    store = open_store(uri, **options)
-    entries = store.entries()
-    digests = digest_entries(store, entries, algorithms)
-    return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
+    return _store_artifacts(uri, algorithms, options)
 
 
 def read_attestation(path: str) -> tuple[bytes, Any]:
@@ -103,23 +114,14 @@ def read_attestation(path: str) -> tuple[bytes, Any]:
 
 def digest_of(path: str, alg: str = "sha256") -> bytes:
     """One digest of one artifact file, with one-line errors for a missing or odd path."""
-    import stat
-
     from attester.hashing import hash_file
 
-    try:
-        st = os.stat(path)
-    except OSError:
-        raise InputError(f"artifact {path}: no such file") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"artifact {path}: not a regular file")
+    _artifact_size(path)
     return bytes.fromhex(hash_file(os.path.realpath(path), (alg,))[alg])
 
 
 def sha256_of(path: str) -> bytes:
     return digest_of(path, "sha256")
-
-
 
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,

@@ -297,3 +297,11 @@ def test_duplicate_keys_in_a_signed_payload_are_refused(attest, kit) -> None:
     body = dumps_compact(STATEMENT)[:-1] + b',"predicateType":"https://example.com/evil"}'
     _fails(attest("verify", kit.envelope(payload=body), "--key", kit.pub, "--artifact",
                   kit.artifact), "duplicate key 'predicateType'")
+
+
+def test_a_fifo_artifact_is_refused_not_hung_on(attest, kit, tmp_path) -> None:
+    import os
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    _fails(attest("verify", kit.envelope(), "--key", kit.pub, "--artifact", fifo),
+           f"artifact {fifo}: not a regular file", 2)
