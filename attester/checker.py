@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -32,6 +33,21 @@ class Trust:
 
     def given(self) -> bool:
         return bool(self.keys) or self.identity is not None
+
+    @classmethod
+    def from_flags(cls, key_paths: Sequence[str | Path], identity: Any, *,
+                   labels: Sequence[str] | None = None, threshold: int = 1,
+                   trusted_root_path: str | None = None, offline: bool = False,
+                   staging: bool = False) -> Trust:
+        """Load the public keys and keep the keyless identity only when one was named."""
+        from attester import keys
+
+        names = labels or [str(k) for k in key_paths]
+        return cls(keys=tuple(TrustedKey(label=n, key=keys.load_public(k))
+                              for n, k in zip(names, key_paths, strict=True)),
+                   threshold=threshold,
+                   identity=identity if identity is not None and identity.given() else None,
+                   trusted_root_path=trusted_root_path, offline=offline, staging=staging)
 
 
 def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,

@@ -245,11 +245,11 @@ def _chain_artifact(spec: str, insecure: bool) -> tuple[str, str]:
     return os.path.basename(spec), checker.sha256_of(spec).hex()
 
 
-def _verify_chain(args: argparse.Namespace, identity: Any, keys: Any, checker: Any) -> int:
-    from attester import chain
+def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
+    from attester import chain, checker
     from attester.jsonio import dumps_pretty
     from attester.policy import Check
-    from attester.verify import Report, TrustedKey
+    from attester.verify import Report
 
     if not args.artifact:
         raise UsageError("--chain follows an artifact back: pass --artifact PATH|oci://REF")
@@ -260,10 +260,9 @@ def _verify_chain(args: argparse.Namespace, identity: Any, keys: Any, checker: A
         trusts, policies, source_uri = pf.trusts, pf.policies, pf.source_uri
         predicate_types: dict[str, Any] = dict(pf.predicate_types)
     else:
-        trust = checker.Trust(
-            keys=tuple(TrustedKey(label=k, key=keys.load_public(k)) for k in args.key or []),
-            identity=identity if identity.given() else None,
-            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
+        trust = checker.Trust.from_flags(
+            args.key or [], identity, trusted_root_path=args.trusted_root,
+            offline=args.offline, staging=args.staging)
         if not trust.given():
             raise UsageError("no trusted key or signer given", hint="pass --policy, or --key")
         trusts = dict.fromkeys(chain.STEPS, trust)
@@ -330,10 +329,10 @@ def _write_vsa(args: argparse.Namespace, report: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from attester import bundles, checker, keys
+    from attester import bundles, checker
     from attester.jsonio import dumps_pretty
     from attester.policy import Policy
-    from attester.verify import Demands, TrustedKey
+    from attester.verify import Demands
 
     if args.require_complete and not args.artifacts:
         raise UsageError("--require-complete needs --artifacts STORE_URI")
@@ -363,7 +362,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         hash_store=functools.partial(checker.hash_store, options=opts))
     where = args.attestation
     if args.chain:
-        return _verify_chain(args, identity, keys, checker)
+        return _verify_chain(args, identity)
     if args.signature or args.certificate:
         if not (args.signature and args.certificate and len(args.artifact or []) == 1):
             raise UsageError("a signature pair needs --signature FILE.sig, --certificate "
@@ -376,9 +375,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.threshold < 1 or (args.key and args.threshold > len(args.key)):
             raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
                              f"number of --key given ({len(args.key or [])})")
-        trust = checker.Trust(
-            keys=tuple(TrustedKey(label=k, key=keys.load_public(k)) for k in args.key or []),
-            threshold=args.threshold, identity=identity if identity.given() else None,
+        trust = checker.Trust.from_flags(
+            args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
         if where.startswith("oci://"):
             report = checker.verify_image(where, trust, demands,
@@ -487,15 +485,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def _provenance_trust(args: argparse.Namespace) -> Any:
-    from attester import bundles, checker, keys
-    from attester.verify import TrustedKey
+    from attester import bundles, checker
 
     identity = bundles.IdentityPolicy(identity=args.certificate_identity,
                                       issuer=args.certificate_oidc_issuer)
-    trust = checker.Trust(
-        keys=tuple(TrustedKey(label=k, key=keys.load_public(k)) for k in args.key or []),
-        identity=identity if identity.given() else None, trusted_root_path=args.trusted_root,
-        offline=bool(args.trusted_root))
+    trust = checker.Trust.from_flags(args.key or [], identity,
+                                     trusted_root_path=args.trusted_root,
+                                     offline=bool(args.trusted_root))
     if not trust.given():
         raise UsageError("--require-provenance needs whom to trust for the staging images",
                          hint="pass --key PUB or --certificate-identity/--certificate-oidc-"

@@ -44,9 +44,8 @@ class PolicyFile:
 def load(path: str) -> PolicyFile:
     import yaml
 
-    from attester import bundles, checker, keys
+    from attester import bundles, checker
     from attester.jsonio import read_bytes
-    from attester.verify import TrustedKey
 
     raw = read_bytes(path, what="policy")
     try:
@@ -77,11 +76,9 @@ def load(path: str) -> PolicyFile:
         if not key_paths and not identity.given():
             raise InputError(f"policy {path}: step {step} names no signer (keys or "
                              "certificate-identity)")
-        trusts[step] = checker.Trust(
-            keys=tuple(TrustedKey(label=str(k), key=keys.load_public(base / k))
-                       for k in key_paths),
-            identity=identity if identity.given() else None, trusted_root_path=root_path,
-            offline=True)
+        trusts[step] = checker.Trust.from_flags(
+            [base / k for k in key_paths], identity, labels=[str(k) for k in key_paths],
+            trusted_root_path=root_path, offline=True)
         policies[step] = Policy(**{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec})
         if spec.get("predicate-types"):
             predicate_types[step] = tuple(spec["predicate-types"])
