@@ -115,6 +115,7 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     from attester.jsonio import dumps_pretty, load_json, write_output
     from attester.snapshot import parse as parse_snapshot
     from attester.stores import collect_subjects, open_store
+    from attester.stores.interface import first_duplicate
     from attester.watchers import open_watcher
 
     snapshot = None
@@ -168,12 +169,9 @@ def cmd_provenance(args: argparse.Namespace) -> int:
                              f"snapshot {args.snapshot}")
         raise UsageError("no subjects: the build named no artifacts",
                          hint="pass --artifacts URI, e.g. --artifacts file://dist")
-    seen: dict[str, int] = {}
-    for s in subjects:
-        seen[s.name] = seen.get(s.name, 0) + 1
-    dupes = sorted(n for n, c in seen.items() if c > 1)
-    if dupes:
-        raise InputError(f"two artifacts share the subject name {dupes[0]!r}; "
+    dupe = first_duplicate(s.name for s in subjects)
+    if dupe is not None:
+        raise InputError(f"two artifacts share the subject name {dupe!r}; "
                          "subject names must be unique")
     record = record.with_subjects(tuple(sorted(subjects, key=lambda s: s.name)))
     if args.step:

@@ -233,3 +233,13 @@ def test_progress_meter_only_on_a_terminal(repo) -> None:
     quiet = _drain(master)
     os.close(master)
     assert "hashing" not in quiet
+
+
+def test_two_stores_naming_the_same_subject_are_refused(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "other").mkdir()
+    (repo / "other" / "kubectl").write_bytes(b"another kubectl")
+    r = attest("provenance", "local://", "--artifacts", "file://dist/bin", "--artifacts",
+               "file://other")
+    assert r.code == 2
+    assert "two artifacts share the subject name 'kubectl'" in r.err

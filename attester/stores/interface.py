@@ -8,7 +8,8 @@ returns ``None`` and snapshots fall back to digests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -46,12 +47,16 @@ def to_subject(entry: Entry, digest: Mapping[str, str]) -> ResourceDescriptor:
                               annotations=dict(entry.annotations))
 
 
+def first_duplicate(names: Iterable[str]) -> str | None:
+    """The (alphabetically first) name that occurs more than once, if any."""
+    counts = Counter(names)
+    return min((n for n, c in counts.items() if c > 1), default=None)
+
+
 def require_unique_names(entries: Sequence[Entry], what: str) -> None:
     """Subject names identify artifacts: two entries with one name would be ambiguous."""
-    seen: set[str] = set()
-    for e in entries:
-        if e.name in seen:
-            from attester.errors import StoreError
+    dupe = first_duplicate(e.name for e in entries)
+    if dupe is not None:
+        from attester.errors import StoreError
 
-            raise StoreError(f"{what}: two artifacts share the name {e.name!r}")
-        seen.add(e.name)
+        raise StoreError(f"{what}: two artifacts share the name {dupe!r}")
