@@ -154,8 +154,36 @@ def _verify_certificate(b: IntotoBundle, trusted_root: Any, when: dt.datetime,
         raise _fail(where, "certificate is not for code signing")
 
 
+def _envelope_hash(payload_type: str, payload: bytes, sig: bytes, logged_pem: str) -> str:
+    """The ``hash`` a client puts in an intoto 0.0.2 entry: SHA-256 of the canonical JSON
+    (RFC 8785) of the envelope as Rekor stores it, with the logged PEM as ``publicKey``.
+    Rekor itself never computes it (see rekor's intoto v0.0.2 ``IndexKeys``); sigstore-js
+    and sigstore-go both write it this way, so real entries and ours agree."""
+    import rfc8785
+
+    return hashlib.sha256(rfc8785.dumps({
+        "payloadType": payload_type, "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"sig": base64.b64encode(sig).decode(), "publicKey": logged_pem}]},
+    )).hexdigest()
+
+
+def _logged_signature(item: Any) -> tuple[bytes, bytes, str]:
+    """(signature bytes, certificate DER, PEM text) of one logged signature. The entry keeps
+    ``sig`` base64-encoded twice and ``publicKey`` as base64 of a PEM whose exact text
+    (trailing newline or not) differs between clients: compare what they decode to."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    sig = base64.b64decode(base64.b64decode(item["sig"], validate=True), validate=True)
+    pem = base64.b64decode(item["publicKey"], validate=True)
+    cert = x509.load_pem_x509_certificate(pem)
+    return sig, cert.public_bytes(serialization.Encoding.DER), pem.decode("ascii")
+
+
 def _verify_body(b: IntotoBundle, where: str) -> None:
-    """The logged entry is about this envelope, signature and certificate."""
+    """The logged entry is about this envelope, signature and certificate. Values are
+    compared once decoded (signature bytes, certificate DER, hashes), never as encoded
+    text: real Rekor entries and bundles encode the same values differently."""
     from cryptography.hazmat.primitives import serialization
 
     try:
@@ -163,6 +191,10 @@ def _verify_body(b: IntotoBundle, where: str) -> None:
         content = body["spec"]["content"]
         logged_sigs = content["envelope"]["signatures"]
         payload_hash = content["payloadHash"]
+        env_hash = content["hash"]
+        if not isinstance(logged_sigs, list) or not isinstance(payload_hash, dict) or \
+                not isinstance(env_hash, dict):
+            raise TypeError
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise _fail(where, "entry body is not an intoto 0.0.2 record") from None
     if payload_hash.get("algorithm") != "sha256" or \
@@ -170,14 +202,21 @@ def _verify_body(b: IntotoBundle, where: str) -> None:
         raise _fail(where, "payload hash does not match the bundle's envelope")
     if len(b.signatures) != 1:
         raise _fail(where, f"expected one envelope signature, found {len(b.signatures)}")
-    cert_pem = b.certificate.public_bytes(serialization.Encoding.PEM)
-    expected = {"sig": base64.b64encode(base64.b64encode(b.signatures[0])).decode(),
-                "publicKey": base64.b64encode(cert_pem).decode()}
-    if [{"sig": s.get("sig"), "publicKey": s.get("publicKey")} for s in logged_sigs] != \
-            [expected]:
-        raise _fail(where, "logged signature or certificate differs from the bundle's")
+    if len(logged_sigs) != 1:
+        raise _fail(where, f"expected one logged signature, found {len(logged_sigs)}")
+    try:
+        sig, cert_der, pem = _logged_signature(logged_sigs[0])
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise _fail(where, "logged signature or certificate is malformed") from None
+    if sig != b.signatures[0]:
+        raise _fail(where, "logged signature differs from the bundle's")
+    if cert_der != b.certificate.public_bytes(serialization.Encoding.DER):
+        raise _fail(where, "logged certificate differs from the bundle's")
     if content["envelope"].get("payloadType") != b.payload_type:
         raise _fail(where, "logged payload type differs from the envelope's")
+    if env_hash.get("algorithm") != "sha256" or env_hash.get("value") != \
+            _envelope_hash(b.payload_type, b.payload, sig, pem):
+        raise _fail(where, "envelope hash does not match the bundle's envelope")
 
 
 def verify(b: IntotoBundle, trusted_root: Any, *, where: str) -> tuple[str, bytes, dt.datetime]:

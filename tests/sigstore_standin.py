@@ -306,8 +306,11 @@ class SigstoreStandIn:
             "envelope": {"payloadType": ptype, "signatures": [{
                 "sig": base64.b64encode(base64.b64encode(sig)).decode(),
                 "publicKey": base64.b64encode(leaf_pem).decode()}]},
-            "hash": {"algorithm": "sha256",
-                     "value": hashlib.sha256(json.dumps(envelope).encode()).hexdigest()},
+            # as sigstore-js and sigstore-go compute it: canonical JSON of the logged envelope
+            "hash": {"algorithm": "sha256", "value": hashlib.sha256(rfc8785.dumps({
+                "payloadType": ptype, "payload": envelope["payload"],
+                "signatures": [{"sig": envelope["signatures"][0]["sig"],
+                                "publicKey": leaf_pem.decode()}]})).hexdigest()},
             "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}}}}
         if log_edit:
             log_edit(body)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from conftest import shared_path
 from sigstore_standin import SigstoreStandIn
 
 
@@ -177,10 +178,29 @@ def test_intoto_v002_from_another_log_or_ca_fails(attest, standin, tmp_path) -> 
     assert r.code == 1 and "intoto 0.0.2 log entry" in r.err
 
 
+def _other_cert_pem() -> bytes:
+    """A real Fulcio certificate that is not the bundle's (from ../shared's interop set)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    doc = json.loads(shared_path("interop", "realworld",
+                                 "sg_sigstore.js@2.0.0-provenance.sigstore.json").read_text())
+    raw = doc["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"]
+    return x509.load_der_x509_certificate(base64.b64decode(raw)).public_bytes(Encoding.PEM)
+
+
 @pytest.mark.parametrize(("edit", "needle"), [
     (lambda body: body["spec"]["content"]["envelope"]["signatures"][0].update(
         publicKey=base64.b64encode(b"another certificate").decode()),
-     "logged signature or certificate differs from the bundle's"),
+     "logged signature or certificate is malformed"),
+    (lambda body: body["spec"]["content"]["envelope"]["signatures"][0].update(
+        publicKey=base64.b64encode(_other_cert_pem()).decode()),
+     "logged certificate differs from the bundle's"),
+    (lambda body: body["spec"]["content"]["envelope"]["signatures"][0].update(
+        sig=base64.b64encode(base64.b64encode(b"0" * 70)).decode()),
+     "logged signature differs from the bundle's"),
+    (lambda body: body["spec"]["content"]["hash"].update(value="0" * 64),
+     "envelope hash does not match the bundle's envelope"),
     (lambda body: body["spec"]["content"]["payloadHash"].update(value="0" * 64),
      "payload hash does not match the bundle's envelope"),
     (lambda body: body["spec"]["content"]["envelope"].update(payloadType="text/plain"),
