@@ -524,12 +524,69 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    # argparse offers no public list of a parser's flags (3.14's suggest_on_error only
+    # covers choices); its actions are the one place they are all kept.
+    return [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str | None:
+    """The closest real flag for each mistyped one, e.g. 'did you mean --key?'."""
+    import difflib
+
+    known = _option_strings(parser)
+    flags = [a.partition("=")[0] for a in extras if a.startswith("--")]
+    guesses = [(f, difflib.get_close_matches(f, known, n=1, cutoff=0.6)) for f in flags]
+    found = [(f, c[0]) for f, c in guesses if c]
+    if not found:
+        return None
+    if len(flags) == 1:
+        return f"did you mean {found[0][1]}?"
+    return "; ".join(f"{f}: did you mean {c}?" for f, c in found)
+
+
+def _strip_debug(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """Take ``--debug`` out wherever it is (before ``--``), as ``--help`` is accepted."""
+    out: list[str] = []
+    debug = False
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg == "--debug":
+            debug = True
+        else:
+            out.append(arg)
+    return out, debug
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line; a flag the subcommand does not know is reported with that
+    subcommand's usage and the closest flag it does know."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        sub = _subcommands(parser).get(getattr(args, "command", None) or "", parser)
+        sub.print_usage(sys.stderr)
+        raise UsageError(f"unrecognized arguments: {' '.join(extras)}",
+                         hint=_did_you_mean(sub, extras))
+    return args
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:  # see _option_strings: no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="attest", description="Produce, sign and verify SLSA provenance.",
                      epilog=EXAMPLES, formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"attest {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks on errors (accepted anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -575,8 +632,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "stores:  file://DIR (every regular file under DIR)\n"
                        "         gs://BUCKET/PREFIX (objects under PREFIX; extra [gcs])\n"
                        "         oci://REGISTRY/REPO[:TAG|@sha256:D] (image manifests)\n"
-                       "         github-release://OWNER/REPO/TAG (release assets)\n"
-                       "         github-artifacts://OWNER/REPO/RUN_ID (files in run artifacts)\n\n"
+                       "         github-release://OWNER/REPO/TAG (release assets; extra "
+                       "[github])\n"
+                       "         github-artifacts://OWNER/REPO/RUN_ID (files in run artifacts; "
+                       "extra [github])\n\n"
                        "example:\n  attest provenance local:// --artifacts file://dist "
                        "--output prov.json")
     p.add_argument("source", metavar="SOURCE", help="the build to describe, e.g. local://")
@@ -620,14 +679,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "DSSE envelope (payloadType application/vnd.in-toto+json).",
                        epilog="example:\n  attest sign prov.json --key release.key "
                        "--output prov.intoto.json")
-    p.add_argument("statement", metavar="STATEMENT")
+    p.add_argument("statement", metavar="STATEMENT",
+                   help="in-toto statement JSON, e.g. from 'attest provenance'")
     p.add_argument("--key", action="append", metavar="KEY",
                    help="PEM private key (repeatable: one signature each); passphrase "
                    "from ATTEST_PASSPHRASE")
     p.add_argument("--kms", action="append", metavar="URI",
                    help="key held in a KMS: gcpkms://projects/P/locations/L/keyRings/R/"
-                   "cryptoKeys/K/cryptoKeyVersions/V, awskms:..., azurekms:..., hv:NAME "
-                   "(repeatable; extra [kms])")
+                   "cryptoKeys/K/cryptoKeyVersions/V, awskms:..., azurekms:..., "
+                   "hv:NAME[/VERSION] (HashiCorp Vault transit; newest version without "
+                   "one) (repeatable; extra [kms])")
     p.add_argument("--keyless", action="store_true",
                    help="Sigstore keyless: sign as the CI's OIDC identity; writes a Sigstore "
                    "bundle (name it *.sigstore.json)")
@@ -726,8 +787,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "OCI 1.1 referrer of the image; 'attest verify oci://REF' finds it.",
                        epilog="example:\n  attest attach oci://127.0.0.1:5000/staging/pause@"
                        "sha256:... stage.intoto.json")
-    p.add_argument("image", metavar="oci://REF")
-    p.add_argument("attestation", metavar="ATTESTATION")
+    p.add_argument("image", metavar="oci://REF",
+                   help="the image, by tag or digest, e.g. oci://REGISTRY/REPO:TAG")
+    p.add_argument("attestation", metavar="ATTESTATION",
+                   help="signed attestation naming the image's digest as a subject")
     _add_store_flags(p)
     p.set_defaults(func=cmd_attach)
 
@@ -745,7 +808,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", metavar="FILE", help="thin manifests: images.yaml")
     p.add_argument("--files", metavar="FILE", help="file promotion: files.yaml")
     p.add_argument("--image", action="append", metavar="SRC=DST",
-                   help="ad hoc: REGISTRY/REPO@sha256:D=REGISTRY/REPO[:TAG] (repeatable)")
+                   help="ad hoc: [oci://]REGISTRY/REPO@sha256:D=[oci://]REGISTRY/REPO[:TAG] "
+                   "(repeatable)")
     p.add_argument("--canonical-registry", metavar="R", help="also name subjects R/IMAGE, "
                    "e.g. registry.k8s.io")
     p.add_argument("--format", choices=["slsa", "promo-tools"], default="slsa",
@@ -757,9 +821,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "staging images must satisfy")
     p.add_argument("--key", action="append", metavar="PUB",
                    help="with --require-provenance: who signs staging attestations")
-    p.add_argument("--certificate-identity", metavar="ID")
-    p.add_argument("--certificate-oidc-issuer", metavar="URL")
-    p.add_argument("--trusted-root", metavar="FILE")
+    p.add_argument("--certificate-identity", metavar="ID",
+                   help="with --require-provenance: the keyless signer of staging "
+                   "attestations (certificate SAN, exact)")
+    p.add_argument("--certificate-oidc-issuer", metavar="URL",
+                   help="with --certificate-identity: the OIDC issuer that vouched for it")
+    p.add_argument("--trusted-root", metavar="FILE",
+                   help="Sigstore trusted_root.json for keyless staging attestations "
+                   "(implies no network)")
     p.add_argument("--builder-id", help="promoter identity (default "
                    "https://attester.dev/builders/promoter/v1)")
     p.add_argument("--output", "-o", metavar="FILE|DIR",
@@ -774,22 +843,29 @@ def build_parser() -> argparse.ArgumentParser:
                        "with no network, and report one row per artifact.",
                        epilog="example:\n  attest audit ./v1.31.0 --policy policy.yaml "
                        "--format html --output audit.html")
-    p.add_argument("release_dir", metavar="RELEASE_DIR")
+    p.add_argument("release_dir", metavar="RELEASE_DIR",
+                   help="the downloaded release: files, attestations, optional images.txt")
     p.add_argument("--policy", required=True, metavar="POLICY",
                    help="YAML/JSON policy naming each step's signer")
     p.add_argument("--trusted-root", metavar="FILE", help="Sigstore trusted root for keyless "
                    "signers")
-    p.add_argument("--format", choices=["text", "json", "html"], default="text")
+    p.add_argument("--format", choices=["text", "json", "html"], default="text",
+                   help="text (default), json (schemas/audit-report.schema.json) or one "
+                   "self-contained html file")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     p.set_defaults(func=cmd_audit)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
+    argv, debug = _strip_debug(list(sys.argv[1:] if argv is None else argv))
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
+    except UsageError as e:  # the command line itself: no traceback is of any use
+        print(f"attest: error: {e.diagnostics()}", file=sys.stderr)
+        return e.exit_code
+    args.debug = debug
+    try:
         code: int = args.func(args)
         return code
     except AttesterError as e:

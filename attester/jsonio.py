@@ -70,9 +70,18 @@ def parse_json(data: bytes, *, where: str) -> Any:
         raise InputError(f"{where}: duplicate key {e.key!r} in one object; ambiguous JSON "
                          "reads differently in different tools, refusing it") from None
     except json.JSONDecodeError as e:
-        raise InputError(
-            f"{where}: not valid JSON (line {e.lineno} column {e.colno}: {e.msg})"
-        ) from None
+        raise InputError(_json_error(where, text, e)) from None
+
+
+def _json_error(where: str, text: str, e: json.JSONDecodeError) -> str:
+    """'not valid JSON: <what> at line L column C', and whether the text just stops."""
+    what = e.msg.removesuffix(" at")  # "Unterminated string starting at" ends mid-sentence
+    line = f"{where}: not valid JSON: {what[:1].lower()}{what[1:]} at line {e.lineno} " \
+           f"column {e.colno}"
+    # An unterminated string, or an error at the very end, means the text stopped early.
+    if e.msg.startswith("Unterminated string") or e.pos >= len(text.rstrip()):
+        line += "; the file ends before the JSON does, it looks truncated"
+    return line
 
 
 def load_json(path: str | Path, *, what: str = "file") -> Any:

@@ -14,7 +14,9 @@ def load(registry: Mapping[str, str], uri: str, *, kind: str) -> Any:
     scheme, sep, _ = uri.partition("://")
     choices = ", ".join(f"{s}://" for s in registry)
     if not sep:
-        raise UsageError(f"{uri!r} is not a {kind} URI; expected one of {choices}")
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise UsageError(f"{uri!r} is not {article} {kind} URI; expected one of {choices}",
+                         hint=_path_hint(registry, uri))
     target = registry.get(scheme)
     if target is None:
         raise UsageError(f"unknown {kind} scheme {scheme + '://'!r} in {uri!r}; "
@@ -24,3 +26,12 @@ def load(registry: Mapping[str, str], uri: str, *, kind: str) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _path_hint(registry: Mapping[str, str], uri: str) -> str | None:
+    """A bare path most likely means the scheme that reads local paths."""
+    if "file" in registry:
+        return f"for a local path write file://{uri}"
+    if "local" in registry:
+        return f"for a checkout at that path write local://{uri}"
+    return None

@@ -232,7 +232,8 @@ def store_resolver(options: Mapping[str, Any]) -> Resolver:
 
 
 def adhoc_images(pairs: Sequence[str]) -> list[ImagePromotion]:
-    """``SRC=DST`` pairs: REGISTRY/REPO@sha256:D=REGISTRY/REPO[:TAG]."""
+    """``SRC=DST`` pairs: REGISTRY/REPO@sha256:D=REGISTRY/REPO[:TAG], each side with or
+    without ``oci://``."""
     from attester.stores.oci import Reference
 
     out = []
@@ -240,7 +241,7 @@ def adhoc_images(pairs: Sequence[str]) -> list[ImagePromotion]:
         src, sep, dst = pair.partition("=")
         if not sep:
             raise UsageError(f"--image {pair!r}: expected SRC=DST")
-        s, d = Reference.parse("oci://" + src), Reference.parse("oci://" + dst)
+        s, d = (Reference.parse("oci://" + ref.removeprefix("oci://")) for ref in (src, dst))
         if not s.digest:
             raise UsageError(f"--image {pair!r}: name the source by digest (@sha256:...)")
         s_repo, _, name = s.repository.rpartition("/")

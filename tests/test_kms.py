@@ -104,6 +104,38 @@ def test_kms_errors_are_clear(attest, vault, repo, monkeypatch) -> None:
     assert r.code == 2 and "expected one of gcpkms:..." in r.err
 
 
+def test_vault_uri_form_is_securesystemslibs_in_readme_help_and_code(attest, vault, repo,
+                                                                    monkeypatch) -> None:
+    """securesystemslib names a Vault key hv:NAME/VERSION; README and sign --help document
+    hv:NAME[/VERSION], and both spellings sign (the version is checked, not ignored)."""
+    import re
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    from securesystemslib.signer import VaultSigner
+
+    from conftest import ROOT
+
+    documented = "hv:NAME[/VERSION]"
+    assert f"`{documented}`" in (ROOT / "README.md").read_text()
+    out = StringIO()
+    with redirect_stdout(out), pytest.raises(SystemExit):
+        attest("sign", "--help")
+    assert documented in " ".join(out.getvalue().split())
+    form = re.compile(r"hv:(?P<name>[^/]+)(/(?P<version>\d+))?")
+    sslib_uri, _ = VaultSigner.import_("release")
+    assert sslib_uri == "hv:release/1" and form.fullmatch(sslib_uri)
+    monkeypatch.chdir(repo)
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    for uri in (sslib_uri, "hv:release", "hv://release/1"):
+        r = attest("sign", "p.json", "--kms", uri, "-o", "p.intoto.json")
+        assert r.code == 0, (uri, r.err)
+    assert len(vault.signed) == 3
+    r = attest("sign", "p.json", "--kms", "hv:release/2")
+    assert r.code == 2 and "Vault key 'release' is at version 1" in r.err
+    assert len(vault.signed) == 3
+
+
 # -- Google Cloud KMS, through its REST API (getPublicKey, asymmetricSign) ------------------
 
 KEY_NAME = "projects/k8s-releng/locations/global/keyRings/release/cryptoKeys/provenance/cryptoKeyVersions/1"

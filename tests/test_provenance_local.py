@@ -102,7 +102,31 @@ def test_not_a_git_checkout_is_a_clear_error(attest, tmp_path, monkeypatch) -> N
     monkeypatch.chdir(tmp_path)
     r = attest("provenance", "local://", "--artifacts", "file://a")
     assert r.code == 2
-    assert r.err.startswith("attest: error: local://: git rev-parse")
+    assert r.err.strip() == (
+        f"attest: error: local://: {tmp_path.resolve()} is not inside a git checkout; "
+        "local:// records the commit the build was made from (run attest in the checkout, "
+        "or name it as local://PATH)")
+
+
+def test_a_checkout_without_commits_is_a_clear_error(attest, tmp_path, monkeypatch) -> None:
+    from conftest import git
+
+    git(tmp_path, "init", "-q")
+    (tmp_path / "a").write_text("x")
+    r = attest("provenance", f"local://{tmp_path}", "--artifacts", f"file://{tmp_path}/a")
+    assert r.code == 2
+    assert f"local://: the git checkout {tmp_path} has no commit yet" in r.err
+    assert "fatal" not in r.err
+
+
+def test_a_bare_path_gets_the_uri_it_meant(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--artifacts", "dist")
+    assert r.code == 2
+    assert ("'dist' is not an artifact store URI; expected one of file://, gs://, oci://, "
+            "github-release://, github-artifacts:// (for a local path write file://dist)") in r.err
+    r = attest("provenance", str(repo), "--artifacts", "file://dist")
+    assert r.code == 2 and f"(for a checkout at that path write local://{repo})" in r.err
 
 
 def test_no_artifacts_is_a_usage_error(attest, repo, monkeypatch) -> None:

@@ -536,3 +536,7 @@ def test_adhoc_image_promotion(attest, release) -> None:
     assert doc["predicate"]["buildDefinition"]["resolvedDependencies"][0]["uri"] == f"{reg}/{app}@{digest}"
     r = attest("promote", "--image", f"{reg}/{app}:v1.0.0={reg}/{prod}/app:v1.0.0")
     assert r.code == 2 and "name the source by digest" in r.err
+    # With oci:// on either side (as every other image flag spells it): the same statement.
+    again = attest("promote", "--image", f"oci://{reg}/{app}@{digest}=oci://{reg}/{prod}/app:v1.0.0")
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["subject"] == doc["subject"]

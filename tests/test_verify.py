@@ -243,7 +243,10 @@ def test_subject_with_only_unsupported_digest_fails(attest, kit) -> None:
 
 @pytest.mark.parametrize(("content", "needle"), [
     (b"", "empty, expected JSON"),
-    (b'{"payloadType": "application/vnd.in-toto+json", "payl', "not valid JSON (line 1"),
+    (b'{"payloadType": "application/vnd.in-toto+json", "payl', "not valid JSON: unterminated string starting at line 1 column 49; "
+     "the file ends before the JSON does, it looks truncated"),
+    (b'{"payloadType": "x",, "payload": ""}', "not valid JSON: expecting property name "
+     "enclosed in double quotes at line 1 column 21\n"),
     (b"\xff\xfe", "not UTF-8"),
     (b'{"_type": "https://in-toto.io/Statement/v1"}', "neither a DSSE envelope nor a Sigstore bundle"),
     (b'{"payloadType": "x", "payload": "%%%", "signatures": []}', "payload: not valid base64"),

@@ -4,7 +4,8 @@ The private key never leaves the service: we ask it for the public key (to know 
 key id and to let ``attest keygen --kms`` write it out for verifiers) and for a
 signature over the DSSE PAE. Schemes are securesystemslib's: ``gcpkms``, ``awskms``,
 ``azurekms``, ``hv`` (HashiCorp Vault transit), written ``SCHEME:REST`` or, as the
-release tooling writes them, ``SCHEME://REST``.
+release tooling writes them, ``SCHEME://REST``. Vault keys are ``hv:NAME[/VERSION]``
+(securesystemslib's private key URI is ``hv:NAME/VERSION``; without it, the newest).
 """
 
 from __future__ import annotations
@@ -131,8 +132,15 @@ class KmsSigner:
         scheme, rest = normalize(uri)
         cls_ = _signer_class(scheme)
         if scheme == "hv":
-            name = rest.split("/")[0]
+            name, _, version = rest.partition("/")
             priv_uri, ssl_key = _call(f"KMS {uri}: reading the key", cls_.import_, name)
+            # import_ reads the newest version only (its URI: hv:NAME/VERSION); a key
+            # pinned to another version must not be silently signed with the newest.
+            newest = priv_uri.rpartition("/")[2]
+            if version and version != newest:
+                raise UsageError(f"--kms {uri}: Vault key {name!r} is at version {newest}; "
+                                 "securesystemslib signs with the newest version only",
+                                 hint=f"pass hv:{name} or hv:{name}/{newest}")
         else:
             priv_uri, ssl_key = _call(f"KMS {uri}: reading the key", cls_.import_, rest)
         import securesystemslib.signer as sslib

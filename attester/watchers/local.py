@@ -80,8 +80,17 @@ class LocalWatcher:
     def record(self, *, now: dt.datetime) -> BuildRecord:
         if not self.checkout.is_dir():
             raise InputError(f"local://: {self.checkout} is not a folder")
-        top = Path(_git(self.checkout, "rev-parse", "--show-toplevel"))
-        commit = _git(top, "rev-parse", "--verify", "HEAD^{commit}")
+        inside = _git(self.checkout, "rev-parse", "--show-toplevel", check=False)
+        if not inside:
+            raise InputError(f"local://: {self.checkout.resolve()} is not inside a git "
+                             "checkout; local:// records the commit the build was made from",
+                             hint="run attest in the checkout, or name it as local://PATH")
+        top = Path(inside)
+        commit = _git(top, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+        if not commit:
+            raise InputError(f"local://: the git checkout {top} has no commit yet; "
+                             "local:// records the commit the build was made from",
+                             hint="commit the sources first")
         remote = _git(top, "remote", "get-url", "origin", check=False)
         if not remote:
             first = _git(top, "remote", check=False).splitlines()

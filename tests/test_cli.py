@@ -1,0 +1,71 @@
+"""The command line as a newcomer meets it: help for every option, --debug anywhere,
+mistyped flags answered with the subcommand's usage and the flag that was meant."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from attester.cli import _subcommands, build_parser
+
+
+def _every_action() -> list[tuple[str, argparse.Action]]:
+    parser = build_parser()
+    out = [("attest", a) for a in parser._actions]
+    for name, sub in _subcommands(parser).items():
+        out.extend((f"attest {name}", a) for a in sub._actions)
+    return out
+
+
+def test_every_option_of_every_subcommand_has_help() -> None:
+    actions = _every_action()
+    commands = {c for c, _ in actions}
+    assert {"attest verify", "attest promote", "attest audit", "attest sign"} <= commands
+    missing = [f"{c} {'/'.join(a.option_strings) or a.dest}" for c, a in actions
+               if not isinstance(a, argparse._SubParsersAction)
+               and (not a.help or a.help == argparse.SUPPRESS or not a.help.strip())]
+    assert missing == []
+
+
+def test_provenance_help_names_the_extra_of_each_remote_store(attest, capsys) -> None:
+    with pytest.raises(SystemExit):
+        attest("provenance", "--help")
+    epilog = capsys.readouterr().out.split("sources:", 1)[1]
+    lines = [line.removeprefix("sources:").removeprefix("stores:").strip()
+             for line in epilog.splitlines()]
+    for scheme, extra in [("gs://", "[gcs]"), ("github-release://", "[github]"),
+                          ("github-artifacts://", "[github]"), ("github://", "[github]"),
+                          ("cloudbuild://", "[cloudbuild]")]:
+        line = next(line for line in lines if line.startswith(scheme))
+        assert extra in line, line
+
+
+def test_debug_is_accepted_after_the_subcommand(attest, tmp_path) -> None:
+    for argv in (["--debug", "verify"], ["verify", "--debug"]):
+        r = attest(*argv, tmp_path / "nope.json", "--key", tmp_path / "k.pub",
+                   "--artifact", tmp_path / "a")
+        assert r.code == 2
+        assert "Traceback" in r.err and r.err.rstrip().endswith("no such file")
+    r = attest("verify", tmp_path / "nope.json", "--key", tmp_path / "k.pub",
+               "--artifact", tmp_path / "a")
+    assert "Traceback" not in r.err
+
+
+def test_usage_errors_never_print_a_traceback_even_with_debug(attest) -> None:
+    r = attest("verify", "--debug", "--no-such-flag")
+    assert r.code == 2 and "Traceback" not in r.err
+
+
+def test_mistyped_flag_shows_subcommand_usage_and_suggestion(attest) -> None:
+    r = attest("verify", "prov.intoto.json", "--keys", "release.pub")
+    assert r.code == 2
+    assert r.err.startswith("usage: attest verify ")
+    assert r.err.splitlines()[-1] == ("attest: error: unrecognized arguments: --keys "
+                                      "release.pub (did you mean --key?)")
+    r = attest("sign", "s.json", "--keyz=a.key", "--outptu", "x")
+    assert r.err.startswith("usage: attest sign ")
+    assert "(--keyz: did you mean --key?; --outptu: did you mean --output?)" in r.err
+    r = attest("audit", "dir", "--policy", "p.yaml", "--zzzzzz")
+    assert r.err.startswith("usage: attest audit ")
+    assert r.err.rstrip().endswith("unrecognized arguments: --zzzzzz")
