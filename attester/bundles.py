@@ -274,8 +274,9 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
     nopolicy = _Deferred()
     checks: list[Check] = []
     payload: tuple[str, bytes] | None = None
-    from attester import intoto_entry
+    from attester import checkpoint, intoto_entry
 
+    checkpoint.check_bundle(bundle, trusted_root, where=where)
     is_intoto = isinstance(bundle, intoto_entry.IntotoBundle)
     is_dsse = is_intoto or bundle._dsse_envelope is not None
     if is_intoto:

@@ -98,6 +98,7 @@ class SigstoreStandIn:
                            critical=False)
             .sign(self.ca_key, hashes.SHA384()))
         self.entries: list[bytes] = []
+        self.tree_id = 1193050959916656506
         self.actions_request_token = "actions-request-token"
         self.lock = threading.Lock()
         self.requests: list[str] = []
@@ -235,11 +236,7 @@ class SigstoreStandIn:
         set_payload = rfc8785.dumps({"body": body_b64, "integratedTime": integrated,
                                      "logID": log_id.hex(), "logIndex": index})
         set_sig = self.rekor_key.sign(set_payload, ec.ECDSA(hashes.SHA256()))
-        origin = "rekor.attester.test - 1"
-        note = f"{origin}\n{len(leaves)}\n{base64.b64encode(root).decode()}\n"
-        note_sig = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
-        checkpoint = note + "\n" + "\u2014 rekor.attester.test " + \
-            base64.b64encode(log_id[:4] + note_sig).decode() + "\n"
+        checkpoint = self.checkpoint(len(leaves), root)
         uuid = hashlib.sha256(canonical).hexdigest()
         return {uuid: {"body": body_b64, "integratedTime": integrated,
                             "logID": log_id.hex(), "logIndex": index, "verification": {
@@ -248,6 +245,16 @@ class SigstoreStandIn:
                                                    "logIndex": index, "rootHash": root.hex(),
                                                    "treeSize": len(leaves)},
                                 "signedEntryTimestamp": base64.b64encode(set_sig).decode()}}}
+
+    def checkpoint(self, size: int, root: bytes, *, name: str | None = None) -> str:
+        """A signed note as Rekor v1 writes it: named after the log's host (what its
+        trusted-root ``baseUrl`` says, without scheme), then the tree id."""
+        name = name or self.url.split("://", 1)[1]
+        log_id = hashlib.sha256(_der(self.rekor_key.public_key())).digest()
+        note = f"{name} - {self.tree_id}\n{size}\n{base64.b64encode(root).decode()}\n"
+        note_sig = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+        return note + "\n" + f"\u2014 {name} " + \
+            base64.b64encode(log_id[:4] + note_sig).decode() + "\n"
 
     # -- trust material -------------------------------------------------------------------
     def _key(self, key: Any) -> dict[str, Any]:
