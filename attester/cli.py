@@ -467,6 +467,12 @@ def cmd_promote(args: argparse.Namespace) -> int:
             canonical_registry=args.canonical_registry, builder_id=builder, now=now,
             manifest=args.manifest or "", fmt=args.format)
     docs = [s.to_json() for s in statements]
+    if args.output and args.output.endswith(("/", os.sep)):
+        try:  # a trailing slash means a folder, even one that is not there yet
+            Path(args.output).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"--output {args.output}: cannot create the folder: "
+                             f"{e.strerror}") from None
     if args.output and Path(args.output).is_dir():
         from attester.jsonio import atomic_write
 
@@ -832,8 +838,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--builder-id", help="promoter identity (default "
                    "https://attester.dev/builders/promoter/v1)")
     p.add_argument("--output", "-o", metavar="FILE|DIR",
-                   help="a file (one statement), a folder (one file each), or stdout "
-                   "(JSON lines)")
+                   help="a file (one statement), a folder (one file each; a trailing / "
+                   "creates it), or stdout (JSON lines)")
     _add_store_flags(p)
     p.set_defaults(func=cmd_promote)
     p = sub.add_parser("audit", help="check a downloaded release offline, artifact by "

@@ -540,3 +540,10 @@ def test_adhoc_image_promotion(attest, release) -> None:
     again = attest("promote", "--image", f"oci://{reg}/{app}@{digest}=oci://{reg}/{prod}/app:v1.0.0")
     assert again.code == 0, again.err
     assert json.loads(again.out)["subject"] == doc["subject"]
+    # A trailing slash means a folder, created when missing (not a file named "out").
+    r = attest("promote", "--image", f"{reg}/{app}@{digest}={reg}/{prod}/app:v1.0.0",
+               "-o", "promotions/new/")
+    assert r.code == 0, r.err
+    written = list((release["repo"] / "promotions" / "new").iterdir())
+    assert len(written) == 1 and json.loads(written[0].read_text())["subject"] == doc["subject"]
+    assert "wrote 1 promotion statement(s) to promotions/new/" in r.err
