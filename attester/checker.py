@@ -51,7 +51,7 @@ class Trust:
 
 
 def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
-                     exact: bool = False) -> list[Any]:
+                     exact: bool = False, progress: bool = False) -> list[Any]:
     """Every entry of a store as an artifact; with ``exact``, only the entry named ``uri``
     when there is one (gs://b/kubectl names one object, whose prefix would also match
     kubectl.sha256)."""
@@ -62,7 +62,7 @@ def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, A
     entries = list(store.entries())
     if exact:
         entries = [e for e in entries if e.name == uri] or entries
-    digests = digest_entries(store, entries, algorithms)
+    digests = digest_entries(store, entries, algorithms, progress=progress)
     return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
 
 
@@ -85,7 +85,7 @@ def _artifact_size(path: str) -> int:
 
 
 def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
-                   options: dict[str, Any]) -> list[Any]:
+                   options: dict[str, Any], *, progress: bool = False) -> list[Any]:
     from attester.hashing import HashTask, hash_tasks, open_nofollow
     from attester.policy import Artifact
 
@@ -93,7 +93,7 @@ def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
     local: list[tuple[str, int]] = []
     for p in paths:
         if "://" in p:
-            found = _store_artifacts(p, algorithms, options, exact=True)
+            found = _store_artifacts(p, algorithms, options, exact=True, progress=progress)
             if not found:
                 raise InputError(f"artifact {p}: the store holds nothing there")
             out.extend(found)
@@ -105,13 +105,14 @@ def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
         return lambda: open_nofollow(real)
 
     digests = hash_tasks([HashTask(label=p, size=n, open=opener(p)) for p, n in local],
-                         algorithms)
+                         algorithms, progress=progress)
     out.extend(Artifact(name=p, digest=d) for (p, _), d in zip(local, digests, strict=True))
     return out
 
 
-def hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any]) -> list[Any]:
-    return _store_artifacts(uri, algorithms, options)
+def hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
+               progress: bool = False) -> list[Any]:
+    return _store_artifacts(uri, algorithms, options, progress=progress)
 
 
 def read_attestation(path: str) -> tuple[bytes, Any]:
@@ -128,16 +129,17 @@ def read_attestation(path: str) -> tuple[bytes, Any]:
     return data, parse_json(data, where=f"attestation {path}")
 
 
-def digest_of(path: str, alg: str = "sha256") -> bytes:
+def digest_of(path: str, alg: str = "sha256", *, progress: bool = False) -> bytes:
     """One digest of one artifact file, with one-line errors for a missing or odd path."""
-    from attester.hashing import hash_file
+    from attester.hashing import HashTask, hash_tasks, open_nofollow
 
-    _artifact_size(path)
-    return bytes.fromhex(hash_file(os.path.realpath(path), (alg,))[alg])
+    real = os.path.realpath(path)
+    task = HashTask(label=path, size=_artifact_size(path), open=lambda: open_nofollow(real))
+    return bytes.fromhex(hash_tasks([task], (alg,), progress=progress)[0][alg])
 
 
-def sha256_of(path: str) -> bytes:
-    return digest_of(path, "sha256")
+def sha256_of(path: str, *, progress: bool = False) -> bytes:
+    return digest_of(path, "sha256", progress=progress)
 
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,

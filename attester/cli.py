@@ -39,6 +39,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _say(args: argparse.Namespace, message: str) -> None:
+    """A status line on stderr (what was written, how much), unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress meter and no status line on stderr (errors still print)")
+
+
+def _to_file(output: str | None) -> bool:
+    return output is not None and output != "-"
+
+
 # -- keygen -------------------------------------------------------------------------
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -106,7 +121,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     write_output(dumps_pretty(Snapshot(created_on=created, stores=stores).to_json()),
                  args.output)
     total = sum(len(v) for v in stores.values())
-    print(f"recorded {total} existing artifact(s) in {len(stores)} store(s)", file=sys.stderr)
+    _say(args, f"recorded {total} existing artifact(s) in {len(stores)} store(s)")
     return 0
 
 
@@ -181,7 +196,11 @@ def cmd_provenance(args: argparse.Namespace) -> int:
                          build_version=args.build_version,
                          locations=list(args.artifacts or []))
     statement = predicates.statement_for(record, args.slsa)
-    write_output(dumps_pretty(statement.to_json()), args.output)
+    doc = statement.to_json()
+    write_output(dumps_pretty(doc), args.output)
+    if _to_file(args.output):
+        _say(args, f"wrote {args.output}: {len(doc['subject'])} subject(s), predicate "
+             f"{doc['predicateType']}")
     return 0
 
 
@@ -214,6 +233,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
         bundle = keyless.sign_statement(payload, token=token, trust_config=args.trust_config,
                                         staging=args.staging)
         write_output(bundle + b"\n", args.output)
+        if _to_file(args.output):
+            _say(args, f"wrote {args.output}: Sigstore bundle, 1 keyless signature logged "
+                 "in Rekor")
         return 0
     from attester.signers.interface import Signer
     from attester.signers.kms import KmsSigner
@@ -223,12 +245,15 @@ def cmd_sign(args: argparse.Namespace) -> int:
     # Sign the file's exact bytes: what was reviewed is what gets signed.
     env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, list(signers))
     write_output(dumps_compact(env.to_json()) + b"\n", args.output)
+    if _to_file(args.output):
+        _say(args, f"wrote {args.output}: DSSE envelope, {len(signers)} signature(s) "
+             f"(keyid {', '.join(s.keyid for s in signers)})")
     return 0
 
 
 # -- verify -------------------------------------------------------------------------
 
-def _chain_artifact(spec: str, insecure: bool) -> tuple[str, str]:
+def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tuple[str, str]:
     """(name, sha256 hex) of what the chain starts from: a file, oci://REF, or NAME@sha256:D."""
     from attester import checker
 
@@ -240,7 +265,7 @@ def _chain_artifact(spec: str, insecure: bool) -> tuple[str, str]:
     if "@sha256:" in spec and not os.path.exists(spec):
         name, _, digest = spec.partition("@sha256:")
         return name, digest.lower()
-    return os.path.basename(spec), checker.sha256_of(spec).hex()
+    return os.path.basename(spec), checker.sha256_of(spec, progress=progress).hex()
 
 
 def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
@@ -272,7 +297,7 @@ def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
     links, problems = chain.load_links(docs, trusts, policies, predicate_types)
     checks: list[Check] = list(problems)
     for spec in args.artifact:
-        name, digest = _chain_artifact(spec, args.insecure_registry)
+        name, digest = _chain_artifact(spec, args.insecure_registry, progress=not args.quiet)
         checks.extend(chain.follow(name, digest, links, source_uri=source_uri).checks)
     report = Report(attestation="chain", checks=tuple(checks))
     if args.format == "json":
@@ -323,7 +348,7 @@ def _write_vsa(args: argparse.Namespace, report: Any) -> None:
         env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, [KeyFileSigner.from_file(args.vsa_key)])
         out = dumps_compact(env.to_json())
     write_output(out + b"\n", args.vsa_out)
-    print(f"wrote a signed verification summary to {args.vsa_out}", file=sys.stderr)
+    _say(args, f"wrote a signed verification summary to {args.vsa_out}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -356,8 +381,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
                       build_type=args.build_type, predicate_type=args.predicate_type),
         artifacts=args.artifact or [], stores=args.artifacts or [],
         require_complete=args.require_complete,
-        hash_artifacts=functools.partial(checker.hash_artifacts, options=opts),
-        hash_store=functools.partial(checker.hash_store, options=opts))
+        hash_artifacts=functools.partial(checker.hash_artifacts, options=opts,
+                                         progress=not args.quiet),
+        hash_store=functools.partial(checker.hash_store, options=opts, progress=not args.quiet))
     where = args.attestation
     if args.chain:
         return _verify_chain(args, identity)
@@ -480,7 +506,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
             name = doc["subject"][0]["name"].replace("/", "_").replace(":", "_")
             digest = next(iter(doc["subject"][0]["digest"].values()))[:12]
             atomic_write(Path(args.output) / f"{name}-{digest}.json", dumps_pretty(doc))
-        print(f"wrote {len(docs)} promotion statement(s) to {args.output}", file=sys.stderr)
+        _say(args, f"wrote {len(docs)} promotion statement(s) to {args.output}")
     elif len(docs) == 1:
         write_output(dumps_pretty(docs[0]), args.output)
     else:
@@ -622,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", action="append", metavar="URI",
                    help="store to record (repeatable)")
     p.add_argument("--output", "-o", metavar="SNAPSHOT", help="write here (default: stdout)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress meter")
+    _add_quiet(p)
     _add_store_flags(p)
     p.set_defaults(func=cmd_start)
 
@@ -675,7 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slsa", choices=["1.0", "0.2"], default="1.0",
                    help="SLSA provenance version (default 1.0)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress meter")
+    _add_quiet(p)
     _add_store_flags(p)
     p.set_defaults(func=cmd_provenance)
 
@@ -705,6 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-config", metavar="FILE",
                    help="--keyless against a custom Sigstore instance (ClientTrustConfig JSON)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    _add_quiet(p)
     p.set_defaults(func=cmd_sign)
 
     p = sub.add_parser("verify", help="verify a signed attestation and artifacts",
@@ -786,6 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints every check and its outcome")
     _add_store_flags(p)
+    _add_quiet(p)
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("attach", help="attach a signed attestation to an image (OCI 1.1 "
                        "referrer)", formatter_class=fmt,
@@ -841,6 +869,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a file (one statement), a folder (one file each; a trailing / "
                    "creates it), or stdout (JSON lines)")
     _add_store_flags(p)
+    _add_quiet(p)
     p.set_defaults(func=cmd_promote)
     p = sub.add_parser("audit", help="check a downloaded release offline, artifact by "
                        "artifact", formatter_class=fmt,
@@ -859,6 +888,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text (default), json (schemas/audit-report.schema.json) or one "
                    "self-contained html file")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    _add_quiet(p)
     p.set_defaults(func=cmd_audit)
     return parser
 

@@ -69,3 +69,68 @@ def test_mistyped_flag_shows_subcommand_usage_and_suggestion(attest) -> None:
     r = attest("audit", "dir", "--policy", "p.yaml", "--zzzzzz")
     assert r.err.startswith("usage: attest audit ")
     assert r.err.rstrip().endswith("unrecognized arguments: --zzzzzz")
+
+
+# -- progress and status lines ----------------------------------------------------------
+
+def _on_terminal(cmd: list[str], cwd, env=None) -> tuple[int, str]:
+    """Run ``attest CMD`` with stderr on a pseudo-terminal; (exit code, what it drew)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "attester", *cmd], cwd=cwd, stderr=slave,
+                          stdout=subprocess.DEVNULL, timeout=60, check=False,
+                          env={**os.environ, **(env or {})})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the slave side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.returncode, out.decode(errors="replace")
+
+
+def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attest, repo,
+                                                                          monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    assert attest("keygen", "--type", "ed25519", "--out", "k").code == 0
+    steps = [
+        (["provenance", "local://", "--artifacts", "file://dist", "-o", "p.json"],
+         ["hashing 2/2 files", "wrote p.json: 2 subject(s), predicate "
+          "https://slsa.dev/provenance/v1"]),
+        (["sign", "p.json", "--key", "k.key", "-o", "p.intoto.json"],
+         ["wrote p.intoto.json: DSSE envelope, 1 signature(s) (keyid "]),
+        (["verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/kube-apiserver"],
+         ["hashing 1/1 files"]),
+        (["verify", "p.intoto.json", "--key", "k.pub", "--artifacts", "file://dist"],
+         ["hashing 2/2 files"]),
+        (["verify", "--chain", "p.intoto.json", "--key", "k.pub", "--artifact",
+          "dist/kube-apiserver"], ["hashing 1/1 files"]),
+    ]
+    for cmd, expected in steps:
+        code, shown = _on_terminal(cmd, repo)
+        assert code in (0, 1), (cmd, shown)
+        for text in expected:
+            assert text in shown, (cmd, shown)
+        code_q, quiet = _on_terminal([*cmd, "--quiet"], repo)
+        assert code_q == code
+        assert "hashing" not in quiet and "wrote" not in quiet, (cmd, quiet)
+
+
+def test_status_lines_name_the_file_in_pipes_too(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    assert attest("keygen", "--type", "ed25519", "--out", "k").code == 0
+    r = attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json")
+    assert r.err == "wrote p.json: 2 subject(s), predicate https://slsa.dev/provenance/v1\n"
+    r = attest("provenance", "local://", "--artifacts", "file://dist")
+    assert r.err == "" and r.json()["subject"]  # to stdout: the document is the message
+    r = attest("sign", "p.json", "--key", "k.key", "-o", "p.intoto.json", "-q")
+    assert r.code == 0 and r.err == ""
