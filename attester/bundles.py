@@ -172,9 +172,14 @@ class IdentityPolicy:
     signer_workflow: str | None = None
     signer_repo: str | None = None
     server: str = "https://github.com"
+    #: certpolicy.CertPolicy: issuer regexp and GitHub's digest/runner/trigger extensions
+    extra: Any = None
 
     def given(self) -> bool:
         return bool(self.identity or self.identity_regexp)
+
+    def has_issuer(self) -> bool:
+        return self.issuer is not None or bool(self.extra and self.extra.issuer_regexp)
 
     def check(self, cert: Any) -> list[Check]:
         """Every identity requirement, each its own check."""
@@ -220,6 +225,8 @@ class IdentityPolicy:
             checks.append(Check(name, ok, f"certificate says {got}" if ok else
                                 f"certificate says {got or 'nothing'!r}, policy wants "
                                 f"{want + '...' if prefix else want!r}"))
+        if self.extra is not None:
+            checks.extend(self.extra.check(cert))
         return checks
 
 
@@ -265,7 +272,7 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
         raise UsageError("a keyless signature needs an expected signer",
                          hint="pass --certificate-identity (or -regexp) and "
                          "--certificate-oidc-issuer")
-    if identity.issuer is None:
+    if not identity.has_issuer():
         raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
                          "means nothing without the issuer that vouched for it")
     verifier = Verifier(trusted_root=trusted_root)

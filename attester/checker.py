@@ -91,8 +91,13 @@ def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
 
     out: list[Artifact] = []
     local: list[tuple[str, int]] = []
+    from attester.digests import artifact_ref
+
     for p in paths:
-        if "://" in p:
+        ref = artifact_ref(p)
+        if ref is not None:  # NAME@sha256:HEX or --digest: nothing to read
+            out.append(Artifact(name=ref[0], digest={ref[1]: ref[2]}))
+        elif "://" in p:
             found = _store_artifacts(p, algorithms, options, exact=True, progress=progress)
             if not found:
                 raise InputError(f"artifact {p}: the store holds nothing there")
@@ -142,6 +147,19 @@ def sha256_of(path: str, *, progress: bool = False) -> bytes:
     return digest_of(path, "sha256", progress=progress)
 
 
+def _blob_sha256(spec: str) -> bytes:
+    """The sha256 a signed-file bundle must sign: the file's, or the one given by digest."""
+    from attester.digests import artifact_ref
+
+    ref = artifact_ref(spec)
+    if ref is None:
+        return sha256_of(spec)
+    if ref[1] != "sha256":
+        raise UsageError(f"{spec}: a signed-file bundle signs a sha256 digest; give "
+                         "sha256:HEX")
+    return bytes.fromhex(ref[2])
+
+
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
                     blob: str | None = None) -> Report:
     from attester import bundles
@@ -181,7 +199,7 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
         if not is_dsse:
             if blob is None or demands.stores:
                 raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
-            digest = sha256_of(blob)
+            digest = _blob_sha256(blob)
         sig_checks, payload = bundles.verify_bundle(bundle, root, trust.identity,
                                                     artifact_sha256=digest, where=where)
     except VerificationError as e:
@@ -199,7 +217,7 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                                  "but this signed file's certificate carries no Source "
                                  "Repository extensions")]
     if payload is None:
-        art = Check(f"artifact {blob}", True, "is the file the bundle signs")
+        art = Check(f"artifact {str(blob).removeprefix('@')}", True, "is the file the bundle signs")
         needs = demands.policy.about_statement()
         extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
                        "but this bundle signs a plain file")] if needs else []
@@ -255,7 +273,7 @@ def verify_blob_pair(signature: str, certificate: str, artifact: str, identity: 
 
     from attester.jsonio import read_bytes
 
-    if not identity.given() or identity.issuer is None:
+    if not identity.given() or not identity.has_issuer():
         raise UsageError("a keyless signature needs --certificate-identity (or -regexp) and "
                          "--certificate-oidc-issuer")
     raw_cert = read_bytes(certificate, what="certificate").strip()

@@ -262,9 +262,13 @@ def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tup
 
         t = Target.resolve(spec, insecure=insecure)
         return f"{t.ref.registry}/{t.ref.repository}", t.digest.removeprefix("sha256:")
-    if "@sha256:" in spec and not os.path.exists(spec):
-        name, _, digest = spec.partition("@sha256:")
-        return name, digest.lower()
+    from attester.digests import artifact_ref
+
+    ref = artifact_ref(spec)
+    if ref is not None:
+        if ref[1] != "sha256":
+            raise UsageError(f"--chain follows sha256 digests; {spec} names {ref[1]}")
+        return ref[0], ref[2]
     return os.path.basename(spec), checker.sha256_of(spec, progress=progress).hex()
 
 
@@ -351,8 +355,31 @@ def _write_vsa(args: argparse.Namespace, report: Any) -> None:
     _say(args, f"wrote a signed verification summary to {args.vsa_out}")
 
 
+def _identity(args: argparse.Namespace) -> Any:
+    from attester import certpolicy
+
+    return certpolicy.identity(
+        certificate_identity=args.certificate_identity,
+        identity_regexp_=args.certificate_identity_regexp,
+        issuer=args.certificate_oidc_issuer, issuer_regexp=args.certificate_oidc_issuer_regexp,
+        owner=args.owner, repo=args.repo, signer_workflow=args.signer_workflow,
+        signer_repo=args.signer_repo, hostname=args.hostname,
+        source_digest=args.source_digest, signer_digest=args.signer_digest,
+        deny_self_hosted_runners=args.deny_self_hosted_runners,
+        workflow_trigger=args.workflow_trigger)
+
+
+def _with_digests(args: argparse.Namespace) -> list[str]:
+    """--artifact plus each --digest ALG:HEX (validated now, before anything is fetched)."""
+    from attester.digests import parse
+
+    for d in args.digest or []:
+        parse(d, what="--digest")
+    return [*(args.artifact or []), *("@" + d for d in args.digest or [])]
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    from attester import bundles, checker
+    from attester import certpolicy, checker
     from attester.jsonio import dumps_pretty
     from attester.policy import Policy
     from attester.verify import Demands
@@ -365,10 +392,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                          "--certificate-identity and the policy flags")
     if args.vsa_out and not (args.vsa_key or args.vsa_keyless):
         raise UsageError("--vsa-out needs --vsa-key KEY or --vsa-keyless")
-    identity = bundles.IdentityPolicy(
-        identity=args.certificate_identity, identity_regexp=args.certificate_identity_regexp,
-        issuer=args.certificate_oidc_issuer, owner=args.owner, repo=args.repo,
-        signer_workflow=args.signer_workflow, signer_repo=args.signer_repo)
+    identity = _identity(args)
+    args.artifact = _with_digests(args)
     if not args.key and not identity.given() and not (args.chain and args.policy):
         raise UsageError("no trusted key or signer given: verification needs something to trust",
                          hint="pass --key PUB, or --certificate-identity and "
@@ -378,7 +403,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         policy=Policy(builder_id=args.builder_id, source_uri=args.source_uri,
                       source_ref=args.source_ref, source_branch=args.source_branch,
                       source_tag=args.source_tag, source_versioned_tag=args.source_versioned_tag,
-                      build_type=args.build_type, predicate_type=args.predicate_type),
+                      build_type=args.build_type, predicate_type=args.predicate_type,
+                      source_digest=identity.extra.source_digest if identity.extra else None,
+                      workflow_trigger=args.workflow_trigger,
+                      workflow_inputs=certpolicy.workflow_inputs(args.build_workflow_input)),
         artifacts=args.artifact or [], stores=args.artifacts or [],
         require_complete=args.require_complete,
         hash_artifacts=functools.partial(checker.hash_artifacts, options=opts,
@@ -772,17 +800,39 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--signature", metavar="FILE.sig", help="a bare signature (with "
                    "--certificate and one --artifact)")
     g.add_argument("--certificate", metavar="FILE.cert", help="the certificate of --signature")
-    g.add_argument("--owner", help="GitHub: the certificate's source repository owner")
+    g.add_argument("--owner", help="GitHub: the certificate's source repository owner; "
+                   "alone, a complete signer policy (a GitHub Actions workflow of OWNER)")
     g.add_argument("--repo", metavar="OWNER/REPO",
-                   help="GitHub: the certificate's source repository")
+                   help="GitHub: the certificate's source repository; alone, a complete "
+                   "signer policy (a GitHub Actions workflow of OWNER/REPO)")
     g.add_argument("--signer-workflow", metavar="OWNER/REPO/PATH",
                    help="GitHub: the workflow that signed (Build Signer URI), reusable ones too")
     g.add_argument("--signer-repo", metavar="OWNER/REPO",
                    help="GitHub: the repository of the workflow that signed")
+    g.add_argument("--certificate-oidc-issuer-regexp", metavar="RE",
+                   help="the OIDC issuer as a full-match regular expression")
+    g.add_argument("--hostname", metavar="HOST",
+                   help="GitHub host for --owner/--repo: a GitHub Enterprise Server or a "
+                   "ghe.com tenancy (default github.com); sets the SAN anchor and the issuer")
+    g.add_argument("--source-digest", metavar="SHA",
+                   help="GitHub: the source commit (certificate's Source Repository Digest "
+                   "and the provenance's resolved source)")
+    g.add_argument("--signer-digest", metavar="SHA",
+                   help="GitHub: the commit of the workflow that signed (Build Signer Digest)")
+    g.add_argument("--deny-self-hosted-runners", action="store_true",
+                   help="GitHub: the certificate's runner environment must be github-hosted")
+    g.add_argument("--workflow-trigger", metavar="EVENT",
+                   help="GitHub: the event that ran the workflow (push, release, "
+                   "workflow_dispatch...), in the certificate and the provenance")
+    g.add_argument("--build-workflow-input", action="append", metavar="KEY=VALUE",
+                   help="a workflow_dispatch input the provenance must record (repeatable)")
     p.add_argument("--threshold", type=int, default=1, metavar="N",
                    help="require signatures by N distinct trusted keys")
     p.add_argument("--artifact", action="append", metavar="PATH|URI",
                    help="artifact that must match a subject digest (repeatable)")
+    p.add_argument("--digest", action="append", metavar="ALG:HEX",
+                   help="an artifact by digest, without the file: sha256:HEX or sha512:HEX "
+                   "(repeatable; like --artifact NAME@sha256:HEX)")
     p.add_argument("--artifacts", action="append", metavar="STORE_URI",
                    help="store that must hold every subject with its digest (repeatable)")
     p.add_argument("--require-complete", action="store_true",

@@ -34,6 +34,10 @@ class Policy:
     source_ref_pattern: str | None = None
     build_type: str | None = None
     predicate_type: str | None = None
+    #: GitHub facts a provenance records (and a certificate too: see certpolicy)
+    source_digest: str | None = None
+    workflow_trigger: str | None = None
+    workflow_inputs: tuple[tuple[str, str], ...] = ()
 
     def is_empty(self) -> bool:
         return not any(attrs.astuple(self))
@@ -41,8 +45,10 @@ class Policy:
     def about_statement(self) -> list[str]:
         """The flags that need a provenance statement to be checked against (the source
         flags can also be answered by a CI certificate)."""
-        return [f"--{f.name.replace('_', '-')}" for f in attrs.fields(Policy)
-                if getattr(self, f.name) is not None and f.name not in SOURCE_FLAGS]
+        flags = {"workflow_inputs": "--build-workflow-input"}
+        return [flags.get(f.name, f"--{f.name.replace('_', '-')}") for f in attrs.fields(Policy)
+                if getattr(self, f.name) not in (None, ()) and f.name not in SOURCE_FLAGS
+                and f.name not in CERTIFICATE_ANSWERS]
 
     def about_source(self) -> bool:
         return any(getattr(self, f) is not None for f in SOURCE_FLAGS)
@@ -83,6 +89,8 @@ def versioned_tag_matches(ref: str, want: str) -> bool:
     return got_m.group(4) == want_m.group(4)
 
 
+#: Flags a CI certificate answers as well (checked there by certpolicy.CertPolicy)
+CERTIFICATE_ANSWERS = ("source_digest", "workflow_trigger")
 SOURCE_FLAGS = ("source_uri", "source_ref", "source_branch", "source_tag",
                 "source_versioned_tag", "source_ref_pattern")
 
@@ -131,6 +139,12 @@ def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
                             f"{policy.build_type!r}"))
     repo, ref = stmt.source()
     checks.extend(source_checks(repo, ref, policy))
+    if policy.source_digest or policy.workflow_trigger or policy.workflow_inputs:
+        from attester.certpolicy import statement_checks
+
+        checks.extend(statement_checks(stmt.predicate, source_digest=policy.source_digest,
+                                       workflow_trigger=policy.workflow_trigger,
+                                       inputs=policy.workflow_inputs))
     return checks
 
 

@@ -29,6 +29,14 @@ _POLICY_KEYS = {"builder-id": "builder_id", "build-type": "build_type",
                 "source-ref-pattern": "source_ref_pattern",
                 "source-versioned-tag": "source_versioned_tag"}
 
+#: GitHub identity keys of a step (see certpolicy.identity)
+_IDENTITY_KEYS = {"certificate-oidc-issuer-regexp": "issuer_regexp", "owner": "owner",
+                  "repo": "repo", "hostname": "hostname", "signer-repo": "signer_repo",
+                  "signer-workflow": "signer_workflow", "source-digest": "source_digest",
+                  "signer-digest": "signer_digest",
+                  "deny-self-hosted-runners": "deny_self_hosted_runners",
+                  "workflow-trigger": "workflow_trigger"}
+
 
 @attrs.frozen
 class PolicyFile:
@@ -44,7 +52,7 @@ class PolicyFile:
 def load(path: str) -> PolicyFile:
     import yaml
 
-    from attester import bundles, checker
+    from attester import certpolicy, checker
     from attester.jsonio import read_bytes
 
     raw = read_bytes(path, what="policy")
@@ -69,17 +77,23 @@ def load(path: str) -> PolicyFile:
         if not isinstance(spec, dict):
             raise InputError(f"policy {path}: step {step} must be a mapping")
         key_paths = spec.get("keys") or []
-        identity = bundles.IdentityPolicy(
-            identity=spec.get("certificate-identity"),
-            identity_regexp=spec.get("certificate-identity-regexp"),
-            issuer=spec.get("certificate-oidc-issuer"))
+        identity = certpolicy.identity(
+            certificate_identity=spec.get("certificate-identity"),
+            identity_regexp_=spec.get("certificate-identity-regexp"),
+            issuer=spec.get("certificate-oidc-issuer"),
+            **{v: spec[k] for k, v in _IDENTITY_KEYS.items() if k in spec})
         if not key_paths and not identity.given():
-            raise InputError(f"policy {path}: step {step} names no signer (keys or "
-                             "certificate-identity)")
+            raise InputError(f"policy {path}: step {step} names no signer (keys, "
+                             "certificate-identity, owner or repo)")
         trusts[step] = checker.Trust.from_flags(
             [base / k for k in key_paths], identity, labels=[str(k) for k in key_paths],
             trusted_root_path=root_path, offline=True)
-        policies[step] = Policy(**{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec})
+        policies[step] = Policy(
+            **{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec},
+            source_digest=identity.extra.source_digest if identity.extra else None,
+            workflow_trigger=spec.get("workflow-trigger"),
+            workflow_inputs=tuple(sorted((str(k), str(v)) for k, v in
+                                         (spec.get("build-workflow-inputs") or {}).items())))
         if spec.get("predicate-types"):
             predicate_types[step] = tuple(spec["predicate-types"])
     return PolicyFile(path=path, sha256=hashlib.sha256(raw).hexdigest(), trusts=trusts,
