@@ -18,6 +18,8 @@ from typing import Any
 import attrs
 
 from attester.chain import ChainResult, follow, load_links
+from attester.digests import is_hex_digest
+from attester.display import safe
 from attester.errors import InputError
 from attester.hashing import hash_file
 from attester.models import rfc3339
@@ -105,7 +107,7 @@ def _images(path: Path) -> list[tuple[str, str]]:
         if not line:
             continue
         ref, sep, digest = line.replace(" ", "@").partition("@sha256:")
-        if not sep or len(digest) != 64:
+        if not sep or not ref or not is_hex_digest("sha256", digest):
             raise InputError(f"{path}: line {n}: expected REGISTRY/REPO@sha256:<64 hex>")
         out.append((ref, digest.lower()))
     return out
@@ -153,7 +155,15 @@ def render_text(report: AuditReport) -> str:
         if row["firstFailure"]:
             lines.append(f"       {row['firstFailure']}")
     lines.extend(f"  attestation problem: {p}" for p in doc["attestationProblems"])
-    return "\n".join(lines) + "\n"
+    # Every field may come from the release folder (file names) or an attestation:
+    # escape control characters so a name cannot fake an "ok" line.
+    return "\n".join(safe(line) for line in lines) + "\n"
+
+
+#: The report is one self-contained page: its own inline style, and nothing else (no
+#: scripts, frames, fetches or forms), whatever a file name smuggles in.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+       "form-action 'none'")
 
 
 def render_html(report: AuditReport) -> str:
@@ -174,6 +184,7 @@ def render_html(report: AuditReport) -> str:
     verdict_cls = "pass" if doc["verdict"] == "PASS" else "fail"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>attest audit: {esc(report.release_dir)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1b1f24; }}

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from attester.digests import is_hex_digest
 from attester.errors import UsageError
 from attester.policy import Check, Policy
 from attester.statement import ParsedStatement, normalize_repo
@@ -39,23 +40,29 @@ def step_of(stmt: ParsedStatement) -> str:
 
 
 def link_of(where: str, stmt: ParsedStatement, signer: str) -> Link:
-    subjects = {s.name: s.digest.get("sha256", "") for s in stmt.subjects()}
+    # Only well-formed sha256 digests take part in links: an empty or short one must never
+    # be compared (it would match an artifact offered with an empty digest).
+    subjects = {s.name: s.digest["sha256"] for s in stmt.subjects()
+                if is_hex_digest("sha256", s.digest.get("sha256"))}
     deps: dict[str, str] = {}
     p = stmt.predicate
     raw = ((p.get("buildDefinition") or {}).get("resolvedDependencies")
            if isinstance(p.get("buildDefinition"), Mapping) else p.get("materials")) or []
     commit = ""
-    for d in raw:
+    for d in raw if isinstance(raw, list) else []:
         if not isinstance(d, Mapping):
             continue
-        dg = d.get("digest") or {}
-        if dg.get("sha256"):
+        dg = d.get("digest")
+        if not isinstance(dg, Mapping):
+            continue
+        if is_hex_digest("sha256", dg.get("sha256")):
             deps[str(d.get("uri") or d.get("name"))] = str(dg["sha256"]).lower()
         if not commit and (dg.get("gitCommit") or dg.get("sha1")):
             commit = str(dg.get("gitCommit") or dg.get("sha1"))
     if stmt.predicate_type == PROMO_TOOLS_PREDICATE:
-        digest = str(p.get("digest", "")).removeprefix("sha256:")
-        deps[str(p.get("srcRef", ""))] = digest
+        digest = str(p.get("digest", "")).removeprefix("sha256:").lower()
+        if is_hex_digest("sha256", digest):
+            deps[str(p.get("srcRef", ""))] = digest
     repo, ref = stmt.source()
     return Link(where=where, step=step_of(stmt), signer=signer, subjects=subjects,
                 dependencies=deps, builder=stmt.builder_id(), source=(repo, ref, commit))

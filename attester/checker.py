@@ -17,7 +17,14 @@ import attrs
 
 from attester.errors import InputError, UsageError, VerificationError
 from attester.policy import Check, source_checks
-from attester.verify import Demands, Report, TrustedKey, check_payload, verify_envelope
+from attester.verify import (
+    Demands,
+    Report,
+    TrustedKey,
+    check_payload,
+    empty_policy_error,
+    verify_envelope,
+)
 
 
 @attrs.frozen
@@ -168,6 +175,8 @@ def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: De
     if not trust.given():
         raise UsageError("no trusted key or signer given: verification needs something to "
                          "trust")
+    if demands.is_empty():
+        raise empty_policy_error()
     if bundles.looks_like_bundle(doc):
         return _verify_bundle(data, where, trust, demands, blob)
     if looks_like_envelope(doc):

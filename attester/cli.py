@@ -242,6 +242,13 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
     signers: list[Signer] = [KeyFileSigner.from_file(k) for k in args.key or []]
     signers += [KmsSigner.from_uri(u) for u in args.kms or []]
+    named = [*(args.key or []), *(args.kms or [])]
+    seen: dict[str, str] = {}
+    for name, signer in zip(named, signers, strict=True):
+        if signer.keyid in seen:  # two signatures by one key would pass as two signers
+            raise UsageError(f"{name} is the same key as {seen[signer.keyid]} (keyid "
+                             f"{signer.keyid}); give each signing key once")
+        seen[signer.keyid] = name
     # Sign the file's exact bytes: what was reviewed is what gets signed.
     env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, list(signers))
     write_output(dumps_compact(env.to_json()) + b"\n", args.output)
@@ -274,7 +281,6 @@ def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tup
 
 def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
     from attester import chain, checker
-    from attester.jsonio import dumps_pretty
     from attester.policy import Check
     from attester.verify import Report
 
@@ -304,18 +310,27 @@ def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
         name, digest = _chain_artifact(spec, args.insecure_registry, progress=not args.quiet)
         checks.extend(chain.follow(name, digest, links, source_uri=source_uri).checks)
     report = Report(attestation="chain", checks=tuple(checks))
-    if args.format == "json":
+    _print_report(report, args.format, ok_title="verified the chain",
+                  fail_title="verification FAILED")
+    return 0 if report.ok else 1
+
+
+def _print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str) -> None:
+    """The report on stdout (json, or the passed checks as text); on failure, every failed
+    check on stderr, one line each. Names come from hostile input: text is escaped."""
+    from attester.display import safe
+    from attester.jsonio import dumps_pretty
+
+    if fmt == "json":
         sys.stdout.buffer.write(dumps_pretty(report.to_json()))
     elif report.ok:
-        print("verified the chain")
+        print(safe(ok_title))
         for c in report.checks:
-            print(f"  ok  {c.name}: {c.detail}")
-    if report.ok:
-        return 0
-    bad = report.failures()
-    more = f" (and {len(bad) - 1} more failed check(s))" if len(bad) > 1 else ""
-    print(f"attest: verification FAILED: {bad[0].name}: {bad[0].detail}{more}", file=sys.stderr)
-    return 1
+            print(f"  ok  {safe(c.name)}: {safe(c.detail)}")
+    for c in report.failures():
+        print(f"attest: {safe(fail_title)}: {safe(c.name)}: {safe(c.detail)}", file=sys.stderr)
+    if not report.ok and not report.checks:
+        print(f"attest: {safe(fail_title)}: no check ran", file=sys.stderr)
 
 
 def _write_vsa(args: argparse.Namespace, report: Any) -> None:
@@ -380,7 +395,6 @@ def _with_digests(args: argparse.Namespace) -> list[str]:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from attester import certpolicy, checker
-    from attester.jsonio import dumps_pretty
     from attester.policy import Policy
     from attester.verify import Demands
 
@@ -395,6 +409,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     identity = _identity(args)
     args.artifact = _with_digests(args)
     if not args.key and not identity.given() and not (args.chain and args.policy):
+        if args.chain:
+            raise UsageError("no trusted signer given: --chain needs to know who signs each "
+                             "release step", hint="pass --policy POLICY naming each step's "
+                             "signer (see README), or --key PUB trusted for every step")
         raise UsageError("no trusted key or signer given: verification needs something to trust",
                          hint="pass --key PUB, or --certificate-identity and "
                          "--certificate-oidc-issuer for keyless signatures")
@@ -438,20 +456,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             report = checker.verify_document(data, doc, where, trust, demands,
                                              blob=args.artifact[0] if args.artifact and
                                              len(args.artifact) == 1 else None)
-    if args.format == "json":
-        sys.stdout.buffer.write(dumps_pretty(report.to_json()))
-    elif report.ok:
-        print(f"verified {report.attestation}")
-        for c in report.checks:
-            print(f"  ok  {c.name}: {c.detail}")
+    _print_report(report, args.format, ok_title=f"verified {report.attestation}",
+                  fail_title=f"verification FAILED for {report.attestation}")
     if report.ok:
         if args.vsa_out:
             _write_vsa(args, report)
         return 0
-    failures = report.failures()
-    more = f" (and {len(failures) - 1} more failed check(s))" if len(failures) > 1 else ""
-    print(f"attest: verification FAILED for {report.attestation}: {failures[0].name}: "
-          f"{failures[0].detail}{more}", file=sys.stderr)
     return 1
 
 
@@ -559,6 +569,7 @@ def _provenance_trust(args: argparse.Namespace) -> Any:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from attester import audit
+    from attester.display import safe
     from attester.jsonio import write_output
 
     report = audit.audit(args.release_dir, args.policy, trusted_root=args.trusted_root,
@@ -571,7 +582,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                       if r["verdict"] == "FAIL"), None) or \
             (doc["attestationProblems"] or ["no artifacts to audit"])[0]
         print(f"attest: audit FAILED: {s['failed']} of {s['artifacts']} artifact(s) fail; "
-              f"first: {first}", file=sys.stderr)
+              f"first: {safe(first)}", file=sys.stderr)
         return 1
     return 0
 
@@ -944,11 +955,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from attester.display import safe
+
     argv, debug = _strip_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parse_args(argv)
     except UsageError as e:  # the command line itself: no traceback is of any use
-        print(f"attest: error: {e.diagnostics()}", file=sys.stderr)
+        print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
         return e.exit_code
     args.debug = debug
     try:
@@ -957,7 +970,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AttesterError as e:
         if debug:
             traceback.print_exc()
-        print(f"attest: error: {e.diagnostics()}", file=sys.stderr)
+        print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("attest: interrupted", file=sys.stderr)
@@ -967,6 +980,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
         if debug:
             traceback.print_exc()
-        print(f"attest: internal error: {type(e).__name__}: {e} (rerun with --debug)",
+        print(f"attest: internal error: {type(e).__name__}: {safe(e)} (rerun with --debug)",
               file=sys.stderr)
         return 2

@@ -44,3 +44,10 @@ def artifact_ref(spec: str) -> tuple[str, str, str] | None:
         return None
     alg, hexd = parse(digest, what=f"artifact {spec}" if name else "--digest")
     return name or f"{alg}:{hexd}", alg, hexd
+
+
+def is_hex_digest(alg: str, value: object) -> bool:
+    """``value`` is a hex digest of exactly ``alg``'s length: what a document's digest
+    must be before it takes part in any comparison (a chain link, an images.txt line)."""
+    return (isinstance(value, str) and len(value) == HEX_LENGTHS.get(alg, -1)
+            and _HEX.fullmatch(value) is not None)

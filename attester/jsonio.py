@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -20,6 +21,12 @@ from attester.errors import InputError
 
 #: Attestations and statements are small; anything bigger is almost surely a mistake.
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+#: No real attestation, bundle or policy nests deeper than a few dozen levels; the
+#: standard parser recurses per level, so deeper input is refused before parsing.
+MAX_DEPTH = 128
+#: Longest integer literal accepted (digits): far above any real size or index, far below
+#: CPython's int-conversion limit (4,300 digits), which would otherwise end in ValueError.
+MAX_INT_DIGITS = 100
 
 
 def read_bytes(path: str | Path, *, what: str = "file", limit: int = MAX_DOCUMENT_BYTES) -> bytes:
@@ -56,19 +63,78 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class _NotJsonError(ValueError):
+    """A literal RFC 8259 does not allow (NaN, Infinity) or a number too long to convert."""
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotJsonError(f"{name} is not JSON (RFC 8259); other tools read it differently")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NotJsonError(f"an integer of {len(text.lstrip('-'))} digits (more than "
+                            f"{MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_INT_DIGITS * 4:
+        raise _NotJsonError(f"a number of {len(text)} characters")
+    return float(text)
+
+
+_TOKENS = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects, in one linear pass without recursion
+    (escapes are consumed in pairs, brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = False
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok == '"':
+            in_string = not in_string
+        elif in_string or tok[0] == "\\":
+            continue
+        elif tok in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def check_depth(text: str, *, where: str) -> None:
+    """Refuse input nested deeper than :data:`MAX_DEPTH` before a recursive parser sees it."""
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
+        raise InputError(f"{where}: nested more than {MAX_DEPTH} levels deep; refusing it")
+
+
 def parse_json(data: bytes, *, where: str) -> Any:
-    """Parse JSON, turning every failure into one line that says where."""
+    """Parse JSON, turning every failure into one line that says where.
+
+    Stricter than :func:`json.loads` where tools disagree: duplicate keys, ``NaN`` and
+    ``Infinity`` are refused, as are nesting deeper than :data:`MAX_DEPTH` and integers
+    longer than :data:`MAX_INT_DIGITS` digits (bounded before the parser recurses)."""
     if not data.strip():
         raise InputError(f"{where}: empty, expected JSON")
     try:
         text = data.decode("utf-8")  # RFC 8259: JSON exchanged between systems is UTF-8
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8 text") from None
+    check_depth(text, where=where)
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                          parse_int=_bounded_int, parse_float=_bounded_float)
     except _DuplicateKeyError as e:
         raise InputError(f"{where}: duplicate key {e.key!r} in one object; ambiguous JSON "
                          "reads differently in different tools, refusing it") from None
+    except _NotJsonError as e:
+        raise InputError(f"{where}: {e}; refusing it") from None
+    except RecursionError:  # a backstop: check_depth should have refused it already
+        raise InputError(f"{where}: nested too deeply; refusing it") from None
     except json.JSONDecodeError as e:
         raise InputError(_json_error(where, text, e)) from None
 

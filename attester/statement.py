@@ -152,6 +152,8 @@ def normalize_repo(uri: str) -> str:
 
 
 VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
+#: SLSA provenance types: their predicate is checked against its schema when verified.
+PROVENANCE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V01)
 #: Predicate types verified without an explicit --predicate-type: SLSA provenance and VSAs.
 KNOWN_PREDICATE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V01,
                          VSA_PREDICATE)

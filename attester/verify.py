@@ -15,8 +15,9 @@ import attrs
 
 from attester import keys
 from attester.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
-from attester.errors import InputError
+from attester.errors import InputError, UsageError
 from attester.jsonio import parse_json
+from attester.models import SLSA_PROVENANCE_V01, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 from attester.policy import (
     Artifact,
     Check,
@@ -29,6 +30,7 @@ from attester.policy import (
 from attester.statement import (
     KNOWN_PREDICATE_TYPES,
     KNOWN_STATEMENT_TYPES,
+    PROVENANCE_TYPES,
     VSA_PREDICATE,
     ParsedStatement,
     Subject,
@@ -133,6 +135,10 @@ def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedS
         detail = got if ok else (f"unknown predicateType {got or 'missing'!r}; "
                                  "pass --predicate-type to accept it explicitly")
     checks.append(Check("predicate-type", ok, detail))
+    if ok and got in PROVENANCE_TYPES:
+        shape = check_predicate_shape(stmt)
+        checks.append(shape)
+        ok = shape.ok
     if ok and got == VSA_PREDICATE:
         result = stmt.predicate.get("verificationResult")
         passed = result == "PASSED"
@@ -141,6 +147,50 @@ def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedS
                             "PASSED"))
         ok = passed
     return checks, (stmt if ok else None)
+
+
+def _obj(required: Sequence[str] = (), **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": props}
+
+
+_STR: dict[str, Any] = {"type": "string"}
+_LIST_OF_OBJECTS: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
+#: The core of each SLSA provenance type: what verification reads, with its JSON types.
+#: Not the full schemas in schemas/ (which sign checks): real producers (GCB, sigstore's
+#: test data) omit fields the spec calls required, and verify must read their provenance.
+PREDICATE_SHAPES: dict[str, dict[str, Any]] = {
+    SLSA_PROVENANCE_V1: _obj(
+        ["buildDefinition", "runDetails"],
+        buildDefinition=_obj(["buildType"], buildType=_STR,
+                             externalParameters={"type": "object"},
+                             resolvedDependencies=_LIST_OF_OBJECTS),
+        runDetails=_obj(["builder"], builder=_obj(["id"], id=_STR))),
+    SLSA_PROVENANCE_V02: _obj(
+        ["builder", "buildType"], builder=_obj(["id"], id=_STR), buildType=_STR,
+        invocation={"type": "object"}, materials=_LIST_OF_OBJECTS),
+    SLSA_PROVENANCE_V01: _obj(
+        ["builder"], builder=_obj(["id"], id=_STR), recipe=_obj(type=_STR),
+        materials=_LIST_OF_OBJECTS),
+}
+
+
+def check_predicate_shape(stmt: ParsedStatement) -> Check:
+    """A SLSA provenance predicate must have its type's shape: a string, or an object
+    whose builder or build type is missing or of the wrong JSON type, is refused."""
+    import jsonschema
+
+    raw = stmt.raw.get("predicate")
+    if not isinstance(raw, dict):
+        kind = "missing" if raw is None else f"a JSON {type(raw).__name__}"
+        return Check("predicate", False, f"predicate is {kind}, not an object, under "
+                     f"{stmt.predicate_type}")
+    validator = jsonschema.Draft202012Validator(PREDICATE_SHAPES[stmt.predicate_type])
+    problems = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if problems:
+        path = "/".join(str(p) for p in problems[0].absolute_path) or "(root)"
+        return Check("predicate", False, f"predicate is not SLSA provenance of its type: "
+                     f"{path}: {problems[0].message}")
+    return Check("predicate", True, f"has the shape of {stmt.predicate_type}")
 
 
 ArtifactHasher = Callable[[Sequence[str], tuple[str, ...]], list[Artifact]]
@@ -162,9 +212,25 @@ class Demands:
         return self.policy.is_empty() and not self.artifacts and not self.stores
 
 
-EMPTY_POLICY = Check("policy", False, "empty policy: give --artifact, --artifacts or at least "
-                     "one of --builder-id, --source-uri, --source-ref, --source-tag, "
-                     "--source-branch, --build-type, --predicate-type")
+#: Policy fields that exist only in policy files, not as ``attest verify`` flags.
+_FILE_ONLY = ("source_ref_pattern",)
+#: Policy fields whose flag is not simply the field's name.
+_FLAG_OF = {"workflow_inputs": "--build-workflow-input"}
+
+
+def policy_flags() -> list[str]:
+    """Every ``attest verify`` flag that makes a policy, derived from :class:`Policy` so a
+    new policy field is listed as soon as it exists."""
+    return ["--artifact", "--digest", "--artifacts"] + [
+        _FLAG_OF.get(f.name, f"--{f.name.replace('_', '-')}") for f in attrs.fields(Policy)
+        if f.name not in _FILE_ONLY]
+
+
+def empty_policy_error() -> UsageError:
+    """An empty policy is a usage problem: there is nothing to trust the signature *for*.
+    The same error (exit 2) for every document form: envelope, bundle, signed file."""
+    return UsageError("empty policy: nothing to verify the signature for",
+                      hint="give at least one of " + ", ".join(policy_flags()))
 
 
 def check_payload(payload_type: str, payload: bytes, demands: Demands
@@ -192,7 +258,7 @@ def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
                     threshold: int, demands: Demands) -> Report:
     """A keyed DSSE envelope: run every check in order; stop at the first stage that fails."""
     if demands.is_empty():
-        return Report(attestation=where, checks=(EMPTY_POLICY,))
+        raise empty_policy_error()
     sig = check_signatures(env, trusted, threshold)
     if not sig.ok:
         return Report(attestation=where, checks=(sig,))

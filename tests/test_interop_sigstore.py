@@ -41,6 +41,8 @@ def _args(case: dict) -> list[object]:
                           "--trusted-root", base / case["trusted_root"], "--offline"]
     if "artifact" in case["files"]:
         args += ["--artifact", base / case["files"]["artifact"]]
+    elif case.get("predicate_type"):  # a DSSE bundle: an empty policy would be refused (exit 2)
+        args += ["--predicate-type", case["predicate_type"]]
     args += ["--certificate-identity", case.get("certificate_identity") or "unknown@example.com",
              "--certificate-oidc-issuer",
              case.get("certificate_oidc_issuer") or "https://github.com/login/oauth"]
@@ -157,7 +159,7 @@ def test_jsonl_with_bare_dsse_and_no_key_says_what_is_missing(attest, tmp_path) 
     jsonl = tmp_path / "x.intoto.jsonl"
     jsonl.write_text(json.dumps(env) + "\n")
     r = attest("verify", jsonl, "--certificate-identity", "a", "--certificate-oidc-issuer", "b",
-               "--offline")
+               "--offline", "--predicate-type", "https://slsa.dev/provenance/v1")
     assert r.code == 1
     assert "carries no certificate or transparency-log entry" in r.err
     pub = shared_path("interop", "keyed", "ecdsa-p256.pub")

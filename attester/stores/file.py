@@ -10,6 +10,7 @@ from pathlib import Path
 
 import attrs
 
+from attester.display import safe
 from attester.errors import StoreError
 from attester.hashing import HashTask, open_nofollow
 from attester.stores.interface import Entry
@@ -51,23 +52,29 @@ class FileStore:
         out.sort(key=lambda e: e.name)
         return out
 
-    def _walk(self, folder: str, prefix: str, real_root: str, out: list[Entry]) -> None:
-        try:
-            with os.scandir(folder) as it:
-                items = sorted(it, key=lambda d: d.name)
-        except OSError as e:
-            raise StoreError(f"{folder}: cannot list: {e.strerror}") from None
-        for item in items:
-            rel = prefix + item.name
-            if item.is_symlink():
-                self._symlink(item.path, rel, real_root, out)
-            elif item.is_dir(follow_symlinks=False):
-                self._walk(item.path, rel + "/", real_root, out)
-            elif item.is_file(follow_symlinks=False):
-                size = item.stat(follow_symlinks=False).st_size
-                out.append(Entry(name=_name(rel, item.path), size=size, handle=item.path))
-            else:
-                print(f"attest: skipping {item.path}: not a regular file", file=sys.stderr)
+    def _walk(self, top: str, prefix: str, real_root: str, out: list[Entry]) -> None:
+        """Walk with an explicit stack, not recursion: a folder tree nested thousands of
+        levels deep (hostile input) must not exhaust Python's recursion limit."""
+        stack = [(top, prefix)]
+        while stack:
+            folder, prefix = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    items = sorted(it, key=lambda d: d.name)
+            except OSError as e:
+                raise StoreError(f"{folder}: cannot list: {e.strerror}") from None
+            for item in items:
+                rel = prefix + item.name
+                if item.is_symlink():
+                    self._symlink(item.path, rel, real_root, out)
+                elif item.is_dir(follow_symlinks=False):
+                    stack.append((item.path, rel + "/"))
+                elif item.is_file(follow_symlinks=False):
+                    size = item.stat(follow_symlinks=False).st_size
+                    out.append(Entry(name=_name(rel, item.path), size=size, handle=item.path))
+                else:
+                    print(f"attest: skipping {safe(item.path)}: not a regular file",
+                          file=sys.stderr)
 
     def _symlink(self, path: str, rel: str, real_root: str, out: list[Entry]) -> None:
         target = os.path.realpath(path)

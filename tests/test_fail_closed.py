@@ -1,0 +1,293 @@
+"""Issue 9: verification fails closed on every path. One test (or more) per numbered
+item, each asserting the exit code and the message; plus issue 12's items 3 and 5."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from attester import keys
+from attester.dsse import Envelope, Signature, pae
+from attester.jsonio import dumps_compact
+
+from conftest import shared_path
+
+ARTIFACT = b"kubectl v1.31.0\n"
+SHA = hashlib.sha256(ARTIFACT).hexdigest()
+SOURCE = "git+https://github.com/kubernetes/kubernetes"
+STAGE_TYPE = "https://attester.dev/buildtypes/stage/v1"
+RELEASE_TYPE = "https://attester.dev/buildtypes/release/v1"
+
+
+def provenance(build_type: str, subjects: dict[str, str], deps: list[dict[str, Any]] | None = None,
+               predicate_type: str = "https://slsa.dev/provenance/v1") -> dict[str, Any]:
+    return {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": n, "digest": {"sha256": d}} for n, d in subjects.items()],
+        "predicateType": predicate_type,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": build_type,
+                "externalParameters": {"source": {"repository": SOURCE,
+                                                  "ref": "refs/tags/v1.31.0"}},
+                "resolvedDependencies": deps if deps is not None else [
+                    {"uri": SOURCE + "@refs/tags/v1.31.0", "digest": {"gitCommit": "a" * 40}}]},
+            "runDetails": {"builder": {"id": "https://builder.example/v1"}}}}
+
+
+def sign(path: Path, statement: Any, *signers: Any, payload: bytes | None = None) -> Path:
+    body = payload if payload is not None else dumps_compact(statement)
+    ptype = "application/vnd.in-toto+json"
+    sigs = tuple(Signature(sig=keys.sign(k, pae(ptype, body))) for k in signers)
+    path.write_text(json.dumps(Envelope(ptype, body, sigs).to_json()))
+    return path
+
+
+class Release:
+    """Keys, a stage and a release attestation, a policy and the artifact: a small chain."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.keys = {}
+        for role in ("stage", "release", "other"):
+            k = keys.generate("ed25519")
+            (tmp / f"{role}.pub").write_bytes(keys.public_pem(k.public_key()))
+            self.keys[role] = k
+        self.artifact = tmp / "kubectl"
+        self.artifact.write_bytes(ARTIFACT)
+        self.stage = sign(tmp / "stage.intoto.json",
+                          provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA}),
+                          self.keys["stage"])
+        self.release = sign(tmp / "release.intoto.json", provenance(
+            RELEASE_TYPE, {"bin/kubectl": SHA},
+            [{"uri": "gs://staging/stage/v1.31.0/bin/kubectl", "digest": {"sha256": SHA}}]),
+            self.keys["release"])
+        self.policy = tmp / "policy.yaml"
+        self.policy.write_text("steps:\n  stage: {keys: [stage.pub]}\n"
+                               "  release: {keys: [release.pub]}\n")
+
+    def chain(self, *extra: object) -> list[object]:
+        return ["verify", "--chain", self.stage, "--chain", self.release, "--policy",
+                self.policy, "--artifact", self.artifact, *extra]
+
+
+@pytest.fixture
+def rel(tmp_path: Path) -> Release:
+    return Release(tmp_path)
+
+
+def one_line(r: Any) -> None:
+    assert r.err.count("\n") == 1, r.err
+    assert "Traceback" not in r.err and "internal error" not in r.err
+
+
+def test_the_small_chain_passes(attest, rel) -> None:
+    r = attest(*rel.chain())
+    assert r.code == 0, r.err
+    assert "ok  chain stage" in r.out
+
+
+# -- item 3: an empty policy is a usage error (exit 2) for every document form ---------
+
+def test_empty_policy_keyed_is_exit_2_with_the_flags(attest, rel) -> None:
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub")
+    assert r.code == 2
+    assert "empty policy" in r.err and "--source-versioned-tag" in r.err
+    assert "--artifact" in r.err and "--builder-id" in r.err
+    one_line(r)
+
+
+def test_empty_policy_keyless_bundle_is_exit_2(attest) -> None:
+    base = shared_path("interop", "sigstore")
+    r = attest("verify", base / "sp_a.dsse.staging-rekor-v2.txt.sigstore.json",
+               "--trusted-root", base / "trusted_root.sigstore-staging.json", "--offline",
+               "--certificate-identity", "someone@example.com",
+               "--certificate-oidc-issuer", "https://github.com/login/oauth")
+    assert r.code == 2
+    assert "empty policy" in r.err and "--source-versioned-tag" in r.err
+    one_line(r)
+
+
+# -- item 4: every command-line digest is validated -------------------------------------
+
+@pytest.mark.parametrize(("spec", "needle"), [
+    ("kubectl@sha256:", "a sha256 digest is exactly 64 hex digits (got 0 characters)"),
+    ("kubectl@sha256:abc", "a sha256 digest is exactly 64 hex digits (got 3 characters)"),
+    ("kubectl@sha256:" + "g" * 64, "a sha256 digest is exactly 64 hex digits"),
+    ("kubectl@sha512:" + "a" * 64, "a sha512 digest is exactly 128 hex digits"),
+    ("kubectl@sha512:" + "a" * 128, "--chain follows sha256 digests"),
+])
+def test_chain_artifact_digest_is_validated(attest, rel, spec, needle) -> None:
+    args = rel.chain()
+    args[-1] = spec
+    r = attest(*args)
+    assert r.code == 2 and needle in r.err, r.err
+    one_line(r)
+
+
+def test_subject_without_sha256_never_matches(attest, rel) -> None:
+    """A stage subject with an empty sha256 is not a link anyone can match."""
+    sign(rel.stage, provenance(STAGE_TYPE, {"kubectl": ""}), rel.keys["stage"])
+    r = attest("verify", "--chain", rel.stage, "--policy", rel.policy,
+               "--artifact", "kubectl@sha256:" + "0" * 64)
+    assert r.code == 1 and "no stage attestation covers" in r.err
+
+
+# -- item 5: the predicate of a provenance type must be provenance ----------------------
+
+@pytest.mark.parametrize(("predicate", "needle"), [
+    ("just a string", "predicate is a JSON str, not an object"),
+    ({"buildDefinition": "x", "runDetails": {"builder": {"id": "b"}}},
+     "predicate is not SLSA provenance of its type: buildDefinition"),
+    ({"buildDefinition": {"buildType": "t"}, "runDetails": {"builder": {"id": 5}}},
+     "runDetails/builder/id"),
+])
+def test_predicate_must_match_its_type(attest, rel, predicate, needle) -> None:
+    stmt = provenance(STAGE_TYPE, {"kubectl": SHA})
+    stmt["predicate"] = predicate
+    env = sign(rel.tmp / "p.intoto.json", stmt, rel.keys["stage"])
+    r = attest("verify", env, "--key", rel.tmp / "stage.pub", "--artifact", rel.artifact)
+    assert r.code == 1 and needle in r.err, r.err
+    one_line(r)
+
+
+# -- item 6: NaN and Infinity are not JSON ------------------------------------------------
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_payload_with_nan_or_infinity_is_refused(attest, rel, literal) -> None:
+    body = dumps_compact(provenance(STAGE_TYPE, {"kubectl": SHA}))
+    body = body.replace(b'"predicate":{', b'"predicate":{"x":' + literal + b",")
+    env = sign(rel.tmp / "nan.intoto.json", None, rel.keys["stage"], payload=body)
+    r = attest("verify", env, "--key", rel.tmp / "stage.pub", "--artifact", rel.artifact)
+    assert r.code == 1
+    assert f"{literal.decode()} is not JSON (RFC 8259)" in r.err
+    one_line(r)
+
+
+def test_envelope_file_with_nan_is_exit_2(attest, rel) -> None:
+    doc = rel.stage.read_text().replace('"payloadType"', '"x": NaN, "payloadType"')
+    (rel.tmp / "bad.json").write_text(doc)
+    r = attest("verify", rel.tmp / "bad.json", "--key", rel.tmp / "stage.pub",
+               "--artifact", rel.artifact)
+    assert r.code == 2 and "NaN is not JSON" in r.err
+    one_line(r)
+
+
+# -- item 10: text output escapes control characters; the HTML report has a CSP ---------
+
+def test_ansi_in_an_artifact_name_is_escaped(attest, rel) -> None:
+    evil = rel.tmp / "kubectl\x1b[32m ok\r"
+    evil.write_bytes(ARTIFACT)
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub", "--artifact", evil)
+    assert r.code == 0, r.err
+    assert "\x1b" not in r.out and "\r" not in r.out
+    assert "kubectl\\x1b[32m ok\\x0d" in r.out
+    other = rel.tmp / "x\x1b]0;owned\x07"
+    other.write_bytes(b"not the artifact")
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub", "--artifact", other)
+    assert r.code == 1 and "\x1b" not in r.err and "x\\x1b]0;owned\\x07" in r.err
+
+
+def test_error_messages_are_escaped(attest, rel) -> None:
+    r = attest("verify", rel.tmp / "missing\x1b[2J.json", "--key", rel.tmp / "stage.pub",
+               "--artifact", rel.artifact)
+    assert r.code == 2 and "\x1b" not in r.err and "missing\\x1b[2J.json" in r.err
+
+
+# -- item 11: hostile shapes end as one precise line, never an internal error -----------
+
+def test_deeply_nested_json_is_refused(attest, rel) -> None:
+    (rel.tmp / "deep.json").write_text("[" * 100_000)
+    r = attest("verify", rel.tmp / "deep.json", "--key", rel.tmp / "stage.pub",
+               "--artifact", rel.artifact)
+    assert r.code == 2 and "nested more than 128 levels deep" in r.err
+    one_line(r)
+
+
+def test_huge_integer_is_refused(attest, rel) -> None:
+    (rel.tmp / "int.json").write_text('{"payload": ' + "9" * 5000 + "}")
+    r = attest("verify", rel.tmp / "int.json", "--key", rel.tmp / "stage.pub",
+               "--artifact", rel.artifact)
+    assert r.code == 2 and "an integer of 5000 digits" in r.err
+    one_line(r)
+
+
+def deep_folder(top: Path, depth: int) -> list[Path]:
+    """``top/d/d/.../d`` without recursion (os.makedirs and rmtree recurse per level)."""
+    chain = [top]
+    top.mkdir()
+    for _ in range(depth):
+        chain.append(chain[-1] / "d")
+        chain[-1].mkdir()
+    return chain
+
+
+def remove_deep(chain: list[Path]) -> None:
+    for p in reversed(chain):
+        for f in p.iterdir():
+            if not f.is_dir():
+                f.unlink()
+        p.rmdir()
+
+
+def test_folder_nested_1100_deep_is_walked(attest, tmp_path) -> None:
+    chain = deep_folder(tmp_path / "deep", 1100)
+    (chain[-1] / "f").write_bytes(b"x")
+    try:
+        r = attest("start", "--artifacts", f"file://{chain[0]}", "-o", tmp_path / "snap.json")
+        assert r.code == 0, r.err
+        assert "recorded 1 existing artifact(s)" in r.err
+    finally:
+        remove_deep(chain)
+
+
+# -- item 12: a key given twice is refused ----------------------------------------------
+
+def test_sign_refuses_a_key_given_twice(attest, tmp_path) -> None:
+    stmt = tmp_path / "s.json"
+    stmt.write_text(json.dumps(provenance("https://example.com/build/v1", {"kubectl": SHA})))
+    k = keys.generate("ecdsa-p256")
+    (tmp_path / "a.key").write_bytes(keys.private_pem(k, None))
+    (tmp_path / "copy.key").write_bytes(keys.private_pem(k, None))
+    for second in ("a.key", "copy.key"):
+        r = attest("sign", stmt, "--key", tmp_path / "a.key", "--key", tmp_path / second,
+                   "-o", tmp_path / "out.json")
+        assert r.code == 2 and "is the same key as" in r.err and "give each signing key once" \
+            in r.err, r.err
+        assert not (tmp_path / "out.json").exists()
+
+
+# -- issue 12.3 and 12.5 ------------------------------------------------------------------
+
+def test_chain_without_policy_hints_at_policy(attest, rel) -> None:
+    r = attest("verify", "--chain", rel.stage, "--artifact", rel.artifact)
+    assert r.code == 2 and "--policy" in r.err
+    one_line(r)
+
+
+def test_every_failed_check_is_printed_one_line_each(attest, rel) -> None:
+    other = rel.tmp / "other"
+    other.write_bytes(b"other")
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub", "--artifact", other,
+               "--builder-id", "https://someone.else/v1", "--source-ref", "refs/tags/v9")
+    assert r.code == 1
+    lines = r.err.splitlines()
+    assert len(lines) == 3, r.err
+    assert all(ln.startswith(f"attest: verification FAILED for {rel.stage}: ") for ln in lines)
+    assert [ln.split(": ")[2] for ln in lines] == ["builder-id", "source-ref",
+                                                   f"artifact {other}"]
+    assert "more failed check" not in r.err
+
+
+def test_the_empty_policy_lists_only_real_verify_flags() -> None:
+    """Every flag the empty-policy message names exists on ``attest verify``."""
+    from attester.cli import build_parser
+    from attester.verify import policy_flags
+
+    verify = build_parser()._subparsers._group_actions[0].choices["verify"]  # type: ignore[union-attr]
+    known = {o for a in verify._actions for o in a.option_strings}
+    assert set(policy_flags()) <= known, set(policy_flags()) - known
