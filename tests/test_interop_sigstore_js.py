@@ -77,6 +77,7 @@ def test_checkpoint_naming_another_log_fails_in_both(attest, attest_signed, stan
     assert verdict == {"ok": False, "code": "TLOG_INCLUSION_PROOF_ERROR",
                        "message": "invalid checkpoint signature"}
     r = attest("verify", bad, "--trusted-root", root, "--offline", "--certificate-identity", ME,
-               "--certificate-oidc-issuer", standin.issuer)
+               "--certificate-oidc-issuer", standin.issuer,
+               "--predicate-type", "https://slsa.dev/provenance/v1")  # not an empty policy
     assert r.code == 1
     assert "checkpoint origin 'rekor.attester.test - " in r.err and "is not the log" in r.err
