@@ -237,14 +237,16 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
     return Report(attestation=where, checks=(*sig_checks, *cert_checks, *rest), statement=stmt)
 
 
-def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool) -> Report:
+def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
+                 clients: Any = None) -> Report:
     """``attest verify oci://REF``: the image's attached attestations; one must pass and
-    name the image's digest as a subject."""
+    name the image's digest as a subject. ``clients`` (a :class:`~attester.stores.oci.Clients`)
+    shares connections when many images are verified at once."""
     from attester.oci_attach import Target, fetch_attestations
     from attester.policy import Artifact
     from attester.stores.oci import Reference
 
-    target = Target.resolve(uri, insecure=insecure)
+    target = Target.resolve(uri, insecure=insecure, clients=clients)
     docs = fetch_attestations(target, predicate_type=demands.policy.predicate_type)
     if not docs:
         return Report(attestation=uri, checks=(Check(

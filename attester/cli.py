@@ -96,15 +96,23 @@ def _algorithms(extra: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def _store_options(args: argparse.Namespace) -> dict[str, Any]:
+    from attester.parallel import DEFAULT_JOBS
+
     return {"insecure": getattr(args, "insecure_registry", False),
-            "platforms": getattr(args, "oci_platforms", False)}
+            "platforms": getattr(args, "oci_platforms", False),
+            "jobs": getattr(args, "jobs", DEFAULT_JOBS)}
 
 
 def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    from attester.parallel import DEFAULT_JOBS, jobs_arg
+
     p.add_argument("--oci-platforms", action="store_true",
                    help="oci://: also list each platform manifest of a multi-arch index")
     p.add_argument("--insecure-registry", action="store_true",
                    help="oci://: allow plain HTTP to a non-loopback registry")
+    p.add_argument("--jobs", type=jobs_arg, default=DEFAULT_JOBS, metavar="N",
+                   help="registries and remote stores (oci://, gs://, github-release://): "
+                   f"requests in flight at once (default {DEFAULT_JOBS})")
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -507,7 +515,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
     if args.manifest and "filestores" in (promote._yaml(args.manifest) or {}):
         promos_f = promote.read_file_manifest(args.manifest, args.files)
         statements = promote.file_statements(
-            promos_f, promote.store_resolver(_store_options(args)), builder_id=builder,
+            promos_f, promote.store_resolver(_store_options(args), jobs=args.jobs),
+            builder_id=builder,
             now=now, manifest=args.manifest)
     else:
         if args.manifest:
@@ -527,7 +536,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
             else:
                 promote.check_staging_provenance(promos, args, _provenance_trust(args))
         statements = promote.image_statements(
-            promos, promote.oci_resolver(insecure=args.insecure_registry),
+            promos, promote.oci_resolver(insecure=args.insecure_registry, jobs=args.jobs),
             canonical_registry=args.canonical_registry, builder_id=builder, now=now,
             manifest=args.manifest or "", fmt=args.format)
     docs = [s.to_json() for s in statements]

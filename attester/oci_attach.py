@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, ServiceError, StoreError
-from attester.stores.oci import Reference, RegistryClient
+from attester.stores.oci import Clients, Reference, RegistryClient
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -39,11 +39,13 @@ class Target:
     size: int
 
     @classmethod
-    def resolve(cls, uri: str, *, insecure: bool = False) -> Target:
+    def resolve(cls, uri: str, *, insecure: bool = False,
+                clients: Clients | None = None) -> Target:
         ref = Reference.parse(uri)
         if not (ref.tag or ref.digest):
             raise InputError(f"{uri}: name an image by tag or digest")
-        client = RegistryClient(ref.registry, insecure=insecure)
+        client = clients(ref.registry) if clients else RegistryClient(ref.registry,
+                                                                      insecure=insecure)
         body, media_type = client.manifest(ref.repository, ref.digest or ref.tag, what=uri)
         return cls(ref=ref, client=client, digest=_digest(body), media_type=media_type,
                    size=len(body))
@@ -57,8 +59,7 @@ def _push_blob(t: Target, data: bytes, what: str) -> str:
     digest = _digest(data)
     repo = t.ref.repository
     head = t.client.session.head(f"{t.client.base}{repo}/blobs/{digest}", timeout=60,
-                                 headers={"Authorization": t.client.auth_header}
-                                 if t.client.auth_header else {})
+                                 headers=t.client.auth_for(repo))
     if head.status_code == 200:
         return digest
     resp = t.client.request("POST", f"{repo}/blobs/uploads/", what=what)
@@ -126,8 +127,7 @@ def referrers(target: Target) -> list[dict[str, Any]]:
     what = f"referrers of oci://{target.name}"
     resp = target.client.session.get(
         f"{target.client.base}{target.ref.repository}/referrers/{target.digest}", timeout=60,
-        headers={"Accept": OCI_INDEX, **({"Authorization": target.client.auth_header}
-                                         if target.client.auth_header else {})})
+        headers={"Accept": OCI_INDEX, **target.client.auth_for(target.ref.repository)})
     if resp.status_code == 200 and "json" in resp.headers.get("Content-Type", ""):
         return list(resp.json().get("manifests") or [])
     return list(_fallback_index(target, what)["manifests"])

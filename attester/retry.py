@@ -1,6 +1,9 @@
 """Retries for remote services: exponential backoff with full jitter, honoring Retry-After.
 
-Injectable (``sleep``, ``base_delay``) so tests are fast and deterministic.
+:func:`send` is the one retry loop of every HTTP client we drive ourselves (registries,
+GitHub downloads); the Google and PyGithub clients retry in their own libraries,
+configured from the same :class:`RetryPolicy` numbers. Injectable (``sleep``,
+``base_delay``) so tests are fast and deterministic.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ import email.utils
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -50,3 +54,47 @@ def parse_retry_after(value: str) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+class Answer(Protocol):
+    """What :func:`send` needs of a response (``requests.Response`` is one)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def close(self) -> None: ...
+
+
+A = TypeVar("A", bound=Answer)
+
+
+def send(request: Callable[[], A], policy: RetryPolicy, *,
+         transient: tuple[type[Exception], ...],
+         unreachable: Callable[[Exception], Exception]) -> tuple[A, int]:
+    """Call ``request`` until it answers with a status that is not retryable (429, 5xx) or
+    the attempts run out; back off between tries, as told by Retry-After when sent.
+
+    A ``transient`` exception (connection reset, timeout) is retried too; the last one is
+    turned into ``unreachable(e)``. Returns the final answer, whatever its status, and the
+    number of attempts it took: the caller decides what a 4xx means (an OCI registry's
+    401 asks for a token, then the caller sends again through here).
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            resp = request()
+        except transient as e:
+            if attempt < policy.attempts:
+                policy.sleep(policy.delay(attempt))
+                continue
+            raise unreachable(e) from None
+        if resp.status_code in RETRYABLE_STATUS and attempt < policy.attempts:
+            wait = policy.delay(attempt, resp.headers.get("Retry-After"))
+            resp.close()  # give the connection back to the pool before waiting
+            policy.sleep(wait)
+            continue
+        return resp, attempt

@@ -19,17 +19,20 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urljoin
+from typing import IO, Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import attrs
 import requests
+import requests.adapters
 
-from attester.errors import InputError, ServiceError, StoreError
+from attester.errors import AttesterError, InputError, ServiceError, StoreError
 from attester.hashing import HashTask
-from attester.retry import RETRYABLE_STATUS, RetryPolicy
+from attester.parallel import DEFAULT_JOBS, first_error, map_ordered
+from attester.retry import RETRYABLE_STATUS, RetryPolicy, send
 from attester.stores.interface import Entry
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -44,6 +47,7 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _REPO = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -121,11 +125,16 @@ def docker_credentials(registry: str) -> tuple[str, str] | None:
 
 
 class RegistryClient:
-    """The few distribution-API calls we make, with auth, retries and clear errors."""
+    """The few distribution-API calls we make, with auth, retries and clear errors.
+
+    Safe to share between threads: promotion resolves thousands of references through
+    one client per registry, so connections and tokens are reused (``pool`` connections
+    kept open). Bearer tokens are scoped to a repository, so one is kept per repository.
+    """
 
     def __init__(self, registry: str, *, insecure: bool = False,
                  retry: RetryPolicy | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, pool: int = 10) -> None:
         self.registry = registry
         scheme = "http" if insecure or is_loopback(registry) else "https"
         # Docker Hub is named docker.io but serves the API from registry-1.docker.io.
@@ -135,7 +144,16 @@ class RegistryClient:
         self.retry = retry or RetryPolicy()
         self.session = session or requests.Session()
         self.session.trust_env = False  # never route registry traffic through env proxies
-        self.auth_header: str | None = None
+        if session is None and pool > 10:  # requests keeps 10 connections per host
+            adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool)
+            self.session.mount(f"{scheme}://", adapter)
+        self._auth: dict[str, str] = {}
+        self._auth_lock = threading.Lock()
+
+    def auth_for(self, repository: str) -> dict[str, str]:
+        """The Authorization header for a request about ``repository`` made elsewhere."""
+        auth = self._auth.get(repository)
+        return {"Authorization": auth} if auth else {}
 
     def get(self, path: str, *, what: str, accept: str = "",
             params: Mapping[str, str] | None = None) -> requests.Response:
@@ -145,35 +163,32 @@ class RegistryClient:
                 params: Mapping[str, str] | None = None, data: bytes | None = None,
                 content_type: str = "") -> requests.Response:
         url = urljoin(self.base, path)
-        authed = False
-        attempt = 0
-        while True:
-            attempt += 1
+        repository = _repository_of(url)
+
+        def once() -> requests.Response:
             headers = {"Accept": accept} if accept else {}
             if content_type:
                 headers["Content-Type"] = content_type
-            if self.auth_header:
-                headers["Authorization"] = self.auth_header
-            try:
-                resp = self.session.request(method, url, headers=headers, params=params,
-                                            data=data, timeout=60, stream=method == "GET")
-            except requests.RequestException as e:
-                if attempt < self.retry.attempts:
-                    self.retry.sleep(self.retry.delay(attempt))
-                    continue
-                raise ServiceError(f"{what}: cannot reach registry {self.registry}: "
-                                   f"{type(e).__name__}") from None
-            if resp.status_code == 401 and not authed:
-                authed = True
-                self._authenticate(resp, what)
-                attempt -= 1
-                continue
-            if resp.status_code in RETRYABLE_STATUS and attempt < self.retry.attempts:
-                self.retry.sleep(self.retry.delay(attempt, resp.headers.get("Retry-After")))
-                continue
-            if resp.status_code >= 400:
-                raise self._error(resp, what, attempt)
-            return resp
+            auth = self._auth.get(repository)
+            if auth:
+                headers["Authorization"] = auth
+            return self.session.request(method, url, headers=headers, params=params,
+                                        data=data, timeout=60, stream=method == "GET")
+
+        def unreachable(e: Exception) -> Exception:
+            return ServiceError(f"{what}: cannot reach registry {self.registry}: "
+                                f"{type(e).__name__}")
+
+        sent_with = self._auth.get(repository)
+        resp, attempts = send(once, self.retry, transient=(requests.RequestException,),
+                              unreachable=unreachable)
+        if resp.status_code == 401 and self._authenticate(resp, what, repository, sent_with):
+            resp.close()
+            resp, attempts = send(once, self.retry, transient=(requests.RequestException,),
+                                  unreachable=unreachable)
+        if resp.status_code >= 400:
+            raise self._error(resp, what, attempts)
+        return resp
 
     def _error(self, resp: requests.Response, what: str, attempts: int) -> Exception:
         code = resp.status_code
@@ -191,15 +206,26 @@ class RegistryClient:
         return ServiceError(f"{what}: registry {self.registry} answered {code} {resp.reason}"
                             f"{detail}")
 
-    def _authenticate(self, resp: requests.Response, what: str) -> None:
+    def _authenticate(self, resp: requests.Response, what: str, repository: str,
+                      sent_with: str | None) -> bool:
+        """Answer a 401's challenge; True when there are new credentials to send."""
+        with self._auth_lock:  # one token request per repository, however many threads
+            if self._auth.get(repository) != sent_with:
+                return True  # another thread got a token while this request was out
+            header = self._credentials(resp, what)
+            if header is None:
+                return False
+            self._auth[repository] = header
+            return True
+
+    def _credentials(self, resp: requests.Response, what: str) -> str | None:
         challenge = resp.headers.get("WWW-Authenticate", "")
         scheme = challenge.split(" ", 1)[0].lower()
         creds = docker_credentials(self.registry)
         if scheme == "basic" and creds:
-            self.auth_header = "Basic " + base64.b64encode(":".join(creds).encode()).decode()
-            return
+            return "Basic " + base64.b64encode(":".join(creds).encode()).decode()
         if scheme != "bearer":
-            return  # retried once without change: the 401 is then reported clearly
+            return None  # the 401 is then reported clearly
         params = dict(_CHALLENGE.findall(challenge))
         realm = params.pop("realm", "")
         if not realm.startswith(("https://", "http://")):
@@ -220,11 +246,11 @@ class RegistryClient:
         try:
             body = tok.json()
             token = body.get("token") or body.get("access_token")
-        except ValueError:
+        except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
             raise ServiceError(f"{what}: token server {realm} returned no token")
-        self.auth_header = f"Bearer {token}"
+        return f"Bearer {token}"
 
     def manifest(self, repository: str, reference: str, *, what: str) -> tuple[bytes, str]:
         resp = self.get(f"{repository}/manifests/{reference}", what=what, accept=ACCEPT)
@@ -254,6 +280,16 @@ class RegistryClient:
         return sorted(set(out))
 
 
+def _repository_of(url: str) -> str:
+    """The repository a distribution-API URL is about (the scope of its bearer token)."""
+    path = urlsplit(url).path
+    path = path.split("/v2/", 1)[1] if "/v2/" in path else path
+    for marker in ("/manifests/", "/blobs/", "/tags/", "/referrers/"):
+        if marker in path:
+            return path.split(marker, 1)[0]
+    return path.strip("/")
+
+
 def _read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
     data = resp.raw.read(limit + 1, decode_content=True)
     if len(data) > limit:
@@ -277,21 +313,53 @@ def _platform(desc: Mapping[str, Any]) -> str:
     return "/".join(str(x) for x in parts)
 
 
+class Clients:
+    """One :class:`RegistryClient` per registry, shared by every thread resolving
+    references there: connections and tokens are reused instead of set up per image."""
+
+    def __init__(self, *, insecure: bool = False, jobs: int = DEFAULT_JOBS,
+                 retry: RetryPolicy | None = None) -> None:
+        self.insecure, self.jobs, self.retry = insecure, jobs, retry
+        self._clients: dict[str, RegistryClient] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, registry: str) -> RegistryClient:
+        with self._lock:
+            if registry not in self._clients:
+                self._clients[registry] = RegistryClient(
+                    registry, insecure=self.insecure, retry=self.retry, pool=self.jobs)
+            return self._clients[registry]
+
+    def digest(self, uri: str) -> str:
+        """``sha256:...`` of the manifest ``uri`` (``oci://R/REPO:TAG`` or ``@sha256:D``)
+        names, computed from the bytes received."""
+        ref = Reference.parse(uri)
+        if not (ref.tag or ref.digest):
+            raise InputError(f"{uri}: name an image by tag or digest")
+        body, _ = self(ref.registry).manifest(ref.repository, ref.digest or ref.tag, what=uri)
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
 @attrs.frozen
 class OciStore:
     uri: str
     ref: Reference
     client: RegistryClient = attrs.field(repr=False, eq=False)
     platforms: bool = False
+    jobs: int = DEFAULT_JOBS
 
     @classmethod
     def from_uri(cls, uri: str, *, insecure: bool = False, platforms: bool = False,
-                 retry: RetryPolicy | None = None) -> OciStore:
+                 retry: RetryPolicy | None = None, jobs: int = DEFAULT_JOBS,
+                 client: RegistryClient | None = None) -> OciStore:
         ref = Reference.parse(uri)
-        return cls(uri=uri, ref=ref, platforms=platforms,
-                   client=RegistryClient(ref.registry, insecure=insecure, retry=retry))
+        return cls(uri=uri, ref=ref, platforms=platforms, jobs=jobs,
+                   client=client or RegistryClient(ref.registry, insecure=insecure,
+                                                   retry=retry, pool=jobs))
 
     def entries(self) -> Sequence[Entry]:
+        """One entry per image (every tag when none is named), manifests fetched
+        ``jobs`` at a time; entries and the first error come in tag order."""
         ref = self.ref
         if ref.digest:
             refs = [(ref.digest, ref.name(digest=ref.digest))]
@@ -302,18 +370,35 @@ class OciStore:
             if not tags:
                 raise StoreError(f"{self.uri}: the repository has no tags")
             refs = [(t, ref.name(tag=t)) for t in tags]
-        out: list[Entry] = []
-        for reference, name in refs:
+
+        def image(pair: tuple[str, str]) -> list[Entry]:
+            reference, name = pair
             body, media_type = self.client.manifest(ref.repository, reference,
                                                     what=f"oci://{name}")
             annotations = {"mediaType": media_type} if media_type else {}
-            out.append(Entry(name=name, size=len(body), handle=body, annotations=annotations,
-                             identity={"sha256": hashlib.sha256(body).hexdigest()}))
-            if self.platforms and media_type in INDEX_TYPES:
-                out.extend(self._platform_entries(body, name))
+            return [Entry(name=name, size=len(body), handle=body, annotations=annotations,
+                          identity={"sha256": hashlib.sha256(body).hexdigest()})]
+
+        out = self._gather(image, refs, "image")
+        if self.platforms:
+            indexes = [e for e in out if e.annotations.get("mediaType") in INDEX_TYPES]
+            children = self._gather(self._platform_entries, indexes, "image index")
+            by_index = {e.name: [c for c in children if c.annotations["index"] == e.name]
+                        for e in indexes}
+            out = [x for e in out for x in (e, *by_index.get(e.name, ()))]
         return out
 
-    def _platform_entries(self, index: bytes, name: str) -> list[Entry]:
+    def _gather(self, fn: Callable[[T], list[Entry]], items: Sequence[T],
+                what: str) -> list[Entry]:
+        results = map_ordered(fn, items, jobs=self.jobs)
+        error = first_error(results, what=what)
+        if error is not None:
+            raise error
+        return [e for r in results if not isinstance(r, AttesterError) for e in r]
+
+    def _platform_entries(self, index_entry: Entry) -> list[Entry]:
+        index: bytes = index_entry.handle
+        name = index_entry.name
         try:
             manifests = json.loads(index).get("manifests") or []
         except (ValueError, AttributeError):

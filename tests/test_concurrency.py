@@ -1,0 +1,112 @@
+"""Resolution many at a time (--jobs) keeps output order and each item's own error,
+against the real registry (Debian's docker-registry) and the GCS emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from attester.errors import StoreError
+from attester.stores.oci import Clients
+
+from servers import oci_registry
+from test_store_oci import OCI_MANIFEST, push_blob, push_manifest
+
+N = 24
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> Iterator[str]:
+    with oci_registry(tmp_path_factory.mktemp("registry")) as host:
+        yield host
+
+
+def image(reg: str, repos: list[str], i: int, *, tag: str | None = "v1") -> str:
+    """One image (same manifest) in each repository; tagged there unless ``tag`` is None."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "n": i}).encode()
+    layer = f"layer {i}".encode()
+    body = b""
+    for repo in repos:
+        c, la = push_blob(reg, repo, config), push_blob(reg, repo, layer)
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": c, "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                       "digest": la, "size": len(layer)}]}).encode()
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        push_manifest(reg, repo, tag or digest, body, OCI_MANIFEST)
+    return digest
+
+
+def manifest(path: Path, reg: str, space: str, digests: list[str]) -> Path:
+    lines = ["registries:", f"- name: {reg}/{space}/staging", "  src: true",
+             f"- name: {reg}/{space}/prod", "images:"]
+    for i, d in enumerate(digests):
+        lines += [f"- name: img{i:02d}", "  dmap:", f'    "{d}": ["v1"]']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_promote_output_order_is_the_manifests_whatever_the_jobs(attest, registry,
+                                                                  tmp_path) -> None:
+    digests = [image(registry, [f"ok/staging/img{i:02d}", f"ok/prod/img{i:02d}"], i)
+               for i in range(N)]
+    m = manifest(tmp_path / "m.yaml", registry, "ok", digests)
+    outs = {}
+    for jobs in ("1", "8", "32"):
+        r = attest("promote", "--manifest", m, "--jobs", jobs)
+        assert r.code == 0, r.err
+        docs = [json.loads(line) for line in r.out.splitlines()]
+        outs[jobs] = [(d["subject"][0]["name"], d["subject"][0]["digest"]["sha256"])
+                      for d in docs]
+    assert outs["1"] == [(f"{registry}/ok/prod/img{i:02d}", d.removeprefix("sha256:"))
+                         for i, d in enumerate(digests)]
+    assert outs["8"] == outs["1"] == outs["32"]
+
+
+def test_promote_reports_the_first_failure_in_manifest_order(attest, registry,
+                                                             tmp_path) -> None:
+    digests = []
+    for i in range(N):
+        staging, prod = f"bad/staging/img{i:02d}", f"bad/prod/img{i:02d}"
+        if i == 5:  # in production by digest, but the tag was never pushed
+            digests.append(image(registry, [staging], i))
+            image(registry, [prod], i, tag=None)
+        elif i == 11:  # production holds the image, but its tag points at another one
+            digests.append(image(registry, [staging], i))
+            image(registry, [prod], i, tag=None)
+            image(registry, [prod], 100 + i)
+        else:
+            digests.append(image(registry, [staging, prod], i))
+    m = manifest(tmp_path / "m.yaml", registry, "bad", digests)
+    errs = set()
+    for jobs in ("1", "8", "32"):
+        r = attest("promote", "--manifest", m, "--jobs", jobs)
+        assert r.code == 2 and r.out == ""
+        assert f"oci://{registry}/bad/prod/img05:v1: not found at {registry}" in r.err
+        assert "(and 1 more reference(s) failed)" in r.err
+        errs.add(r.err)
+    assert len(errs) == 1  # the same line whatever the scheduling
+    # Without the missing tag, the changed image is what fails: exit 1, naming it.
+    image(registry, ["bad/prod/img05"], 5)
+    r = attest("promote", "--manifest", m, "--jobs", "8")
+    assert r.code == 1
+    assert f"promotion: {registry}/bad/prod/img11:v1 has digest sha256:" in r.err
+    assert f"the source has {digests[11]}" in r.err and "more reference" not in r.err
+
+
+def test_shared_clients_resolve_many_repositories(registry) -> None:
+    digests = [image(registry, [f"many/r{i:02d}"], i) for i in range(N)]
+    clients = Clients(jobs=8)
+    from attester.parallel import map_ordered
+
+    uris = [f"oci://{registry}/many/r{i:02d}:v1" for i in range(N)]
+    uris.insert(7, f"oci://{registry}/many/absent:v1")
+    got = map_ordered(clients.digest, uris, jobs=8)
+    assert [g for i, g in enumerate(got) if i != 7] == digests
+    assert isinstance(got[7], StoreError) and "many/absent:v1: not found" in str(got[7])
+    assert len(clients._clients) == 1  # one client (one connection pool) per registry
