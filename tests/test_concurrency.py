@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_store_oci import OCI_MANIFEST, push_blob, push_manifest
 
 from attester.errors import StoreError
 from attester.stores.oci import Clients
 
 from servers import oci_registry
-from test_store_oci import OCI_MANIFEST, push_blob, push_manifest
 
 N = 24
 
