@@ -13,6 +13,7 @@ with ``sigstore``) nothing here touches the network.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -55,6 +56,31 @@ def _sigstore() -> Any:
     return sigstore
 
 
+def with_proto3_defaults(doc: Any) -> Any:
+    """The bundle JSON with the values the protobuf JSON mapping lets writers omit put back
+    (``logIndex`` 0, empty ``hashes``, empty ``tlogEntries``), as sigstore-js omits them and
+    ``sigstore``'s strict models require them. Only defaults are filled: nothing absent
+    that carries evidence (a proof, a checkpoint, a promise) is invented."""
+    import copy
+
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("verificationMaterial"), Mapping):
+        return doc
+    doc = copy.deepcopy(dict(doc))
+    vm = doc["verificationMaterial"]
+    entries = vm.setdefault("tlogEntries", [])
+    if not isinstance(entries, list):
+        return doc
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        entry.setdefault("logIndex", "0")
+        proof = entry.get("inclusionProof")
+        if isinstance(proof, dict):
+            proof.setdefault("logIndex", "0")
+            proof.setdefault("hashes", [])
+    return doc
+
+
 def load_bundle(data: bytes, *, where: str) -> Any:
     _sigstore()
     import json
@@ -62,16 +88,21 @@ def load_bundle(data: bytes, *, where: str) -> Any:
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle, InvalidBundle
 
-    from attester import intoto_entry
+    from attester import intoto_entry, tsa_bundle
 
     try:
-        raw = intoto_entry.parse(json.loads(data), where=where)
+        doc = with_proto3_defaults(json.loads(data))
     except ValueError:
-        raw = None
+        raise InputError(f"{where}: not JSON") from None
+    if not isinstance(doc, Mapping):
+        raise InputError(f"{where}: not a valid Sigstore bundle: not a JSON object")
+    raw = intoto_entry.parse(doc, where=where)
     if raw is not None:
         return raw
+    if tsa_bundle.has_no_log_entry(doc):
+        return tsa_bundle.parse(doc, where=where)
     try:
-        return Bundle.from_json(data)
+        return Bundle.from_json(json.dumps(doc))
     except InvalidBundle as e:
         msg = _one_line(e)
         if any(k in msg for k in _MISSING_EVIDENCE):
@@ -82,21 +113,43 @@ def load_bundle(data: bytes, *, where: str) -> Any:
 
 
 def is_dsse(bundle: Any) -> bool:
-    from attester import intoto_entry
+    from attester import intoto_entry, tsa_bundle
 
+    if isinstance(bundle, tsa_bundle.TimestampedBundle):
+        return bundle.payload_type is not None
     return isinstance(bundle, intoto_entry.IntotoBundle) or \
         bundle._dsse_envelope is not None
 
 
+def _read_root(path: str) -> Any:
+    """A trusted root file. GitHub's has no ``tlogs`` or ``ctlogs``; ``sigstore``'s model
+    requires both, so absent lists are read as empty (what the protobuf mapping means)."""
+    import json
+
+    from sigstore.models import TrustedRoot
+    from sigstore_models.trustroot.v1 import TrustedRoot as RawTrustedRoot
+
+    from attester.jsonio import read_bytes
+
+    doc = json.loads(read_bytes(path, what="trusted root"))
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    doc.setdefault("tlogs", [])
+    doc.setdefault("ctlogs", [])
+    return TrustedRoot(RawTrustedRoot.from_json(json.dumps(doc)))
+
+
 def load_trusted_root(path: str | None, *, offline: bool, staging: bool) -> Any:
     _sigstore()
-    from sigstore.models import ClientTrustConfig, TrustedRoot
+    from sigstore.models import ClientTrustConfig
 
     if path:
+        if not os.path.exists(path):
+            raise InputError(f"trusted root {path}: no such file")
         try:
-            return TrustedRoot.from_file(path)
-        except FileNotFoundError:
-            raise InputError(f"trusted root {path}: no such file") from None
+            return _read_root(path)
+        except InputError:
+            raise
         except Exception as e:  # noqa: BLE001 - sigstore raises several kinds for bad roots
             raise InputError(f"trusted root {path}: not a Sigstore trusted root: "
                              f"{_one_line(e)}") from None
@@ -174,12 +227,15 @@ class IdentityPolicy:
     server: str = "https://github.com"
     #: certpolicy.CertPolicy: issuer regexp and GitHub's digest/runner/trigger extensions
     extra: Any = None
+    #: The certificate must carry no OIDC issuer extension (GitHub release attestations).
+    no_issuer: bool = False
 
     def given(self) -> bool:
         return bool(self.identity or self.identity_regexp)
 
     def has_issuer(self) -> bool:
-        return self.issuer is not None or bool(self.extra and self.extra.issuer_regexp)
+        return self.issuer is not None or self.no_issuer or \
+            bool(self.extra and self.extra.issuer_regexp)
 
     def check(self, cert: Any) -> list[Check]:
         """Every identity requirement, each its own check."""
@@ -200,6 +256,11 @@ class IdentityPolicy:
                                 f"signed by {hit} (matches {self.identity_regexp})" if hit else
                                 f"certificate identity {', '.join(names) or 'missing'} does not "
                                 f"match {self.identity_regexp}"))
+        if self.no_issuer:
+            got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
+            checks.append(Check("certificate-oidc-issuer", not got,
+                                "certificate names no issuer, as the policy wants" if not got
+                                else f"certificate issuer is {got!r}, policy wants none"))
         if self.issuer is not None:
             got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
             checks.append(Check("certificate-oidc-issuer", got == self.issuer,
@@ -246,7 +307,7 @@ def _evidence(bundle: Any) -> str:
 
         when = dt.datetime.fromtimestamp(int(t), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return f"logged in Rekor at {when}"
-    return "logged in Rekor"
+    return "logged in Rekor, signing time from its RFC 3161 timestamp"
 
 
 def _verify(run: Any, *, where: str) -> None:
@@ -260,6 +321,12 @@ def _verify(run: Any, *, where: str) -> None:
         raise VerificationError(f"{where}: {type(e).__name__}: {_one_line(e)}") from None
 
 
+def _no_log_detail(times: list[Any]) -> str:
+    when = min(times).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (f"timestamped at {when} by a trusted timestamp authority (the trusted root has "
+            "no transparency log)")
+
+
 def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
                   artifact_sha256: bytes | None, where: str
                   ) -> tuple[list[Check], tuple[str, bytes] | None]:
@@ -268,35 +335,52 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
     from sigstore.verify import Verifier
     from sigstore_models.common.v1 import HashAlgorithm
 
+    from attester import checkpoint, intoto_entry, rekor_v2_dsse, tsa_bundle
+
     if not identity.given():
         raise UsageError("a keyless signature needs an expected signer",
                          hint="pass --certificate-identity (or -regexp) and "
                          "--certificate-oidc-issuer")
     if not identity.has_issuer():
         raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
-                         "means nothing without the issuer that vouched for it")
-    verifier = Verifier(trusted_root=trusted_root)
+                         "means nothing without the issuer that vouched for it",
+                         hint="for certificates without an issuer (GitHub release "
+                         "attestations) pass --no-certificate-oidc-issuer")
     # Identity is checked by us (below) so each requirement gets its own message; the
     # library checks everything cryptographic.
     nopolicy = _Deferred()
     checks: list[Check] = []
     payload: tuple[str, bytes] | None = None
-    from attester import checkpoint, intoto_entry
-
+    if isinstance(bundle, tsa_bundle.TimestampedBundle):
+        payload, times = tsa_bundle.verify(bundle, trusted_root,
+                                           artifact_sha256=artifact_sha256, where=where)
+        what = "DSSE signature valid" if payload else "signature over the artifact valid"
+        checks.append(Check("signature", True, f"Sigstore bundle: {what}, certificate chains "
+                            f"to the trusted root, {_no_log_detail(times)}"))
+        checks.extend(identity.check(bundle.signing_certificate))
+        return checks, payload
+    if not tsa_bundle.root_has_logs(trusted_root):
+        raise VerificationError(f"{where}: the bundle has a log entry, but the trusted root has "
+                                "no transparency log to check it against")
     checkpoint.check_bundle(bundle, trusted_root, where=where)
-    is_intoto = isinstance(bundle, intoto_entry.IntotoBundle)
-    is_dsse = is_intoto or bundle._dsse_envelope is not None
-    if is_intoto:
+    if isinstance(bundle, intoto_entry.IntotoBundle):
         ptype, body, when = intoto_entry.verify(bundle, trusted_root, where=where)
-        payload = (ptype, body)
         checks.append(Check("signature", True, "Sigstore bundle (intoto 0.0.2 entry): DSSE "
                             "signature valid, certificate chains to the trusted root, logged "
                             f"in Rekor at {when:%Y-%m-%dT%H:%M:%SZ}"))
-    elif is_dsse:
+        checks.extend(identity.check(bundle.signing_certificate))
+        return checks, (ptype, body)
+    verifier = Verifier(trusted_root=trusted_root)
+    if bundle._dsse_envelope is not None:
         out: list[tuple[str, bytes]] = []
-        _verify(lambda: out.append(verifier.verify_dsse(bundle, nopolicy)), where=where)
+        if rekor_v2_dsse.is_dsse_v002(bundle):
+            _verify(lambda: out.append(rekor_v2_dsse.verify(verifier, bundle)), where=where)
+            kind = " (Rekor v2 dsse 0.0.2 entry)"
+        else:
+            _verify(lambda: out.append(verifier.verify_dsse(bundle, nopolicy)), where=where)
+            kind = ""
         payload = out[0]
-        checks.append(Check("signature", True, f"Sigstore bundle: DSSE signature valid, "
+        checks.append(Check("signature", True, f"Sigstore bundle{kind}: DSSE signature valid, "
                             f"certificate chains to the trusted root, {_evidence(bundle)}"))
     else:
         if artifact_sha256 is None:

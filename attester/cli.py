@@ -392,6 +392,19 @@ def _identity(args: argparse.Namespace) -> Any:
         workflow_trigger=args.workflow_trigger)
 
 
+def _no_issuer(args: argparse.Namespace, identity: Any) -> Any:
+    """--no-certificate-oidc-issuer: the certificate must name no issuer (GitHub release
+    attestations); it replaces, and so contradicts, any issuer flag."""
+    import attrs
+
+    if not getattr(args, "no_certificate_oidc_issuer", False):
+        return identity
+    if args.certificate_oidc_issuer or getattr(args, "certificate_oidc_issuer_regexp", None):
+        raise UsageError("--no-certificate-oidc-issuer and --certificate-oidc-issuer "
+                         "contradict each other: give one")
+    return attrs.evolve(identity, issuer=None, no_issuer=True)
+
+
 def _with_digests(args: argparse.Namespace) -> list[str]:
     """--artifact plus each --digest ALG:HEX (validated now, before anything is fetched)."""
     from attester.digests import parse
@@ -414,7 +427,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                          "--certificate-identity and the policy flags")
     if args.vsa_out and not (args.vsa_key or args.vsa_keyless):
         raise UsageError("--vsa-out needs --vsa-key KEY or --vsa-keyless")
-    identity = _identity(args)
+    identity = _no_issuer(args, _identity(args))
     args.artifact = _with_digests(args)
     if not args.key and not identity.given() and not (args.chain and args.policy):
         if args.chain:
@@ -812,6 +825,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the signer's identity as a full-match regular expression")
     g.add_argument("--certificate-oidc-issuer", "--cert-oidc-issuer", metavar="URL",
                    help="the OIDC issuer that vouched for the identity (required)")
+    g.add_argument("--no-certificate-oidc-issuer", action="store_true",
+                   help="the certificate must carry no OIDC issuer extension, as GitHub "
+                   "release attestations (SAN https://dotcom.releases.github.com); "
+                   "instead of --certificate-oidc-issuer")
     g.add_argument("--trusted-root", metavar="FILE",
                    help="Sigstore trusted_root.json; implies no network")
     g.add_argument("--offline", action="store_true",

@@ -122,16 +122,16 @@ def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(e["integratedTime"]), dt.timezone.utc)
 
 
-def _verify_certificate(b: IntotoBundle, trusted_root: Any, when: dt.datetime,
-                        where: str) -> None:
-    """The certificate chains to the trusted Fulcio CA at the logged time, with its SCT."""
+def verify_certificate(cert: Any, trusted_root: Any, when: dt.datetime, *, where: str,
+                       require_sct: bool = True) -> None:
+    """The certificate chains to a trusted Fulcio CA at ``when``, is for code signing, and
+    (unless the root has no CT log, as GitHub's) carries a valid SCT."""
     from cryptography import x509
     from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
     from sigstore._internal.sct import verify_sct
     from sigstore._internal.trust import KeyringPurpose
     from sigstore.errors import VerificationError as SigstoreVerificationError
 
-    cert = b.certificate
     ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
         x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
     ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
@@ -143,15 +143,19 @@ def _verify_certificate(b: IntotoBundle, trusted_root: Any, when: dt.datetime,
         chain = verifier.verify(cert, []).chain[1:]
     except Exception as e:  # noqa: BLE001 - cryptography's verification errors vary
         stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        raise _fail(where, f"certificate does not chain to the trusted root at {stamp}: {e}") \
-            from None
+        raise VerificationError(f"{where}: certificate does not chain to the trusted root at "
+                                f"{stamp}: {e}") from None
+    if require_sct:
+        try:
+            verify_sct(cert, chain, trusted_root.ct_keyring(KeyringPurpose.VERIFY))
+        except SigstoreVerificationError as e:
+            raise VerificationError(f"{where}: certificate SCT: {e}") from None
     try:
-        verify_sct(cert, chain, trusted_root.ct_keyring(KeyringPurpose.VERIFY))
-    except SigstoreVerificationError as e:
-        raise _fail(where, f"certificate SCT: {e}") from None
-    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        eku = []
     if x509.oid.ExtendedKeyUsageOID.CODE_SIGNING not in eku:
-        raise _fail(where, "certificate is not for code signing")
+        raise VerificationError(f"{where}: certificate is not for code signing")
 
 
 def _envelope_hash(payload_type: str, payload: bytes, sig: bytes, logged_pem: str) -> str:
@@ -227,7 +231,8 @@ def verify(b: IntotoBundle, trusted_root: Any, *, where: str) -> tuple[str, byte
     from attester.dsse import pae
 
     when = _verify_log(b, trusted_root, where)
-    _verify_certificate(b, trusted_root, when, where)
+    verify_certificate(b.certificate, trusted_root, when, where=f"{where}: intoto 0.0.2 log "
+                       "entry")
     _verify_body(b, where)
     key = b.certificate.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):

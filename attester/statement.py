@@ -23,6 +23,8 @@ from attester.models import (
 )
 
 KNOWN_STATEMENT_TYPES = (STATEMENT_V1, STATEMENT_V01)
+#: GitHub's release attestation (``gh release verify``): repository and tag of a release.
+GITHUB_RELEASE_V01 = "https://in-toto.io/attestation/release/v0.1"
 
 
 @attrs.frozen
@@ -96,6 +98,12 @@ class ParsedStatement:
             uri = _str(_get(p, "invocation", "configSource", "uri"))
             if uri:
                 return split_ref(uri)
+        if self.predicate_type == GITHUB_RELEASE_V01:
+            # GitHub's release attestation names the repository and tag, as gh release
+            # verify checks them: {"repository": "OWNER/REPO", "tag": "v6", ...}
+            repo, tag = _str(p.get("repository")), _str(p.get("tag"))
+            return (f"https://github.com/{repo}" if repo else "",
+                    f"refs/tags/{tag}" if tag else "")
         return _first_git(p.get("materials"))
 
 

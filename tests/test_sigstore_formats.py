@@ -1,0 +1,143 @@
+"""Bundle shapes real signers write beyond what the ``sigstore`` library loads: TSA-only
+bundles in GitHub's trust domain, roots without logs, bundles omitting proto3 defaults."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from conftest import shared_path
+from sigstore_standin import SigstoreStandIn
+
+RELEASE_SAN = "https://dotcom.releases.github.com"
+
+
+def _rw(name: str):
+    return shared_path("interop", "realworld", name)
+
+
+def _release_args(bundle, *extra):
+    return ["verify", bundle, "--artifact", _rw("gh_github_release_artifact.zip"),
+            "--trusted-root", _rw("trusted_root.github.json"), "--offline",
+            "--certificate-identity", RELEASE_SAN,
+            "--predicate-type", "https://in-toto.io/attestation/release/v0.1", *extra]
+
+
+def test_github_release_attestation_verifies_by_its_timestamp(attest) -> None:
+    r = attest(*_release_args(_rw("gh_github_release_bundle.json"),
+                              "--no-certificate-oidc-issuer", "--source-tag", "v6",
+                              "--source-uri", "github.com/bdehamer/delme"))
+    assert r.code == 0, r.err
+    assert "by a trusted timestamp authority (the trusted root has no transparency log)" in r.out
+    assert "ok  certificate-oidc-issuer: certificate names no issuer" in r.out
+    assert "ok  source-tag: source ref is 'refs/tags/v6'" in r.out
+
+
+def test_no_issuer_is_a_policy_not_a_wildcard(attest) -> None:
+    r = attest(*_release_args(_rw("gh_github_release_bundle.json"),
+                              "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"))
+    assert r.code == 1 and "certificate issuer is 'missing'" in r.err
+    r = attest(*_release_args(_rw("gh_github_release_bundle.json")))
+    assert r.code == 2 and "--no-certificate-oidc-issuer" in r.err
+    r = attest(*_release_args(_rw("gh_github_release_bundle.json"), "--no-certificate-oidc-issuer",
+                              "--certificate-oidc-issuer", "https://x"))
+    assert r.code == 2 and "contradict" in r.err
+    # a certificate that names an issuer fails a no-issuer policy
+    demo = _rw("gh_github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl")
+    r = attest("verify", demo, "--artifact", _rw("gh_github_provenance_demo-0.0.12-py3-none-any.whl"),
+               "--trusted-root", _rw("trusted_root.github.json"), "--offline",
+               "--certificate-identity",
+               "https://github.com/actions/attest-demo/.github/workflows/build-python.yml@refs/heads/main",
+               "--no-certificate-oidc-issuer")
+    assert r.code == 1
+    assert "certificate issuer is 'https://token.actions.githubusercontent.com', policy wants none" in r.err
+
+
+def _edited_release(tmp_path, edit):
+    doc = json.loads(_rw("gh_github_release_bundle.json").read_text())
+    edit(doc)
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _payload_edit(doc) -> None:
+    env = doc["dsseEnvelope"]
+    env["payload"] = base64.b64encode(base64.b64decode(env["payload"]).replace(b"v6", b"v7")).decode()
+
+
+def test_tsa_only_bundle_tampering_fails(attest, tmp_path) -> None:
+    cases = [
+        (_payload_edit, 1, "signature does not verify"),
+        (lambda d: d["verificationMaterial"].pop("timestampVerificationData"), 1,
+         "neither a log entry nor a signed timestamp"),
+        (lambda d: d["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+         .update(signedTimestamp=base64.b64encode(b"\x30\x03\x02\x01\x00").decode()), 1,
+         "timestamp could not be verified"),
+        (lambda d: d["verificationMaterial"].pop("certificate"), 2, "no signing certificate"),
+        (lambda d: d.pop("dsseEnvelope"), 2, "neither a DSSE envelope nor a message signature"),
+    ]
+    for edit, code, needle in cases:
+        r = attest(*_release_args(_edited_release(tmp_path, edit), "--no-certificate-oidc-issuer"))
+        assert r.code == code and needle in r.err, (needle, r.err)
+        assert r.err.count("\n") == 1
+
+
+def test_timestamp_alone_is_not_enough_when_the_root_has_a_log(attest) -> None:
+    root = shared_path("interop", "sigstore", "trusted_root.sigstore-production.json")
+    args = _release_args(_rw("gh_github_release_bundle.json"), "--no-certificate-oidc-issuer")
+    args[args.index("--trusted-root") + 1] = root
+    r = attest(*args)
+    assert r.code == 1 and "expected exactly one log entry in bundle" in r.err
+
+
+def test_logged_bundle_against_a_root_without_logs_fails(attest) -> None:
+    case = _rw("sg_sigstore.js@2.0.0-provenance.sigstore.json")
+    r = attest("verify", case, "--artifact", _rw("npm_sigstore-2.0.0.tgz"),
+               "--trusted-root", _rw("trusted_root.github.json"), "--offline",
+               "--certificate-identity-regexp", "^https://github.com/sigstore/",
+               "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com")
+    assert r.code == 1, r.err
+    assert "the trusted root has no transparency log to check it against" in r.err
+
+
+def test_github_root_loads_without_tlogs_and_ctlogs() -> None:
+    from attester import bundles
+
+    doc = json.loads(_rw("trusted_root.github.json").read_text())
+    assert "tlogs" not in doc and "ctlogs" not in doc
+    root = bundles.load_trusted_root(str(_rw("trusted_root.github.json")), offline=True,
+                                     staging=False)
+    assert len(root.get_timestamp_authorities()) == 6 and root._inner.tlogs == []
+
+
+def test_bundle_omitting_proto3_defaults_loads(attest, repo, monkeypatch, tmp_path) -> None:
+    """A fresh log's first entry has logIndex 0 and an inclusion proof with no hashes: the
+    values sigstore-js leaves out of its JSON."""
+    monkeypatch.chdir(repo)
+    with SigstoreStandIn() as standin:
+        (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+        (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+        assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+        r = attest("sign", "p.json", "--keyless", "--identity-token",
+                   standin.token("release-bot@example.com"), "--trust-config", tmp_path / "trust.json",
+                   "-o", "p.sigstore.json")
+        assert r.code == 0, r.err
+        issuer = standin.issuer
+    doc = json.loads((repo / "p.sigstore.json").read_text())
+    entry = doc["verificationMaterial"]["tlogEntries"][0]
+    assert int(entry.get("logIndex", 0)) == 0 and entry["inclusionProof"].get("hashes", []) == []
+    entry.pop("logIndex", None)
+    entry["inclusionProof"].pop("logIndex", None)
+    entry["inclusionProof"].pop("hashes", None)
+    (repo / "omitted.sigstore.json").write_text(json.dumps(doc))
+    args = ["--trusted-root", tmp_path / "root.json", "--offline",
+            "--certificate-identity", "release-bot@example.com", "--certificate-oidc-issuer", issuer,
+            "--artifact", "dist/bin/kubectl"]
+    r = attest("verify", "omitted.sigstore.json", *args)
+    assert r.code == 0, r.err
+    # filling defaults never invents evidence: the proof itself stays required
+    entry.pop("inclusionProof")
+    (repo / "noproof.sigstore.json").write_text(json.dumps(doc))
+    r = attest("verify", "noproof.sigstore.json", *args)
+    assert r.code == 2 and "inclusionProof Field required" in r.err
