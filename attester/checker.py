@@ -37,6 +37,8 @@ class Trust:
     trusted_root_path: str | None = None
     offline: bool = False
     staging: bool = False
+    #: npm registry key: verify an npm document's publish attestation too
+    npm_publish_key: str | None = None
 
     def given(self) -> bool:
         return bool(self.keys) or self.identity is not None
@@ -169,7 +171,7 @@ def _blob_sha256(spec: str) -> bytes:
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
                     blob: str | None = None) -> Report:
-    from attester import bundles
+    from attester import bundles, npm_attestations
     from attester.dsse import looks_like_envelope, parse_envelope
 
     if not trust.given():
@@ -177,6 +179,11 @@ def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: De
                          "trust")
     if demands.is_empty():
         raise empty_policy_error()
+    if npm_attestations.looks_like(doc):
+        return _verify_npm(doc, where, trust, demands, blob)
+    if trust.npm_publish_key:
+        raise UsageError(f"--npm-publish-key applies to npm registry attestations "
+                         f"({{\"attestations\": [...]}}); {where} is not one")
     if bundles.looks_like_bundle(doc):
         return _verify_bundle(data, where, trust, demands, blob)
     if looks_like_envelope(doc):
@@ -190,6 +197,25 @@ def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: De
                                threshold=trust.threshold, demands=demands)
     raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore bundle; "
                      "is it an unsigned statement? sign it with 'attest sign'")
+
+
+def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
+                blob: str | None) -> Report:
+    """npm registry attestations: the provenance as any keyless bundle, then (given the
+    registry key) the publish attestation, which must name the same package."""
+    from attester import bundles, npm_attestations
+
+    npm = npm_attestations.parse(doc, where=f"attestation {where}")
+    report = _verify_bundle(npm_attestations.bundle_bytes(npm.provenance),
+                            f"{where} (provenance)", trust, demands, blob)
+    if not trust.npm_publish_key or not report.ok:
+        return report
+    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                     staging=trust.staging)
+    stmt = report.statement.raw if report.statement is not None else None
+    publish = npm_attestations.verify_publish(npm.publish, trust.npm_publish_key, root, stmt,
+                                              where=where)
+    return attrs.evolve(report, checks=(*report.checks, publish))
 
 
 def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,

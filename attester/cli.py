@@ -469,6 +469,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         trust = checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
+        import attrs
+
+        trust = attrs.evolve(trust, npm_publish_key=args.npm_publish_key)
         if where.startswith("oci://"):
             report = checker.verify_image(where, trust, demands,
                                           insecure=args.insecure_registry)
@@ -829,6 +832,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the certificate must carry no OIDC issuer extension, as GitHub "
                    "release attestations (SAN https://dotcom.releases.github.com); "
                    "instead of --certificate-oidc-issuer")
+    g.add_argument("--npm-publish-key", metavar="PUB",
+                   help="npm registry attestations: also verify the publish attestation with "
+                   "the registry's public key (PEM), as slsa-verifier verify-npm-package")
     g.add_argument("--trusted-root", metavar="FILE",
                    help="Sigstore trusted_root.json; implies no network")
     g.add_argument("--offline", action="store_true",

@@ -45,6 +45,7 @@ class IntotoBundle:
     payload_type: str = ""
     payload: bytes = b""
     signatures: tuple[bytes, ...] = ()
+    keyids: tuple[str, ...] = ()
 
     @property
     def signing_certificate(self) -> Any:
@@ -66,10 +67,15 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
     if len(entries) != 1:
         raise VerificationError(f"{where}: expected exactly one log entry in bundle")
     try:
-        raw = (vm.get("certificate") or vm["x509CertificateChain"]["certificates"][0])["rawBytes"]
-        cert = x509.load_der_x509_certificate(base64.b64decode(raw))
+        if "publicKey" in vm and "certificate" not in vm and "x509CertificateChain" not in vm:
+            cert = None  # a keyed bundle (npm's publish attestation): the key comes from the user
+        else:
+            raw = (vm.get("certificate") or
+                   vm["x509CertificateChain"]["certificates"][0])["rawBytes"]
+            cert = x509.load_der_x509_certificate(base64.b64decode(raw))
         env = doc["dsseEnvelope"]
         sigs = tuple(base64.b64decode(sg["sig"]) for sg in env["signatures"])
+        keyids = tuple(str(sg.get("keyid") or "") for sg in env["signatures"])
         payload = base64.b64decode(env["payload"])
         ptype = str(env["payloadType"])
     except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
@@ -77,7 +83,7 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
                          "missing or malformed)") from None
     return IntotoBundle(media_type=str(doc.get("mediaType", "")), certificate=cert,
                         entry=entries[0], payload_type=ptype, payload=payload,
-                        signatures=sigs)
+                        signatures=sigs, keyids=keyids)
 
 
 def _fail(where: str, msg: str) -> VerificationError:
@@ -158,33 +164,41 @@ def verify_certificate(cert: Any, trusted_root: Any, when: dt.datetime, *, where
         raise VerificationError(f"{where}: certificate is not for code signing")
 
 
-def _envelope_hash(payload_type: str, payload: bytes, sig: bytes, logged_pem: str) -> str:
+def _envelope_hash(payload_type: str, payload: bytes, sig: bytes, logged_pem: str,
+                   keyid: str) -> str:
     """The ``hash`` a client puts in an intoto 0.0.2 entry: SHA-256 of the canonical JSON
     (RFC 8785) of the envelope as Rekor stores it, with the logged PEM as ``publicKey``.
     Rekor itself never computes it (see rekor's intoto v0.0.2 ``IndexKeys``); sigstore-js
     and sigstore-go both write it this way, so real entries and ours agree."""
     import rfc8785
 
+    signature = {"sig": base64.b64encode(sig).decode(), "publicKey": logged_pem}
+    if keyid:  # an empty keyid is left out, as Rekor drops it
+        signature["keyid"] = keyid
     return hashlib.sha256(rfc8785.dumps({
         "payloadType": payload_type, "payload": base64.b64encode(payload).decode(),
-        "signatures": [{"sig": base64.b64encode(sig).decode(), "publicKey": logged_pem}]},
-    )).hexdigest()
+        "signatures": [signature]})).hexdigest()
 
 
-def _logged_signature(item: Any) -> tuple[bytes, bytes, str]:
-    """(signature bytes, certificate DER, PEM text) of one logged signature. The entry keeps
-    ``sig`` base64-encoded twice and ``publicKey`` as base64 of a PEM whose exact text
-    (trailing newline or not) differs between clients: compare what they decode to."""
+def _logged_signature(item: Any, keyed: bool) -> tuple[bytes, bytes, str]:
+    """(signature bytes, certificate or public key DER, PEM text) of one logged signature.
+    The entry keeps ``sig`` base64-encoded twice and ``publicKey`` as base64 of a PEM whose
+    exact text (trailing newline or not) differs between clients: compare what they decode
+    to."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
     sig = base64.b64decode(base64.b64decode(item["sig"], validate=True), validate=True)
     pem = base64.b64decode(item["publicKey"], validate=True)
-    cert = x509.load_pem_x509_certificate(pem)
-    return sig, cert.public_bytes(serialization.Encoding.DER), pem.decode("ascii")
+    if keyed:
+        der = serialization.load_pem_public_key(pem).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    else:
+        der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    return sig, der, pem.decode("ascii")
 
 
-def _verify_body(b: IntotoBundle, where: str) -> None:
+def _verify_body(b: IntotoBundle, where: str, key: Any = None) -> None:
     """The logged entry is about this envelope, signature and certificate. Values are
     compared once decoded (signature bytes, certificate DER, hashes), never as encoded
     text: real Rekor entries and bundles encode the same values differently."""
@@ -209,36 +223,61 @@ def _verify_body(b: IntotoBundle, where: str) -> None:
     if len(logged_sigs) != 1:
         raise _fail(where, f"expected one logged signature, found {len(logged_sigs)}")
     try:
-        sig, cert_der, pem = _logged_signature(logged_sigs[0])
-    except (KeyError, TypeError, ValueError, binascii.Error):
+        sig, der, pem = _logged_signature(logged_sigs[0], keyed=key is not None)
+        keyid = str(logged_sigs[0].get("keyid") or "")
+    except (KeyError, TypeError, ValueError, binascii.Error, AttributeError):
         raise _fail(where, "logged signature or certificate is malformed") from None
     if sig != b.signatures[0]:
         raise _fail(where, "logged signature differs from the bundle's")
-    if cert_der != b.certificate.public_bytes(serialization.Encoding.DER):
+    if key is not None:
+        if der != key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo):
+            raise _fail(where, "logged public key is not the trusted key")
+    elif der != b.certificate.public_bytes(serialization.Encoding.DER):
         raise _fail(where, "logged certificate differs from the bundle's")
+    if keyid != (b.keyids[0] if b.keyids else ""):
+        raise _fail(where, "logged key id differs from the envelope's")
     if content["envelope"].get("payloadType") != b.payload_type:
         raise _fail(where, "logged payload type differs from the envelope's")
     if env_hash.get("algorithm") != "sha256" or env_hash.get("value") != \
-            _envelope_hash(b.payload_type, b.payload, sig, pem):
+            _envelope_hash(b.payload_type, b.payload, sig, pem, keyid):
         raise _fail(where, "envelope hash does not match the bundle's envelope")
 
 
-def verify(b: IntotoBundle, trusted_root: Any, *, where: str) -> tuple[str, bytes, dt.datetime]:
-    """Every check for an intoto 0.0.2 bundle; returns (payloadType, payload, signed at)."""
+def _check_signature(b: IntotoBundle, key: Any, where: str) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from attester.dsse import pae
 
-    when = _verify_log(b, trusted_root, where)
-    verify_certificate(b.certificate, trusted_root, when, where=f"{where}: intoto 0.0.2 log "
-                       "entry")
-    _verify_body(b, where)
-    key = b.certificate.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise _fail(where, "unsupported certificate key type")
+        raise _fail(where, "unsupported key type")
     try:
         key.verify(b.signatures[0], pae(b.payload_type, b.payload), ec.ECDSA(hashes.SHA256()))
     except Exception:  # noqa: BLE001 - InvalidSignature
         raise _fail(where, "DSSE signature does not verify") from None
+
+
+def verify(b: IntotoBundle, trusted_root: Any, *, where: str) -> tuple[str, bytes, dt.datetime]:
+    """Every check for an intoto 0.0.2 bundle; returns (payloadType, payload, signed at)."""
+    if b.certificate is None:
+        raise _fail(where, "the bundle is signed by a key, not a certificate; it needs a "
+                    "trusted key (--key, or --npm-publish-key for npm's publish attestation)")
+    when = _verify_log(b, trusted_root, where)
+    verify_certificate(b.certificate, trusted_root, when, where=f"{where}: intoto 0.0.2 log "
+                       "entry")
+    _verify_body(b, where)
+    _check_signature(b, b.certificate.public_key(), where)
+    return b.payload_type, b.payload, when
+
+
+def verify_with_key(b: IntotoBundle, trusted_root: Any, key: Any, *, where: str
+                    ) -> tuple[str, bytes, dt.datetime]:
+    """A keyed bundle (npm's publish attestation): the log vouches for the entry, the entry
+    names ``key`` and this envelope, and ``key`` signed it."""
+    if b.certificate is not None:
+        raise _fail(where, "expected a bundle signed by a key, found a certificate")
+    when = _verify_log(b, trusted_root, where)
+    _verify_body(b, where, key=key)
+    _check_signature(b, key, where)
     return b.payload_type, b.payload, when

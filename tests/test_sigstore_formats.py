@@ -141,3 +141,55 @@ def test_bundle_omitting_proto3_defaults_loads(attest, repo, monkeypatch, tmp_pa
     (repo / "noproof.sigstore.json").write_text(json.dumps(doc))
     r = attest("verify", "noproof.sigstore.json", *args)
     assert r.code == 2 and "inclusionProof Field required" in r.err
+
+
+# -- npm registry attestations ({"attestations": [...]}) -----------------------------------
+
+def _npm_args(doc, *extra):
+    return ["verify", doc, "--artifact", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz"),
+            "--trusted-root", shared_path("interop", "sigstore", "trusted_root.sigstore-production.json"),
+            "--offline", "--certificate-identity",
+            "https://github.com/ramonpetgrave64/gundam-visor/.github/workflows/npm-publish.yml@refs/tags/v1.0.1",
+            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com", *extra]
+
+
+def test_npm_provenance_and_publish_attestation(attest) -> None:
+    doc = _rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json")
+    r = attest(*_npm_args(doc, "--npm-publish-key", _rw("sg_npm_publish_key.pub"),
+                          "--source-tag", "v1.0.1"))
+    assert r.code == 0, r.err
+    assert "matches subject 'pkg:npm/gundam-visor@1.0.1' by digest (sha512:8d9d7972" in r.out
+    assert "ok  npm-publish: pkg:npm/gundam-visor@1.0.1 published by the npm registry" in r.out
+    # the provenance alone, without the registry key
+    r = attest(*_npm_args(doc))
+    assert r.code == 0 and "ok  npm-publish:" not in r.out
+    # another tarball is not the package
+    r = attest(*_npm_args(doc)[:2], "--artifact", _rw("npm_sigstore-2.2.0.tgz"), *_npm_args(doc)[4:])
+    assert r.code == 1 and "no subject covers it" in r.err
+
+
+def test_npm_publish_attestation_needs_the_registry_key(attest, tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    other = tmp_path / "other.pub"
+    other.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    doc = _rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json")
+    r = attest(*_npm_args(doc, "--npm-publish-key", other))
+    assert r.code == 1 and "npm-publish:" in r.err and "logged public key is not the trusted key" in r.err
+    data = json.loads(doc.read_text())
+    publish = data["attestations"][0]["bundle"]["dsseEnvelope"]
+    stmt = json.loads(base64.b64decode(publish["payload"]))
+    stmt["predicate"]["version"] = "9.9.9"
+    publish["payload"] = base64.b64encode(json.dumps(stmt).encode()).decode()
+    (tmp_path / "npm.json").write_text(json.dumps(data))
+    r = attest(*_npm_args(tmp_path / "npm.json", "--npm-publish-key", _rw("sg_npm_publish_key.pub")))
+    assert r.code == 1 and "npm-publish:" in r.err and "payload hash does not match" in r.err
+    data["attestations"].pop(0)
+    (tmp_path / "npm.json").write_text(json.dumps(data))
+    r = attest(*_npm_args(tmp_path / "npm.json", "--npm-publish-key", _rw("sg_npm_publish_key.pub")))
+    assert r.code == 1 and "holds no npm publish attestation" in r.err
+    r = attest(*_npm_args(_rw("gh_sigstore.js-2.2.0.bundle.json"), "--npm-publish-key",
+                          _rw("sg_npm_publish_key.pub")))
+    assert r.code == 2 and "--npm-publish-key applies to npm registry attestations" in r.err
