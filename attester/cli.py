@@ -69,8 +69,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
             raise UsageError(f"{pub_path} already exists", hint="pass --force")
         kms = KmsSigner.from_uri(args.kms)
         atomic_write(pub_path, keys.public_pem(kms.public))
-        print(f"wrote {pub_path}: the public key of {args.kms} (keyid {kms.keyid})",
-              file=sys.stderr)
+        _say(args, f"wrote {pub_path}: the public key of {args.kms} (keyid {kms.keyid})")
         return 0
     if not args.force:
         for p in (key_path, pub_path):
@@ -82,8 +81,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     atomic_write(key_path, keys.private_pem(key, passphrase), mode=0o600)
     atomic_write(pub_path, keys.public_pem(key.public_key()), mode=0o644)
     state = "encrypted with ATTEST_PASSPHRASE" if passphrase else "NOT encrypted"
-    print(f"wrote {key_path} ({args.type}, {state}) and {pub_path}", file=sys.stderr)
-    print(f"keyid {keys.keyid(key.public_key())}", file=sys.stderr)
+    _say(args, f"wrote {key_path} ({args.type}, {state}) and {pub_path}\n"
+         f"keyid {keys.keyid(key.public_key())}")
     return 0
 
 
@@ -515,7 +514,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
                          "subject; attaching it there would mislead")
     digest = attach(target, data, predicate_type=str(payload.get("predicateType", "")),
                     is_bundle=is_bundle)
-    print(f"attached {args.attestation} to {target.name} as {digest}", file=sys.stderr)
+    _say(args, f"attached {args.attestation} to {target.name} as {digest}")
     return 0
 
 
@@ -699,6 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing key files")
     p.add_argument("--kms", metavar="URI", help="write only PREFIX.pub: the public key of "
                    "this KMS key (see 'attest sign --kms')")
+    _add_quiet(p)
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("start", help="record what storage holds before a build",
@@ -918,6 +918,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the image, by tag or digest, e.g. oci://REGISTRY/REPO:TAG")
     p.add_argument("attestation", metavar="ATTESTATION",
                    help="signed attestation naming the image's digest as a subject")
+    _add_quiet(p)
     _add_store_flags(p)
     p.set_defaults(func=cmd_attach)
 
