@@ -143,6 +143,22 @@ def read_attestation(path: str) -> tuple[bytes, Any]:
     return data, parse_json(data, where=f"attestation {path}")
 
 
+def verify_path(path: str, trust: Trust, demands: Demands, *, blob: str | None = None
+                ) -> Report:
+    """The attestation file at ``path``: one document, or JSON Lines (every line verified;
+    one passing line passes)."""
+    from attester import jsonl
+    from attester.jsonio import parse_json, read_bytes
+
+    data = read_bytes(path, what="attestation")
+    lines = jsonl.split(data)
+    if lines is None:
+        return verify_document(data, parse_json(data, where=f"attestation {path}"), path,
+                               trust, demands, blob=blob)
+    return jsonl.verify_lines(path, lines, lambda line, doc, name: verify_document(
+        line, doc, name, trust, demands, blob=blob))
+
+
 def digest_of(path: str, alg: str = "sha256", *, progress: bool = False) -> bytes:
     """One digest of one artifact file, with one-line errors for a missing or odd path."""
     from attester.hashing import HashTask, hash_tasks, open_nofollow

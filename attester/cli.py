@@ -336,6 +336,12 @@ def _print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str) -> N
             print(f"  ok  {safe(c.name)}: {safe(c.detail)}")
     for c in report.failures():
         print(f"attest: {safe(fail_title)}: {safe(c.name)}: {safe(c.detail)}", file=sys.stderr)
+    others = [r for r in getattr(report, "lines", ()) if r.attestation != report.attestation]
+    for other in others if fmt != "json" else []:  # JSON Lines: how every other line fared
+        bad = other.failures()
+        print(f"attest: note: {safe(other.attestation)}: " + (
+            f"{safe(bad[0].name)}: {safe(bad[0].detail)}" if bad else "verified"),
+            file=sys.stderr)
     if not report.ok and not report.checks:
         print(f"attest: {safe(fail_title)}: no check ran", file=sys.stderr)
 
@@ -475,10 +481,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             report = checker.verify_image(where, trust, demands,
                                           insecure=args.insecure_registry)
         else:
-            data, doc = checker.read_attestation(where)
-            report = checker.verify_document(data, doc, where, trust, demands,
-                                             blob=args.artifact[0] if args.artifact and
-                                             len(args.artifact) == 1 else None)
+            report = checker.verify_path(where, trust, demands,
+                                         blob=args.artifact[0] if args.artifact and
+                                         len(args.artifact) == 1 else None)
     _print_report(report, args.format, ok_title=f"verified {report.attestation}",
                   fail_title=f"verification FAILED for {report.attestation}")
     if report.ok:

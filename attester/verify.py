@@ -52,6 +52,8 @@ class Report:
     attestation: str
     checks: tuple[Check, ...]
     statement: ParsedStatement | None = None
+    #: JSON Lines: every line's own report (this report is the one that passed, if any)
+    lines: tuple[Report, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -69,6 +71,8 @@ class Report:
         if self.statement is not None:
             out["predicateType"] = self.statement.predicate_type
             out["subjects"] = len(self.statement.raw_subjects())
+        if self.lines:
+            out["lines"] = [dict(r.to_json(), line=n) for n, r in enumerate(self.lines, 1)]
         return out
 
 

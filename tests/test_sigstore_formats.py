@@ -193,3 +193,51 @@ def test_npm_publish_attestation_needs_the_registry_key(attest, tmp_path) -> Non
     r = attest(*_npm_args(_rw("gh_sigstore.js-2.2.0.bundle.json"), "--npm-publish-key",
                           _rw("sg_npm_publish_key.pub")))
     assert r.code == 2 and "--npm-publish-key applies to npm registry attestations" in r.err
+
+
+# -- JSON Lines: several attestations, one per line -----------------------------------------
+
+def _jsonl(tmp_path, *lines: str):
+    path = tmp_path / "sha256-x.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _compact(name: str) -> str:
+    return json.dumps(json.loads(_rw(name).read_text()))
+
+
+def _sigstore_js_args(path, *extra):
+    return ["verify", path, "--artifact", _rw("npm_sigstore-2.2.0.tgz"),
+            "--trusted-root", shared_path("interop", "sigstore", "trusted_root.sigstore-production.json"),
+            "--offline", "--certificate-identity",
+            "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com", *extra]
+
+
+def test_jsonl_passes_when_one_line_verifies(attest, tmp_path) -> None:
+    path = _jsonl(tmp_path, _compact("sg_sigstore.js@2.0.0-provenance.sigstore.json"),
+                  '{"not": "a bundle"', _compact("gh_sigstore.js-2.2.0.bundle.json"))
+    r = attest(*_sigstore_js_args(path))
+    assert r.code == 0, r.err
+    assert f"verified {path} line 3" in r.out
+    assert f"note: {path} line 1: artifact" in r.err and "no subject covers it" in r.err
+    assert f"note: {path} line 2: attestation:" in r.err
+    r = attest(*_sigstore_js_args(path, "--format", "json"))
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["verified"] and doc["attestation"].endswith("line 3")
+    assert [(x["line"], x["verified"]) for x in doc["lines"]] == [(1, False), (2, False), (3, True)]
+    assert "not JSON" in doc["lines"][1]["checks"][0]["detail"] or \
+        "truncated" in doc["lines"][1]["checks"][0]["detail"]
+
+
+def test_jsonl_fails_when_no_line_verifies(attest, tmp_path) -> None:
+    path = _jsonl(tmp_path, _compact("sg_sigstore.js@2.0.0-provenance.sigstore.json"), "{}x")
+    r = attest(*_sigstore_js_args(path))
+    assert r.code == 1
+    assert f"verification FAILED for {path} line 1: artifact" in r.err
+    # every line unreadable: an input error (exit 2), naming the first
+    path = _jsonl(tmp_path, "{}", '{"payload": 1}')
+    r = attest(*_sigstore_js_args(path))
+    assert r.code == 2 and "line 1" in r.err
