@@ -535,7 +535,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
     if args.manifest and "filestores" in (promote._yaml(args.manifest) or {}):
         promos_f = promote.read_file_manifest(args.manifest, args.files)
         statements = promote.file_statements(
-            promos_f, promote.store_resolver(_store_options(args), jobs=args.jobs),
+            promos_f, promote.store_resolver(_store_options(args), jobs=args.jobs,
+                                             progress=not args.quiet),
             builder_id=builder,
             now=now, manifest=args.manifest)
     else:
@@ -556,7 +557,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
             else:
                 promote.check_staging_provenance(promos, args, _provenance_trust(args))
         statements = promote.image_statements(
-            promos, promote.oci_resolver(insecure=args.insecure_registry, jobs=args.jobs),
+            promos, promote.oci_resolver(insecure=args.insecure_registry, jobs=args.jobs,
+                                        progress=not args.quiet),
             canonical_registry=args.canonical_registry, builder_id=builder, now=now,
             manifest=args.manifest or "", fmt=args.format)
     docs = [s.to_json() for s in statements]

@@ -81,12 +81,17 @@ def open_nofollow(path: str) -> IO[bytes]:
 
 
 class Progress:
-    """A one-line progress meter on stderr, only when a person is watching."""
+    """A one-line progress meter on stderr, only when a person is watching.
 
-    def __init__(self, total_items: int, total_bytes: int, *, enabled: bool) -> None:
+    The one meter of every long-running command: files hashed (with bytes), or any other
+    count of items (``verb``/``noun``: "resolving 3/40 references")."""
+
+    def __init__(self, total_items: int, total_bytes: int, *, enabled: bool,
+                 verb: str = "hashing", noun: str = "files") -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self.total_items = total_items
         self.total_bytes = total_bytes
+        self.verb, self.noun = verb, noun
         self.items = 0
         self.bytes = 0
         self._lock = threading.Lock()
@@ -110,10 +115,9 @@ class Progress:
             return
         self._last = now
         gb = 1e9
-        sys.stderr.write(
-            f"\rhashing {self.items}/{self.total_items} files, "
-            f"{self.bytes / gb:.2f}/{self.total_bytes / gb:.2f} GB"
-        )
+        size = (f", {self.bytes / gb:.2f}/{self.total_bytes / gb:.2f} GB"
+                if self.verb == "hashing" else "")
+        sys.stderr.write(f"\r{self.verb} {self.items}/{self.total_items} {self.noun}{size}")
         sys.stderr.flush()
 
     def close(self) -> None:

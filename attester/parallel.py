@@ -25,21 +25,32 @@ R = TypeVar("R")
 
 
 def map_ordered(fn: Callable[[T], R], items: Sequence[T], *,
-                jobs: int = DEFAULT_JOBS) -> list[R | AttesterError]:
+                jobs: int = DEFAULT_JOBS,
+                progress: tuple[str, str] | None = None) -> list[R | AttesterError]:
     """``fn`` over ``items`` with at most ``jobs`` running at once; each result, or the
     :class:`AttesterError` its call raised, at its item's position. Other exceptions
-    are bugs and propagate."""
+    are bugs and propagate. ``progress`` ("resolving", "references") draws the meter
+    on a terminal."""
+    from attester.hashing import Progress
+
+    verb, noun = progress or ("", "")
+    meter = Progress(len(items), 0, enabled=progress is not None, verb=verb, noun=noun)
 
     def guarded(item: T) -> R | AttesterError:
         try:
             return fn(item)
         except AttesterError as e:
             return e
+        finally:
+            meter.item_done()
 
-    if jobs <= 1 or len(items) <= 1:
-        return [guarded(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(jobs, len(items))) as pool:
-        return list(pool.map(guarded, items))
+    try:
+        if jobs <= 1 or len(items) <= 1:
+            return [guarded(i) for i in items]
+        with ThreadPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+            return list(pool.map(guarded, items))
+    finally:
+        meter.close()
 
 
 def first_error(results: Sequence[object], *, what: str = "item") -> AttesterError | None:

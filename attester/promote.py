@@ -247,7 +247,8 @@ def file_statements(promos: Sequence[FilePromotion], resolve: Resolver, *, build
     return out
 
 
-def oci_resolver(*, insecure: bool, jobs: int = DEFAULT_JOBS) -> Resolver:
+def oci_resolver(*, insecure: bool, jobs: int = DEFAULT_JOBS, progress: bool = False
+                 ) -> Resolver:
     """Image references resolved ``jobs`` at a time through one client per registry."""
     from attester.stores.oci import Clients
 
@@ -255,12 +256,18 @@ def oci_resolver(*, insecure: bool, jobs: int = DEFAULT_JOBS) -> Resolver:
 
     def resolve(refs: Sequence[str]) -> Mapping[str, str | AttesterError]:
         return dict(zip(refs, map_ordered(lambda r: clients.digest(f"oci://{r}"), refs,
-                                          jobs=jobs), strict=True))
+                                          jobs=jobs, progress=_meter(progress, "references")),
+                        strict=True))
 
     return resolve
 
 
-def store_resolver(options: Mapping[str, Any], jobs: int = DEFAULT_JOBS) -> Resolver:
+def _meter(progress: bool, noun: str) -> tuple[str, str] | None:
+    return ("resolving", noun) if progress else None
+
+
+def store_resolver(options: Mapping[str, Any], jobs: int = DEFAULT_JOBS,
+                   progress: bool = False) -> Resolver:
     """File URIs resolved ``jobs`` at a time, each through its store (hashed)."""
     from attester.stores import collect_subjects, open_store
 
@@ -274,7 +281,8 @@ def store_resolver(options: Mapping[str, Any], jobs: int = DEFAULT_JOBS) -> Reso
         return str(subjects[0].digest["sha256"])
 
     def resolve(uris: Sequence[str]) -> Mapping[str, str | AttesterError]:
-        return dict(zip(uris, map_ordered(one, uris, jobs=jobs), strict=True))
+        return dict(zip(uris, map_ordered(one, uris, jobs=jobs,
+                                          progress=_meter(progress, "files")), strict=True))
 
     return resolve
 
@@ -319,7 +327,9 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
     uris = [f"oci://{p.source}/{p.name}@{p.digest}" for p in promos]
     reports = map_ordered(lambda uri: verify_image(uri, trust, demands,
                                                    insecure=args.insecure_registry,
-                                                   clients=clients), uris, jobs=jobs)
+                                                   clients=clients), uris, jobs=jobs,
+                          progress=None if getattr(args, "quiet", False) else
+                          ("verifying staging provenance of", "images"))
     for uri, report in zip(uris, reports, strict=True):  # in manifest order
         if isinstance(report, AttesterError):
             raise report

@@ -102,6 +102,14 @@ def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attes
                                                                           monkeypatch) -> None:
     monkeypatch.chdir(repo)
     assert attest("keygen", "--type", "ed25519", "--out", "k").code == 0
+    import hashlib
+    import shutil
+
+    shutil.copytree(repo / "dist", repo / "prod")
+    (repo / "fp.yaml").write_text(f"filestores:\n- base: file://{repo}/dist\n  src: true\n"
+                                  f"- base: file://{repo}/prod\n")
+    (repo / "files.yaml").write_text("files:\n- name: kube-apiserver\n  sha256: " +
+                                     hashlib.sha256(b"apiserver\n" * 1000).hexdigest() + "\n")
     steps = [
         (["provenance", "local://", "--artifacts", "file://dist", "-o", "p.json"],
          ["hashing 2/2 files", "wrote p.json: 2 subject(s), predicate "
@@ -114,6 +122,8 @@ def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attes
          ["hashing 2/2 files"]),
         (["verify", "--chain", "p.intoto.json", "--key", "k.pub", "--artifact",
           "dist/kube-apiserver"], ["hashing 1/1 files"]),
+        (["promote", "--manifest", "fp.yaml", "--files", "files.yaml", "-o", "promo/"],
+         ["resolving 2/2 files", "wrote 1 promotion statement(s) to promo/"]),
     ]
     for cmd, expected in steps:
         code, shown = _on_terminal(cmd, repo)
