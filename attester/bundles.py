@@ -121,22 +121,26 @@ def is_dsse(bundle: Any) -> bool:
         bundle._dsse_envelope is not None
 
 
-def _read_root(path: str) -> Any:
-    """A trusted root file. GitHub's has no ``tlogs`` or ``ctlogs``; ``sigstore``'s model
-    requires both, so absent lists are read as empty (what the protobuf mapping means)."""
+def root_from_bytes(data: bytes) -> Any:
+    """A trusted root from its JSON. GitHub's has no ``tlogs`` or ``ctlogs``; ``sigstore``'s
+    model requires both, so absent lists are read as empty (what the protobuf mapping means)."""
     import json
 
     from sigstore.models import TrustedRoot
     from sigstore_models.trustroot.v1 import TrustedRoot as RawTrustedRoot
 
-    from attester.jsonio import read_bytes
-
-    doc = json.loads(read_bytes(path, what="trusted root"))
+    doc = json.loads(data)
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     doc.setdefault("tlogs", [])
     doc.setdefault("ctlogs", [])
     return TrustedRoot(RawTrustedRoot.from_json(json.dumps(doc)))
+
+
+def _read_root(path: str) -> Any:
+    from attester.jsonio import read_bytes
+
+    return root_from_bytes(read_bytes(path, what="trusted root"))
 
 
 def load_trusted_root(path: str | None, *, offline: bool, staging: bool) -> Any:

@@ -241,3 +241,27 @@ def test_jsonl_fails_when_no_line_verifies(attest, tmp_path) -> None:
     path = _jsonl(tmp_path, "{}", '{"payload": 1}')
     r = attest(*_sigstore_js_args(path))
     assert r.code == 2 and "line 1" in r.err
+
+
+# -- attest trusted-root --------------------------------------------------------------------
+
+def test_trusted_root_command_writes_roots_that_verify(attest, tmp_path) -> None:
+    r = attest("trusted-root", "--instance", "github", "--offline", "-o", tmp_path / "gh.json")
+    assert r.code == 0, r.err
+    assert "from the embedded copy in attester" in r.err and "0 transparency log(s)" in r.err
+    assert (tmp_path / "gh.json").read_bytes() == _rw("trusted_root.github.json").read_bytes()
+    args = _release_args(_rw("gh_github_release_bundle.json"), "--no-certificate-oidc-issuer")
+    args[args.index("--trusted-root") + 1] = tmp_path / "gh.json"
+    assert attest(*args).code == 0
+    r = attest("trusted-root", "--offline", "-o", tmp_path / "pg.json")
+    assert r.code == 0, r.err
+    assert "public-good trusted root" in r.err and "embedded copy in sigstore" in r.err
+    args = _sigstore_js_args(_rw("gh_sigstore.js-2.2.0.bundle.json"))
+    args[args.index("--trusted-root") + 1] = tmp_path / "pg.json"
+    r = attest(*args)
+    assert r.code == 0, r.err
+    r = attest("trusted-root", "--instance", "staging", "--offline")
+    assert r.code == 0 and json.loads(r.out)["mediaType"].startswith(
+        "application/vnd.dev.sigstore.trustedroot")
+    r = attest("trusted-root", "--instance", "elsewhere")
+    assert r.code == 2
