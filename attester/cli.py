@@ -640,7 +640,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2, like every other usage error
         self.print_usage(sys.stderr)
-        raise UsageError(message)
+        raise UsageError(message, hint=_closest_choice(message))
+
+
+def _closest_choice(message: str) -> str | None:
+    """'did you mean 'verify'?' for argparse's "invalid choice: 'verfy' (choose from ...)"."""
+    import difflib
+    import re
+
+    m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if not m:
+        return None
+    choices = re.findall(r"'([^']*)'", m[2])
+    close = difflib.get_close_matches(m[1], choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 def _option_strings(parser: argparse.ArgumentParser) -> list[str]:

@@ -144,3 +144,12 @@ def test_status_lines_name_the_file_in_pipes_too(attest, repo, monkeypatch) -> N
     assert r.err == "" and r.json()["subject"]  # to stdout: the document is the message
     r = attest("sign", "p.json", "--key", "k.key", "-o", "p.intoto.json", "-q")
     assert r.code == 0 and r.err == ""
+
+
+def test_mistyped_command_or_choice_gets_the_closest_one(attest) -> None:
+    r = attest("verfy", "x.json")
+    assert r.code == 2 and r.err.rstrip().endswith("(did you mean 'verify'?)")
+    r = attest("verify", "x.json", "--format", "jsn")
+    assert r.err.startswith("usage: attest verify ")
+    assert r.err.rstrip().endswith("invalid choice: 'jsn' (choose from 'text', 'json') "
+                                   "(did you mean 'json'?)")
