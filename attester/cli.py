@@ -322,14 +322,19 @@ def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
     return 0 if report.ok else 1
 
 
-def _print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str) -> None:
+def _print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
+                  every: list[Any] | None = None) -> None:
     """The report on stdout (json, or the passed checks as text); on failure, every failed
-    check on stderr, one line each. Names come from hostile input: text is escaped."""
+    check on stderr, one line each. Names come from hostile input: text is escaped.
+    ``every``: all reports the verdict was chosen from (listed in json)."""
     from attester.display import safe
     from attester.jsonio import dumps_pretty
 
     if fmt == "json":
-        sys.stdout.buffer.write(dumps_pretty(report.to_json()))
+        out = report.to_json()
+        if every is not None:
+            out["attestations"] = [r.to_json() for r in every]
+        sys.stdout.buffer.write(dumps_pretty(out))
     elif report.ok:
         print(safe(ok_title))
         for c in report.checks:
@@ -368,7 +373,8 @@ def _write_vsa(args: argparse.Namespace, report: Any) -> None:
     statement = vsa.build_vsa(
         subjects=subjects, resource_uri=(args.artifact or [subjects[0][0]])[0],
         policy_uri=policy_uri, policy_digest=digest,
-        inputs=[(args.attestation, read_bytes(args.attestation, what="attestation"))],
+        inputs=getattr(args, "vsa_inputs", None)
+        or [(args.attestation, read_bytes(args.attestation, what="attestation"))],
         now=_now())
     payload = dumps_pretty(statement.to_json())
     if args.vsa_keyless:
@@ -419,6 +425,62 @@ def _with_digests(args: argparse.Namespace) -> list[str]:
     return [*(args.artifact or []), *("@" + d for d in args.digest or [])]
 
 
+def _scope(args: argparse.Namespace) -> Any:
+    from attester.github_attestations import Scope
+
+    if args.repo and "/" not in args.repo.strip("/"):
+        raise UsageError(f"--repo {args.repo!r}: expected OWNER/REPO")
+    return Scope(owner=args.owner, repo=args.repo)
+
+
+def _verify_from_github(args: argparse.Namespace, identity: Any, demands: Any
+                        ) -> tuple[Any, list[Any]]:
+    """No ATTESTATION, an artifact and --owner/--repo: ask GitHub's attestation API, as
+    ``gh attestation verify`` does, and pass when one attestation verifies."""
+    from attester import checker, github_attestations
+
+    scope = _scope(args)
+    github_attestations.check_limit(args.limit)
+    blob, digest = github_attestations.digest_for(args.artifact)
+    fetched = github_attestations.fetch(scope, digest, limit=args.limit)
+    trust = checker.Trust.from_flags(
+        args.key or [], identity, threshold=args.threshold,
+        trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
+    report, every = github_attestations.verify_fetched(fetched, trust, demands, blob=blob,
+                                                       digest=digest, scope=scope)
+    args.vsa_inputs = [(f.where, f.data) for f in fetched if f.where == report.attestation]
+    return report, every
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """``gh attestation download``: the artifact's attestations as ALG:HEX.jsonl."""
+    from attester import github_attestations
+    from attester.jsonio import write_output
+
+    if not (args.owner or args.repo):
+        raise UsageError("whose attestations? pass --owner O or --repo O/R")
+    if args.digest:
+        from attester.digests import parse
+
+        alg, hexd = parse(args.digest, what="--digest")
+        spec, digest = args.artifact or f"{alg}:{hexd}", f"{alg}:{hexd}"
+    elif args.artifact:
+        spec, digest = github_attestations.digest_for([args.artifact], alg=args.digest_alg)
+    else:
+        raise UsageError("name the artifact (a file) or pass --digest ALG:HEX")
+    fetched = github_attestations.fetch(_scope(args), digest, limit=args.limit)
+    if not fetched:
+        print(f"attest: no attestations for {digest} in {args.repo or args.owner}",
+              file=sys.stderr)
+        return 1
+    out = Path(args.output or ".") / (digest.replace(":", "-") if os.name == "nt"
+                                      else digest)
+    out = out.with_name(out.name + ".jsonl")
+    write_output(github_attestations.jsonl(fetched), str(out))
+    print(f"wrote {len(fetched)} attestation(s) for {spec} to {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from attester import certpolicy, checker
     from attester.policy import Policy
@@ -457,6 +519,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                          progress=not args.quiet),
         hash_store=functools.partial(checker.hash_store, options=opts, progress=not args.quiet))
     where = args.attestation
+    every: list[Any] | None = None
     if args.chain:
         return _verify_chain(args, identity)
     if args.signature or args.certificate:
@@ -465,9 +528,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
                              "FILE.cert and one --artifact FILE")
         report = checker.verify_blob_pair(args.signature, args.certificate, args.artifact[0],
                                           identity)
+    elif not where and (args.owner or args.repo) and args.artifact:
+        report, every = _verify_from_github(args, identity, demands)
     else:
         if not where:
-            raise UsageError("name the attestation to verify")
+            raise UsageError("name the attestation to verify",
+                             hint="or fetch it from GitHub: --artifact FILE --owner O")
         if args.threshold < 1 or (args.key and args.threshold > len(args.key)):
             raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
                              f"number of --key given ({len(args.key or [])})")
@@ -485,7 +551,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                          blob=args.artifact[0] if args.artifact and
                                          len(args.artifact) == 1 else None)
     _print_report(report, args.format, ok_title=f"verified {report.attestation}",
-                  fail_title=f"verification FAILED for {report.attestation}")
+                  fail_title=f"verification FAILED for {report.attestation}", every=every)
     if report.ok:
         if args.vsa_out:
             _write_vsa(args, report)
@@ -935,6 +1001,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vsa-keyless", action="store_true", help="sign the VSA keyless")
     p.add_argument("--vsa-trust-config", metavar="FILE",
                    help="--vsa-keyless against a custom Sigstore instance")
+    p.add_argument("--limit", type=int, default=30, metavar="N",
+                   help="with no ATTESTATION and --owner/--repo: examine at most N "
+                   "attestations from GitHub's attestation API (default 30, as gh)")
     p.add_argument("--chain", action="append", metavar="ATTESTATION",
                    help="follow --artifact back through these attestations (stage, release, "
                    "promotion) to the source commit (repeatable)")
@@ -961,6 +1030,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no network: write the embedded copy")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     p.set_defaults(func=cmd_trusted_root)
+
+    p = sub.add_parser("download", help="download an artifact's attestations from "
+                       "GitHub (as gh attestation download)", formatter_class=fmt,
+                       description="Ask GitHub's attestation API for the attestations whose "
+                       "subject has the artifact's digest and write them, one bundle per "
+                       "line, to ALG:HEX.jsonl for offline 'attest verify'. Reads "
+                       "GITHUB_API_URL and GITHUB_TOKEN / GH_TOKEN.",
+                       epilog="examples:\n  attest download dist/kubectl --repo example/project\n"
+                       "  attest download --digest sha256:HEX --owner example -o attestations/")
+    p.add_argument("artifact", metavar="ARTIFACT", nargs="?", default="",
+                   help="the artifact file whose digest to look up")
+    p.add_argument("--owner", help="the GitHub organization or user that holds them")
+    p.add_argument("--repo", metavar="OWNER/REPO", help="the repository that holds them")
+    p.add_argument("--digest", metavar="ALG:HEX", help="look up this digest (no file needed)")
+    p.add_argument("--digest-alg", choices=["sha256", "sha512"], default="sha256",
+                   help="digest of ARTIFACT to look up (default sha256)")
+    p.add_argument("--limit", type=int, default=30, metavar="N",
+                   help="at most N attestations (default 30, as gh)")
+    p.add_argument("--output", "-o", metavar="DIR",
+                   help="folder to write ALG:HEX.jsonl in (default: the current folder)")
+    p.set_defaults(func=cmd_download)
+
     p = sub.add_parser("attach", help="attach a signed attestation to an image (OCI 1.1 "
                        "referrer)", formatter_class=fmt,
                        description="Push ATTESTATION (DSSE envelope or Sigstore bundle) as an "
