@@ -228,6 +228,9 @@ def test_jsonl_passes_when_one_line_verifies(attest, tmp_path) -> None:
     doc = r.json()
     assert doc["verified"] and doc["attestation"].endswith("line 3")
     assert [(x["line"], x["verified"]) for x in doc["lines"]] == [(1, False), (2, False), (3, True)]
+    from attester import schemas
+
+    assert schemas.errors(doc, "verification-report.schema.json") == []
     assert "not JSON" in doc["lines"][1]["checks"][0]["detail"] or \
         "truncated" in doc["lines"][1]["checks"][0]["detail"]
 
