@@ -329,3 +329,31 @@ def test_runs_on_tags_and_branches_get_their_full_ref(attest, github) -> None:
 
     assert ref_of(9000004) == "refs/tags/v1.31.1"   # annotated tag at the run's commit
     assert ref_of(9000005) == "refs/heads/v2"       # version-like, but a branch: no such tag
+
+
+def test_server_url_comes_from_the_api_answer_not_the_api_host(attest, github,
+                                                               monkeypatch) -> None:
+    """A proxy or mirror at GITHUB_API_URL (here 127.0.0.1) does not become the server
+    of the builder id, workflow and invocation: repository.html_url says where it is."""
+    monkeypatch.delenv("GITHUB_SERVER_URL")
+    r = attest("provenance", "github://kubernetes/kubernetes/9000001")
+    assert r.code == 0, r.err
+    p = json.loads(r.out)["predicate"]
+    assert p["runDetails"]["builder"]["id"].startswith("https://github.com/kubernetes/")
+    assert p["runDetails"]["metadata"]["invocationId"].startswith(
+        "https://github.com/kubernetes/kubernetes/actions/runs/9000001")
+    assert "127.0.0.1" not in r.out
+    # a GitHub Enterprise Server answers with its own host
+    run = json.loads((GH / "run-9000001.json").read_text())
+    run["repository"]["html_url"] = "https://ghe.example.com/kubernetes/kubernetes"
+    github.json(f"{RUNS}/9000001", run)
+    r = attest("provenance", "github://kubernetes/kubernetes/9000001")
+    assert r.code == 0, r.err
+    wf = json.loads(r.out)["predicate"]["buildDefinition"]["externalParameters"]["workflow"]
+    assert wf["repository"] == "https://ghe.example.com/kubernetes/kubernetes"
+    # an answer naming another repository, or no https page, is refused
+    for bad in ("https://github.com/evil/kubernetes", "http://github.com/kubernetes/kubernetes"):
+        run["repository"]["html_url"] = bad
+        github.json(f"{RUNS}/9000001", run)
+        r = attest("provenance", "github://kubernetes/kubernetes/9000001")
+        assert r.code == 2 and "the API names the repository's page" in r.err

@@ -168,7 +168,8 @@ class GitHubWatcher:
         repository = run.get("repository") or {}
         ref = full_ref(run, lambda name: self._tag_at(name, run["head_sha"]))
         return github_record(
-            server=githubapi.server_url(), repository=f"{self.owner}/{self.repo}", ref=ref,
+            server=server_of(repository, f"{self.owner}/{self.repo}", uri=self.uri),
+            repository=f"{self.owner}/{self.repo}", ref=ref,
             sha=run["head_sha"], workflow_path=run.get("path", "").split("@")[0],
             event=run.get("event", ""), repository_id=str(repository.get("id", "")),
             owner_id=str((repository.get("owner") or {}).get("id", "")),
@@ -180,6 +181,21 @@ class GitHubWatcher:
 
     def default_artifacts(self) -> list[str]:
         return [f"github-artifacts://{self.owner}/{self.repo}/{self.run_id}"]
+
+
+def server_of(repository: Mapping[str, Any], full_name: str, *, uri: str) -> str:
+    """The server URL as the API itself states it (``repository.html_url`` minus the
+    repository), so a mirror or proxy at GITHUB_API_URL does not rewrite the builder id
+    and workflow URIs; GITHUB_SERVER_URL (or the API URL's host) only when it is absent."""
+    html = repository.get("html_url") if isinstance(repository, Mapping) else None
+    if html is None:
+        return githubapi.server_url()
+    parts = str(html).rstrip("/").rsplit("/", 2)
+    if not isinstance(html, str) or len(parts) != 3 or not parts[0].startswith("https://") \
+            or f"{parts[1]}/{parts[2]}".lower() != full_name.lower():
+        raise InputError(f"{uri}: the API names the repository's page {str(html)[:200]!r}, "
+                         f"not https://HOST/{full_name}")
+    return parts[0]
 
 
 _OPTIONS = ("wait", "wait_timeout", "allow_failed", "poll_interval")
