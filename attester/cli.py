@@ -132,6 +132,26 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed_subjects(args: argparse.Namespace, algorithms: tuple[str, ...]) -> list[Any]:
+    """--subjects-from-checksums and --subject-digest; with --artifacts, each listed file
+    found there is checked against its line (and the stores add no further subjects)."""
+    from attester import checksums
+    from attester.stores import collect_subjects, open_store
+
+    found: dict[str, Any] = {}
+    if args.subjects_from_checksums and args.artifacts:
+        algs = tuple(dict.fromkeys([*algorithms, "sha512"]))
+        for uri in args.artifacts:
+            for s in collect_subjects(open_store(uri, **_store_options(args)), algs,
+                                      progress=not args.quiet):
+                found[s.name] = s.digest
+    out = []
+    for path in args.subjects_from_checksums or []:
+        out.extend(checksums.subjects_from_checksums(path, found=found))
+    out.extend(checksums.subjects_from_digests(args.subject_digest or []))
+    return out
+
+
 def cmd_provenance(args: argparse.Namespace) -> int:
     from attester import predicates
     from attester.jsonio import dumps_pretty, load_json, write_output
@@ -164,7 +184,11 @@ def cmd_provenance(args: argparse.Namespace) -> int:
             materials.append(attrs.evolve(m, uri=m.name, name=""))
     if materials:
         record = record.with_dependencies(tuple(materials))
+    if args.subjects_from_checksums or args.subject_digest:
+        subjects.extend(_listed_subjects(args, algorithms))
     stores = args.artifacts or ([] if subjects else watcher.default_artifacts())
+    if args.subjects_from_checksums:
+        stores = []  # the stores only checked the listed files
     if args.subjects_from_sbom:
         from attester import sbom
 
@@ -861,6 +885,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects-from-sbom", metavar="SPDX",
                    help="subjects are the files this SPDX 2.x SBOM lists (tag-value or "
                    "JSON), each checked against --artifacts")
+    p.add_argument("--subjects-from-checksums", action="append", metavar="SHA256SUMS",
+                   help="subjects are the files a sha256sum/sha512sum-style file lists "
+                   "(GoReleaser's checksums.txt); each file present beside it or in "
+                   "--artifacts must match its line (repeatable)")
+    p.add_argument("--subject-digest", action="append", metavar="NAME=sha256:HEX",
+                   help="a subject the attester cannot read, by digest (repeatable)")
     p.add_argument("--snapshot", metavar="SNAPSHOT",
                    help="from 'attest start': only new or changed artifacts become subjects")
     p.add_argument("--digest", action="append", metavar="ALG", choices=["sha384", "sha512"],
