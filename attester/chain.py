@@ -5,6 +5,8 @@ the signer the policy names for its step.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -76,22 +78,29 @@ def _signer(report: Report) -> str:
     return ""
 
 
-def peek_predicate_type(doc: Any) -> str:
-    """The predicate type an attestation *claims*, read before its signature is checked.
+def peek_statement(doc: Any) -> ParsedStatement | None:
+    """The statement an attestation *claims*, read before its signature is checked.
 
-    Used only to ask the verifier for exactly that type; the signature check that
-    follows covers the payload it came from."""
-    import base64
-    import json
-
+    Used only to pick which step's signer and policy to verify it with; the signature
+    check that follows covers the payload it came from, and the step is read again from
+    the verified statement."""
     payload = doc.get("payload") if isinstance(doc, Mapping) else None
     if payload is None and isinstance(doc, Mapping):
-        payload = (doc.get("dsseEnvelope") or {}).get("payload")
+        envelope = doc.get("dsseEnvelope")
+        payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
+    if not isinstance(payload, str):
+        return None
     try:
-        stmt = json.loads(base64.b64decode(payload or ""))
+        stmt = json.loads(base64.b64decode(payload))
     except (ValueError, TypeError):
-        return ""
-    return str(stmt.get("predicateType", "")) if isinstance(stmt, dict) else ""
+        return None
+    return ParsedStatement(stmt) if isinstance(stmt, dict) else None
+
+
+def peek_predicate_type(doc: Any) -> str:
+    """The predicate type an attestation *claims* (see :func:`peek_statement`)."""
+    stmt = peek_statement(doc)
+    return stmt.predicate_type if stmt is not None else ""
 
 
 @attrs.frozen
@@ -109,108 +118,213 @@ def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any]
                policies: Mapping[str, Policy],
                predicate_types: Mapping[str, Sequence[str]] | None = None
                ) -> tuple[list[Link], list[Check]]:
-    """Verify every attestation against the trust of the step it claims to be."""
-    from attester.checker import verify_document
+    """Verify every attestation against the trust of the step it claims to be.
 
+    An attestation that passes is verified once, with its claimed step's signer and
+    policy; only one that fails is tried against the other steps' signers, to say why
+    (a signer of another step, or no trusted signer at all)."""
     links: list[Link] = []
     problems: list[Check] = []
     for where, data, doc in docs:
-        # First learn the step (any step's signer may open it), then demand that
-        # step's own signer and policy: a stage signer cannot vouch for a promotion.
-        opened: tuple[Report, str] | None = None
-        claimed = peek_predicate_type(doc) or "unknown"
-        for step, trust in trusts.items():
-            try:
-                report = verify_document(data, doc, where, trust,
-                                         Demands(policy=Policy(predicate_type=claimed)))
-            except UsageError:
-                continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
-            if report.ok and report.statement is not None:
-                opened = (report, step)
-                break
-        if opened is None:
-            problems.append(Check(f"attestation {where}", False,
-                                  "not signed by any signer the policy trusts"))
-            continue
-        stmt = opened[0].statement
-        assert stmt is not None  # noqa: S101 - checked just above
-        step = step_of(stmt)
-        if step not in trusts:
-            problems.append(Check(f"attestation {where}", False,
-                                  f"is a {step or 'non-release-step'} attestation "
-                                  f"({stmt.build_type() or stmt.predicate_type}); the policy "
-                                  "names no signer for it"))
-            continue
-        allowed = (predicate_types or {}).get(step)
-        if allowed and stmt.predicate_type not in allowed:
-            problems.append(Check(f"attestation {where}", False,
-                                  f"{step} attestation has predicate type "
-                                  f"{stmt.predicate_type!r}; the policy allows "
-                                  f"{', '.join(allowed)}"))
-            continue
-        policy = attrs.evolve(policies.get(step) or Policy(),
-                              predicate_type=stmt.predicate_type)
-        report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
-        if not report.ok:
-            bad = report.failures()[0]
-            problems.append(Check(f"attestation {where}", False,
-                                  f"{step} attestation fails its step's policy: {bad.name}: "
-                                  f"{bad.detail}"))
-            continue
-        links.append(link_of(where, stmt, _signer(report)))
+        link = _load_fast(where, data, doc, trusts, policies, predicate_types)
+        if link is None:
+            link_or_problem = _load_explained(where, data, doc, trusts, policies, predicate_types)
+            if isinstance(link_or_problem, Check):
+                problems.append(link_or_problem)
+                continue
+            link = link_or_problem
+        links.append(link)
     return links, problems
 
 
-def follow(name: str, digest: str, links: Sequence[Link], *,
-           source_uri: str | None = None) -> ChainResult:
-    """The chain for one artifact, as checks: each link found, or what broke."""
-    checks: list[Check] = []
-    label = f"{name} (sha256:{digest[:12]})"
-    conflict = _conflicts(links)
-    if conflict:
-        checks.append(conflict)
-    top = [lk for lk in links if lk.step in ("promotion", "release")
-           and digest in lk.subjects.values()]
-    stage_digest = digest
-    used: list[Link] = []
-    if top:
-        lk = top[0]
-        used.append(lk)
-        if lk.step == "promotion":
-            dep = next((d for d in lk.dependencies.values() if d == digest), None)
-            detail = (f"promoted from {next(u for u, d in lk.dependencies.items() if d == digest)}"
-                      if dep else "")
-            checks.append(Check("chain promotion", dep is not None,
-                                f"{label}: {detail} ({lk.where}, {lk.signer})" if dep else
-                                f"{label}: promotion attestation {lk.where} names no staging "
-                                "source with this digest"))
-        else:
-            dep = next((u for u, d in lk.dependencies.items() if d == digest), None)
-            checks.append(Check("chain release", dep is not None,
-                                f"{label}: published from staged {dep} ({lk.where}, {lk.signer})"
-                                if dep else f"{label}: release attestation {lk.where} names no "
-                                "staged file with this digest"))
-    stage = [lk for lk in links if lk.step == "stage" and stage_digest in lk.subjects.values()]
-    if not stage:
-        checks.append(Check("chain stage", False, f"{label}: no stage attestation covers "
-                            f"sha256:{stage_digest} (gap after "
-                            f"{used[0].step if used else 'the artifact'})"))
+def _load_fast(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
+               policies: Mapping[str, Policy],
+               predicate_types: Mapping[str, Sequence[str]] | None) -> Link | None:
+    """The link, when the attestation passes its claimed step's signer and policy in one
+    verification; None whenever anything is off (the caller then explains why)."""
+    from attester.checker import verify_document
+
+    claimed = peek_statement(doc)
+    if claimed is None:
+        return None
+    step = step_of(claimed)
+    allowed = (predicate_types or {}).get(step)
+    if step not in trusts or (allowed and claimed.predicate_type not in allowed):
+        return None
+    policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=claimed.predicate_type)
+    try:
+        report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
+    except UsageError:
+        return None
+    stmt = report.statement
+    # The claim was read before the signature check; what counts is the verified statement.
+    if not report.ok or stmt is None or step_of(stmt) != step:
+        return None
+    return link_of(where, stmt, _signer(report))
+
+
+def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
+                    policies: Mapping[str, Policy],
+                    predicate_types: Mapping[str, Sequence[str]] | None) -> Link | Check:
+    """The slow path: which signer opens the attestation, and what its step then refuses."""
+    from attester.checker import verify_document
+
+    # First learn the step (any step's signer may open it), then demand that
+    # step's own signer and policy: a stage signer cannot vouch for a promotion.
+    opened: tuple[Report, str] | None = None
+    claimed = peek_predicate_type(doc) or "unknown"
+    for step, trust in trusts.items():
+        try:
+            report = verify_document(data, doc, where, trust,
+                                     Demands(policy=Policy(predicate_type=claimed)))
+        except UsageError:
+            continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
+        if report.ok and report.statement is not None:
+            opened = (report, step)
+            break
+    if opened is None:
+        return Check(f"attestation {where}", False, "not signed by any signer the policy trusts")
+    stmt = opened[0].statement
+    assert stmt is not None  # noqa: S101 - checked just above
+    step = step_of(stmt)
+    if step not in trusts:
+        return Check(f"attestation {where}", False,
+                     f"is a {step or 'non-release-step'} attestation "
+                     f"({stmt.build_type() or stmt.predicate_type}); the policy "
+                     "names no signer for it")
+    allowed = (predicate_types or {}).get(step)
+    if allowed and stmt.predicate_type not in allowed:
+        return Check(f"attestation {where}", False,
+                     f"{step} attestation has predicate type {stmt.predicate_type!r}; the "
+                     f"policy allows {', '.join(allowed)}")
+    policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=stmt.predicate_type)
+    report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
+    if not report.ok or report.statement is None:
+        bad = report.failures()[0] if report.failures() else Check("statement", False,
+                                                                   "no statement")
+        return Check(f"attestation {where}", False,
+                     f"{step} attestation fails its step's policy: {bad.name}: {bad.detail}")
+    return link_of(where, stmt, _signer(report))
+
+
+TOP_STEPS = ("promotion", "release")
+
+
+class ChainIndex:
+    """Every link's subjects and dependencies indexed by digest, built once, so that
+    following an artifact is a few lookups whatever the size of the release (an audit
+    of N files is then O(N), not O(N x subjects))."""
+
+    def __init__(self, links: Sequence[Link]) -> None:
+        self.links = tuple(links)
+        self.conflict = _conflicts(self.links)
+        # digest -> the first promotion/release link naming it (as the list order had it)
+        self._top: dict[str, int] = {}
+        # digest -> (first stage link naming it, that link's first subject with it)
+        self._stage: dict[str, tuple[int, str]] = {}
+        # per link: digest -> its first dependency with that digest
+        self._deps: list[dict[str, str]] = []
+        # last path segment of a subject name -> (link, subject name, digest): to say
+        # which attestation names a tampered file with another digest
+        self._names: dict[str, list[tuple[int, str, str]]] = {}
+        for i, lk in enumerate(self.links):
+            deps: dict[str, str] = {}
+            for uri, d in lk.dependencies.items():
+                deps.setdefault(d, uri)
+            self._deps.append(deps)
+            for name, d in lk.subjects.items():
+                if lk.step in TOP_STEPS:
+                    self._top.setdefault(d, i)
+                elif lk.step == "stage":
+                    self._stage.setdefault(d, (i, name))
+                self._names.setdefault(_last_segment(name), []).append((i, name, d))
+
+    def top(self, digest: str) -> Link | None:
+        i = self._top.get(digest)
+        return None if i is None else self.links[i]
+
+    def dependency(self, link_index: int, digest: str) -> str | None:
+        return self._deps[link_index].get(digest)
+
+    def stage(self, digest: str) -> tuple[Link, str] | None:
+        hit = self._stage.get(digest)
+        return None if hit is None else (self.links[hit[0]], hit[1])
+
+    def same_name(self, name: str) -> tuple[Link, str, str] | None:
+        """The subject an artifact of this name was published as, by the topmost step that
+        names it: one path is the other's tail, whole segments only (``kubectl`` or
+        ``bin/kubectl`` and ``gs://bucket/release/v1/bin/kubectl``; a downloaded
+        ``v1/files/kubectl`` and a subject ``kubectl``)."""
+        name = name.strip("/")
+        candidates = [(self.links[i], n, d) for i, n, d in self._names.get(_last_segment(name), ())
+                      if n == name or n.endswith("/" + name) or name.endswith("/" + n)]
+        order = {"promotion": 0, "release": 1, "stage": 2}
+        candidates.sort(key=lambda c: order.get(c[0].step, 3))  # stable: list order kept
+        return candidates[0] if candidates else None
+
+    def follow(self, name: str, digest: str, *, source_uri: str | None = None) -> ChainResult:
+        """The chain for one artifact, as checks: each link found, or what broke."""
+        checks: list[Check] = []
+        label = f"{name} (sha256:{digest[:12]})"
+        if self.conflict:
+            checks.append(self.conflict)
+        used: list[Link] = []
+        i = self._top.get(digest)
+        if i is not None:
+            lk = self.links[i]
+            used.append(lk)
+            dep = self.dependency(i, digest)
+            if lk.step == "promotion":
+                checks.append(Check("chain promotion", dep is not None,
+                                    f"{label}: promoted from {dep} ({lk.where}, {lk.signer})"
+                                    if dep is not None else
+                                    f"{label}: promotion attestation {lk.where} names no "
+                                    "staging source with this digest"))
+            else:
+                checks.append(Check("chain release", dep is not None,
+                                    f"{label}: published from staged {dep} ({lk.where}, "
+                                    f"{lk.signer})" if dep is not None else
+                                    f"{label}: release attestation {lk.where} names no staged "
+                                    "file with this digest"))
+        staged = self.stage(digest)
+        if staged is None:
+            other = None if used else self.same_name(name)
+            if other is not None:
+                lk, subject, said = other
+                checks.append(Check("chain digest", False,
+                                    f"{name}: sha256:{digest[:12]}… but the {lk.step} "
+                                    f"attestation {lk.where} says sha256:{said[:12]}… for "
+                                    f"{subject}"))
+            else:
+                checks.append(Check("chain stage", False, f"{label}: no stage attestation "
+                                    f"covers sha256:{digest} (gap after "
+                                    f"{used[0].step if used else 'the artifact'})"))
+            return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
+        st, subject = staged
+        used.append(st)
+        checks.append(Check("chain stage", True, f"{label}: staged as {subject} ({st.where}, "
+                            f"{st.signer})"))
+        repo, ref, commit = st.source
+        ok = bool(repo and commit)
+        if ok and source_uri is not None:
+            ok = normalize_repo(repo) == normalize_repo(source_uri)
+        checks.append(Check("chain source", ok, f"{label}: built from {repo}@{commit}"
+                            + (f" ({ref})" if ref else "") if ok else
+                            f"{label}: stage attestation names source {repo or 'none'!r} "
+                            f"commit {commit or 'none'!r}" + (f", policy wants {source_uri}"
+                                                              if source_uri else "")))
         return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
-    st = stage[0]
-    used.append(st)
-    subject = next(n for n, d in st.subjects.items() if d == stage_digest)
-    checks.append(Check("chain stage", True, f"{label}: staged as {subject} ({st.where}, "
-                        f"{st.signer})"))
-    repo, ref, commit = st.source
-    ok = bool(repo and commit)
-    if ok and source_uri is not None:
-        ok = normalize_repo(repo) == normalize_repo(source_uri)
-    checks.append(Check("chain source", ok, f"{label}: built from {repo}@{commit}"
-                        + (f" ({ref})" if ref else "") if ok else
-                        f"{label}: stage attestation names source {repo or 'none'!r} "
-                        f"commit {commit or 'none'!r}" + (f", policy wants {source_uri}"
-                                                          if source_uri else "")))
-    return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
+
+
+def _last_segment(name: str) -> str:
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def follow(name: str, digest: str, links: Sequence[Link] | ChainIndex, *,
+           source_uri: str | None = None) -> ChainResult:
+    """The chain for one artifact; pass a :class:`ChainIndex` when following many."""
+    index = links if isinstance(links, ChainIndex) else ChainIndex(links)
+    return index.follow(name, digest, source_uri=source_uri)
 
 
 def _conflicts(links: Sequence[Link]) -> Check | None:

@@ -337,9 +337,10 @@ def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
         docs.append((path, data, doc))
     links, problems = chain.load_links(docs, trusts, policies, predicate_types)
     checks: list[Check] = list(problems)
+    index = chain.ChainIndex(links)  # built once: each artifact is then followed by lookups
     for spec in args.artifact:
         name, digest = _chain_artifact(spec, args.insecure_registry, progress=not args.quiet)
-        checks.extend(chain.follow(name, digest, links, source_uri=source_uri).checks)
+        checks.extend(index.follow(name, digest, source_uri=source_uri).checks)
     report = Report(attestation="chain", checks=tuple(checks))
     _print_report(report, args.format, ok_title="verified the chain",
                   fail_title="verification FAILED")

@@ -149,7 +149,15 @@ def test_swapped_file_breaks_the_chain(attest, release) -> None:
     (release["repo"] / "downloaded" / "kubectl").write_bytes(b"trojan")
     r = attest("verify", *CHAIN, "--artifact", "downloaded/kubectl")
     assert r.code == 1
-    assert "kubectl (sha256:" in r.err and "no stage attestation covers" in r.err
+    trojan = hashlib.sha256(b"trojan").hexdigest()
+    good = hashlib.sha256(b"kubectl v1.0.0\n" * 100).hexdigest()
+    assert (f"chain digest: kubectl: sha256:{trojan[:12]}… but the release attestation "
+            f"release.intoto.json says sha256:{good[:12]}… for gs://{release['prod_b']}"
+            "/release/v1.0.0/kubectl") in r.err
+    (release["repo"] / "downloaded" / "kubelet").write_bytes(b"named by no attestation")
+    r = attest("verify", *CHAIN, "--artifact", "downloaded/kubelet")
+    assert r.code == 1
+    assert "kubelet (sha256:" in r.err and "no stage attestation covers" in r.err
 
 
 def test_wrong_signer_for_a_step(attest, release) -> None:
@@ -296,14 +304,21 @@ def test_audit_catches_each_break_with_its_message(attest, release, tmp_path, of
     assert r.code == 1
     doc = r.json()
     rows = {a["artifact"]: a for a in doc["artifacts"]}
-    assert rows["kubectl"]["verdict"] == "FAIL" and "no stage attestation covers" in rows["kubectl"]["firstFailure"]
+    assert rows["kubectl"]["verdict"] == "FAIL"
+    assert rows["kubectl"]["firstFailure"].startswith(
+        f"chain digest: kubectl: sha256:{hashlib.sha256(b'swapped').hexdigest()[:12]}… but the "
+        "release attestation release.intoto.json says sha256:")
     assert rows["notes.txt"]["verdict"] == "FAIL"
+    assert "no stage attestation covers" in rows["notes.txt"]["firstFailure"]
     assert rows["kubeadm"]["verdict"] == "PASS"
     img = next(v for k, v in rows.items() if k.endswith("/app"))
     assert img["verdict"] == "FAIL" and "sha256:000000000000" in img["firstFailure"]
     assert any("rogue.intoto.json" in p and "not signed by any signer the policy trusts" in p
                for p in doc["attestationProblems"])
     assert doc["summary"] == {"artifacts": 4, "passed": 1, "failed": 3, "attestationProblems": 1}
+    text = attest("audit", d, "--policy", "policy.yaml").out
+    assert "FAIL kubectl  [attested with another digest]" in text
+    assert "FAIL notes.txt  [no attestation]" in text
 
 
 def test_audit_html_renders_in_chromium(attest, release, tmp_path) -> None:
