@@ -6,6 +6,7 @@ the signer the policy names for its step.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -109,7 +110,7 @@ class ChainResult:
     checks: tuple[Check, ...]
     links: tuple[Link, ...] = ()
 
-    @property
+    @functools.cached_property
     def ok(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
@@ -225,8 +226,10 @@ class ChainIndex:
         # per link: digest -> its first dependency with that digest
         self._deps: list[dict[str, str]] = []
         # last path segment of a subject name -> (link, subject name, digest): to say
-        # which attestation names a tampered file with another digest
-        self._names: dict[str, list[tuple[int, str, str]]] = {}
+        # which attestation names a tampered file with another digest (built when first
+        # needed: a release that passes never asks)
+        self._names: dict[str, list[tuple[int, str, str]]] | None = None
+        self._sources: dict[tuple[int, str | None], tuple[bool, str]] = {}
         for i, lk in enumerate(self.links):
             deps: dict[str, str] = {}
             for uri, d in lk.dependencies.items():
@@ -237,24 +240,17 @@ class ChainIndex:
                     self._top.setdefault(d, i)
                 elif lk.step == "stage":
                     self._stage.setdefault(d, (i, name))
-                self._names.setdefault(_last_segment(name), []).append((i, name, d))
-
-    def top(self, digest: str) -> Link | None:
-        i = self._top.get(digest)
-        return None if i is None else self.links[i]
-
-    def dependency(self, link_index: int, digest: str) -> str | None:
-        return self._deps[link_index].get(digest)
-
-    def stage(self, digest: str) -> tuple[Link, str] | None:
-        hit = self._stage.get(digest)
-        return None if hit is None else (self.links[hit[0]], hit[1])
 
     def same_name(self, name: str) -> tuple[Link, str, str] | None:
         """The subject an artifact of this name was published as, by the topmost step that
         names it: one path is the other's tail, whole segments only (``kubectl`` or
         ``bin/kubectl`` and ``gs://bucket/release/v1/bin/kubectl``; a downloaded
         ``v1/files/kubectl`` and a subject ``kubectl``)."""
+        if self._names is None:
+            self._names = {}
+            for i, lk in enumerate(self.links):
+                for n, d in lk.subjects.items():
+                    self._names.setdefault(_last_segment(n), []).append((i, n, d))
         name = name.strip("/")
         candidates = [(self.links[i], n, d) for i, n, d in self._names.get(_last_segment(name), ())
                       if n == name or n.endswith("/" + name) or name.endswith("/" + n)]
@@ -273,7 +269,7 @@ class ChainIndex:
         if i is not None:
             lk = self.links[i]
             used.append(lk)
-            dep = self.dependency(i, digest)
+            dep = self._deps[i].get(digest)
             if lk.step == "promotion":
                 checks.append(Check("chain promotion", dep is not None,
                                     f"{label}: promoted from {dep} ({lk.where}, {lk.signer})"
@@ -286,7 +282,7 @@ class ChainIndex:
                                     f"{lk.signer})" if dep is not None else
                                     f"{label}: release attestation {lk.where} names no staged "
                                     "file with this digest"))
-        staged = self.stage(digest)
+        staged = self._stage.get(digest)
         if staged is None:
             other = None if used else self.same_name(name)
             if other is not None:
@@ -300,20 +296,29 @@ class ChainIndex:
                                     f"covers sha256:{digest} (gap after "
                                     f"{used[0].step if used else 'the artifact'})"))
             return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
-        st, subject = staged
+        i, subject = staged
+        st = self.links[i]
         used.append(st)
         checks.append(Check("chain stage", True, f"{label}: staged as {subject} ({st.where}, "
                             f"{st.signer})"))
-        repo, ref, commit = st.source
-        ok = bool(repo and commit)
-        if ok and source_uri is not None:
-            ok = normalize_repo(repo) == normalize_repo(source_uri)
-        checks.append(Check("chain source", ok, f"{label}: built from {repo}@{commit}"
-                            + (f" ({ref})" if ref else "") if ok else
-                            f"{label}: stage attestation names source {repo or 'none'!r} "
-                            f"commit {commit or 'none'!r}" + (f", policy wants {source_uri}"
-                                                              if source_uri else "")))
+        ok, said = self._source(i, source_uri)
+        checks.append(Check("chain source", ok, f"{label}: {said}"))
         return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
+
+    def _source(self, stage_index: int, source_uri: str | None) -> tuple[bool, str]:
+        """Whether a stage link's source is what the policy wants, and the words for it:
+        worked out once per stage attestation, not once per artifact."""
+        key = (stage_index, source_uri)
+        if key not in self._sources:
+            repo, ref, commit = self.links[stage_index].source
+            ok = bool(repo and commit)
+            if ok and source_uri is not None:
+                ok = normalize_repo(repo) == normalize_repo(source_uri)
+            self._sources[key] = (ok, f"built from {repo}@{commit}" + (f" ({ref})" if ref else "")
+                                  if ok else f"stage attestation names source "
+                                  f"{repo or 'none'!r} commit {commit or 'none'!r}"
+                                  + (f", policy wants {source_uri}" if source_uri else ""))
+        return self._sources[key]
 
 
 def _last_segment(name: str) -> str:

@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 import attrs
@@ -152,18 +151,38 @@ def hash_tasks(tasks: Sequence[HashTask], algorithms: Sequence[str] = DEFAULT_AL
         meter.item_done()
         return digest
 
-    n = workers or default_workers()
+    n = min(workers or default_workers(), len(tasks))
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].size)
     results: list[dict[str, str]] = [{} for _ in tasks]
-    try:
-        if n == 1 or len(tasks) <= 1:
-            for i in order:
+    # Each worker pulls the next task from one shared iterator: no future, lock or
+    # queue entry per file, which for 10,000 small files cost more than hashing them.
+    pending = iter(enumerate(order))
+    take = threading.Lock()
+    failed: list[tuple[int, BaseException]] = []
+
+    def worker() -> None:
+        while not failed:
+            with take:
+                nxt = next(pending, None)
+            if nxt is None:
+                return
+            rank, i = nxt
+            try:
                 results[i] = run(tasks[i])
+            except BaseException as e:  # noqa: BLE001 - re-raised below, in the caller
+                failed.append((rank, e))
+
+    try:
+        if n <= 1:
+            worker()
         else:
-            with ThreadPoolExecutor(max_workers=n) as pool:
-                futures = {i: pool.submit(run, tasks[i]) for i in order}
-                for i, fut in futures.items():
-                    results[i] = fut.result()
+            threads = [threading.Thread(target=worker, daemon=True) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
     finally:
         meter.close()
+    if failed:
+        raise min(failed, key=lambda f: f[0])[1]
     return results

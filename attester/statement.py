@@ -8,6 +8,7 @@ stage provenance), GitHub's and Cloud Build's build types.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -55,15 +56,22 @@ class ParsedStatement:
         return s if isinstance(s, list) else []
 
     def subjects(self) -> list[Subject]:
+        return list(self._subjects)
+
+    @functools.cached_property
+    def _subjects(self) -> tuple[Subject, ...]:
+        """Read once: a release's statement has thousands of subjects, and the signature
+        check, the policy and the chain each ask for them."""
         out = []
+        mapping = (dict, Mapping)  # parsed JSON gives dicts: checked before the slower ABC
         for s in self.raw_subjects():
-            if not isinstance(s, Mapping):
+            if not isinstance(s, mapping):
                 continue
             d = s.get("digest")
             digest = {k: v.lower() for k, v in d.items() if isinstance(v, str)} \
-                if isinstance(d, Mapping) else {}
+                if isinstance(d, mapping) else {}
             out.append(Subject(name=_str(s.get("name")) or _str(s.get("uri")), digest=digest))
-        return out
+        return tuple(out)
 
     def builder_id(self) -> str:
         p = self.predicate
