@@ -89,7 +89,33 @@ def _bounded_float(text: str) -> float:
 _TOKENS = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
 
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r'[^\[\]{}]+')
+_AS_PARENS = str.maketrans("[{]}", "(())")
+
+
 def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects (brackets inside strings do not count).
+
+    Done by the regex engine and str methods, not a Python loop per bracket: drop the
+    strings, keep the brackets, then peel innermost pairs off, one round per level; a
+    well-formed document comes out empty after exactly its depth in rounds. Anything
+    else (unbalanced, or deeper than :data:`MAX_DEPTH`) gets the exact scan."""
+    brackets = _STRING.sub("", text)
+    unterminated = brackets.find('"')
+    if unterminated >= 0:
+        brackets = brackets[:unterminated]  # the rest is inside a string that never ends
+    rest = _NOT_BRACKETS.sub("", brackets).translate(_AS_PARENS)
+    rounds = 0
+    while rest and rounds <= MAX_DEPTH:
+        peeled = rest.replace("()", "")
+        if len(peeled) == len(rest):
+            break
+        rest, rounds = peeled, rounds + 1
+    return rounds if not rest else _nesting_depth_scan(text)
+
+
+def _nesting_depth_scan(text: str) -> int:
     """The deepest nesting of arrays and objects, in one linear pass without recursion
     (escapes are consumed in pairs, brackets inside strings do not count)."""
     depth = deepest = 0
