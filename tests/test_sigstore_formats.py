@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from conftest import shared_path
 from sigstore_standin import SigstoreStandIn
@@ -268,3 +269,62 @@ def test_trusted_root_command_writes_roots_that_verify(attest, tmp_path) -> None
         "application/vnd.dev.sigstore.trustedroot")
     r = attest("trusted-root", "--instance", "elsewhere")
     assert r.code == 2
+
+
+# -- Rekor v2 dsse 0.0.2 (sigstore-conformance's real staging bundle) -----------------------
+
+REKOR2_DSSE = Path(__file__).parent.parent / "testdata" / "sigstore" / "rekor2-dsse-happy-path.sigstore.json"
+BEACON = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
+          ".github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main")
+
+
+def _rekor2_args(bundle, root=None):
+    return ["verify", bundle, "--offline", "--trusted-root",
+            root or _rw("trusted_root.sigstore-staging.sigstore-rust.json"),
+            "--certificate-identity", BEACON,
+            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+            "--predicate-type", "https://slsa.dev/provenance/v1"]
+
+
+def test_rekor_v2_dsse_entry_verifies(attest) -> None:
+    doc = json.loads(REKOR2_DSSE.read_text())
+    assert doc["verificationMaterial"]["tlogEntries"][0]["kindVersion"] == {"kind": "dsse", "version": "0.0.2"}
+    r = attest(*_rekor2_args(REKOR2_DSSE), "--builder-id",
+               "https://github.com/loosebazooka/aa-test/.github/workflows/provenance.yaml@refs/heads/main")
+    assert r.code == 0, r.err
+    assert "Sigstore bundle (Rekor v2 dsse 0.0.2 entry): DSSE signature valid" in r.out
+    assert "signing time from its RFC 3161 timestamp" in r.out
+
+
+def test_rekor_v2_dsse_entry_tampering_fails(attest, tmp_path) -> None:
+    doc = json.loads(REKOR2_DSSE.read_text())
+    env = doc["dsseEnvelope"]
+    env["payload"] = base64.b64encode(base64.b64decode(env["payload"]).replace(b"a.txt", b"b.txt")).decode()
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    r = attest(*_rekor2_args(tmp_path / "b.json"))
+    assert r.code == 1 and "signature" in r.err
+    r = attest(*_rekor2_args(REKOR2_DSSE, shared_path("interop", "sigstore",
+                                                      "trusted_root.sigstore-production.json")))
+    assert r.code == 1
+
+
+def test_rekor_v2_dsse_body_must_match_the_envelope() -> None:
+    """The entry body names the payload hash and the signature: another envelope under the
+    same (valid) log entry is refused."""
+    import pytest
+    from sigstore.errors import VerificationError
+    from sigstore.models import Bundle
+
+    from attester import rekor_v2_dsse
+
+    doc = json.loads(REKOR2_DSSE.read_text())
+    rekor_v2_dsse._check_body(Bundle.from_json(json.dumps(doc)))  # the real one is consistent
+    env = doc["dsseEnvelope"]
+    env["payload"] = base64.b64encode(b"{}").decode()
+    with pytest.raises(VerificationError, match="inconsistent with other materials"):
+        rekor_v2_dsse._check_body(Bundle.from_json(json.dumps(doc)))
+    doc = json.loads(REKOR2_DSSE.read_text())
+    sig = base64.b64decode(doc["dsseEnvelope"]["signatures"][0]["sig"])
+    doc["dsseEnvelope"]["signatures"][0]["sig"] = base64.b64encode(sig[:-1] + b"\x00").decode()
+    with pytest.raises(VerificationError, match="inconsistent with other materials"):
+        rekor_v2_dsse._check_body(Bundle.from_json(json.dumps(doc)))
