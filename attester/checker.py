@@ -39,6 +39,7 @@ class Trust:
     staging: bool = False
     #: npm registry key: verify an npm document's publish attestation too
     npm_publish_key: str | None = None
+    rekor_url: str | None = None
 
     def given(self) -> bool:
         return bool(self.keys) or self.identity is not None
@@ -47,7 +48,7 @@ class Trust:
     def from_flags(cls, key_paths: Sequence[str | Path], identity: Any, *,
                    labels: Sequence[str] | None = None, threshold: int = 1,
                    trusted_root_path: str | None = None, offline: bool = False,
-                   staging: bool = False) -> Trust:
+                   staging: bool = False, rekor_url: str | None = None) -> Trust:
         """Load the public keys and keep the keyless identity only when one was named."""
         from attester import keys
 
@@ -56,7 +57,8 @@ class Trust:
                               for n, k in zip(names, key_paths, strict=True)),
                    threshold=threshold,
                    identity=identity if identity is not None and identity.given() else None,
-                   trusted_root_path=trusted_root_path, offline=offline, staging=staging)
+                   trusted_root_path=trusted_root_path, offline=offline, staging=staging,
+                   rekor_url=rekor_url)
 
 
 def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
@@ -204,11 +206,14 @@ def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: De
         return _verify_bundle(data, where, trust, demands, blob)
     if looks_like_envelope(doc):
         env = parse_envelope(doc, where=f"attestation {where}")
+        if not trust.keys and trust.rekor_url and trust.identity is not None:
+            return _verify_by_rekor(data, env, where, trust, demands)
         if not trust.keys:
             return Report(attestation=where, checks=(Check(
                 "signature", False, "a bare DSSE envelope carries no certificate or "
                 "transparency-log entry to verify a keyless signature offline; verify "
-                "its Sigstore bundle, or pass --key for a keyed signature"),))
+                "its Sigstore bundle, pass --rekor-url URL to find its log entry online, "
+                "or pass --key for a keyed signature"),))
         return verify_envelope(env, where=where, trusted=trust.keys,
                                threshold=trust.threshold, demands=demands)
     raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore bundle; "
@@ -232,6 +237,25 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
     publish = npm_attestations.verify_publish(npm.publish, trust.npm_publish_key, root, stmt,
                                               where=where)
     return attrs.evolve(report, checks=(*report.checks, publish))
+
+
+def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
+                     demands: Demands) -> Report:
+    """A bare envelope's keyless signature, proven by its entry in ``trust.rekor_url``."""
+    from attester import bundles, rekor_lookup
+
+    if not trust.identity.has_issuer():
+        raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
+                         "means nothing without the issuer that vouched for it")
+    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                     staging=trust.staging)
+    checks = rekor_lookup.verify_envelope(data, env, rekor_url=str(trust.rekor_url),
+                                          trusted_root=root, identity=trust.identity,
+                                          where=where)
+    if not all(c.ok for c in checks):
+        return Report(attestation=where, checks=tuple(checks))
+    rest, stmt = check_payload(env.payload_type, env.payload, demands)
+    return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
 
 
 def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,

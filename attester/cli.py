@@ -562,9 +562,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.threshold < 1 or (args.key and args.threshold > len(args.key)):
             raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
                              f"number of --key given ({len(args.key or [])})")
+        if args.rekor_url and args.offline:
+            raise UsageError("--rekor-url looks the envelope up online; it cannot go with "
+                             "--offline")
         trust = checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
-            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
+            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,
+            rekor_url=args.rekor_url)
         import attrs
 
         trust = attrs.evolve(trust, npm_publish_key=args.npm_publish_key)
@@ -971,6 +975,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "the registry's public key (PEM), as slsa-verifier verify-npm-package")
     g.add_argument("--trusted-root", metavar="FILE",
                    help="Sigstore trusted_root.json; implies no network")
+    g.add_argument("--rekor-url", metavar="URL",
+                   help="a DSSE envelope with no certificate (.intoto.jsonl of "
+                   "slsa-github-generator up to v1.10): find its entry in this Rekor "
+                   "(e.g. https://rekor.sigstore.dev) and verify it against the trusted root")
     g.add_argument("--offline", action="store_true",
                    help="no network: use --trusted-root or the roots bundled with sigstore")
     g.add_argument("--staging", action="store_true", help="Sigstore's staging instance")

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from servers import send
+from tsa_standin import TimestampAuthority
 
 START = "2020-01-01T00:00:00Z"
 
@@ -99,6 +100,11 @@ class SigstoreStandIn:
             .sign(self.ca_key, hashes.SHA384()))
         self.entries: list[bytes] = []
         self.tree_id = 1193050959916656506
+        self.by_uuid: dict[str, dict[str, Any]] = {}
+        self.index: dict[str, list[str]] = {}
+        self.tsa = TimestampAuthority(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+        self.rekor2_key = ec.generate_private_key(ec.SECP256R1())
+        self.entries2: list[bytes] = []
         self.actions_request_token = "actions-request-token"
         self.lock = threading.Lock()
         self.requests: list[str] = []
@@ -109,8 +115,15 @@ class SigstoreStandIn:
                 pass
 
             def do_GET(self) -> None:
-                # GitHub Actions' OIDC token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)
                 outer.requests.append(self.path)
+                if self.path in outer.overrides:
+                    code, raw = outer.overrides[self.path]
+                    return send(self, code, raw)
+                if self.path.startswith("/api/v1/log/entries/"):
+                    found = outer.by_uuid.get(self.path.rsplit("/", 1)[1])
+                    return send(self, 200 if found else 404, json.dumps(
+                        found or {"code": 404, "message": "entry not found"}).encode())
+                # GitHub Actions' OIDC token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)
                 if not self.path.startswith("/oidc/token"):
                     return send(self, 404, b'{"message": "not found"}')
                 if self.headers.get("Authorization") != f"bearer {outer.actions_request_token}":
@@ -121,29 +134,52 @@ class SigstoreStandIn:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.requests.append(self.path)
+                if self.path in outer.overrides:
+                    code, raw = outer.overrides[self.path]
+                    return send(self, code, raw)
+                if self.path == "/api/v1/timestamp":
+                    try:
+                        reply = outer.tsa.answer(json.loads(body))
+                    except Exception as e:  # noqa: BLE001
+                        return send(self, 400, json.dumps({"message": str(e)}).encode())
+                    return send(self, 200, reply,
+                                {"Content-Type": "application/timestamp-reply"})
                 try:
                     if self.path == "/api/v2/signingCert":
                         code, doc = outer.fulcio(self.headers.get("Authorization", ""), body)
                     elif self.path == "/api/v1/log/entries":
                         code, doc = outer.rekor(body)
+                    elif self.path == "/api/v1/index/retrieve":
+                        query = json.loads(body)
+                        code, doc = 200, list(outer.index.get(str(query.get("hash")), []))
+                    elif self.path == "/api/v2/log/entries":
+                        code, doc = outer.rekor_v2(body)
                     else:
                         code, doc = 404, {"message": "not found"}
                 except Exception as e:  # noqa: BLE001 - the stand-in answers like a server
                     code, doc = 400, {"message": f"{type(e).__name__}: {e}"}
-                send(self, code, json.dumps(doc).encode())
+                return send(self, code, json.dumps(doc).encode())
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.issuer = f"{self.url}/oidc"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # Rekor v2 is another log at another address, named after it
+        self.server2 = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url2 = f"http://127.0.0.1:{self.server2.server_address[1]}"
+        self.thread2 = threading.Thread(target=self.server2.serve_forever, daemon=True)
+        #: path -> (status, body) answered instead of the service (a hostile server)
+        self.overrides: dict[str, tuple[int, bytes]] = {}
 
     def __enter__(self) -> SigstoreStandIn:
         self.thread.start()
+        self.thread2.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        for server in (self.server, self.server2):
+            server.shutdown()
+            server.server_close()
 
     # -- OIDC -------------------------------------------------------------------------
     def token(self, email: str = "release-bot@example.com", *, lifetime: int = 600) -> str:
@@ -155,26 +191,37 @@ class SigstoreStandIn:
     # -- Fulcio -----------------------------------------------------------------------
     def fulcio(self, auth: str, body: bytes) -> tuple[int, dict[str, Any]]:
         token = auth.removeprefix("Bearer ")
+        if not token:  # sigstore-js sends the token in the body
+            token = json.loads(body).get("credentials", {}).get("oidcIdentityToken", "")
         try:
             claims = jwt.decode(token, self.oidc_key.public_key(), algorithms=["ES256"],
                                 audience="sigstore", issuer=self.issuer)
         except jwt.PyJWTError as e:
             return 401, {"message": f"invalid identity token: {e}"}
-        csr = x509.load_pem_x509_csr(base64.b64decode(json.loads(body)["certificateSigningRequest"]))
+        request = json.loads(body)
+        if "publicKeyRequest" in request:  # sigstore-js: a key and a proof of possession
+            pkr = request["publicKeyRequest"]
+            subject_key = serialization.load_pem_public_key(pkr["publicKey"]["content"].encode())
+            assert isinstance(subject_key, ec.EllipticCurvePublicKey)
+            subject_key.verify(base64.b64decode(pkr["proofOfPossession"]),
+                               claims["sub"].encode(), ec.ECDSA(hashes.SHA256()))
+        else:  # sigstore-python: a CSR
+            subject_key = x509.load_pem_x509_csr(
+                base64.b64decode(request["certificateSigningRequest"])).public_key()
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         san = x509.RFC822Name(claims["email"]) if claims.get("email") else \
             x509.UniformResourceIdentifier(claims["sub"])
         ski = self.ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         builder = (
             x509.CertificateBuilder().subject_name(x509.Name([]))
-            .issuer_name(self.ca_cert.subject).public_key(csr.public_key())
+            .issuer_name(self.ca_cert.subject).public_key(subject_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now).not_valid_after(now + dt.timedelta(minutes=10))
             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
                                          False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]),
                            critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()),
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key),
                            critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
                            critical=False)
@@ -217,12 +264,31 @@ class SigstoreStandIn:
                                for s in envelope["signatures"]]}}
         elif proposed["kind"] == "hashedrekord":
             entry = {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": proposed["spec"]}
+        elif proposed["kind"] == "intoto" and proposed.get("apiVersion") == "0.0.2":
+            # As Rekor does: check the signature, then log the envelope without its payload.
+            content = proposed["spec"]["content"]
+            env = content["envelope"]
+            payload = base64.b64decode(base64.b64decode(env["payload"]))
+            if hashlib.sha256(payload).hexdigest() != content["payloadHash"]["value"]:
+                return 400, {"message": "payloadHash does not match the payload"}
+            for sig in env["signatures"]:
+                cert = x509.load_pem_x509_certificate(base64.b64decode(sig["publicKey"]))
+                pae = b"DSSEv1 %d %b %d %b" % (len(env["payloadType"]), env["payloadType"].encode(),
+                                                len(payload), payload)
+                key = cert.public_key()
+                assert isinstance(key, ec.EllipticCurvePublicKey)
+                key.verify(base64.b64decode(base64.b64decode(sig["sig"])), pae,
+                           ec.ECDSA(hashes.SHA256()))
+            logged = {k: v for k, v in env.items() if k != "payload"}
+            entry = {"apiVersion": "0.0.2", "kind": "intoto",
+                     "spec": {"content": dict(content, envelope=logged)}}
         else:
             return 400, {"message": f"unsupported kind {proposed['kind']}"}
         return 201, self.log(entry)
 
-    def log(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Append an entry body; the v1 API's answer for it."""
+    def log(self, entry: dict[str, Any], index_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Append an entry body; the v1 API's answer for it, also kept for
+        ``GET /api/v1/log/entries/UUID`` and, under ``index_keys``, for the search index."""
         canonical = rfc8785.dumps(entry)
         with self.lock:
             self.entries.append(canonical)
@@ -237,14 +303,19 @@ class SigstoreStandIn:
                                      "logID": log_id.hex(), "logIndex": index})
         set_sig = self.rekor_key.sign(set_payload, ec.ECDSA(hashes.SHA256()))
         checkpoint = self.checkpoint(len(leaves), root)
-        uuid = hashlib.sha256(canonical).hexdigest()
-        return {uuid: {"body": body_b64, "integratedTime": integrated,
+        uuid = _leaf(canonical).hex()  # Rekor's entry UUID is the entry's Merkle leaf hash
+        answer = {uuid: {"body": body_b64, "integratedTime": integrated,
                             "logID": log_id.hex(), "logIndex": index, "verification": {
                                 "inclusionProof": {"checkpoint": checkpoint,
                                                    "hashes": [h.hex() for h in proof],
                                                    "logIndex": index, "rootHash": root.hex(),
                                                    "treeSize": len(leaves)},
                                 "signedEntryTimestamp": base64.b64encode(set_sig).decode()}}}
+        with self.lock:
+            self.by_uuid[uuid] = answer
+            for key in index_keys:
+                self.index.setdefault(key, []).append(uuid)
+        return answer
 
     def checkpoint(self, size: int, root: bytes, *, name: str | None = None) -> str:
         """A signed note as Rekor v1 writes it: named after the log's host (what its
@@ -256,20 +327,63 @@ class SigstoreStandIn:
         return note + "\n" + f"\u2014 {name} " + \
             base64.b64encode(log_id[:4] + note_sig).decode() + "\n"
 
+    # -- Rekor v2 (a tile log: entries carry an inclusion proof, no SET, no time) -----------
+    def rekor_v2(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        request = json.loads(body)
+        if "dsseRequestV002" in request:
+            req = request["dsseRequestV002"]
+            env = req["envelope"]
+            payload = base64.b64decode(env["payload"])
+            verifier = req["verifiers"][0]
+            entry = {"apiVersion": "0.0.2", "kind": "dsse", "spec": {"dsseV002": {
+                "payloadHash": {"algorithm": "SHA2_256",
+                                "digest": base64.b64encode(hashlib.sha256(payload).digest()).decode()},
+                "signatures": [{"content": s["sig"], "verifier": verifier}
+                               for s in env["signatures"]]}}}
+        elif "hashedRekordRequestV002" in request:
+            req = request["hashedRekordRequestV002"]
+            entry = {"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
+                "data": {"algorithm": "SHA2_256", "digest": req["digest"]},
+                "signature": req["signature"]}}}
+        else:
+            return 400, {"message": "unsupported entry request"}
+        canonical = json.dumps(entry, separators=(",", ":")).encode()
+        with self.lock:
+            self.entries2.append(canonical)
+            index = len(self.entries2) - 1
+            leaves = [_leaf(e) for e in self.entries2]
+        root = _root(leaves)
+        name = self.url2.split("://", 1)[1]
+        log_id = hashlib.sha256(_der(self.rekor2_key.public_key())).digest()
+        note = f"{name}\n{len(leaves)}\n{base64.b64encode(root).decode()}\n"
+        note_sig = self.rekor2_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+        checkpoint = note + "\n" + f"\u2014 {name} " + \
+            base64.b64encode(log_id[:4] + note_sig).decode() + "\n"
+        kind = entry["kind"]
+        return 201, {
+            "logIndex": str(index), "logId": {"keyId": base64.b64encode(log_id).decode()},
+            "kindVersion": {"kind": kind, "version": "0.0.2"},
+            "inclusionProof": {
+                "logIndex": str(index), "rootHash": base64.b64encode(root).decode(),
+                "treeSize": str(len(leaves)),
+                "hashes": [base64.b64encode(h).decode() for h in _path(index, leaves)],
+                "checkpoint": {"envelope": checkpoint}},
+            "canonicalizedBody": base64.b64encode(canonical).decode()}
+
     # -- trust material -------------------------------------------------------------------
     def _key(self, key: Any) -> dict[str, Any]:
         return {"rawBytes": base64.b64encode(_der(key.public_key())).decode(),
                 "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": START}}
 
     def trusted_root(self) -> dict[str, Any]:
-        def log(key: Any) -> dict[str, Any]:
-            return {"baseUrl": self.url, "hashAlgorithm": "SHA2_256", "publicKey": self._key(key),
+        def log(key: Any, url: str = self.url) -> dict[str, Any]:
+            return {"baseUrl": url, "hashAlgorithm": "SHA2_256", "publicKey": self._key(key),
                     "logId": {"keyId": base64.b64encode(
                         hashlib.sha256(_der(key.public_key())).digest()).decode()}}
 
         return {
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [log(self.rekor_key)],
+            "tlogs": [log(self.rekor_key), log(self.rekor2_key, self.url2)],
             "certificateAuthorities": [{
                 "subject": {"organization": "attester-test", "commonName": "standin-fulcio"},
                 "uri": self.url,
@@ -277,7 +391,12 @@ class SigstoreStandIn:
                     self.ca_cert.public_bytes(serialization.Encoding.DER)).decode()}]},
                 "validFor": {"start": START}}],
             "ctlogs": [log(self.ct_key)],
-            "timestampAuthorities": [],
+            "timestampAuthorities": [{
+                "subject": {"organization": "attester-test", "commonName": "standin-tsa"},
+                "uri": f"{self.url}/api/v1/timestamp",
+                "certChain": {"certificates": [{"rawBytes": base64.b64encode(c).decode()}
+                                               for c in self.tsa.chain_der()]},
+                "validFor": {"start": START}}],
         }
 
     def trust_config(self) -> dict[str, Any]:
@@ -292,6 +411,39 @@ class SigstoreStandIn:
                 "rekorTlogUrls": [service], "tsaUrls": [],
                 "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}},
         }
+
+    # -- a bare envelope logged as intoto 0.0.1 (slsa-github-generator up to v1.10) --------
+    def bare_envelope(self, payload: bytes, email: str = "release-bot@example.com",
+                      log_edit: Any = None) -> bytes:
+        """The envelope's JSON line; its certificate is only in the log, whose index finds
+        it by the envelope's and the payload's SHA-256. ``log_edit`` changes the logged
+        body first (a log that lies, but signs)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        _, resp = self.fulcio("", json.dumps({
+            "credentials": {"oidcIdentityToken": self.token(email)},
+            "publicKeyRequest": {"publicKey": {"algorithm": "ECDSA", "content": key.public_key()
+                                 .public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+                                 .decode()},
+                                 "proofOfPossession": base64.b64encode(key.sign(
+                                     email.encode(), ec.ECDSA(hashes.SHA256()))).decode()}}).encode())
+        leaf_pem = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"][0].encode()
+        ptype = "application/vnd.in-toto+json"
+        pae = b"DSSEv1 %d %b %d %b" % (len(ptype), ptype.encode(), len(payload), payload)
+        sig = key.sign(pae, ec.ECDSA(hashes.SHA256()))
+        line = json.dumps({"payloadType": ptype, "payload": base64.b64encode(payload).decode(),
+                           "signatures": [{"keyid": "", "sig": base64.b64encode(sig).decode()}]
+                           }).encode()
+        env_hash = hashlib.sha256(line).hexdigest()
+        payload_hash = hashlib.sha256(payload).hexdigest()
+        body = {"apiVersion": "0.0.1", "kind": "intoto", "spec": {
+            "content": {"hash": {"algorithm": "sha256", "value": env_hash},
+                        "payloadHash": {"algorithm": "sha256", "value": payload_hash}},
+            "publicKey": base64.b64encode(leaf_pem).decode()}}
+        if log_edit:
+            log_edit(body)
+        self.log(body, index_keys=(f"sha256:{env_hash}", f"sha256:{payload_hash}"))
+        return line
 
     # -- a bundle whose entry is intoto 0.0.2 (as slsa-github-generator and npm logged) ----
     def intoto_bundle(self, payload: bytes, email: str = "release-bot@example.com",

@@ -9,8 +9,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import sigstore_js
 
+import sigstore_js
 from sigstore_standin import SigstoreStandIn
 
 ME = "release-bot@example.com"
@@ -81,3 +81,103 @@ def test_checkpoint_naming_another_log_fails_in_both(attest, attest_signed, stan
                "--predicate-type", "https://slsa.dev/provenance/v1")  # not an empty policy
     assert r.code == 1
     assert "checkpoint origin 'rekor.attester.test - " in r.err and "is not the log" in r.err
+
+
+# -- (b) attest verifies sigstore-js's bundles -------------------------------------------------
+
+STATEMENT = json.dumps({
+    "_type": "https://in-toto.io/Statement/v1",
+    "subject": [{"name": "app.bin", "digest": {"sha256": "ab" * 32}}],
+    "predicateType": "https://slsa.dev/provenance/v1",
+    "predicate": {"buildDefinition": {"buildType": "https://attester.dev/test/v1",
+                                      "externalParameters": {}},
+                  "runDetails": {"builder": {"id": "https://attester.dev/builders/test"}}},
+}).encode()
+ARTIFACT = b"the artifact sigstore-js signs as a message\n"
+
+
+def _js_sign(standin: SigstoreStandIn, tmp_path, name: str, **request) -> tuple:
+    message = request.get("message", False)
+    payload = ARTIFACT if message else STATEMENT
+    r = sigstore_js.run("sign.js", stdin={"fulcioURL": standin.url, "token": standin.token(ME),
+                                          "payload": base64.b64encode(payload).decode(),
+                                          **request})
+    assert r.returncode == 0, r.stderr
+    bundle = tmp_path / f"{name}.sigstore.json"
+    bundle.write_text(r.stdout)
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    artifact = tmp_path / "artifact.txt"
+    artifact.write_bytes(ARTIFACT)
+    return bundle, root, artifact if message else None
+
+
+CASES = {
+    # name: (sign.js request given the stand-in, expected kind/version of the log entry)
+    "dsse-0.0.1": (lambda s: {"rekorURL": s.url}, {"kind": "dsse", "version": "0.0.1"}),
+    "intoto-0.0.2": (lambda s: {"rekorURL": s.url, "entryType": "intoto"},
+                     {"kind": "intoto", "version": "0.0.2"}),
+    "dsse-0.0.1+tsa": (lambda s: {"rekorURL": s.url, "tsaURL": s.url},
+                       {"kind": "dsse", "version": "0.0.1"}),
+    "message-hashedrekord-0.0.1": (lambda s: {"rekorURL": s.url, "message": True},
+                                   {"kind": "hashedrekord", "version": "0.0.1"}),
+    "rekor-v2-dsse-0.0.2+tsa": (lambda s: {"rekorURL": s.url2, "rekorMajorVersion": 2,
+                                           "tsaURL": s.url},
+                                {"kind": "dsse", "version": "0.0.2"}),
+    "rekor-v2-message-hashedrekord-0.0.2+tsa": (
+        lambda s: {"rekorURL": s.url2, "rekorMajorVersion": 2, "tsaURL": s.url,
+                   "message": True},
+        {"kind": "hashedrekord", "version": "0.0.2"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_attest_verifies_sigstore_js_bundle(attest, standin, tmp_path, case) -> None:
+    request, kind = CASES[case]
+    bundle, root, artifact = _js_sign(standin, tmp_path, case, **request(standin))
+    doc = json.loads(bundle.read_text())
+    assert [e["kindVersion"] for e in doc["verificationMaterial"]["tlogEntries"]] == [kind]
+    assert ("rfc3161Timestamps" in doc["verificationMaterial"].get(
+        "timestampVerificationData", {})) == ("tsa" in case)
+    # sigstore-js agrees with itself: the reference verdict
+    assert sigstore_js.verify(bundle, root, ME, standin.issuer, artifact) == {"ok": True}
+    args = ["verify", bundle, "--trusted-root", root, "--offline",
+            "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer]
+    if artifact is not None:
+        args += ["--artifact", artifact]
+    r = attest(*args)
+    assert r.code == 0, r.err
+    assert "ok  signature: Sigstore bundle" in r.out
+    assert f"ok  certificate-identity: signed by {ME}" in r.out
+    # ... and a tampered copy fails in both
+    doc = json.loads(bundle.read_text())
+    if artifact is not None:
+        artifact.write_bytes(ARTIFACT + b"tampered")
+    else:
+        payload = bytearray(base64.b64decode(doc["dsseEnvelope"]["payload"]))
+        payload[payload.index(b"ab" * 32) + 5] ^= 1
+        doc["dsseEnvelope"]["payload"] = base64.b64encode(bytes(payload)).decode()
+    bad = bundle.with_name(f"bad-{case}.sigstore.json")
+    bad.write_text(json.dumps(doc))
+    assert sigstore_js.verify(bad, root, ME, standin.issuer, artifact)["ok"] is False
+    r = attest(*[bad if a == bundle else a for a in args])
+    assert r.code == 1, r.err
+
+
+def test_timestamp_only_bundle_in_a_domain_without_logs(attest, standin, tmp_path) -> None:
+    """sigstore-js's bundle with only an RFC 3161 timestamp (no log entry, as GitHub's
+    private-repository attestations): verified when the trusted root has no transparency
+    log (GitHub's trust domain), refused against a root that has one, by both verifiers."""
+    bundle, root, _ = _js_sign(standin, tmp_path, "tsa-only", tsaURL=standin.url)
+    doc = json.loads(bundle.read_text())
+    assert doc["verificationMaterial"].get("tlogEntries", []) == []
+    no_logs = tmp_path / "root-no-logs.json"
+    no_logs.write_text(json.dumps({**standin.trusted_root(), "tlogs": [], "ctlogs": []}))
+    assert sigstore_js.verify(bundle, no_logs, ME, standin.issuer, no_logs=True) == {"ok": True}
+    r = attest("verify", bundle, "--trusted-root", no_logs, "--offline",
+               "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer)
+    assert r.code == 0, r.err
+    assert sigstore_js.verify(bundle, root, ME, standin.issuer)["ok"] is False
+    r = attest("verify", bundle, "--trusted-root", root, "--offline",
+               "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer)
+    assert r.code == 1, r.err

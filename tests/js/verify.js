@@ -1,7 +1,10 @@
 // sigstore-js (@sigstore/verify) verifies one Sigstore bundle offline against a trusted
 // root: the independent verifier the interop tests compare attest with.
 //
-// usage: node verify.js BUNDLE TRUSTED_ROOT IDENTITY ISSUER [ARTIFACT]
+// usage: node verify.js BUNDLE TRUSTED_ROOT IDENTITY ISSUER [--artifact FILE]
+//                       [--tlog-threshold N] [--ctlog-threshold N]
+// The thresholds default to the library's (one log entry, one SCT); a trust domain with
+// no transparency log (GitHub's) is verified with both at 0, as `gh` does.
 // Prints one JSON line {"ok": true} or {"ok": false, "code": ..., "message": ...};
 // exits 0 when the bundle verifies, 1 when it does not, 2 on a usage error.
 'use strict';
@@ -10,19 +13,31 @@ const { bundleFromJSON } = require('@sigstore/bundle');
 const { TrustedRoot } = require('@sigstore/protobuf-specs');
 const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
 
+const USAGE = 'usage: verify.js BUNDLE TRUSTED_ROOT IDENTITY ISSUER [--artifact FILE] ' +
+  '[--tlog-threshold N] [--ctlog-threshold N]\n';
+
 function main(argv) {
-  if (argv.length < 4 || argv.length > 5) {
-    process.stderr.write('usage: verify.js BUNDLE TRUSTED_ROOT IDENTITY ISSUER [ARTIFACT]\n');
+  const [bundlePath, rootPath, identity, issuer, ...rest] = argv;
+  const options = {};
+  let artifactPath;
+  for (let i = 0; i < rest.length; i += 2) {
+    const [flag, value] = [rest[i], rest[i + 1]];
+    if (value === undefined) break;
+    if (flag === '--artifact') artifactPath = value;
+    else if (flag === '--tlog-threshold') options.tlogThreshold = Number(value);
+    else if (flag === '--ctlog-threshold') options.ctlogThreshold = Number(value);
+    else { process.stderr.write(USAGE); return 2; }
+  }
+  if (issuer === undefined || rest.length % 2 !== 0) {
+    process.stderr.write(USAGE);
     return 2;
   }
-  const [bundlePath, rootPath, identity, issuer, artifactPath] = argv;
   try {
     const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundlePath, 'utf8')));
     const root = TrustedRoot.fromJSON(JSON.parse(fs.readFileSync(rootPath, 'utf8')));
     const artifact = artifactPath ? fs.readFileSync(artifactPath) : undefined;
     const entity = toSignedEntity(bundle, artifact);
-    // The thresholds are the library's defaults: one log entry (or one timestamp), one SCT.
-    const verifier = new Verifier(toTrustMaterial(root));
+    const verifier = new Verifier(toTrustMaterial(root), options);
     verifier.verify(entity, { subjectAlternativeName: identity, extensions: { issuer } });
   } catch (e) {
     process.stdout.write(JSON.stringify({ ok: false, code: e.code || e.name,
