@@ -34,15 +34,16 @@ def run(script: str, *args: str | Path, stdin: Any = None) -> subprocess.Complet
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def verify(bundle: Path, root: Path, identity: str, issuer: str,
-           artifact: Path | None = None, *, no_logs: bool = False) -> dict[str, Any]:
-    """sigstore-js's verdict on a bundle: {"ok": bool, "code"?, "message"?}. ``no_logs``
-    verifies for a trust domain without transparency or CT logs (GitHub's), as gh does."""
-    args: list[str | Path] = [bundle, root, identity, issuer]
+def verify(bundle: Path, root: Path, identity: str, issuer: str | None,
+           artifact: Path | None = None, *, no_tlog: bool = False) -> dict[str, Any]:
+    """sigstore-js's verdict on a bundle: {"ok": bool, "code"?, "message"?}. ``no_tlog``
+    verifies for a trust domain without a transparency log (as GitHub's), as gh does;
+    ``issuer`` None checks no issuer."""
+    args: list[str | Path] = [bundle, root, identity, issuer or "-"]
     if artifact is not None:
         args += ["--artifact", artifact]
-    if no_logs:
-        args += ["--tlog-threshold", "0", "--ctlog-threshold", "0"]
+    if no_tlog:
+        args += ["--tlog-threshold", "0"]
     r = run("verify.js", *args)
     assert r.returncode in (0, 1), r.stderr
     verdict: dict[str, Any] = json.loads(r.stdout)

@@ -145,6 +145,8 @@ def test_attest_verifies_sigstore_js_bundle(attest, standin, tmp_path, case) -> 
             "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer]
     if artifact is not None:
         args += ["--artifact", artifact]
+    else:  # the statement's builder: a policy for the payload, and a check that it was read
+        args += ["--builder-id", "https://attester.dev/builders/test"]
     r = attest(*args)
     assert r.code == 0, r.err
     assert "ok  signature: Sigstore bundle" in r.out
@@ -167,17 +169,85 @@ def test_attest_verifies_sigstore_js_bundle(attest, standin, tmp_path, case) -> 
 def test_timestamp_only_bundle_in_a_domain_without_logs(attest, standin, tmp_path) -> None:
     """sigstore-js's bundle with only an RFC 3161 timestamp (no log entry, as GitHub's
     private-repository attestations): verified when the trusted root has no transparency
-    log (GitHub's trust domain), refused against a root that has one, by both verifiers."""
+    log (as GitHub's trust domain), refused against a root that has one, by both verifiers."""
     bundle, root, _ = _js_sign(standin, tmp_path, "tsa-only", tsaURL=standin.url)
     doc = json.loads(bundle.read_text())
     assert doc["verificationMaterial"].get("tlogEntries", []) == []
     no_logs = tmp_path / "root-no-logs.json"
-    no_logs.write_text(json.dumps({**standin.trusted_root(), "tlogs": [], "ctlogs": []}))
-    assert sigstore_js.verify(bundle, no_logs, ME, standin.issuer, no_logs=True) == {"ok": True}
+    no_logs.write_text(json.dumps({**standin.trusted_root(), "tlogs": []}))
+    assert sigstore_js.verify(bundle, no_logs, ME, standin.issuer, no_tlog=True) == {"ok": True}
+    policy = ["--builder-id", "https://attester.dev/builders/test"]
     r = attest("verify", bundle, "--trusted-root", no_logs, "--offline",
-               "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer)
+               "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer, *policy)
     assert r.code == 0, r.err
     assert sigstore_js.verify(bundle, root, ME, standin.issuer)["ok"] is False
     r = attest("verify", bundle, "--trusted-root", root, "--offline",
-               "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer)
+               "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer, *policy)
     assert r.code == 1, r.err
+
+
+# -- sigstore-js on the real-world sets in ../shared ---------------------------------------------
+
+#: Invalid for a policy sigstore-js does not check (tag, builder, artifact in the subjects):
+#: its signature-level verdict is "ok", and attest fails them on the policy.
+POLICY_ONLY = {"sv-gha-gradle-v2.1.0-push-v13.0.30-wrong-tag",
+               "sv-gha-maven-v2.0.0-push-v14-wrong-versioned-tag",
+               "sv-gha-container-based-v2.0.0-wd-untrusted-builder-id",
+               "gh-github-release-attestation-artifact-not-in-subjects"}
+#: Where sigstore-js 3.1.1 and attest disagree (README: "They agree on every case ..."):
+#: DSSE bundles logged in Rekor v2 as hashedrekord 0.0.2 over SHA-256(PAE), as
+#: sigstore-python and sigstore-rust write them. The logged digest is that of exactly the
+#: bytes the signature covers, so attest (like sigstore-python and sigstore-rust) accepts
+#: them; sigstore-js compares it with the payload's digest and refuses.
+DISAGREE = {"sp-dsse-slsa-v1-staging-rekor-v2-valid": "digest mismatch",
+            "sr-conda-attestation-staging-rekor-v2-valid": "digest mismatch"}
+
+
+def _shared_cases() -> list[tuple[str, dict]]:
+    from conftest import SHARED
+
+    out = []
+    for name in ("sigstore", "realworld"):
+        m = SHARED / "interop" / name / "MANIFEST.json"
+        cases = json.loads(m.read_text())["cases"] if m.exists() else [{"id": "MISSING"}]
+        out += [(name, c) for c in cases]
+    return out
+
+
+@pytest.mark.parametrize(("set_name", "case"), _shared_cases(),
+                         ids=lambda v: v["id"] if isinstance(v, dict) else v)
+def test_sigstore_js_on_shared_cases(set_name, case, tmp_path) -> None:
+    from conftest import shared_path
+
+    base = shared_path("interop", set_name, "MANIFEST.json").parent
+    files = case["files"]
+    text = (base / (files.get("bundle") or files["provenance"])).read_text()
+    try:
+        doc = json.loads(text)
+    except ValueError:  # JSON Lines: its (single) bundle
+        doc = json.loads(text.splitlines()[0])
+    if "attestations" in doc:  # npm's registry document: the Fulcio-signed provenance
+        doc = next(a["bundle"] for a in doc["attestations"] if "slsa.dev" in a["predicateType"])
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(doc))
+    root_path = base / case["trusted_root"]
+    root = json.loads(root_path.read_text())
+    artifact = base / files["artifact"] if files.get("artifact") and \
+        "dsseEnvelope" not in doc else None
+    args: list = [bundle, root_path, case.get("certificate_identity") or "unknown@example.com",
+                  case.get("certificate_oidc_issuer") or "-"]
+    if artifact is not None:
+        args += ["--artifact", artifact]
+    if not root.get("tlogs"):
+        args += ["--tlog-threshold", "0"]
+    if not root.get("ctlogs"):
+        args += ["--ctlog-threshold", "0"]
+    r = sigstore_js.run("verify.js", *args)
+    verdict = json.loads(r.stdout)
+    if case["id"] in DISAGREE:
+        assert case["expected"] == "valid"
+        assert verdict["ok"] is False and DISAGREE[case["id"]] in verdict["message"], verdict
+    elif case["id"] in POLICY_ONLY:
+        assert case["expected"] == "invalid" and verdict == {"ok": True}
+    else:
+        assert verdict["ok"] == (case["expected"] == "valid"), verdict

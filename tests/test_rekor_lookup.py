@@ -113,7 +113,8 @@ def test_a_lying_log_is_caught(attest, standin, tmp_path, edit, needle) -> None:
     (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
     r = attest("verify", att, "--rekor-url", standin.url, "--trusted-root",
                tmp_path / "root.json", "--certificate-identity", ME,
-               "--certificate-oidc-issuer", standin.issuer)
+               "--certificate-oidc-issuer", standin.issuer, "--predicate-type",
+               "https://slsa.dev/provenance/v0.2")
     assert r.code == 1 and needle in r.err, r.err
 
 
