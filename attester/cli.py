@@ -546,14 +546,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     where = args.attestation
     every: list[Any] | None = None
     if args.chain:
+        if args.npm_publish_key:
+            raise UsageError("--npm-publish-key applies to one npm registry attestations "
+                             "document, not to --chain")
+        if args.policy and args.no_certificate_oidc_issuer:
+            raise UsageError("--no-certificate-oidc-issuer does not apply with --policy: the "
+                             "policy file names each step's signer")
         return _verify_chain(args, identity)
     if args.signature or args.certificate:
+        if args.npm_publish_key:
+            raise UsageError("--npm-publish-key applies to npm registry attestations, not to "
+                             "a signature pair")
         if not (args.signature and args.certificate and len(args.artifact or []) == 1):
             raise UsageError("a signature pair needs --signature FILE.sig, --certificate "
                              "FILE.cert and one --artifact FILE")
         report = checker.verify_blob_pair(args.signature, args.certificate, args.artifact[0],
                                           identity)
     elif not where and (args.owner or args.repo) and args.artifact:
+        if args.npm_publish_key:
+            raise UsageError("--npm-publish-key applies to an npm registry attestations "
+                             "document: name it as ATTESTATION")
         report, every = _verify_from_github(args, identity, demands)
     else:
         if not where:

@@ -328,3 +328,15 @@ def test_rekor_v2_dsse_body_must_match_the_envelope() -> None:
     doc["dsseEnvelope"]["signatures"][0]["sig"] = base64.b64encode(sig[:-1] + b"\x00").decode()
     with pytest.raises(VerificationError, match="inconsistent with other materials"):
         rekor_v2_dsse._check_body(Bundle.from_json(json.dumps(doc)))
+
+
+def test_npm_publish_key_is_refused_where_it_cannot_apply(attest, tmp_path) -> None:
+    key = _rw("sg_npm_publish_key.pub")
+    doc = _rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json")
+    r = attest("verify", "--chain", doc, "--artifact", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz"),
+               "--key", key, "--npm-publish-key", key)
+    assert r.code == 2 and "not to --chain" in r.err
+    r = attest("verify", "--signature", key, "--certificate", key, "--artifact", key,
+               "--certificate-identity", "x", "--certificate-oidc-issuer", "y",
+               "--npm-publish-key", key)
+    assert r.code == 2 and "not to a signature pair" in r.err
