@@ -159,7 +159,7 @@ def _images(path: Path) -> list[tuple[str, str]]:
 
 
 def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None,
-          now: dt.datetime) -> AuditReport:
+          now: dt.datetime, progress: bool = False) -> AuditReport:
     from attester import policyfile
     from attester.checker import read_attestation
 
@@ -182,7 +182,7 @@ def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None
 
     def hash_all() -> None:
         try:
-            hashed.append(hash_tasks(tasks, ("sha256",)))
+            hashed.append(hash_tasks(tasks, ("sha256",), progress=progress))
         except BaseException as e:  # noqa: BLE001 - re-raised below, in the caller
             failed.append(e)
 

@@ -728,8 +728,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from attester.jsonio import write_output
 
     report = audit.audit(args.release_dir, args.policy, trusted_root=args.trusted_root,
-                         now=_now())
+                         now=_now(), progress=not args.quiet)
     write_output(audit.render(report, args.format), args.output)
+    if _to_file(args.output):
+        summary = report.to_json()["summary"]
+        _say(args, f"wrote {args.output}: {summary['artifacts']} artifact(s), "
+             f"{summary['failed']} failed")
     if not report.ok:
         doc = report.to_json()
         s = doc["summary"]

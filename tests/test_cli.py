@@ -133,6 +133,15 @@ def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attes
         code_q, quiet = _on_terminal([*cmd, "--quiet"], repo)
         assert code_q == code
         assert "hashing" not in quiet and "wrote" not in quiet, (cmd, quiet)
+    (repo / "release").mkdir()
+    shutil.copy(repo / "dist" / "kube-apiserver", repo / "release")
+    shutil.copy(repo / "p.intoto.json", repo / "release")
+    (repo / "policy.yaml").write_text("steps:\n  release: {keys: [k.pub]}\n")
+    cmd = ["audit", "release", "--policy", "policy.yaml", "--format", "json", "-o", "a.json"]
+    code, shown = _on_terminal(cmd, repo)
+    assert "hashing 1/1 files" in shown and "wrote a.json: 1 artifact(s), " in shown, shown
+    code_q, quiet = _on_terminal([*cmd, "--quiet"], repo)
+    assert code_q == code and "hashing" not in quiet and "wrote" not in quiet
 
 
 def test_status_lines_name_the_file_in_pipes_too(attest, repo, monkeypatch) -> None:
