@@ -98,7 +98,9 @@ def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
     from sigstore.errors import VerificationError as SigstoreVerificationError
 
     e = b.entry
-    promise = (e.get("inclusionPromise") or {}).get("signedEntryTimestamp")
+    promise_obj = e.get("inclusionPromise")
+    promise = promise_obj.get("signedEntryTimestamp") if isinstance(promise_obj, Mapping) \
+        else None
     if not promise or not e.get("integratedTime"):
         raise _fail(where, "no signed entry timestamp, so no signing time can be trusted")
     keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
@@ -112,8 +114,14 @@ def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
         raise _fail(where, f"SET: invalid inclusion promise: {exc}") from None
     except (KeyError, ValueError, TypeError, binascii.Error):
         raise _fail(where, "malformed log entry") from None
-    proof = e.get("inclusionProof") or {}
-    if proof.get("checkpoint"):
+    proof = e.get("inclusionProof")
+    if proof is not None and not isinstance(proof, Mapping):
+        raise _fail(where, "malformed inclusion proof")
+    if proof:
+        # A proof the bundle carries is always checked, whatever its (unsigned) media type
+        # says: only a v0.1 bundle *without* a proof may rely on the SET alone.
+        if not proof.get("checkpoint"):
+            raise _fail(where, "inclusion proof without a checkpoint")
         from sigstore.models import TransparencyLogEntry
         from sigstore_models.rekor.v1 import TransparencyLogEntry as Raw
 

@@ -39,13 +39,13 @@ def verify_lines(where: str, lines: list[bytes],
     from attester.jsonio import parse_json
 
     reports: list[Report] = []
-    broken: list[InputError] = []
+    broken: dict[int, InputError] = {}
     for n, line in enumerate(lines, 1):
         name = f"{where} line {n}"
         try:
             report = verify_one(line, parse_json(line, where=f"attestation {name}"), name)
         except InputError as e:
-            broken.append(e)
+            broken[n - 1] = e
             report = Report(attestation=name, checks=(Check("attestation", False, e.message),))
         except VerificationError as e:
             report = Report(attestation=name, checks=(Check("signature", False, e.message),))
@@ -53,5 +53,5 @@ def verify_lines(where: str, lines: list[bytes],
     if len(broken) == len(reports):
         raise broken[0]
     chosen = next((r for r in reports if r.ok), None) or \
-        next(r for r in reports if not any(c.name == "attestation" for c in r.checks))
+        next(r for i, r in enumerate(reports) if i not in broken)
     return attrs.evolve(chosen, lines=tuple(reports))

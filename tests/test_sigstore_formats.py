@@ -340,3 +340,23 @@ def test_npm_publish_key_is_refused_where_it_cannot_apply(attest, tmp_path) -> N
                "--certificate-identity", "x", "--certificate-oidc-issuer", "y",
                "--npm-publish-key", key)
     assert r.code == 2 and "not to a signature pair" in r.err
+
+
+def test_intoto_proof_is_checked_whatever_the_media_type_says(attest, tmp_path) -> None:
+    """Relabelling a real v0.2 bundle as v0.1 does not switch off its inclusion proof."""
+    doc = json.loads(_rw("sv_gha_gradle-v2.1.0-push-v13.0.30.build.slsa").read_text())
+    doc["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+    proof = doc["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    proof["hashes"][0] = base64.b64encode(b"\0" * 32).decode()
+    cases = [(dict(proof), "inclusion proof"),
+             ({k: v for k, v in proof.items() if k != "checkpoint"}, "inclusion proof without a checkpoint"),
+             (["not", "a", "proof"], "malformed inclusion proof")]
+    for bad, needle in cases:
+        doc["verificationMaterial"]["tlogEntries"][0]["inclusionProof"] = bad
+        (tmp_path / "b.json").write_text(json.dumps(doc))
+        r = attest("verify", tmp_path / "b.json", "--trusted-root",
+                   shared_path("interop", "sigstore", "trusted_root.sigstore-production.json"),
+                   "--offline", "--certificate-identity-regexp", ".*", "--certificate-oidc-issuer",
+                   "https://token.actions.githubusercontent.com", "--predicate-type",
+                   "https://slsa.dev/provenance/v1")
+        assert r.code == 1 and needle in r.err, (needle, r.err)
