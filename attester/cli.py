@@ -507,7 +507,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from attester import certpolicy, checker
+    from attester import certpolicy, checker, vsapolicy
     from attester.policy import Policy
     from attester.verify import Demands
 
@@ -537,7 +537,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
                       build_type=args.build_type, predicate_type=args.predicate_type,
                       source_digest=identity.extra.source_digest if identity.extra else None,
                       workflow_trigger=args.workflow_trigger,
-                      workflow_inputs=certpolicy.workflow_inputs(args.build_workflow_input)),
+                      workflow_inputs=certpolicy.workflow_inputs(args.build_workflow_input),
+                      verifier_id=args.verifier_id, resource_uri=args.resource_uri,
+                      verified_levels=vsapolicy.check_levels(args.verified_level or [])),
         artifacts=args.artifact or [], stores=args.artifacts or [],
         require_complete=args.require_complete,
         hash_artifacts=functools.partial(checker.hash_artifacts, options=opts,
@@ -1050,6 +1052,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-type", help="required build type URI")
     p.add_argument("--predicate-type", help="required predicate type URI (also accepts "
                    "types attester does not know)")
+    p.add_argument("--verifier-id", metavar="URI",
+                   help="a VSA: the verifier that must have written it (as slsa-verifier "
+                   "verify-vsa)")
+    p.add_argument("--resource-uri", metavar="URI",
+                   help="a VSA: the resource it must be about")
+    p.add_argument("--verified-level", action="append", metavar="LEVEL",
+                   help="a VSA: a level it must state, e.g. SLSA_BUILD_LEVEL_2 (a higher "
+                   "SLSA level of the same track also satisfies; repeatable)")
     p.add_argument("--vsa-out", metavar="FILE",
                    help="after a pass, write a signed SLSA verification summary (VSA)")
     p.add_argument("--vsa-key", metavar="KEY", help="sign the VSA with this key")

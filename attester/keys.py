@@ -148,14 +148,33 @@ def verify(key: PublicKey, signature: bytes, data: bytes) -> bool:
     """True only when ``signature`` is valid for exactly ``data`` under ``key``."""
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(_ec_hash(key.curve)))
-        elif isinstance(key, ed25519.Ed25519PublicKey):
+            return _verify_ec(key, signature, data)
+        if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
         else:
             return _verify_rsa(key, signature, data)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def _verify_ec(key: ec.EllipticCurvePublicKey, signature: bytes, data: bytes) -> bool:
+    """DER, or IEEE P1363 ``r || s`` as Google's BCID signs its VSAs (sigstore-go accepts
+    both): the same (r, s) either way, so nothing weaker is accepted."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    size = (key.curve.key_size + 7) // 8
+    forms = [signature]
+    if len(signature) == 2 * size:
+        forms.append(encode_dss_signature(int.from_bytes(signature[:size], "big"),
+                                          int.from_bytes(signature[size:], "big")))
+    for form in forms:
+        try:
+            key.verify(form, data, ec.ECDSA(_ec_hash(key.curve)))
+        except (InvalidSignature, ValueError):
+            continue
+        return True
+    return False
 
 
 def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:

@@ -38,6 +38,10 @@ class Policy:
     source_digest: str | None = None
     workflow_trigger: str | None = None
     workflow_inputs: tuple[tuple[str, str], ...] = ()
+    #: what a VSA must say (see vsapolicy)
+    verifier_id: str | None = None
+    resource_uri: str | None = None
+    verified_levels: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
         return not any(attrs.astuple(self))
@@ -45,7 +49,8 @@ class Policy:
     def about_statement(self) -> list[str]:
         """The flags that need a provenance statement to be checked against (the source
         flags can also be answered by a CI certificate)."""
-        flags = {"workflow_inputs": "--build-workflow-input"}
+        flags = {"workflow_inputs": "--build-workflow-input",
+                 "verified_levels": "--verified-level"}
         return [flags.get(f.name, f"--{f.name.replace('_', '-')}") for f in attrs.fields(Policy)
                 if getattr(self, f.name) not in (None, ()) and f.name not in SOURCE_FLAGS
                 and f.name not in CERTIFICATE_ANSWERS]
@@ -125,6 +130,18 @@ def source_checks(repo: str, ref: str, policy: Policy, *, prefix: str = "",
 
 def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
     checks: list[Check] = []
+    if policy.verifier_id or policy.resource_uri or policy.verified_levels:
+        from attester.statement import VSA_PREDICATE
+        from attester.vsapolicy import vsa_checks
+
+        if stmt.predicate_type != VSA_PREDICATE:
+            checks.append(Check("vsa", False, f"--verifier-id, --resource-uri and "
+                                f"--verified-level apply to a VSA; this is "
+                                f"{stmt.predicate_type!r}"))
+        else:
+            checks.extend(vsa_checks(stmt.predicate, verifier_id=policy.verifier_id,
+                                     resource_uri=policy.resource_uri,
+                                     levels=policy.verified_levels))
     if policy.builder_id is not None:
         got = stmt.builder_id()
         ok = builder_id_matches(got, policy.builder_id)

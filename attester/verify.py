@@ -219,7 +219,7 @@ class Demands:
 #: Policy fields that exist only in policy files, not as ``attest verify`` flags.
 _FILE_ONLY = ("source_ref_pattern",)
 #: Policy fields whose flag is not simply the field's name.
-_FLAG_OF = {"workflow_inputs": "--build-workflow-input"}
+_FLAG_OF = {"workflow_inputs": "--build-workflow-input", "verified_levels": "--verified-level"}
 
 
 def policy_flags() -> list[str]:
