@@ -128,7 +128,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     write_output(dumps_pretty(Snapshot(created_on=created, stores=stores).to_json()),
                  args.output)
     total = sum(len(v) for v in stores.values())
-    _say(args, f"recorded {total} existing artifact(s) in {len(stores)} store(s)")
+    written = f"wrote {args.output}: " if _to_file(args.output) else ""
+    _say(args, f"{written}recorded {total} existing artifact(s) in {len(stores)} store(s)")
     return 0
 
 

@@ -114,6 +114,9 @@ def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attes
         (["provenance", "local://", "--artifacts", "file://dist", "-o", "p.json"],
          ["hashing 2/2 files", "wrote p.json: 2 subject(s), predicate "
           "https://slsa.dev/provenance/v1"]),
+        (["start", "--artifacts", "file://dist", "-o", "before.json"],
+         ["hashing 2/2 files", "wrote before.json: recorded 2 existing artifact(s) in 1 "
+          "store(s)"]),
         (["sign", "p.json", "--key", "k.key", "-o", "p.intoto.json"],
          ["wrote p.intoto.json: DSSE envelope, 1 signature(s) (keyid "]),
         (["verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/kube-apiserver"],
