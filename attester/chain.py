@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from attester.digests import is_hex_digest
-from attester.errors import UsageError
+from attester.errors import InputError, UsageError
+from attester.jsonio import parse_json
 from attester.policy import Check, Policy
-from attester.statement import ParsedStatement, normalize_repo
+from attester.statement import PROVENANCE_TYPES, ParsedStatement, normalize_repo
 from attester.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
 from attester.verify import Demands, Report
 
@@ -91,9 +91,9 @@ def peek_statement(doc: Any) -> ParsedStatement | None:
         payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
     if not isinstance(payload, str):
         return None
-    try:
-        stmt = json.loads(base64.b64decode(payload))
-    except (ValueError, TypeError):
+    try:  # bounded like every other parse: no deep nesting, no NaN, no huge integers
+        stmt = parse_json(base64.b64decode(payload), where="payload")
+    except (InputError, ValueError, TypeError):
         return None
     return ParsedStatement(stmt) if isinstance(stmt, dict) else None
 
@@ -102,6 +102,20 @@ def peek_predicate_type(doc: Any) -> str:
     """The predicate type an attestation *claims* (see :func:`peek_statement`)."""
     stmt = peek_statement(doc)
     return stmt.predicate_type if stmt is not None else ""
+
+
+def allowed_types(step: str, predicate_types: Mapping[str, Sequence[str]] | None
+                  ) -> Sequence[str]:
+    """The predicate types a link of ``step`` may have: the policy's, else provenance."""
+    return (predicate_types or {}).get(step) or STEP_PREDICATE_TYPES.get(step, ())
+
+
+#: Without ``predicate-types`` in the policy, what may count as each step's link: SLSA
+#: provenance (and, for a promotion, kpromo's own predicate). An SBOM, a test result or
+#: any other statement from the same signer is never provenance, whatever its fields say.
+STEP_PREDICATE_TYPES: Mapping[str, tuple[str, ...]] = {
+    "stage": PROVENANCE_TYPES, "release": PROVENANCE_TYPES,
+    "promotion": (*PROVENANCE_TYPES, PROMO_TOOLS_PREDICATE)}
 
 
 @attrs.frozen
@@ -149,8 +163,7 @@ def _load_fast(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
     if claimed is None:
         return None
     step = step_of(claimed)
-    allowed = (predicate_types or {}).get(step)
-    if step not in trusts or (allowed and claimed.predicate_type not in allowed):
+    if step not in trusts or claimed.predicate_type not in allowed_types(step, predicate_types):
         return None
     policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=claimed.predicate_type)
     try:
@@ -174,6 +187,7 @@ def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any]
     # step's own signer and policy: a stage signer cannot vouch for a promotion.
     opened: tuple[Report, str] | None = None
     claimed = peek_predicate_type(doc) or "unknown"
+    why = ""
     for step, trust in trusts.items():
         try:
             report = verify_document(data, doc, where, trust,
@@ -183,8 +197,10 @@ def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any]
         if report.ok and report.statement is not None:
             opened = (report, step)
             break
+        why = why or next((c.detail for c in report.failures()), "")
     if opened is None:
-        return Check(f"attestation {where}", False, "not signed by any signer the policy trusts")
+        return Check(f"attestation {where}", False, "not signed by any signer the policy "
+                     "trusts" + (f" ({why})" if why else ""))
     stmt = opened[0].statement
     assert stmt is not None  # noqa: S101 - checked just above
     step = step_of(stmt)
@@ -193,11 +209,14 @@ def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any]
                      f"is a {step or 'non-release-step'} attestation "
                      f"({stmt.build_type() or stmt.predicate_type}); the policy "
                      "names no signer for it")
-    allowed = (predicate_types or {}).get(step)
-    if allowed and stmt.predicate_type not in allowed:
+    allowed = allowed_types(step, predicate_types)
+    if stmt.predicate_type not in allowed:
         return Check(f"attestation {where}", False,
-                     f"{step} attestation has predicate type {stmt.predicate_type!r}; the "
-                     f"policy allows {', '.join(allowed)}")
+                     f"{step} attestation has predicate type {stmt.predicate_type!r}; " + (
+                         f"the policy allows {', '.join(allowed)}"
+                         if (predicate_types or {}).get(step) else
+                         f"a {step} link must be provenance ({', '.join(allowed)}); list "
+                         "others under the step's predicate-types in the policy"))
     policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=stmt.predicate_type)
     report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
     if not report.ok or report.statement is None:

@@ -311,9 +311,80 @@ def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tup
     return os.path.basename(spec), checker.sha256_of(spec, progress=progress).hex()
 
 
+#: What ``--chain`` does with every other ``attest verify`` flag: each either applies (see
+#: README) or is refused here, naming it; none is ever silently ignored (a test walks them).
+#: Refused always: requirements that differ per release step belong under that step in
+#: the policy file, and the store/VSA/signature-pair modes verify one attestation.
+CHAIN_REFUSED = {
+    "attestation": "name every attestation with --chain",
+    "artifacts": "--chain follows single artifacts: pass each with --artifact (or use "
+                 "'attest audit DIR' for a whole folder)",
+    "require_complete": "--chain follows single artifacts: use 'attest audit DIR'",
+    "oci_platforms": "--chain follows the image digest given; it lists no platforms",
+    "signature": "a signature pair is verified on its own, not in a chain",
+    "certificate": "a signature pair is verified on its own, not in a chain",
+    "vsa_out": "a verification summary describes one verified attestation, not a chain",
+    "vsa_key": "a verification summary describes one verified attestation, not a chain",
+    "vsa_keyless": "a verification summary describes one verified attestation, not a chain",
+    "vsa_trust_config": "a verification summary describes one verified attestation",
+    "builder_id": "set builder-id under its step in the --policy file",
+    "source_ref": "set source-ref under its step in the --policy file",
+    "source_branch": "set source-branch under its step in the --policy file",
+    "source_tag": "set source-tag under its step in the --policy file",
+    "source_versioned_tag": "set source-versioned-tag under its step in the --policy file",
+    "build_type": "set build-type under its step in the --policy file",
+    "predicate_type": "set predicate-types under its step in the --policy file",
+    "source_digest": "set it under its step in the --policy file",
+    "workflow_trigger": "set it under its step in the --policy file",
+    "build_workflow_input": "set it under its step in the --policy file",
+    "npm_publish_key": "npm's publish attestation is verified for one package, not a chain",
+    "jobs": "--chain resolves each artifact once; --jobs sizes --artifacts store reads",
+}
+#: Refused next to --policy, which names each step's signer: these name one signer for
+#: every step, which is what --chain uses them for without a policy.
+CHAIN_SIGNER_FLAGS = ("key", "certificate_identity", "certificate_identity_regexp",
+                      "certificate_oidc_issuer", "certificate_oidc_issuer_regexp", "owner",
+                      "repo", "signer_workflow", "signer_repo", "hostname", "signer_digest",
+                      "deny_self_hosted_runners", "staging", "threshold",
+                      "no_certificate_oidc_issuer")
+
+
+def _flag(dest: str) -> str:
+    return {"attestation": "ATTESTATION", "build_workflow_input": "--build-workflow-input",
+            "certificate_oidc_issuer": "--certificate-oidc-issuer"}.get(
+                dest, "--" + dest.replace("_", "-"))
+
+
+@functools.cache
+def _verify_defaults() -> dict[str, Any]:
+    sub = build_parser()._subparsers
+    assert sub is not None  # noqa: S101 - the parser always has subcommands
+    verify = sub._group_actions[0].choices["verify"]  # type: ignore[index]
+    return {a.dest: a.default for a in verify._actions}
+
+
+def _given(args: argparse.Namespace, dest: str) -> bool:
+    """The flag was set to something other than its default."""
+    value = getattr(args, dest, None)
+    return value is not None and value is not False and value != _verify_defaults().get(dest)
+
+
+def _refuse_chain_flags(args: argparse.Namespace) -> None:
+    """Every flag --chain cannot apply is a usage error naming it (issue: none ignored)."""
+    for dest, why in CHAIN_REFUSED.items():
+        if _given(args, dest):
+            raise UsageError(f"{_flag(dest)} does not apply to --chain", hint=why)
+    if args.policy:
+        for dest in CHAIN_SIGNER_FLAGS:
+            if _given(args, dest):
+                raise UsageError(f"{_flag(dest)} does not apply next to --policy",
+                                 hint="the policy file names each step's signer")
+
+
 def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
     from attester import chain, checker
     from attester.policy import Check
+    from attester.statement import normalize_repo
     from attester.verify import Report
 
     if not args.artifact:
@@ -324,10 +395,21 @@ def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
         pf = policyfile.load(args.policy)
         trusts, policies, source_uri = pf.trusts, pf.policies, pf.source_uri
         predicate_types: dict[str, Any] = dict(pf.predicate_types)
+        if args.trusted_root:  # the command line's root wins, as for 'attest audit'
+            trusts = {k: attrs.evolve(t, trusted_root_path=args.trusted_root, offline=True)
+                      for k, t in trusts.items()}
+        if args.source_uri:
+            if source_uri and normalize_repo(source_uri) != normalize_repo(args.source_uri):
+                raise UsageError(f"--source-uri {args.source_uri} contradicts the policy's "
+                                 f"source-uri {source_uri}")
+            source_uri = args.source_uri
     else:
+        if args.threshold < 1 or args.threshold > max(len(args.key or []), 1):
+            raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
+                             f"number of --key given ({len(args.key or [])})")
         trust = checker.Trust.from_flags(
-            args.key or [], identity, trusted_root_path=args.trusted_root,
-            offline=args.offline, staging=args.staging)
+            args.key or [], identity, threshold=args.threshold,
+            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
         if not trust.given():
             raise UsageError("no trusted key or signer given", hint="pass --policy, or --key")
         trusts = dict.fromkeys(chain.STEPS, trust)
@@ -512,6 +594,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from attester.policy import Policy
     from attester.verify import Demands
 
+    if args.chain:
+        _refuse_chain_flags(args)
     if args.require_complete and not args.artifacts:
         raise UsageError("--require-complete needs --artifacts STORE_URI")
     if args.policy and not args.chain:
@@ -520,6 +604,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
                          "--certificate-identity and the policy flags")
     if args.vsa_out and not (args.vsa_key or args.vsa_keyless):
         raise UsageError("--vsa-out needs --vsa-key KEY or --vsa-keyless")
+    for dest in ("vsa_key", "vsa_keyless", "vsa_trust_config"):
+        if not args.vsa_out and not args.chain and _given(args, dest):
+            raise UsageError(f"{_flag(dest)} signs the summary --vsa-out writes",
+                             hint="pass --vsa-out FILE, or drop it")
+    if args.vsa_trust_config and not args.vsa_keyless and not args.chain:
+        raise UsageError("--vsa-trust-config applies to --vsa-keyless")
     identity = _no_issuer(args, _identity(args))
     args.artifact = _with_digests(args)
     if not args.key and not identity.given() and not (args.chain and args.policy):
@@ -574,7 +664,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not where:
             raise UsageError("name the attestation to verify",
                              hint="or fetch it from GitHub: --artifact FILE --owner O")
-        if args.threshold < 1 or (args.key and args.threshold > len(args.key)):
+        if args.threshold < 1 or args.threshold > max(len(args.key or []), 1):
             raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
                              f"number of --key given ({len(args.key or [])})")
         if args.rekor_url and args.offline:

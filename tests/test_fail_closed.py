@@ -291,3 +291,143 @@ def test_the_empty_policy_lists_only_real_verify_flags() -> None:
     verify = build_parser()._subparsers._group_actions[0].choices["verify"]  # type: ignore[union-attr]
     known = {o for a in verify._actions for o in a.option_strings}
     assert set(policy_flags()) <= known, set(policy_flags()) - known
+
+
+# -- item 1: --chain applies every flag or refuses it ----------------------------------
+
+def _verify_actions() -> list[Any]:
+    from attester.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    return [a for a in sub.choices["verify"]._actions if a.dest != "help"]
+
+
+#: Flags --chain applies, with how the test sees each one take effect.
+CHAIN_APPLIES = ("chain", "policy", "artifact", "digest", "format", "quiet", "source_uri",
+                 "threshold", "trusted_root", "offline", "insecure_registry")
+
+
+def _with_flag(args: list[object], action: Any, value: str) -> list[object]:
+    flag = action.option_strings[0] if action.option_strings else None
+    if flag is None:  # the positional ATTESTATION
+        return ["verify", value, *args[1:]]
+    return [*args, flag] if action.nargs == 0 else [*args, flag, value]
+
+
+def test_every_verify_flag_applies_in_chain_mode_or_is_refused(attest, rel) -> None:
+    from attester.cli import CHAIN_REFUSED, CHAIN_SIGNER_FLAGS
+
+    actions = _verify_actions()
+    assert actions, "the verify parser has flags"
+    for action in actions:
+        dest = action.dest
+        assert dest in CHAIN_REFUSED or dest in CHAIN_SIGNER_FLAGS or dest in CHAIN_APPLIES, \
+            f"{dest}: decide what --chain does with it"
+        value = {"threshold": "2", "artifacts": f"file://{rel.tmp}"}.get(dest, "x")
+        if dest in CHAIN_REFUSED or dest in CHAIN_SIGNER_FLAGS:
+            r = attest(*_with_flag(rel.chain(), action, value))
+            assert r.code == 2, (dest, r.err)
+            assert "does not apply" in r.err, (dest, r.err)
+            shown = action.option_strings[0] if action.option_strings else "ATTESTATION"
+            assert shown in r.err, (dest, r.err)
+            one_line(r)
+
+
+def test_signer_flags_apply_without_a_policy(attest, rel) -> None:
+    keyed = ["verify", "--chain", rel.stage, "--chain", rel.release, "--artifact", rel.artifact,
+             "--key", rel.tmp / "stage.pub", "--key", rel.tmp / "release.pub"]
+    r = attest(*keyed)
+    assert r.code == 0, r.err
+    r = attest(*keyed[:7], "--key", rel.tmp / "other.pub")
+    assert r.code == 1 and "not signed by any signer the policy trusts" in r.err
+    # a keyless signer only: the bare envelopes cannot satisfy it
+    r = attest(*keyed[:7], "--certificate-identity", "me@example.com",
+               "--certificate-oidc-issuer", "https://accounts.google.com", "--offline")
+    assert r.code == 1 and "not signed by any signer the policy trusts" in r.err
+
+
+def test_chain_threshold_applies(attest, rel) -> None:
+    """Issue 9.1: a one-signature envelope no longer passes --threshold 2."""
+    args = ["verify", "--chain", rel.stage, "--chain", rel.release, "--artifact", rel.artifact,
+            "--key", rel.tmp / "stage.pub", "--key", rel.tmp / "release.pub", "--threshold", "2"]
+    r = attest(*args)
+    assert r.code == 1 and "threshold is 2" in r.err, r.err
+    r = attest(*args[:-1], "3")
+    assert r.code == 2 and "--threshold 3 must be between 1 and the number of --key" in r.err
+
+
+def test_chain_source_uri_applies_next_to_policy(attest, rel) -> None:
+    r = attest(*rel.chain("--source-uri", "github.com/kubernetes/kubernetes"))
+    assert r.code == 0, r.err
+    r = attest(*rel.chain("--source-uri", "github.com/someone/else"))
+    assert r.code == 1 and "policy wants github.com/someone/else" in r.err
+    rel.policy.write_text(rel.policy.read_text() + "source-uri: github.com/kubernetes/kubernetes\n")
+    r = attest(*rel.chain("--source-uri", "github.com/someone/else"))
+    assert r.code == 2 and "contradicts the policy's source-uri" in r.err
+
+
+def test_chain_digest_format_and_quiet_apply(attest, rel) -> None:
+    args = rel.chain()[:-2]
+    r = attest(*args, "--digest", f"sha256:{SHA}", "--format", "json", "--quiet")
+    assert r.code == 0, r.err
+    assert r.json()["verified"] is True
+    r = attest(*args, "--digest", "sha256:" + "0" * 64)
+    assert r.code == 1 and "no stage attestation covers" in r.err
+
+
+def test_vsa_flags_without_vsa_out_are_refused(attest, rel) -> None:
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub", "--artifact", rel.artifact,
+               "--vsa-key", rel.tmp / "x.key")
+    assert r.code == 2 and "--vsa-key signs the summary --vsa-out writes" in r.err
+
+
+def test_threshold_without_keys_is_refused(attest, rel) -> None:
+    r = attest("verify", rel.stage, "--certificate-identity", "a", "--certificate-oidc-issuer",
+               "b", "--artifact", rel.artifact, "--threshold", "2")
+    assert r.code == 2 and "--threshold 2 must be between 1" in r.err
+
+
+# -- item 2: only provenance counts as a release-step link -----------------------------
+
+def _other_attestation(rel: Release) -> Path:
+    stmt = provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA},
+                      predicate_type="https://example.com/some-other-attestation/v1")
+    stmt["predicate"] = {"buildType": STAGE_TYPE,
+                         "materials": [{"uri": SOURCE, "digest": {"sha1": "a" * 40}}],
+                         "invocation": {"configSource": {"uri": SOURCE + "@refs/tags/v1"}}}
+    return sign(rel.tmp / "other.intoto.json", stmt, rel.keys["stage"])
+
+
+def test_other_predicate_type_is_not_a_stage_link(attest, rel) -> None:
+    fake = _other_attestation(rel)
+    r = attest("verify", "--chain", fake, "--chain", rel.release, "--policy", rel.policy,
+               "--artifact", rel.artifact)
+    assert r.code == 1
+    assert ("stage attestation has predicate type 'https://example.com/some-other-attestation"
+            "/v1'; a stage link must be provenance") in r.err
+    # plain verify rejects the same file too
+    r = attest("verify", fake, "--key", rel.tmp / "stage.pub", "--artifact", rel.artifact)
+    assert r.code == 1 and "unknown predicateType" in r.err
+
+
+def test_other_predicate_type_accepted_only_when_the_policy_lists_it(attest, rel) -> None:
+    fake = _other_attestation(rel)
+    rel.policy.write_text("steps:\n  stage: {keys: [stage.pub], predicate-types: "
+                          "[https://example.com/some-other-attestation/v1]}\n"
+                          "  release: {keys: [release.pub]}\n")
+    r = attest("verify", "--chain", fake, "--chain", rel.release, "--policy", rel.policy,
+               "--artifact", rel.artifact)
+    assert r.code == 0, r.err
+
+
+def test_audit_ignores_other_predicate_types_as_links(attest, rel, tmp_path) -> None:
+    d = tmp_path / "release-dir"
+    d.mkdir()
+    _other_attestation(rel).rename(d / "stage.intoto.json")
+    rel.release.rename(d / "release.intoto.json")
+    (d / "kubectl").write_bytes(ARTIFACT)
+    r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+    assert r.code == 1
+    doc = r.json()
+    assert doc["artifacts"][0]["verdict"] == "FAIL"
+    assert any("a stage link must be provenance" in p for p in doc["attestationProblems"])
