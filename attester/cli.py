@@ -339,6 +339,7 @@ CHAIN_REFUSED = {
     "build_workflow_input": "set it under its step in the --policy file",
     "npm_publish_key": "npm's publish attestation is verified for one package, not a chain",
     "jobs": "--chain resolves each artifact once; --jobs sizes --artifacts store reads",
+    "limit": "--chain reads the attestations named by --chain, none from an API",
 }
 #: Refused next to --policy, which names each step's signer: these name one signer for
 #: every step, which is what --chain uses them for without a policy.

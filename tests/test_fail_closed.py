@@ -323,7 +323,7 @@ def test_every_verify_flag_applies_in_chain_mode_or_is_refused(attest, rel) -> N
         dest = action.dest
         assert dest in CHAIN_REFUSED or dest in CHAIN_SIGNER_FLAGS or dest in CHAIN_APPLIES, \
             f"{dest}: decide what --chain does with it"
-        value = {"threshold": "2", "jobs": "3", "artifacts": f"file://{rel.tmp}"}.get(dest, "x")
+        value = {"threshold": "2", "jobs": "3", "limit": "3", "artifacts": f"file://{rel.tmp}"}.get(dest, "x")
         if dest in CHAIN_REFUSED or dest in CHAIN_SIGNER_FLAGS:
             r = attest(*_with_flag(rel.chain(), action, value))
             assert r.code == 2, (dest, r.err)
