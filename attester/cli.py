@@ -347,7 +347,7 @@ CHAIN_SIGNER_FLAGS = ("key", "certificate_identity", "certificate_identity_regex
                       "certificate_oidc_issuer", "certificate_oidc_issuer_regexp", "owner",
                       "repo", "signer_workflow", "signer_repo", "hostname", "signer_digest",
                       "deny_self_hosted_runners", "staging", "threshold",
-                      "no_certificate_oidc_issuer")
+                      "no_certificate_oidc_issuer", "rekor_url")
 
 
 def _flag(dest: str) -> str:
@@ -374,7 +374,8 @@ def _refuse_chain_flags(args: argparse.Namespace) -> None:
     """Every flag --chain cannot apply is a usage error naming it (issue: none ignored)."""
     for dest, why in CHAIN_REFUSED.items():
         if _given(args, dest):
-            raise UsageError(f"{_flag(dest)} does not apply to --chain", hint=why)
+            raise UsageError(f"{_flag(dest)} applies to one attestation, not to --chain",
+                             hint=why)
     if args.policy:
         for dest in CHAIN_SIGNER_FLAGS:
             if _given(args, dest):
@@ -408,9 +409,12 @@ def _verify_chain(args: argparse.Namespace, identity: Any) -> int:
         if args.threshold < 1 or args.threshold > max(len(args.key or []), 1):
             raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
                              f"number of --key given ({len(args.key or [])})")
+        if args.rekor_url and args.offline:
+            raise UsageError("--rekor-url looks entries up online; it contradicts --offline")
         trust = checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
-            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
+            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,
+            rekor_url=args.rekor_url)
         if not trust.given():
             raise UsageError("no trusted key or signer given", hint="pass --policy, or --key")
         trusts = dict.fromkeys(chain.STEPS, trust)
