@@ -86,11 +86,14 @@ def test_every_readme_shell_block_runs_in_order(tmp_path) -> None:
     assert all(why and why.strip() for why in skipped)
     runnable = [code for code, why in blocks if why is None]
     assert len(runnable) >= 8 and any("gcp-storage-emulator start" in c for c in runnable)
-    checkout = tmp_path / "attester"
-    shutil.copytree(ROOT / "testdata" / "dist", checkout / "testdata" / "dist")
+    checkout = tmp_path / "attester"  # a fresh checkout: every tracked file, as it is now
+    for name in git(ROOT, "ls-files", "-z").split("\0"):
+        if name and (ROOT / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, checkout / name)
     git(checkout, "init", "-q", "-b", "main")
     git(checkout, "remote", "add", "origin", "https://github.com/example/attester.git")
-    git(checkout, "add", "testdata")
+    git(checkout, "add", "-A")
     git(checkout, "commit", "-q", "-m", "release")
     (checkout / ".venv").symlink_to(sys.prefix)  # the README's `source .venv/bin/activate`
     # The walkthrough's fixed emulator port, moved to a free one: other tests run servers too.
