@@ -340,6 +340,9 @@ CHAIN_REFUSED = {
     "npm_publish_key": "npm's publish attestation is verified for one package, not a chain",
     "jobs": "--chain resolves each artifact once; --jobs sizes --artifacts store reads",
     "limit": "--chain reads the attestations named by --chain, none from an API",
+    "verifier_id": "a verification summary's requirements apply to verifying that VSA",
+    "resource_uri": "a verification summary's requirements apply to verifying that VSA",
+    "verified_level": "a verification summary's requirements apply to verifying that VSA",
 }
 #: Refused next to --policy, which names each step's signer: these name one signer for
 #: every step, which is what --chain uses them for without a policy.
