@@ -678,6 +678,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.rekor_url and args.offline:
             raise UsageError("--rekor-url looks the envelope up online; it cannot go with "
                              "--offline")
+        if args.rekor_url:
+            from attester.rekor_lookup import check_url
+
+            args.rekor_url = check_url(args.rekor_url)
         trust = checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,

@@ -123,6 +123,10 @@ def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
         if not proof.get("checkpoint"):
             raise _fail(where, "inclusion proof without a checkpoint")
         from sigstore.models import TransparencyLogEntry
+
+        from attester import checkpoint
+
+        checkpoint.check_entry(e, trusted_root, where=where)
         from sigstore_models.rekor.v1 import TransparencyLogEntry as Raw
 
         try:

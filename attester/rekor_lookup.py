@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from attester.errors import ServiceError, VerificationError
+from attester.errors import ServiceError, UsageError, VerificationError
 from attester.policy import Check
 
 MAX_INDEX_ANSWER = 64 * 1024
@@ -49,23 +49,37 @@ class Found:
     log_index: int
 
 
+def check_url(url: str) -> str:
+    """The Rekor base URL: https, or http on loopback only (a local log)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise UsageError(f"--rekor-url {url}: use https:// (plain http only on loopback)")
+    if parts.query or parts.fragment or not parts.hostname:
+        raise UsageError(f"--rekor-url {url}: give the log's base URL, e.g. "
+                         "https://rekor.sigstore.dev")
+    return url.rstrip("/")
+
+
 def _post_get(url: str, *, body: Any | None, limit: int, what: str) -> Any:
     """POST (with ``body``) or GET ``url``; the JSON answer, read up to ``limit`` bytes."""
     import requests
 
     try:
         if body is None:
-            resp = requests.get(url, stream=True, timeout=30,
+            resp = requests.get(url, stream=True, timeout=30, allow_redirects=False,
                                 headers={"Accept": "application/json"})
         else:
-            resp = requests.post(url, json=body, stream=True, timeout=30,
+            resp = requests.post(url, json=body, stream=True, timeout=30, allow_redirects=False,
                                  headers={"Accept": "application/json"})
     except requests.RequestException as e:
         raise ServiceError(f"{what}: cannot reach {url}: {type(e).__name__}") from None
     with resp:
         if resp.status_code == 404:
             return None
-        if resp.status_code >= 400:
+        if resp.status_code != 200:  # a log's API answers, never redirects
             raise ServiceError(f"{what}: {url} answered {resp.status_code}")
         raw = b""
         for chunk in resp.iter_content(64 * 1024):

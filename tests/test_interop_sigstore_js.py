@@ -251,3 +251,19 @@ def test_sigstore_js_on_shared_cases(set_name, case, tmp_path) -> None:
         assert case["expected"] == "invalid" and verdict == {"ok": True}
     else:
         assert verdict["ok"] == (case["expected"] == "valid"), verdict
+
+
+def test_intoto_entry_checkpoint_naming_another_log_fails(attest, standin, tmp_path) -> None:
+    """The intoto 0.0.2 path (npm and BYOB bundles) checks the checkpoint's names too."""
+    bundle = tmp_path / "intoto.sigstore.json"
+    bundle.write_text(json.dumps(standin.intoto_bundle(STATEMENT, email=ME)))
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    args = ["--trusted-root", root, "--offline", "--certificate-identity", ME,
+            "--certificate-oidc-issuer", standin.issuer,
+            "--builder-id", "https://attester.dev/builders/test"]
+    assert attest("verify", bundle, *args).code == 0
+    bad = _rename_checkpoint(standin, bundle, "rekor.attester.test")
+    r = attest("verify", bad, *args)
+    assert r.code == 1 and "checkpoint origin 'rekor.attester.test - " in r.err, r.err
+    assert sigstore_js.verify(bad, root, ME, standin.issuer)["ok"] is False

@@ -74,6 +74,14 @@ def test_offline_keeps_its_clear_message(attest, case) -> None:
     assert r.code == 2 and "--rekor-url looks the envelope up online" in r.err
 
 
+@pytest.mark.parametrize("url", ["http://rekor.example.com", "ftp://127.0.0.1/",
+                                 "https://rekor.sigstore.dev/?x=1", "rekor.sigstore.dev"])
+def test_rekor_url_must_be_https_or_loopback(attest, case, url) -> None:
+    args, _ = case
+    r = attest("verify", *args[:1], "--rekor-url", url, *args[3:])
+    assert r.code == 2 and f"--rekor-url {url}:" in r.err
+
+
 def test_wrong_identity_fails(attest, standin, case) -> None:
     args, _ = case
     args = [*args[:5], "--certificate-identity", "someone@example.com", *args[7:]]
