@@ -249,11 +249,17 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
                          "means nothing without the issuer that vouched for it")
     root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
                                      staging=trust.staging)
-    checks = rekor_lookup.verify_envelope(data, env, rekor_url=str(trust.rekor_url),
-                                          trusted_root=root, identity=trust.identity,
-                                          where=where)
+    checks, cert = rekor_lookup.verify_envelope(data, env, rekor_url=str(trust.rekor_url),
+                                                trusted_root=root, identity=trust.identity,
+                                                where=where)
     if not all(c.ok for c in checks):
         return Report(attestation=where, checks=tuple(checks))
+    # As for bundles: the source flags are also checked against the certificate's CI
+    # extensions when it has them (2022's certificates carry only the legacy ones).
+    repo, ref = bundles.certificate_source(cert)
+    if demands.policy.about_source() and (repo or ref):
+        checks += source_checks(repo, ref, demands.policy, prefix="certificate ",
+                                what="certificate source")
     rest, stmt = check_payload(env.payload_type, env.payload, demands)
     return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
 

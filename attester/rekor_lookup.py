@@ -37,6 +37,7 @@ MAX_ENTRY_ANSWER = 1024 * 1024
 MAX_CANDIDATES = 8
 _UUID = re.compile(r"^(?:[0-9a-f]{16})?[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
+OID_SCT = "1.3.6.1.4.1.11129.2.4.2"
 
 
 @attrs.frozen
@@ -47,6 +48,7 @@ class Found:
     certificate: Any = attrs.field(repr=False)
     integrated: dt.datetime
     log_index: int
+    sct: bool = True
 
 
 def check_url(url: str) -> str:
@@ -233,16 +235,22 @@ def verify_entry(entry: Mapping[str, Any], envelope: Any, trusted_root: Any) -> 
         if not isinstance(key, ec.EllipticCurvePublicKey):
             continue
         if any(_signs(key, sig.sig, pae) for sig in envelope.signatures):
-            intoto_entry.verify_certificate(cert, trusted_root, when, where="logged certificate")
+            # Fulcio embedded no SCT in the certificates of 2022's bare envelopes; slsa-verifier
+            # accepts them. An SCT that is there must verify; one that is not leaves the
+            # Rekor entry, which logs the certificate itself, as its transparency record.
+            has_sct = any(ext.oid.dotted_string == OID_SCT for ext in cert.extensions)
+            intoto_entry.verify_certificate(cert, trusted_root, when, where="logged certificate",
+                                            require_sct=has_sct)
             return Found(uuid="", certificate=cert, integrated=when,
-                         log_index=int(entry["logIndex"]))
+                         log_index=int(entry["logIndex"]), sct=has_sct)
     raise VerificationError(f"no signature of the envelope verifies under the {kind} entry's "
                             "certificate")
 
 
 def verify_envelope(data: bytes, envelope: Any, *, rekor_url: str, trusted_root: Any,
-                    identity: Any, where: str) -> list[Check]:
-    """Checks for a bare envelope whose entry is looked up in ``rekor_url``."""
+                    identity: Any, where: str) -> tuple[list[Check], Any]:
+    """Checks for a bare envelope whose entry is looked up in ``rekor_url``, and the
+    logged certificate that verified (None when none did)."""
     rekor_url = rekor_url.rstrip("/")
     uuids: list[str] = []
     for digest in (hashlib.sha256(data.strip()).hexdigest(),
@@ -252,7 +260,7 @@ def verify_envelope(data: bytes, envelope: Any, *, rekor_url: str, trusted_root:
             break
     if not uuids:
         return [Check("signature", False, f"{rekor_url} holds no log entry for this envelope "
-                      "(searched its index by the envelope's and the payload's SHA-256)")]
+                      "(searched its index by the envelope's and the payload's SHA-256)")], None
     errors: list[str] = []
     verified: list[tuple[Found, list[Check]]] = []
     for uuid in uuids[:MAX_CANDIDATES]:
@@ -272,9 +280,11 @@ def verify_envelope(data: bytes, envelope: Any, *, rekor_url: str, trusted_root:
             break
     if not verified:
         return [Check("signature", False, f"no entry {rekor_url} holds for this envelope "
-                      f"verifies: {'; '.join(errors[:3])}")]
+                      f"verifies: {'; '.join(errors[:3])}")], None
     found, checks = next(((f, c) for f, c in verified if all(x.ok for x in c)), verified[0])
     stamp = found.integrated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    sct = "" if found.sct else " (the certificate has no SCT; its log entry records it)"
     return [Check("signature", True, f"DSSE envelope with no certificate: its Rekor entry "
                   f"{found.uuid[:12]} (index {found.log_index}) in {rekor_url} verifies it, "
-                  f"certificate chains to the trusted root, logged at {stamp}"), *checks]
+                  f"certificate chains to the trusted root{sct}, logged at {stamp}"), *checks], \
+        found.certificate

@@ -161,3 +161,44 @@ def test_hostile_answers_are_bounded_and_type_checked(attest, standin, case, pat
         standin.overrides.clear()
     assert r.code == code and needle in r.err, r.err
     assert r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+# -- a real entry: slsa-github-generator v1.2.0's bare envelope, logged in 2022 -----------------
+
+REAL = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v1.2.0"
+
+
+def test_real_bare_envelope_verified_by_its_real_entry(attest, standin, tmp_path) -> None:
+    """The public-good Rekor's real answer, served on loopback, verifies the real envelope
+    against the real production trusted root (the index is found by payload hash)."""
+    from conftest import TESTDATA, shared_path
+
+    root = shared_path("interop", "sigstore", "trusted_root.sigstore-production.json")
+    answer = json.loads((TESTDATA / "rekor" / "slsa-generator-v1.2.0-entry.json").read_text())
+    (uuid,) = answer
+    standin.by_uuid[uuid] = answer
+    standin.index["sha256:4f2e1442c2f32bd384dd69371e21aaf84c508bd8997261e772a249a06b1bb3db"] = [uuid]
+    att = TESTDATA / "rekor" / "slsa-generator-v1.2.0.intoto.jsonl"
+    args = [att, "--rekor-url", standin.url, "--trusted-root", root,
+            "--certificate-identity", REAL,
+            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+            "--builder-id", REAL.split("@")[0],
+            "--source-uri", "github.com/laurentsimon/slsa-on-github-test",
+            "--digest", "sha256:482ce8c8f7e867da3a3c05a9aee637703e17470ed1cf882a9e5b405e8f82619d"]
+    r = attest("verify", *args)
+    assert r.code == 0, r.err
+    assert "its Rekor entry 695781e26c80 (index 3188713)" in r.out
+    assert "the certificate has no SCT; its log entry records it" in r.out
+    assert "logged at 2022-08-15T17:04:13Z" in r.out
+    # the same envelope with a tampered payload: the log holds no entry for it ...
+    doc = json.loads(att.read_text())
+    doc["payload"] = base64.b64encode(base64.b64decode(doc["payload"]).replace(
+        b"v1.2.3", b"v9.2.3")).decode()
+    bad = tmp_path / "bad.intoto.jsonl"
+    bad.write_text(json.dumps(doc) + "\n")
+    r = attest("verify", bad, *args[1:])
+    assert r.code == 1 and "holds no log entry for this envelope" in r.err
+    # ... and a log that answers with the real entry for it anyway is caught
+    standin.index[f"sha256:{hashlib.sha256(base64.b64decode(doc['payload'])).hexdigest()}"] = [uuid]
+    r = attest("verify", bad, *args[1:])
+    assert r.code == 1 and "the intoto 0.0.1 entry logs another payload" in r.err
