@@ -267,3 +267,30 @@ def test_intoto_entry_checkpoint_naming_another_log_fails(attest, standin, tmp_p
     r = attest("verify", bad, *args)
     assert r.code == 1 and "checkpoint origin 'rekor.attester.test - " in r.err, r.err
     assert sigstore_js.verify(bad, root, ME, standin.issuer)["ok"] is False
+
+
+def test_real_checkpoint_checked_against_the_roots_log_name(attest, tmp_path) -> None:
+    """sigstore-python's real staging bundle verifies; with the trusted root naming its log
+    at another host (same key), its checkpoint (`rekor.sigstage.dev - ...`) names another
+    log, and attest and sigstore-js both refuse it."""
+    from conftest import shared_path
+
+    base = shared_path("interop", "sigstore", "MANIFEST.json").parent
+    bundle, artifact = base / "sp_bundle_v3.txt.sigstore", base / "sp_bundle_v3.txt"
+    root = json.loads((base / "trusted_root.sigstore-staging.json").read_text())
+    moved = tmp_path / "root.json"
+    for tlog in root["tlogs"]:
+        if tlog["baseUrl"] == "https://rekor.sigstage.dev":
+            tlog["baseUrl"] = "https://rekor.elsewhere.example"
+    moved.write_text(json.dumps(root))
+    who = ["william@yossarian.net", "https://github.com/login/oauth"]
+    assert sigstore_js.verify(bundle, base / "trusted_root.sigstore-staging.json", *who,
+                              artifact) == {"ok": True}
+    assert sigstore_js.verify(bundle, moved, *who, artifact) == {
+        "ok": False, "code": "TLOG_INCLUSION_PROOF_ERROR",
+        "message": "invalid checkpoint signature"}
+    r = attest("verify", bundle, "--trusted-root", moved, "--offline", "--artifact", artifact,
+               "--certificate-identity", who[0], "--certificate-oidc-issuer", who[1])
+    assert r.code == 1
+    assert ("checkpoint origin 'rekor.sigstage.dev - 8050909264565447525' is not the log "
+            "'rekor.elsewhere.example'") in r.err
