@@ -99,7 +99,8 @@ def _store_options(args: argparse.Namespace) -> dict[str, Any]:
 
     return {"insecure": getattr(args, "insecure_registry", False),
             "platforms": getattr(args, "oci_platforms", False),
-            "jobs": getattr(args, "jobs", DEFAULT_JOBS)}
+            "jobs": getattr(args, "jobs", DEFAULT_JOBS),
+            "progress": not getattr(args, "quiet", False)}
 
 
 def _add_store_flags(p: argparse.ArgumentParser) -> None:

@@ -274,7 +274,8 @@ def store_resolver(options: Mapping[str, Any], jobs: int = DEFAULT_JOBS,
     def one(uri: str) -> str:
         if "://" not in uri:
             raise UsageError(f"file store base {uri!r} needs a scheme (gs://, file://)")
-        subjects = [s for s in collect_subjects(open_store(uri, **options))
+        quiet = {**options, "progress": False}  # one meter, resolve's, counts the files
+        subjects = [s for s in collect_subjects(open_store(uri, **quiet))
                     if uri.endswith("/" + s.name) or s.name in (uri, uri.rsplit("/", 1)[-1])]
         if len(subjects) != 1:
             raise InputError(f"{uri}: not found")

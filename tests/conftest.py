@@ -122,3 +122,26 @@ def gcs(emulator, monkeypatch):
     from google.cloud import storage
 
     return storage.Client(project="test", credentials=AnonymousCredentials())
+
+
+def on_terminal(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ``attest CMD`` with stderr on a pseudo-terminal; (exit code, what it drew)."""
+    import pty
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "attester", *cmd], cwd=cwd, stderr=slave,
+                          stdout=subprocess.DEVNULL, timeout=60, check=False,
+                          env={**os.environ, **(env or {})})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the slave side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.returncode, out.decode(errors="replace")

@@ -9,6 +9,8 @@ import pytest
 
 from attester.cli import _subcommands, build_parser
 
+from conftest import on_terminal
+
 
 def _every_action() -> list[tuple[str, argparse.Action]]:
     parser = build_parser()
@@ -73,31 +75,6 @@ def test_mistyped_flag_shows_subcommand_usage_and_suggestion(attest) -> None:
 
 # -- progress and status lines ----------------------------------------------------------
 
-def _on_terminal(cmd: list[str], cwd, env=None) -> tuple[int, str]:
-    """Run ``attest CMD`` with stderr on a pseudo-terminal; (exit code, what it drew)."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    master, slave = pty.openpty()
-    proc = subprocess.run([sys.executable, "-m", "attester", *cmd], cwd=cwd, stderr=slave,
-                          stdout=subprocess.DEVNULL, timeout=60, check=False,
-                          env={**os.environ, **(env or {})})
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO once the slave side is closed
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return proc.returncode, out.decode(errors="replace")
-
-
 def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attest, repo,
                                                                           monkeypatch) -> None:
     monkeypatch.chdir(repo)
@@ -129,11 +106,11 @@ def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attes
          ["resolving 2/2 files", "wrote 1 promotion statement(s) to promo/"]),
     ]
     for cmd, expected in steps:
-        code, shown = _on_terminal(cmd, repo)
+        code, shown = on_terminal(cmd, repo)
         assert code in (0, 1), (cmd, shown)
         for text in expected:
             assert text in shown, (cmd, shown)
-        code_q, quiet = _on_terminal([*cmd, "--quiet"], repo)
+        code_q, quiet = on_terminal([*cmd, "--quiet"], repo)
         assert code_q == code
         assert "hashing" not in quiet and "wrote" not in quiet, (cmd, quiet)
     (repo / "release").mkdir()
@@ -141,9 +118,9 @@ def test_long_commands_show_progress_on_a_terminal_and_quiet_silences_them(attes
     shutil.copy(repo / "p.intoto.json", repo / "release")
     (repo / "policy.yaml").write_text("steps:\n  release: {keys: [k.pub]}\n")
     cmd = ["audit", "release", "--policy", "policy.yaml", "--format", "json", "-o", "a.json"]
-    code, shown = _on_terminal(cmd, repo)
+    code, shown = on_terminal(cmd, repo)
     assert "hashing 1/1 files" in shown and "wrote a.json: 1 artifact(s), " in shown, shown
-    code_q, quiet = _on_terminal([*cmd, "--quiet"], repo)
+    code_q, quiet = on_terminal([*cmd, "--quiet"], repo)
     assert code_q == code and "hashing" not in quiet and "wrote" not in quiet
 
 

@@ -288,3 +288,15 @@ def test_docker_hub_names() -> None:
     assert store.ref.repository == "library/alpine"
     assert store.client.base == "https://registry-1.docker.io/v2/"
     assert store.ref.name(tag="3.20") == "docker.io/library/alpine:3.20"
+
+
+def test_manifest_fetching_shows_progress_on_a_terminal(registry, repo) -> None:
+    from conftest import on_terminal
+
+    for tag in ("p1", "p2", "p3"):
+        push_image(registry, "progress/app", tag)
+    cmd = ["provenance", "local://", "--artifacts", f"oci://{registry}/progress/app"]
+    code, shown = on_terminal(cmd, repo)
+    assert code == 0 and "fetching 3/3 image manifests" in shown, shown
+    code, quiet = on_terminal([*cmd, "--quiet"], repo)
+    assert code == 0 and "fetching" not in quiet

@@ -21,7 +21,7 @@ REGISTRY: dict[str, str] = {
 
 
 #: Command-line options each scheme understands; others are not passed to it.
-OPTIONS: dict[str, tuple[str, ...]] = {"oci": ("insecure", "platforms", "jobs")}
+OPTIONS: dict[str, tuple[str, ...]] = {"oci": ("insecure", "platforms", "jobs", "progress")}
 
 
 def open_store(uri: str, **options: Any) -> Store:

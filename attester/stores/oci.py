@@ -347,13 +347,14 @@ class OciStore:
     client: RegistryClient = attrs.field(repr=False, eq=False)
     platforms: bool = False
     jobs: int = DEFAULT_JOBS
+    progress: bool = False  # a meter on a terminal while manifests are fetched
 
     @classmethod
     def from_uri(cls, uri: str, *, insecure: bool = False, platforms: bool = False,
                  retry: RetryPolicy | None = None, jobs: int = DEFAULT_JOBS,
-                 client: RegistryClient | None = None) -> OciStore:
+                 client: RegistryClient | None = None, progress: bool = False) -> OciStore:
         ref = Reference.parse(uri)
-        return cls(uri=uri, ref=ref, platforms=platforms, jobs=jobs,
+        return cls(uri=uri, ref=ref, platforms=platforms, jobs=jobs, progress=progress,
                    client=client or RegistryClient(ref.registry, insecure=insecure,
                                                    retry=retry, pool=jobs))
 
@@ -390,7 +391,9 @@ class OciStore:
 
     def _gather(self, fn: Callable[[T], list[Entry]], items: Sequence[T],
                 what: str) -> list[Entry]:
-        results = map_ordered(fn, items, jobs=self.jobs)
+        results = map_ordered(fn, items, jobs=self.jobs,
+                              progress=("fetching", f"{what} manifests") if self.progress
+                              else None)
         error = first_error(results, what=what)
         if error is not None:
             raise error
