@@ -21,14 +21,14 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from attester.errors import ServiceError, UsageError, VerificationError
+from attester.errors import InputError, ServiceError, UsageError, VerificationError
+from attester.jsonio import parse_json
 from attester.policy import Check
 
 MAX_INDEX_ANSWER = 64 * 1024
@@ -65,8 +65,9 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _post_get(url: str, *, body: Any | None, limit: int, what: str) -> Any:
-    """POST (with ``body``) or GET ``url``; the JSON answer, read up to ``limit`` bytes."""
+def _post_get(url: str, *, body: Any | None, limit: int, what: str) -> bytes | None:
+    """POST (with ``body``) or GET ``url``; the answer's bytes (up to ``limit``), None for
+    404."""
     import requests
 
     try:
@@ -88,18 +89,20 @@ def _post_get(url: str, *, body: Any | None, limit: int, what: str) -> Any:
             raw += chunk
             if len(raw) > limit:
                 raise ServiceError(f"{what}: {url} answered more than {limit} bytes")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ServiceError(f"{what}: {url} answered something that is not JSON") from None
+    return raw
 
 
 def search(rekor_url: str, digest_hex: str) -> list[str]:
     """Entry UUIDs Rekor's index holds for ``sha256:DIGEST``."""
-    found = _post_get(f"{rekor_url}/api/v1/index/retrieve", body={"hash": f"sha256:{digest_hex}"},
-                      limit=MAX_INDEX_ANSWER, what="Rekor index search")
-    if found is None:
+    url = f"{rekor_url}/api/v1/index/retrieve"
+    raw = _post_get(url, body={"hash": f"sha256:{digest_hex}"}, limit=MAX_INDEX_ANSWER,
+                    what="Rekor index search")
+    if raw is None:
         return []
+    try:  # strict: duplicate keys, NaN and deep nesting are refused, as for every input
+        found = parse_json(raw, where=f"Rekor index search: the answer of {url}")
+    except InputError as e:
+        raise ServiceError(e.message) from None
     if not isinstance(found, list) or not all(isinstance(u, str) and _UUID.match(u)
                                               for u in found):
         raise ServiceError(f"Rekor index search: {rekor_url} answered no list of entry UUIDs")
@@ -108,8 +111,11 @@ def search(rekor_url: str, digest_hex: str) -> list[str]:
 
 def fetch(rekor_url: str, uuid: str) -> dict[str, Any]:
     """The entry ``uuid`` in the bundle's ``tlogEntries`` form (still unverified)."""
-    answer = _post_get(f"{rekor_url}/api/v1/log/entries/{uuid}", body=None,
-                       limit=MAX_ENTRY_ANSWER, what=f"Rekor entry {uuid[-64:]}")
+    raw = _post_get(f"{rekor_url}/api/v1/log/entries/{uuid}", body=None,
+                    limit=MAX_ENTRY_ANSWER, what=f"Rekor entry {uuid[-64:]}")
+    if raw is None:
+        raise ValueError("the log has no such entry")
+    answer = parse_json(raw, where="the log's answer")
     if not isinstance(answer, Mapping) or len(answer) != 1:
         raise ValueError("the answer is not one entry")
     (key, e), = answer.items()
@@ -132,7 +138,7 @@ def fetch(rekor_url: str, uuid: str) -> dict[str, Any]:
     body = base64.b64decode(e["body"], validate=True)
     if hashlib.sha256(b"\x00" + body).hexdigest() != uuid[-64:]:
         raise ValueError("the entry's body is not the one its UUID names")
-    parsed = json.loads(body)
+    parsed = parse_json(body, where="entry body")
     if not isinstance(parsed, Mapping) or not isinstance(parsed.get("kind"), str) or \
             not isinstance(parsed.get("apiVersion"), str):
         raise ValueError("the entry's body names no kind")
@@ -224,7 +230,7 @@ def verify_entry(entry: Mapping[str, Any], envelope: Any, trusted_root: Any) -> 
     from attester import intoto_entry
 
     when = _verify_log(entry, trusted_root)
-    body = json.loads(base64.b64decode(entry["canonicalizedBody"]))
+    body = parse_json(base64.b64decode(entry["canonicalizedBody"]), where="entry body")
     kind, pems, payload_hash = logged_material(body)
     if payload_hash != hashlib.sha256(envelope.payload).hexdigest():
         raise VerificationError(f"the {kind} entry logs another payload")
@@ -269,6 +275,9 @@ def verify_envelope(data: bytes, envelope: Any, *, rekor_url: str, trusted_root:
                                  uuid=uuid[-64:])
         except VerificationError as e:
             errors.append(f"entry {uuid[-64:][:12]}: {e.message}")
+            continue
+        except InputError as e:
+            errors.append(f"entry {uuid[-64:][:12]}: malformed ({e.message[:120]})")
             continue
         except (KeyError, IndexError, TypeError, ValueError, binascii.Error) as e:
             errors.append(f"entry {uuid[-64:][:12]}: malformed ({type(e).__name__}: "

@@ -145,7 +145,9 @@ def test_tampered_inclusion_proof_fails(attest, standin, case) -> None:
      "answered more than 65536 bytes"),
     ("/api/v1/index/retrieve", b'{"uuids": []}', 2, "answered no list of entry UUIDs"),
     ("/api/v1/index/retrieve", b'["../../etc/passwd"]', 2, "answered no list of entry UUIDs"),
-    ("/api/v1/index/retrieve", b"not json", 2, "answered something that is not JSON"),
+    ("/api/v1/index/retrieve", b"not json", 2, "Rekor index search: the answer of http://"),
+    ("/api/v1/index/retrieve", b'["' + b"a" * 64 + b'"]' + b" " * 3, 1, "malformed"),
+    ("ENTRY", b'{"a": 1, "a": 2}', 1, "duplicate key 'a'"),
     ("ENTRY", b'{"logIndex": 1}', 1, "malformed"),
     ("ENTRY", b"[]", 1, "malformed"),
 ])
