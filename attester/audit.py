@@ -90,51 +90,97 @@ class AuditReport:
         }
 
 
-def scan(release_dir: str, *, exclude: tuple[str, ...] = ()
-         ) -> tuple[list[str], list[tuple[str, str, int]], list[tuple[str, str]]]:
-    """(attestation paths, (name, path, size) of files, (name, digest) of images); files
-    in ``exclude`` (the policy, should it sit in the folder) are not artifacts."""
+def shown(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by ``surrogateescape``) become
+    visible ``\\xNN`` escapes, so every report format can be written."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@attrs.frozen
+class Scan:
+    """What a release folder holds. ``hostile`` entries (a name that is not UTF-8, a link
+    leading outside or nowhere, a fifo, an unreadable file or folder) become FAIL rows:
+    a file an attacker ships must never abort the audit."""
+
+    attestations: list[str]
+    files: list[tuple[str, str, int]]  # (name, path to read, size)
+    images: list[tuple[str, str]]
+    hostile: list[tuple[str, str]]  # (name as shown, why it fails)
+    problems: list[Check]
+
+
+def scan(release_dir: str, *, exclude: tuple[str, ...] = ()) -> Scan:
+    """Walk the folder (iteratively: a tree thousands of levels deep must not exhaust
+    the recursion limit); files in ``exclude`` (the policy) are not artifacts."""
     root = Path(release_dir)
     if not root.is_dir():
         raise InputError(f"release {release_dir}: not a folder")
     real_root = os.path.realpath(root)
     # os.scandir's entries carry their type and cache their stat: at 10,000 files,
     # pathlib's rglob, sorting Path objects and a realpath per entry cost more than
-    # hashing the files. Symlinks alone are resolved, to refuse one leading outside.
+    # hashing the files. Symlinks alone are resolved (once, within the folder).
     skip = {_identity(x) for x in exclude} - {None}
     found: list[tuple[tuple[str, ...], str, os.DirEntry[str]]] = []
-
-    def walk(folder: str, prefix: tuple[str, ...]) -> None:
-        with os.scandir(folder) as it:
-            for entry in it:
-                parts = (*prefix, entry.name)
-                if entry.is_symlink():
-                    target = os.path.realpath(entry.path)
-                    if os.path.commonpath([real_root, target]) != real_root:
-                        raise InputError(f"{entry.path}: symlink points outside the release "
-                                         "folder")
-                elif entry.is_dir():
-                    walk(entry.path, parts)
-                    continue
-                found.append((parts, entry.path, entry))
-
-    walk(str(root), ())
-    attestations, files, images = [], [], []
-    for parts, path, entry in sorted(found, key=lambda f: f[0]):
+    out = Scan([], [], [], [], [])
+    stack: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
+    while stack:
+        folder, prefix = stack.pop()
         try:
-            st = entry.stat()
-        except OSError:
-            continue  # a dangling symlink inside the folder: nothing to read
-        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in skip:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            out.hostile.append((shown("/".join(prefix) or "."),
+                                f"folder cannot be listed: {e.strerror}"))
             continue
+        for item in entries:
+            parts = (*prefix, item.name)
+            if not item.is_symlink() and item.is_dir(follow_symlinks=False):
+                stack.append((item.path, parts))
+            else:
+                found.append((parts, item.path, item))
+    for parts, path, entry in sorted(found, key=lambda f: f[0]):
         rel = "/".join(parts)
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            out.hostile.append((shown(rel), "file name is not valid UTF-8; no attestation "
+                                "can name it"))
+            continue
+        read_path = path
+        try:
+            if entry.is_symlink():
+                target = os.path.realpath(path)
+                if os.path.commonpath([real_root, target]) != real_root:
+                    out.hostile.append((rel, "symlink points outside the release folder"))
+                    continue
+                st = os.stat(target)
+                if stat.S_ISDIR(st.st_mode):
+                    continue  # its files are listed under their own names
+                read_path = target
+            else:
+                st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            out.hostile.append((rel, "broken symlink" if entry.is_symlink() else
+                                "cannot be read"))
+            continue
+        if (st.st_dev, st.st_ino) in skip:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            out.hostile.append((rel, "not a regular file (a fifo, socket or device)"))
+            continue
+        if not os.access(read_path, os.R_OK):
+            out.hostile.append((rel, "cannot be read (permission denied)"))
+            continue
         if rel.endswith(ATTESTATION_SUFFIXES):
-            attestations.append(path)
+            out.attestations.append(read_path)
         elif rel == "images.txt":
-            images = _images(Path(path))
+            try:
+                out.images.extend(_images(Path(read_path)))
+            except InputError as e:
+                out.problems.append(Check("images.txt", False, e.message))
         else:
-            files.append((rel, path, st.st_size))
-    return attestations, files, images
+            out.files.append((rel, read_path, st.st_size))
+    return out
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -147,13 +193,17 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 def _images(path: Path) -> list[tuple[str, str]]:
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise InputError(f"{path.name}: unreadable or not UTF-8 text") from None
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         ref, sep, digest = line.replace(" ", "@").partition("@sha256:")
         if not sep or not ref or not is_hex_digest("sha256", digest):
-            raise InputError(f"{path}: line {n}: expected REGISTRY/REPO@sha256:<64 hex>")
+            raise InputError(f"{path.name}: line {n}: expected REGISTRY/REPO@sha256:<64 hex>")
         out.append((ref, digest.lower()))
     return out
 
@@ -168,7 +218,8 @@ def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None
     if trusted_root:
         trusts = {k: attrs.evolve(t, trusted_root_path=trusted_root, offline=True)
                   for k, t in trusts.items()}
-    attestations, files, images = scan(release_dir, exclude=(policy_path,))
+    found = scan(release_dir, exclude=(policy_path,))
+    attestations, files, images = found.attestations, found.files, found.images
     if not attestations:
         raise InputError(f"release {release_dir}: holds no attestations (*.intoto.json, "
                          "*.sigstore.json)")
@@ -190,10 +241,17 @@ def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None
     hasher.start()
     try:
         docs = []
+        unreadable: list[Check] = []
         for path in attestations:
-            data, doc = read_attestation(path)
-            docs.append((os.path.relpath(path, release_dir), data, doc))
+            where = shown(os.path.relpath(path, release_dir))
+            try:  # an attestation an attacker mangled is a problem row, not an abort
+                data, doc = read_attestation(path)
+            except InputError as e:
+                unreadable.append(Check(f"attestation {where}", False, e.message))
+                continue
+            docs.append((where, data, doc))
         links, problems = load_links(docs, trusts, pf.policies, pf.predicate_types)
+        problems = [*found.problems, *unreadable, *problems]
         index = ChainIndex(links)
     finally:
         hasher.join()  # an attestation's error, if any, is the one reported
@@ -204,6 +262,8 @@ def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None
             for (name, _, _), d in zip(files, digests, strict=True)]
     rows.extend(Row(ref, digest, index.follow(ref, digest, source_uri=pf.source_uri))
                 for ref, digest in images)
+    rows.extend(Row(name, "", ChainResult(artifact=name, checks=(
+        Check("release entry", False, f"{name}: {why}"),))) for name, why in found.hostile)
     return AuditReport(release_dir=release_dir, policy=policy_path, rows=tuple(rows),
                        problems=tuple(problems), when=now)
 
@@ -242,7 +302,9 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri '
 def render_html(report: AuditReport) -> str:
     doc = report.to_json()
     s = doc["summary"]
-    esc = html.escape
+    def esc(text: str) -> str:  # control characters shown, markup escaped
+        return html.escape(safe(text))
+
     rows = []
     for r in doc["artifacts"]:
         cls = "pass" if r["verdict"] == "PASS" else "fail"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -432,3 +433,67 @@ def test_audit_ignores_other_predicate_types_as_links(attest, rel, tmp_path) -> 
     doc = r.json()
     assert doc["artifacts"][0]["verdict"] == "FAIL"
     assert any("a stage link must be provenance" in p for p in doc["attestationProblems"])
+
+
+# -- item 9: hostile entries in a release folder are FAIL rows, never an abort ---------
+
+def _release_folder(rel: Release, tmp_path: Path) -> Path:
+    d = tmp_path / "v1.31.0"
+    d.mkdir()
+    for f in (rel.stage, rel.release):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "kubectl").write_bytes(ARTIFACT)
+    return d
+
+
+def test_audit_of_a_clean_folder_passes(attest, rel, tmp_path) -> None:
+    d = _release_folder(rel, tmp_path)
+    (d / "kubectl-link").symlink_to("kubectl")  # an in-folder link is resolved once
+    r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+    assert r.code == 0, r.err
+    assert {row["artifact"]: row["verdict"] for row in r.json()["artifacts"]} == {
+        "kubectl": "PASS", "kubectl-link": "PASS"}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "html"])
+def test_audit_turns_hostile_entries_into_fail_rows(attest, rel, tmp_path, fmt) -> None:
+    d = _release_folder(rel, tmp_path)
+    os.mkdir(os.path.join(os.fsencode(d), b"bad-\xff-dir"))
+    with open(os.path.join(os.fsencode(d), b"name-\xff\xfe"), "wb") as f:
+        f.write(ARTIFACT)
+    (d / "outside").symlink_to(rel.artifact)
+    (d / "dangling").symlink_to(d / "nowhere")
+    os.mkfifo(d / "a-fifo")
+    (d / "evil\x1b[32m ok").write_bytes(b"x")
+    (d / "images.txt").write_text("not an image reference\n")
+    (d / "broken.intoto.json").write_text('{"payload": ' + "[" * 10_000)
+    chain = deep_folder(d / "deep", 1100)
+    (chain[-1] / "f").write_bytes(b"deep")
+    out = tmp_path / f"audit.{fmt}"
+    try:
+        r = attest("audit", d, "--policy", rel.policy, "--format", fmt, "--output", out)
+    finally:
+        remove_deep(chain)
+    assert r.code == 1, r.err
+    assert "internal error" not in r.err and "Traceback" not in r.err
+    assert "\x1b" not in r.err
+    page = out.read_bytes().decode("utf-8")
+    assert "\x1b" not in page
+    if fmt == "json":  # the escapes as a reader of the JSON sees them
+        doc = json.loads(page)
+        page = "\n".join([*(f"{row['artifact']} {row['firstFailure']}" for row in doc["artifacts"]),
+                          *doc["attestationProblems"]])
+    for needle in ("name-\\xff\\xfe", "file name is not valid UTF-8", "symlink points outside",
+                   "broken symlink", "not a regular file", "line 1: expected REGISTRY/REPO",
+                   "nested more than", "d/d/d/d"):
+        assert needle in page, (needle, page[:2000])
+    if fmt == "json":
+        verdicts = {row["artifact"]: row["verdict"] for row in doc["artifacts"]}
+        assert verdicts["kubectl"] == "PASS"
+        assert verdicts["outside"] == verdicts["dangling"] == verdicts["a-fifo"] == "FAIL"
+        from attester import schemas
+
+        assert schemas.errors(doc, "audit-report.schema.json") == []
+    if fmt == "html":
+        assert "Content-Security-Policy" in page and "default-src 'none'" in page
+        assert "<script" not in page
