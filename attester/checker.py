@@ -67,10 +67,10 @@ def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, A
     when there is one (gs://b/kubectl names one object, whose prefix would also match
     kubectl.sha256)."""
     from attester.policy import Artifact
-    from attester.stores import digest_entries, open_store
+    from attester.stores import digest_entries, entries_to_hash, open_store
 
     store = open_store(uri, **options)
-    entries = list(store.entries())
+    entries = list(store.entries()) if exact else entries_to_hash(store)
     if exact:
         entries = [e for e in entries if e.name == uri] or entries
     digests = digest_entries(store, entries, algorithms, progress=progress)

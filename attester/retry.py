@@ -13,7 +13,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -57,10 +57,7 @@ def parse_retry_after(value: str) -> float | None:
 
 
 class Answer(Protocol):
-    """What :func:`send` needs of a response (``requests.Response`` is one)."""
-
-    @property
-    def status_code(self) -> int: ...
+    """What :func:`send` needs of a response (``requests``' and ``urllib3``'s are)."""
 
     @property
     def headers(self) -> Mapping[str, str]: ...
@@ -68,12 +65,18 @@ class Answer(Protocol):
     def close(self) -> None: ...
 
 
+def status_code(resp: Any) -> int:
+    """The status of a ``requests`` response (``urllib3``'s: pass ``status_of=...status``)."""
+    return int(resp.status_code)
+
+
 A = TypeVar("A", bound=Answer)
 
 
 def send(request: Callable[[], A], policy: RetryPolicy, *,
          transient: tuple[type[Exception], ...],
-         unreachable: Callable[[Exception], Exception]) -> tuple[A, int]:
+         unreachable: Callable[[Exception], Exception],
+         status_of: Callable[[A], int] = status_code) -> tuple[A, int]:
     """Call ``request`` until it answers with a status that is not retryable (429, 5xx) or
     the attempts run out; back off between tries, as told by Retry-After when sent.
 
@@ -92,7 +95,7 @@ def send(request: Callable[[], A], policy: RetryPolicy, *,
                 policy.sleep(policy.delay(attempt))
                 continue
             raise unreachable(e) from None
-        if resp.status_code in RETRYABLE_STATUS and attempt < policy.attempts:
+        if status_of(resp) in RETRYABLE_STATUS and attempt < policy.attempts:
             wait = policy.delay(attempt, resp.headers.get("Retry-After"))
             resp.close()  # give the connection back to the pool before waiting
             policy.sleep(wait)

@@ -96,9 +96,11 @@ class FaultProxy:
     """A loopback HTTP proxy in front of a real server that first answers from ``script``.
 
     Each scripted (status, headers) answers one request; then requests pass through.
+    With ``keep_host`` the client's Host header is passed on, so a server that builds
+    links from it (the GCS emulator's mediaLink) links back through the proxy.
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, keep_host: bool = False) -> None:
         import http.server
         import threading
 
@@ -120,7 +122,7 @@ class FaultProxy:
                     send(self, code, b'{"error": {"code": %d, "message": "injected"}}' % code,
                          headers)
                     return
-                skip = {"host", "content-length", "connection"}
+                skip = {"content-length", "connection"} | (set() if keep_host else {"host"})
                 fwd = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                 r = requests.request(self.command, f"http://{outer.upstream}{self.path}",
                                      headers=fwd, data=body, timeout=30)

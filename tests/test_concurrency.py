@@ -110,3 +110,86 @@ def test_shared_clients_resolve_many_repositories(registry) -> None:
     assert [g for i, g in enumerate(got) if i != 7] == digests
     assert isinstance(got[7], StoreError) and "many/absent:v1: not found" in str(got[7])
     assert len(clients._clients) == 1  # one client (one connection pool) per registry
+
+
+# -- gs:// on the GCS emulator: downloads --jobs at a time, while listing -------------
+
+def _objects(gcs, name: str, n: int) -> dict[str, bytes]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bucket = gcs.create_bucket(name)
+    data = {f"stage/f{i:03d}": f"object {i:03d}".encode() for i in range(n)}
+    data["stage/big.tar.gz"] = b"B" * (GCS_SMALL + 5)  # streamed in ranged reads, not ahead
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda kv: bucket.blob(kv[0]).upload_from_string(kv[1]), data.items()))
+    return data
+
+
+GCS_SMALL = 1 << 20
+
+
+@pytest.mark.gcs
+def test_gcs_subjects_keep_listing_order_whatever_the_jobs(gcs) -> None:
+    from attester.stores import collect_subjects
+    from attester.stores.gcs import PREFETCH_MAX_OBJECT, GcsStore
+
+    assert PREFETCH_MAX_OBJECT == GCS_SMALL
+    data = _objects(gcs, "order", 40)
+    runs = {}
+    for jobs in (1, 8):
+        subjects = collect_subjects(GcsStore.from_uri("gs://order/stage/", client=gcs, jobs=jobs))
+        runs[jobs] = [(s.name, s.digest["sha256"]) for s in subjects]
+    assert runs[1] == sorted((f"gs://order/{k}", hashlib.sha256(v).hexdigest())
+                             for k, v in data.items())
+    assert runs[8] == runs[1]
+
+
+@pytest.mark.gcs
+def test_gcs_objects_rewritten_after_listing_fail_in_listing_order(gcs) -> None:
+    from attester.stores import digest_entries
+    from attester.stores.gcs import GcsStore
+
+    _objects(gcs, "racy-many", 30)
+    bucket = gcs.bucket("racy-many")
+    for jobs in (1, 8):
+        store = GcsStore.from_uri("gs://racy-many/stage/", client=gcs, jobs=jobs)
+        entries = [e for e in store.entries() if e.size < GCS_SMALL]
+        for i in (7, 21):  # same size, other bytes: only the listed MD5 tells
+            bucket.blob(f"stage/f{i:03d}").upload_from_string(f"OBJEC{jobs} {i:03d}".encode())
+        with pytest.raises(StoreError) as e:
+            digest_entries(store, entries)
+        assert str(e.value).startswith(  # the first in listing order, whatever the jobs
+            "gs://racy-many/stage/f007: changed while it was being hashed (listed with 10 "
+            "bytes, md5 "), str(e.value)
+
+
+@pytest.mark.gcs
+def test_gcs_downloads_go_through_the_retry_loop(gcs, emulator, monkeypatch) -> None:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from attester.errors import ServiceError
+    from attester.stores import digest_entries
+    from attester.stores.gcs import GcsStore
+
+    from servers import FaultProxy
+
+    gcs.create_bucket("flaky-many")
+    monkeypatch.setenv("ATTEST_RETRY_BASE_DELAY", "0.01")
+    with FaultProxy(emulator.removeprefix("http://"), keep_host=True) as proxy:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+        client = storage.Client(project="test", credentials=AnonymousCredentials())
+        for i in range(3):  # uploaded through the proxy: the media links point at it
+            client.bucket("flaky-many").blob(f"o{i}").upload_from_string(f"payload {i}")
+        store = GcsStore.from_uri("gs://flaky-many/", client=client, jobs=4)
+        entries = store.entries()
+        assert all(e.handle.media_link.startswith(proxy.url) for e in entries)
+        proxy.script = [(503, {}), (429, {"Retry-After": "0"})]
+        digests = digest_entries(store, entries)
+        assert proxy.script == []
+        assert [d["sha256"] for d in digests] == [
+            hashlib.sha256(f"payload {i}".encode()).hexdigest() for i in range(3)]
+        proxy.script = [(503, {})] * 5
+        with pytest.raises(ServiceError, match=r"gs://flaky-many/o0: storage answered 503 5 "
+                                               "times; giving up"):
+            digest_entries(store, entries[:1])

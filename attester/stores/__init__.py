@@ -21,7 +21,8 @@ REGISTRY: dict[str, str] = {
 
 
 #: Command-line options each scheme understands; others are not passed to it.
-OPTIONS: dict[str, tuple[str, ...]] = {"oci": ("insecure", "platforms", "jobs", "progress")}
+OPTIONS: dict[str, tuple[str, ...]] = {"oci": ("insecure", "platforms", "jobs", "progress"),
+                                       "gs": ("jobs",), "github-release": ("jobs",)}
 
 
 def open_store(uri: str, **options: Any) -> Store:
@@ -30,12 +31,23 @@ def open_store(uri: str, **options: Any) -> Store:
     return factory(uri, **{k: v for k, v in options.items() if k in wanted})
 
 
+def entries_to_hash(store: Store) -> list[Entry]:
+    """``store.entries()`` when every entry will be hashed: a store that can (gs://)
+    starts reading them while it is still listing."""
+    ahead = getattr(store, "read_ahead", None)
+    if callable(ahead):
+        ahead()
+    return list(store.entries())
+
+
 def digest_entries(store: Store, entries: Sequence[Entry],
                    algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
                    *, progress: bool = False) -> list[Mapping[str, str]]:
     """Digests of ``entries``, each checked by its store once hashed (changed while read,
     or at odds with a digest the store itself claims)."""
-    digests = hash_tasks([store.task(e) for e in entries], algorithms, progress=progress)
+    # A remote store's reads wait on the network: as many at once as it allows (--jobs).
+    digests = hash_tasks([store.task(e) for e in entries], algorithms, progress=progress,
+                         workers=getattr(store, "jobs", None))
     for entry, digest in zip(entries, digests, strict=True):
         store.after_hash(entry, digest)
     return list(digests)
@@ -50,7 +62,7 @@ def collect_subjects(store: Store, algorithms: Sequence[str] = DEFAULT_ALGORITHM
     """
     from attester.snapshot import unchanged
 
-    entries = list(store.entries())
+    entries = list(store.entries()) if baseline is not None else entries_to_hash(store)
     if baseline is not None:
         entries = [e for e in entries if not unchanged(e.identity, baseline.get(e.name))]
     digests = digest_entries(store, entries, algorithms, progress=progress)

@@ -1,7 +1,7 @@
 """``github-release://OWNER/REPO/TAG``: a GitHub release's assets, streamed and hashed.
 
 Subject name = asset name. When the API reports an asset digest (``sha256:...``), the
-bytes we hashed must agree with it.
+bytes we hashed must agree with it. Assets are downloaded ``jobs`` at a time.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from typing import IO
 
 import attrs
 import requests
+import requests.adapters
 
 from attester import githubapi
 from attester.errors import StoreError, UsageError
 from attester.hashing import HashTask
 from attester.httpget import get_stream
+from attester.parallel import DEFAULT_JOBS
 from attester.stores.interface import Entry, require_unique_names
 
 _URI = re.compile(r"^github-release://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<tag>.+)$")
@@ -28,14 +30,23 @@ class GitHubReleaseStore:
     owner: str
     repo: str
     tag: str
-    session: requests.Session = attrs.field(factory=requests.Session, eq=False, repr=False)
+    jobs: int = DEFAULT_JOBS
+    session: requests.Session = attrs.field(eq=False, repr=False)
+
+    @session.default
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.jobs))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
 
     @classmethod
-    def from_uri(cls, uri: str) -> GitHubReleaseStore:
+    def from_uri(cls, uri: str, *, jobs: int = DEFAULT_JOBS) -> GitHubReleaseStore:
         m = _URI.match(uri)
         if not m:
             raise UsageError(f"{uri!r}: expected github-release://OWNER/REPO/TAG")
-        return cls(uri=uri, owner=m["owner"], repo=m["repo"], tag=m["tag"])
+        return cls(uri=uri, owner=m["owner"], repo=m["repo"], tag=m["tag"], jobs=jobs)
 
     def entries(self) -> Sequence[Entry]:
         gh = githubapi.client()
