@@ -598,6 +598,22 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upload(args: argparse.Namespace) -> int:
+    """Store a Sigstore bundle in GitHub's attestation API (as actions/attest does)."""
+    from attester import github_attestations, githubapi
+    from attester.jsonio import read_bytes
+
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if "/" not in repo.strip("/"):
+        raise UsageError("which repository? pass --repo OWNER/REPO (in a job: "
+                         "GITHUB_REPOSITORY)")
+    data = read_bytes(args.bundle, what="bundle")
+    ident = github_attestations.upload(data, repo, where=f"bundle {args.bundle}")
+    print(f"{githubapi.server_url()}/{repo}/attestations/{ident}")
+    print(f"uploaded {args.bundle} to {repo} as attestation {ident}", file=sys.stderr)
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from attester import certpolicy, checker, vsapolicy
     from attester.policy import Policy
@@ -1220,6 +1236,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="DIR",
                    help="folder to write ALG:HEX.jsonl in (default: the current folder)")
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("upload", help="store a Sigstore bundle in GitHub's attestation "
+                       "API (as actions/attest)", formatter_class=fmt,
+                       description="POST the bundle to /repos/OWNER/REPO/attestations, "
+                       "where 'gh attestation verify' and 'attest verify --owner' find it. "
+                       "Needs a token with attestations: write (GITHUB_TOKEN / GH_TOKEN). "
+                       "Prints the attestation's URL.",
+                       epilog="example:\n  attest upload prov.sigstore.json --repo "
+                       "example/project")
+    p.add_argument("bundle", metavar="BUNDLE", help="a Sigstore bundle (attest sign --keyless)")
+    p.add_argument("--repo", metavar="OWNER/REPO",
+                   help="the repository to store it in (default: GITHUB_REPOSITORY)")
+    p.set_defaults(func=cmd_upload)
 
     p = sub.add_parser("attach", help="attach a signed attestation to an image (OCI 1.1 "
                        "referrer)", formatter_class=fmt,

@@ -223,3 +223,24 @@ def verify_fetched(fetched: Sequence[Fetched], trust: Any, demands: Any, *, blob
             reports.append(Report(attestation=f.where, checks=(Check("bundle", False,
                                                                      e.message),)))
     return next((r for r in reports if r.ok), reports[0]), reports
+
+
+def upload(data: bytes, repo: str, *, where: str) -> int:
+    """``POST /repos/O/R/attestations`` with the bundle, as actions/attest stores it; the
+    attestation's id. Only Sigstore bundles are accepted there."""
+    from attester import bundles
+    from attester.jsonio import parse_json
+
+    doc = parse_json(data, where=where)
+    if not bundles.looks_like_bundle(doc):
+        raise InputError(f"{where}: GitHub stores Sigstore bundles only (sign with --keyless)")
+    owner, _, name = repo.partition("/")
+    gh = githubapi.client()
+    _, answer = githubapi.call(functools.partial(
+        gh.requester.requestJsonAndCheck, "POST",
+        f"/repos/{quote(owner)}/{quote(name)}/attestations", input={"bundle": doc}),
+        what=f"upload to {repo}")
+    ident = answer.get("id") if isinstance(answer, dict) else None
+    if not isinstance(ident, int) or isinstance(ident, bool):
+        raise ServiceError(f"upload to {repo}: unexpected API answer (no attestation id)")
+    return ident

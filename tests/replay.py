@@ -34,6 +34,8 @@ class Replay:
         self.faults: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self.token: str | None = None
         self.log: list[str] = []
+        #: (path, body) of every POST, in order (routes answer POSTs as they do GETs)
+        self.posted: list[tuple[str, bytes]] = []
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,6 +44,12 @@ class Replay:
 
             def do_GET(self) -> None:
                 replay.log.append(self.path)
+                replay.handle(self)
+
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                replay.posted.append((self.path, self.rfile.read(min(size, 64 << 20))))
+                replay.log.append(f"POST {self.path}")
                 replay.handle(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
