@@ -23,6 +23,8 @@ def test_missing_extra_is_named(attest, repo, monkeypatch, module, args, extra) 
     monkeypatch.delenv("SIGSTORE_ID_TOKEN", raising=False)
     assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    for name in [m for m in sys.modules if m.startswith(module + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)  # and its submodules other tests loaded
     r = attest(*args)
     assert r.code == 2, r.err
     assert f"pip install '{extra}'" in r.err and "Traceback" not in r.err
