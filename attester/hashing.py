@@ -130,8 +130,12 @@ def default_workers() -> int:
 
 
 def hash_tasks(tasks: Sequence[HashTask], algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
-               *, workers: int | None = None, progress: bool = False) -> list[dict[str, str]]:
-    """Digests of every task, in the order given; largest inputs start first."""
+               *, workers: int | None = None, progress: bool = False,
+               chunk_size: int | None = None) -> list[dict[str, str]]:
+    """Digests of every task, in the order given; largest inputs start first.
+
+    ``workers`` and ``chunk_size`` default to the measured choices above (bench/ sweeps
+    them)."""
     algs = check_algorithms(algorithms)
     meter = Progress(len(tasks), sum(t.size for t in tasks), enabled=progress)
     local = threading.local()
@@ -140,7 +144,7 @@ def hash_tasks(tasks: Sequence[HashTask], algorithms: Sequence[str] = DEFAULT_AL
     def run(task: HashTask) -> dict[str, str]:
         buf = getattr(local, "buf", None)
         if buf is None:
-            buf = local.buf = bytearray(CHUNK_SIZE)
+            buf = local.buf = bytearray(chunk_size or CHUNK_SIZE)
         try:
             with task.open() as stream:
                 digest = hash_stream(stream, algs, buf, on_bytes)
