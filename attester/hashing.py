@@ -1,12 +1,11 @@
 """The one hashing engine every store uses.
 
-Streams each input in 1 MiB chunks into every requested hash in the same pass (a file
-is never read twice), and hashes many inputs at once on a thread pool: OpenSSL-backed
-``hashlib`` releases the GIL on updates this large, so threads scale across cores
-without the pickling and start-up cost of processes. Measured on the 2-core machine
-over bench/'s 2.1 GB tree: a thread pool and a process pool both take 0.59 s (the
-SHA-NI compute limit is ~0.6 s), so threads it is. Memory is bounded by workers x
-chunk size, whatever the file sizes.
+Streams each input in :data:`CHUNK_SIZE` chunks into every requested hash in the same
+pass (a file is never read twice), and hashes many inputs at once on threads, one per
+core: OpenSSL-backed ``hashlib`` releases the GIL on updates this large, so threads
+scale across cores without the pickling and start-up cost of processes. Each worker
+pulls the next input (largest first) from one shared list. Memory is bounded by
+workers x chunk size, whatever the file sizes.
 """
 
 from __future__ import annotations
@@ -23,7 +22,17 @@ import attrs
 
 from attester.errors import AttesterError, StoreError, UsageError
 
-CHUNK_SIZE = 1 << 20
+#: The read buffer, chosen by measurement (``bench/hash_bench.py`` sweeps 32 KiB-4 MiB
+#: and 1, 2 and 4 workers). On the 2-core AMD EPYC (SHA-NI) over bench/'s 2.1 GB tree,
+#: 5 interleaved runs each, 2 workers: CPU time (user + system) 1.31 s at 32 KiB, and
+#: 1.25 s (1.22-1.29) at every size from 64 KiB to 4 MiB; the SHA-256 compute limit
+#: (openssl speed -evp sha256: 2.03 GB/s per core) is 1.05 CPU-s. Wall time moved 2x
+#: from run to run on that shared machine, so it decided nothing; a quieter run of the
+#: same machine class (issue 13) took 1.09 s at 128 KiB and 1.52 s at 1 MiB (the copy
+#: out of the page cache no longer stays in the core's cache before it is hashed), and
+#: coreutils settled on 128 KiB for cp and cat by the same kind of measurement
+#: (gnulib's ioblksize.h). So: 128 KiB, never slower here, a fraction of the memory.
+CHUNK_SIZE = 128 << 10
 SUPPORTED_ALGORITHMS = ("sha256", "sha384", "sha512")
 DEFAULT_ALGORITHMS = ("sha256",)
 
@@ -126,6 +135,9 @@ class Progress:
 
 
 def default_workers() -> int:
+    """One thread per core: hashing is CPU-bound once the page cache holds the files. On
+    the 2-core machine 4 workers took a little more CPU than 2 (1.27 vs 1.26 s median
+    over 5 runs at 128 KiB) and no run was faster; 1 worker cannot use the second core."""
     return max(1, min(32, os.cpu_count() or 1))
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -87,10 +88,20 @@ def warm(paths: list[str]) -> None:
                 pass
 
 
-def timed(cmd: list[str] | str, **kw: object) -> float:
+#: CPU seconds (user + system) of every command timed, by command: on a shared machine
+#: a command's CPU time moves far less than its wall-clock time.
+CPU: dict[str, list[float]] = {}
+
+
+def timed(cmd: list[str] | str, *, key: str = "", **kw: object) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(key or str(cmd), []).append(
+        after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
 
 
 def peak_rss_mb(cmd: list[str]) -> float:
@@ -130,14 +141,16 @@ def sweep(tree: Path, total: int, limit: float, reps: int, workers: tuple[int, .
     for _ in range(reps):
         for key in runs:  # one pass over every setting per repetition: interleaved
             runs[key].append(timed([sys.executable, "-c", SWEEP, str(ROOT), str(tree),
-                                    str(key[0]), str(key[1]), "sha256"]))
+                                    str(key[0]), str(key[1]), "sha256"], key=f"sweep {key}"))
     print(f"\nbuffer/worker sweep, sha256, {reps} interleaved repetition(s) "
           f"(the engine alone, fresh process each):")
     print(f"{'buffer':>8}{'workers':>9}  {'best':>7}{'median':>8}{'worst':>8}"
-          f"{'GB/s best':>11}{'x limit':>9}")
+          f"{'GB/s best':>11}{'x limit':>9}{'CPU s median':>14}")
     for (b, w), xs in runs.items():
+        cpu = statistics.median(CPU[f"sweep {(b, w)}"])
         print(f"{b // KIB:>6}Ki{w:>9}  {min(xs):>7.3f}{statistics.median(xs):>8.3f}"
-              f"{max(xs):>8.3f}{total / 1e9 / min(xs):>11.2f}{min(xs) / limit:>8.2f}x")
+              f"{max(xs):>8.3f}{total / 1e9 / min(xs):>11.2f}{min(xs) / limit:>8.2f}x"
+              f"{cpu:>14.3f}")
 
 
 def main() -> int:
@@ -201,7 +214,7 @@ def main() -> int:
             names = names[r % len(names):] + names[:r % len(names)]  # rotate the order
             for name in names:
                 cmd = commands[name]
-                times[name].append(timed(cmd, shell=isinstance(cmd, str), cwd=ROOT))
+                times[name].append(timed(cmd, key=name, shell=isinstance(cmd, str), cwd=ROOT))
             print(f"  round {r + 1}: " + ", ".join(f"{k} {times[k][-1]:.3f}s" for k in commands))
         once: dict[str, float] = {
             "openssl x1 sha256": timed(f"{xargs} -P1 openssl dgst -sha256", shell=True),
@@ -218,9 +231,10 @@ def main() -> int:
         rss = peak_rss_mb(attest)
         rss2 = peak_rss_mb([*attest, "--digest", "sha512"])
 
-        print(f"\n{'tool':<24}{'':>4}{'GB/s':>6}  wall")
+        print(f"\n{'tool':<24}{'':>4}{'GB/s':>6}  wall; CPU (user + system)")
         for name, xs in times.items():
-            print(f"{name:<24}{total / 1e9 / min(xs):>10.2f}  {stats(xs)}")
+            print(f"{name:<24}{total / 1e9 / min(xs):>10.2f}  {stats(xs)}; CPU median "
+                  f"{statistics.median(CPU[name]):.3f}s")
         for name, secs in once.items():
             print(f"{name:<24}{total / 1e9 / secs:>10.2f}  {secs:.3f}s (once)")
         print(f"attest peak RSS: sha256 {rss:.0f} MB, sha256+sha512 {rss2:.0f} MB "
@@ -231,7 +245,9 @@ def main() -> int:
             med = statistics.median(times[ref]) / statistics.median(times[att])
             per = [y / x for x, y in zip(times[att], times[ref], strict=True)]
             to_limit = min(times[att]) / lim
-            print(f"{att}: vs {ref} best-to-best {best:.2f}x, medians {med:.2f}x, per round "
+            cpu = statistics.median(CPU[ref]) / statistics.median(CPU[att])
+            print(f"{att}: vs {ref} CPU {cpu:.2f}x; wall best-to-best {best:.2f}x, medians "
+                  f"{med:.2f}x, per round "
                   f"{min(per):.2f}-{max(per):.2f}x (target >= 1.1x: "
                   f"{verdict(best >= 1.1)}); best run {to_limit:.2f}x the "
                   f"compute limit (target <= 1.5x: {verdict(to_limit <= 1.5)})")
