@@ -310,7 +310,7 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
 
 
 def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
-                 clients: Any = None) -> Report:
+                 clients: Any = None, limit: int | None = None) -> Report:
     """``attest verify oci://REF``: the image's attached attestations; one must pass and
     name the image's digest as a subject. ``clients`` (a :class:`~attester.stores.oci.Clients`)
     shares connections when many images are verified at once."""
@@ -319,7 +319,8 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     from attester.stores.oci import Reference
 
     target = Target.resolve(uri, insecure=insecure, clients=clients)
-    docs = fetch_attestations(target, predicate_type=demands.policy.predicate_type)
+    docs = fetch_attestations(target, predicate_type=demands.policy.predicate_type,
+                              **({"limit": limit} if limit is not None else {}))
     if not docs:
         return Report(attestation=uri, checks=(Check(
             "attestation", False, f"no attestation is attached to {target.name}"),))
@@ -334,9 +335,13 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     for i, data in enumerate(docs):
         from attester.jsonio import parse_json
 
-        doc = parse_json(data, where=f"{uri} attestation {i}")
-        reports.append(verify_document(data, doc, f"{uri} (attestation {i + 1} of {len(docs)})",
-                                       trust, image_demands))
+        where = f"{uri} (attestation {i + 1} of {len(docs)})"
+        try:  # one malformed referrer (anyone may push one) must not hide a good one
+            doc = parse_json(data, where=f"{uri} attestation {i + 1}")
+            reports.append(verify_document(data, doc, where, trust, image_demands))
+        except InputError as e:
+            reports.append(Report(attestation=where, checks=(Check("attestation", False,
+                                                                   e.message),)))
     for r in reports:
         if r.ok:
             return r

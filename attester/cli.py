@@ -707,8 +707,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         trust = attrs.evolve(trust, npm_publish_key=args.npm_publish_key)
         if where.startswith("oci://"):
+            if args.limit < 1:
+                raise UsageError(f"--limit {args.limit} must be at least 1")
             report = checker.verify_image(where, trust, demands,
-                                          insecure=args.insecure_registry)
+                                          insecure=args.insecure_registry, limit=args.limit)
         else:
             report = checker.verify_path(where, trust, demands,
                                          blob=args.artifact[0] if args.artifact and
@@ -1188,7 +1190,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--vsa-keyless against a custom Sigstore instance")
     p.add_argument("--limit", type=int, default=30, metavar="N",
                    help="with no ATTESTATION and --owner/--repo: examine at most N "
-                   "attestations from GitHub's attestation API (default 30, as gh)")
+                   "attestations from GitHub's attestation API; with oci://REF: at most N "
+                   "referrers of the image (default 30, as gh)")
     p.add_argument("--chain", action="append", metavar="ATTESTATION",
                    help="follow --artifact back through these attestations (stage, release, "
                    "promotion) to the source commit (repeatable)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import attrs
@@ -112,14 +113,67 @@ def _fallback_tag(digest: str) -> str:
     return digest.replace(":", "-")
 
 
+#: Largest attestation manifest or blob read from a registry. Real attestations are a
+#: few KiB to a few MiB (a provenance with thousands of subjects); anything bigger is
+#: refused before it is held in memory.
+MAX_ATTESTATION_BYTES = 16 << 20
+#: Referrers examined per image by default (gh's --limit default; cosign caps them too):
+#: a registry that lists thousands cannot make verification fetch them all.
+DEFAULT_REFERRER_LIMIT = 30
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    """A registry's JSON document, bounded and type-checked like every other input."""
+    from attester.jsonio import parse_json
+
+    try:
+        doc = parse_json(data, where=what)
+    except InputError as e:
+        raise ServiceError(e.message) from None
+    if not isinstance(doc, dict):
+        raise ServiceError(f"{what}: expected a JSON object, got a JSON {type(doc).__name__}")
+    return doc
+
+
+def _descriptors(doc: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    """The ``manifests`` of an index: a list of objects, each with a sha256 ``digest``;
+    anything else is refused (a hostile registry's index is input like any other)."""
+    manifests = doc.get("manifests", [])
+    if not isinstance(manifests, list):
+        raise ServiceError(f"{what}: 'manifests' is not a list")
+    for i, desc in enumerate(manifests):
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str) \
+                or not _DIGEST_RE.match(desc["digest"]):
+            raise ServiceError(f"{what}: descriptor {i} has no sha256 digest")
+        if not isinstance(desc.get("annotations", {}), dict):
+            raise ServiceError(f"{what}: descriptor {i}: 'annotations' is not an object")
+    return manifests
+
+
 def _fallback_index(t: Target, what: str) -> dict[str, Any]:
     try:
         body, _ = t.client.manifest(t.ref.repository, _fallback_tag(t.digest), what=what)
     except StoreError:
         return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
-    doc = json.loads(body)
-    doc.setdefault("manifests", [])
-    return dict(doc)
+    doc = _json_object(body, f"{what} (tag {_fallback_tag(t.digest)})")
+    doc["manifests"] = _descriptors(doc, what)
+    return doc
+
+
+def _read_capped(resp: Any, limit: int, what: str) -> bytes:
+    """A response body of at most ``limit`` bytes, streamed: never more held in memory."""
+    length = resp.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        resp.close()
+        raise ServiceError(f"{what}: {length} bytes, more than the {limit >> 20} MiB "
+                           "attestations may have; refusing it")
+    data = resp.raw.read(limit + 1, decode_content=True)
+    resp.close()
+    if len(data) > limit:
+        raise ServiceError(f"{what}: more than the {limit >> 20} MiB attestations may have; "
+                           "refusing it")
+    return bytes(data)
 
 
 def referrers(target: Target) -> list[dict[str, Any]]:
@@ -127,33 +181,53 @@ def referrers(target: Target) -> list[dict[str, Any]]:
     what = f"referrers of oci://{target.name}"
     resp = target.client.session.get(
         f"{target.client.base}{target.ref.repository}/referrers/{target.digest}", timeout=60,
+        stream=True,
         headers={"Accept": OCI_INDEX, **target.client.auth_for(target.ref.repository)})
     if resp.status_code == 200 and "json" in resp.headers.get("Content-Type", ""):
-        return list(resp.json().get("manifests") or [])
+        doc = _json_object(_read_capped(resp, MAX_ATTESTATION_BYTES, what), what)
+        return _descriptors(doc, what)
+    resp.close()
     return list(_fallback_index(target, what)["manifests"])
 
 
-def fetch_attestations(target: Target, *, predicate_type: str | None = None) -> list[bytes]:
-    """The attestation documents attached to the target (optionally one predicate type)."""
+def fetch_attestations(target: Target, *, predicate_type: str | None = None,
+                       limit: int = DEFAULT_REFERRER_LIMIT) -> list[bytes]:
+    """The attestation documents attached to the target (optionally one predicate type):
+    at most ``limit`` referrers examined, each manifest and blob at most
+    :data:`MAX_ATTESTATION_BYTES`, every descriptor type-checked."""
     out = []
+    examined = 0
     for desc in referrers(target):
         if desc.get("artifactType") not in (DSSE_TYPE, BUNDLE_TYPE):
             continue
         ann = desc.get("annotations") or {}
         if predicate_type and ann.get(PREDICATE_ANNOTATION) not in (None, predicate_type):
             continue
-        body, _ = target.client.manifest(target.ref.repository, desc["digest"],
-                                         what=f"oci://{target.name} referrer")
-        manifest = json.loads(body)
-        if (manifest.get("subject") or {}).get("digest") != target.digest:
+        if examined >= limit:
+            break
+        examined += 1
+        what = f"oci://{target.name} referrer {desc['digest']}"
+        body, _ = target.client.manifest(target.ref.repository, desc["digest"], what=what)
+        manifest = _json_object(body, what)
+        subject = manifest.get("subject")
+        if not isinstance(subject, dict) or subject.get("digest") != target.digest:
             continue  # a referrer must point at this image; anything else is ignored
-        for layer in manifest.get("layers") or []:
+        layers = manifest.get("layers")
+        if not isinstance(layers, list):
+            raise ServiceError(f"{what}: 'layers' is not a list")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, dict) or not isinstance(layer.get("digest"), str) \
+                    or not _DIGEST_RE.match(layer["digest"]):
+                raise ServiceError(f"{what}: layer {i} has no sha256 digest")
+            size = layer.get("size")
+            if isinstance(size, int) and size > MAX_ATTESTATION_BYTES:
+                raise ServiceError(f"{what}: layer {i} is {size} bytes, more than the "
+                                   f"{MAX_ATTESTATION_BYTES >> 20} MiB attestations may have")
             resp = target.client.get(f"{target.ref.repository}/blobs/{layer['digest']}",
                                      what=f"oci://{target.name} attestation")
-            data = resp.content
+            data = _read_capped(resp, MAX_ATTESTATION_BYTES, f"{what} layer {i}")
             if _digest(data) != layer["digest"]:
                 raise ServiceError(f"oci://{target.name}: attestation blob does not match "
                                    "its digest")
             out.append(data)
     return out
-
