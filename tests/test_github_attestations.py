@@ -237,3 +237,41 @@ def test_real_dsse_provenance_from_the_api(attest, api) -> None:
     assert "source-digest: provenance says d9093d4b" in r.out
     r = attest(*base, "--workflow-trigger", "release")
     assert r.code == 1 and "policy wants 'release'" in r.err
+
+
+def test_github_trust_domain_bundle_from_the_api(attest, api) -> None:
+    """A private repository's provenance, signed in GitHub's own trust domain (no log, an
+    RFC 3161 timestamp: cli/cli's test data), served by the API, verifies against
+    GitHub's trusted root and fails against the public-good one."""
+    rw = shared_path("interop", "realworld")
+    whl = rw / "gh_github_provenance_demo-0.0.12-py3-none-any.whl"
+    line = (rw / "gh_github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl").read_text()
+    digest = f"sha256:{_sha256(whl)}"
+    api.json(f"/repos/actions/attest-demo/attestations/{digest}", _answer(
+        {"bundle": json.loads(line.splitlines()[0]), "repository_id": 763287532,
+         "bundle_url": None}))
+    base = ["verify", "--artifact", whl, "--repo", "actions/attest-demo", "--offline",
+            "--source-digest", "a6c23b9806c593664f68637c8f9d45dfcf98b2db",
+            "--workflow-trigger", "workflow_dispatch"]
+    r = attest(*base, "--trusted-root", rw / "trusted_root.github.json")
+    assert r.code == 0, r.err
+    assert "workflow-trigger: provenance says workflow_dispatch" in r.out
+    r = attest(*base, "--trusted-root", _sig(ROOT))
+    assert r.code == 1
+
+
+def test_sha512_digest_of_npm_provenance_from_the_api(attest, api) -> None:
+    rw = shared_path("interop", "realworld")
+    tgz = rw / "npm_sigstore-2.2.0.tgz"
+    sha512 = hashlib.sha512(tgz.read_bytes()).hexdigest()
+    api.json(f"/orgs/sigstore/attestations/sha512:{sha512}",
+             _answer(_inline(rw / "gh_sigstore.js-3.0.0.bundle.json")))
+    base = ["verify", "--trusted-root", _sig(ROOT), "--owner", "sigstore"]
+    r = attest(*base, "--digest", f"sha512:{sha512}")
+    assert r.code == 0, r.err
+    assert f"matches subject 'pkg:npm/sigstore@2.2.0' by digest (sha512:{sha512})" in r.out
+    other = "0" * 128
+    api.json(f"/orgs/sigstore/attestations/sha512:{other}",
+             _answer(_inline(rw / "gh_sigstore.js-3.0.0.bundle.json")))
+    r = attest(*base, "--digest", f"sha512:{other}")
+    assert r.code == 1 and "no subject covers it" in r.err
