@@ -218,7 +218,8 @@ def verify_fetched(fetched: Sequence[Fetched], trust: Any, demands: Any, *, blob
     for f in fetched:
         try:
             doc = parse_json(f.data, where=f.where)
-            reports.append(verify_document(f.data, doc, f.where, trust, demands, blob=blob))
+            reports.append(verify_document(f.data, doc, f.where, _trust_for(doc, trust),
+                                           demands, blob=blob))
         except InputError as e:  # one malformed answer does not hide the others
             reports.append(Report(attestation=f.where, checks=(Check("bundle", False,
                                                                      e.message),)))
@@ -244,3 +245,49 @@ def upload(data: bytes, repo: str, *, where: str) -> int:
     if not isinstance(ident, int) or isinstance(ident, bool):
         raise ServiceError(f"upload to {repo}: unexpected API answer (no attestation id)")
     return ident
+
+
+#: The issuer organization of the certificates GitHub's own Fulcio issues.
+_GITHUB_CA_ORG = "GitHub, Inc."
+
+
+def _trust_for(doc: Any, trust: Any) -> Any:
+    """With no --trusted-root, a bundle certified by GitHub's own CA (private repositories,
+    release attestations) is checked against GitHub's trust domain, as gh chooses by the
+    leaf's issuer; any other against the public-good root. Choosing by the unverified
+    issuer name is safe: the certificate must then chain to that root's CA."""
+    if trust.trusted_root_path is not None or not isinstance(doc, dict):
+        return trust
+    vm = doc.get("verificationMaterial")
+    raw = None
+    if isinstance(vm, dict):
+        cert = vm.get("certificate")
+        chain = vm.get("x509CertificateChain")
+        certs = chain.get("certificates") if isinstance(chain, dict) else None
+        first = certs[0] if isinstance(certs, list) and certs else None
+        for holder in (cert, first):
+            if isinstance(holder, dict) and isinstance(holder.get("rawBytes"), str):
+                raw = holder["rawBytes"]
+                break
+    if raw is None:
+        return trust
+    import base64
+    import binascii
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        leaf = x509.load_der_x509_certificate(base64.b64decode(raw, validate=True))
+        orgs = [a.value for a in leaf.issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    except (binascii.Error, ValueError):
+        return trust  # the verifier reports the broken certificate
+    if _GITHUB_CA_ORG not in orgs:
+        return trust
+    return attrs.evolve(trust, trusted_root_path=str(_github_root()))
+
+
+def _github_root() -> Any:
+    from importlib import resources
+
+    return resources.files("attester") / "data" / "trusted_root.github.json"

@@ -117,6 +117,16 @@ def test_user_account_after_org_404(attest, api) -> None:
         f"/orgs/trailofbits/attestations/{digest}", f"/users/trailofbits/attestations/{digest}"]
 
 
+def test_public_good_bundle_without_trusted_root_uses_the_public_good_root(attest, api
+                                                                          ) -> None:
+    digest = f"sha256:{_sha256(_sig(WHL))}"
+    api.json(f"/repos/trailofbits/rfc8785.py/attestations/{digest}",
+             _answer(_inline(_sig(f"{WHL}.sigstore"))))
+    r = attest("verify", "--artifact", _sig(WHL), "--offline", "--repo",
+               "trailofbits/rfc8785.py")  # sigstore's embedded public-good root
+    assert r.code == 0, r.err
+
+
 def test_by_digest_without_the_file(attest, api) -> None:
     digest = f"sha256:{_sha256(_sig(WHL))}"
     api.json(f"/repos/trailofbits/rfc8785.py/attestations/{digest}",
@@ -258,6 +268,10 @@ def test_github_trust_domain_bundle_from_the_api(attest, api) -> None:
     assert "workflow-trigger: provenance says workflow_dispatch" in r.out
     r = attest(*base, "--trusted-root", _sig(ROOT))
     assert r.code == 1
+    # no --trusted-root: the leaf's issuer (GitHub's CA) picks GitHub's root, as gh does
+    r = attest(*base)
+    assert r.code == 0, r.err
+    assert "by a trusted timestamp authority (the trusted root has no transparency log)" in r.out
 
 
 def test_sha512_digest_of_npm_provenance_from_the_api(attest, api) -> None:
