@@ -562,3 +562,18 @@ def test_adhoc_image_promotion(attest, release) -> None:
     written = list((release["repo"] / "promotions" / "new").iterdir())
     assert len(written) == 1 and json.loads(written[0].read_text())["subject"] == doc["subject"]
     assert "wrote 1 promotion statement(s) to promotions/new/" in r.err
+
+
+def test_chain_by_digest_without_the_file(attest, release) -> None:
+    """--digest (and NAME@sha256:HEX) start the chain from a digest alone."""
+    import hashlib
+
+    digest = hashlib.sha256((release["repo"] / "downloaded" / "kubectl").read_bytes()).hexdigest()
+    r = attest("verify", *CHAIN, "--digest", f"sha256:{digest}")
+    assert r.code == 0, r.err
+    r = attest("verify", *CHAIN, "--artifact", f"kubectl@sha256:{digest}")
+    assert r.code == 0, r.err
+    r = attest("verify", *CHAIN, "--digest", f"sha256:{'1' * 64}")
+    assert r.code == 1 and "no stage attestation covers" in r.err
+    r = attest("verify", *CHAIN, "--digest", f"sha512:{'1' * 128}")
+    assert r.code == 2 and "--chain follows sha256 digests" in r.err
