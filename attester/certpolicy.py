@@ -216,7 +216,8 @@ def statement_checks(predicate: Mapping[str, Any], *, source_digest: str | None,
     return checks
 
 
-def identity(*, certificate_identity: str | None = None, identity_regexp_: str | None = None,
+def identity(*, certificate_identity: str | None = None,
+             certificate_identity_regexp: str | None = None,
              issuer: str | None = None, issuer_regexp: str | None = None,
              owner: str | None = None, repo: str | None = None,
              signer_workflow: str | None = None, signer_repo: str | None = None,
@@ -234,7 +235,7 @@ def identity(*, certificate_identity: str | None = None, identity_regexp_: str |
     if issuer and issuer_regexp:
         raise UsageError("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp "
                          "are exclusive")
-    rx = identity_regexp_
+    rx = certificate_identity_regexp
     if not certificate_identity and not rx and (owner or repo or signer_repo
                                                   or signer_workflow):
         server = server_for(hostname)

@@ -511,7 +511,7 @@ def _identity(args: argparse.Namespace) -> Any:
 
     return certpolicy.identity(
         certificate_identity=args.certificate_identity,
-        identity_regexp_=args.certificate_identity_regexp,
+        certificate_identity_regexp=args.certificate_identity_regexp,
         issuer=args.certificate_oidc_issuer, issuer_regexp=args.certificate_oidc_issuer_regexp,
         owner=args.owner, repo=args.repo, signer_workflow=args.signer_workflow,
         signer_repo=args.signer_repo, hostname=args.hostname,

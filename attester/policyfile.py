@@ -79,7 +79,7 @@ def load(path: str) -> PolicyFile:
         key_paths = spec.get("keys") or []
         identity = certpolicy.identity(
             certificate_identity=spec.get("certificate-identity"),
-            identity_regexp_=spec.get("certificate-identity-regexp"),
+            certificate_identity_regexp=spec.get("certificate-identity-regexp"),
             issuer=spec.get("certificate-oidc-issuer"),
             **{v: spec[k] for k, v in _IDENTITY_KEYS.items() if k in spec})
         if not key_paths and not identity.given():
