@@ -558,7 +558,8 @@ def _verify_from_github(args: argparse.Namespace, identity: Any, demands: Any
 
     scope = _scope(args)
     github_attestations.check_limit(args.limit)
-    blob, digest = github_attestations.digest_for(args.artifact)
+    blob, digest = github_attestations.digest_for(args.artifact,
+                                                  insecure=args.insecure_registry)
     fetched = github_attestations.fetch(scope, digest, limit=args.limit)
     trust = checker.Trust.from_flags(
         args.key or [], identity, threshold=args.threshold,
@@ -582,7 +583,8 @@ def cmd_download(args: argparse.Namespace) -> int:
         alg, hexd = parse(args.digest, what="--digest")
         spec, digest = args.artifact or f"{alg}:{hexd}", f"{alg}:{hexd}"
     elif args.artifact:
-        spec, digest = github_attestations.digest_for([args.artifact], alg=args.digest_alg)
+        spec, digest = github_attestations.digest_for([args.artifact], alg=args.digest_alg,
+                                                      insecure=args.insecure_registry)
     else:
         raise UsageError("name the artifact (a file) or pass --digest ALG:HEX")
     fetched = github_attestations.fetch(_scope(args), digest, limit=args.limit)
@@ -1228,7 +1230,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  attest download dist/kubectl --repo example/project\n"
                        "  attest download --digest sha256:HEX --owner example -o attestations/")
     p.add_argument("artifact", metavar="ARTIFACT", nargs="?", default="",
-                   help="the artifact file whose digest to look up")
+                   help="the artifact file (or oci://IMAGE) whose digest to look up")
+    p.add_argument("--insecure-registry", action="store_true",
+                   help="oci://: allow plain HTTP to a non-loopback registry")
     p.add_argument("--owner", help="the GitHub organization or user that holds them")
     p.add_argument("--repo", metavar="OWNER/REPO", help="the repository that holds them")
     p.add_argument("--digest", metavar="ALG:HEX", help="look up this digest (no file needed)")

@@ -177,20 +177,27 @@ def _unsnappy(body: bytes, *, where: str) -> bytes:
         raise InputError(f"{where}: bundle_url answer is not snappy-compressed") from None
 
 
-def digest_for(artifacts: Sequence[str], *, alg: str = "sha256") -> tuple[str, str]:
-    """(artifact spec, ``ALG:HEX``) of the one artifact whose attestations to fetch."""
+def digest_for(artifacts: Sequence[str], *, alg: str = "sha256",
+               insecure: bool = False) -> tuple[str, str]:
+    """(artifact spec, ``ALG:HEX``) of the one artifact whose attestations to fetch: a
+    file, a digest, or an image (``oci://REF``: its manifest digest, as gh looks it up)."""
     from attester import checker
     from attester.digests import artifact_ref
 
     if len(artifacts) != 1:
         raise UsageError("fetching attestations from GitHub needs exactly one artifact",
-                         hint="pass one --artifact FILE or --digest sha256:HEX")
+                         hint="pass one --artifact FILE, --artifact oci://IMAGE or "
+                         "--digest sha256:HEX")
     spec = artifacts[0]
     ref = artifact_ref(spec)
     if ref is not None:
         return spec, f"{ref[1]}:{ref[2]}"
+    if spec.startswith("oci://"):
+        from attester.oci_attach import Target
+
+        return spec, Target.resolve(spec, insecure=insecure).digest
     if "://" in spec:
-        raise UsageError(f"{spec}: fetching from GitHub needs a file or a digest")
+        raise UsageError(f"{spec}: fetching from GitHub needs a file, an image or a digest")
     return spec, f"{alg}:{checker.digest_of(spec, alg).hex()}"
 
 

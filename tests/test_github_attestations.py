@@ -289,3 +289,37 @@ def test_sha512_digest_of_npm_provenance_from_the_api(attest, api) -> None:
              _answer(_inline(rw / "gh_sigstore.js-3.0.0.bundle.json")))
     r = attest(*base, "--digest", f"sha512:{other}")
     assert r.code == 1 and "no subject covers it" in r.err
+
+
+@pytest.mark.registry
+def test_image_attestations_by_the_manifest_digest(attest, api, repo, monkeypatch,
+                                                   tmp_path) -> None:
+    """--artifact oci://IMAGE (and download oci://IMAGE) look the image up by its manifest
+    digest, as gh does, and the image must be a subject."""
+    from test_store_oci import push_image
+
+    from servers import oci_registry
+
+    monkeypatch.chdir(repo)
+    (tmp_path / "registry").mkdir()
+    with oci_registry(tmp_path / "registry") as reg:
+        digest, _ = push_image(reg, "staging/app", "v1")
+        image = f"oci://{reg}/staging/app:v1"
+        assert attest("provenance", "local://", "--artifacts", image, "-o", "p.json").code == 0
+        assert attest("keygen", "--out", "k").code == 0
+        assert attest("sign", "p.json", "--key", "k.key", "-o", "p.intoto.json").code == 0
+        envelope = json.loads((repo / "p.intoto.json").read_text())
+        api.json(f"/orgs/example/attestations/{digest}",
+                 _answer({"bundle": envelope, "repository_id": 1, "bundle_url": None}))
+        r = attest("verify", "--artifact", image, "--owner", "example", "--key", "k.pub")
+        assert r.code == 0, r.err
+        assert f"matches subject '{reg}/staging/app:v1'" in r.out
+        r = attest("download", image, "--owner", "example", "-o", tmp_path)
+        assert r.code == 0, r.err
+        assert (tmp_path / f"{digest}.jsonl").read_text().count("\n") == 1
+        other, _ = push_image(reg, "staging/other", "v1")
+        api.json(f"/orgs/example/attestations/{other}",
+                 _answer({"bundle": envelope, "repository_id": 1, "bundle_url": None}))
+        r = attest("verify", "--artifact", f"oci://{reg}/staging/other:v1", "--owner",
+                   "example", "--key", "k.pub")
+        assert r.code == 1 and "no subject covers it" in r.err
