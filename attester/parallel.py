@@ -15,12 +15,14 @@ from typing import TypeVar
 
 from attester.errors import AttesterError
 
-#: Requests in flight at once by default (``--jobs``). Measured on the 2-core machine:
-#: promotion on the loopback registry takes the same time at 4, 8, 16 and 32
-#: (bench/promote_bench.py); gs:// on the single-threaded GCS emulator is slower at 16
-#: than at 4-8, its listen queue (5) overflowing. 8 overlaps enough round trips for
-#: remote services and stays polite to rate-limited ones; raise it for far-away stores.
-DEFAULT_JOBS = 8
+#: Requests in flight at once by default (``--jobs``): 4, as go-containerregistry
+#: (crane, ko, cosign) uses for registries. Measured on the 2-core machine: promotion on
+#: the loopback registry takes the same time at 4, 8, 16 and 32 (bench/promote_bench.py);
+#: servers built on Python's http.server (the GCS emulator, the replay server) close
+#: each connection and queue only 5 more, so 8 at once already loses SYNs and stalls
+#: 1 s each (bench/gcs_bench.py, bench/github_release_bench.py). Raise it for
+#: far-away stores.
+DEFAULT_JOBS = 4
 
 T = TypeVar("T")
 R = TypeVar("R")
