@@ -59,8 +59,7 @@ class Target:
 def _push_blob(t: Target, data: bytes, what: str) -> str:
     digest = _digest(data)
     repo = t.ref.repository
-    head = t.client.session.head(f"{t.client.base}{repo}/blobs/{digest}", timeout=60,
-                                 headers=t.client.auth_for(repo))
+    head = t.client.request("HEAD", f"{repo}/blobs/{digest}", what=what, allow=(404,))
     if head.status_code == 200:
         return digest
     resp = t.client.request("POST", f"{repo}/blobs/uploads/", what=what)
@@ -179,10 +178,9 @@ def _read_capped(resp: Any, limit: int, what: str) -> bytes:
 def referrers(target: Target) -> list[dict[str, Any]]:
     """Descriptors of the target's referrers: the referrers API, else the fallback tag."""
     what = f"referrers of oci://{target.name}"
-    resp = target.client.session.get(
-        f"{target.client.base}{target.ref.repository}/referrers/{target.digest}", timeout=60,
-        stream=True,
-        headers={"Accept": OCI_INDEX, **target.client.auth_for(target.ref.repository)})
+    # Registries without the referrers API answer 404 (distribution 2.x), 400 or 405.
+    resp = target.client.request("GET", f"{target.ref.repository}/referrers/{target.digest}",
+                                 what=what, accept=OCI_INDEX, allow=range(400, 500))
     if resp.status_code == 200 and "json" in resp.headers.get("Content-Type", ""):
         doc = _json_object(_read_capped(resp, MAX_ATTESTATION_BYTES, what), what)
         return _descriptors(doc, what)

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -150,18 +150,16 @@ class RegistryClient:
         self._auth: dict[str, str] = {}
         self._auth_lock = threading.Lock()
 
-    def auth_for(self, repository: str) -> dict[str, str]:
-        """The Authorization header for a request about ``repository`` made elsewhere."""
-        auth = self._auth.get(repository)
-        return {"Authorization": auth} if auth else {}
-
     def get(self, path: str, *, what: str, accept: str = "",
             params: Mapping[str, str] | None = None) -> requests.Response:
         return self.request("GET", path, what=what, accept=accept, params=params)
 
     def request(self, method: str, path: str, *, what: str, accept: str = "",
                 params: Mapping[str, str] | None = None, data: bytes | None = None,
-                content_type: str = "") -> requests.Response:
+                content_type: str = "", allow: Container[int] = ()) -> requests.Response:
+        """One API call through the shared retry loop, answering the auth challenge of a
+        401 once; a status >= 400 is an error unless ``allow``-ed (then the caller reads
+        it, e.g. a registry without the referrers API)."""
         url = urljoin(self.base, path)
         repository = _repository_of(url)
 
@@ -186,7 +184,7 @@ class RegistryClient:
             resp.close()
             resp, attempts = send(once, self.retry, transient=(requests.RequestException,),
                                   unreachable=unreachable)
-        if resp.status_code >= 400:
+        if resp.status_code >= 400 and resp.status_code not in allow:
             raise self._error(resp, what, attempts)
         return resp
 
