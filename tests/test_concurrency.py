@@ -193,3 +193,39 @@ def test_gcs_downloads_go_through_the_retry_loop(gcs, emulator, monkeypatch) -> 
         with pytest.raises(ServiceError, match=r"gs://flaky-many/o0: storage answered 503 5 "
                                                "times; giving up"):
             digest_entries(store, entries[:1])
+
+
+def test_require_provenance_reports_images_in_manifest_order(attest, registry, repo,
+                                                             monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    for role in ("stage", "intruder"):
+        assert attest("keygen", "--type", "ed25519", "--out", role).code == 0
+    n = 10
+    digests = [image(registry, [f"prov/staging/img{i:02d}", f"prov/prod/img{i:02d}"], i)
+               for i in range(n)]
+    for i, d in enumerate(digests):
+        if i == 3:
+            continue  # nothing attached
+        ref = f"oci://{registry}/prov/staging/img{i:02d}@{d}"
+        assert attest("provenance", "local://", "--artifacts", ref, "-o", "s.json").code == 0
+        signer = "intruder" if i == 7 else "stage"
+        assert attest("sign", "s.json", "--key", f"{signer}.key", "-o", "s.intoto.json").code == 0
+        r = attest("attach", ref, "s.intoto.json")
+        assert r.code == 0, r.err
+    m = manifest(repo / "m.yaml", registry, "prov", digests)
+    errs = set()
+    for jobs in ("1", "8"):
+        r = attest("promote", "--manifest", m, "--require-provenance", "warn", "--key",
+                   "stage.pub", "--jobs", jobs)
+        assert r.code == 0, r.err
+        warnings = [ln for ln in r.err.splitlines() if "staging provenance" in ln]
+        assert [w.split("/prov/staging/")[1].split("@")[0] for w in warnings] == \
+            ["img03", "img07"]
+        assert "no attestation is attached" in warnings[0]
+        errs.add(tuple(warnings))
+        r = attest("promote", "--manifest", m, "--require-provenance", "require", "--key",
+                   "stage.pub", "--jobs", jobs)
+        assert r.code == 1 and r.out == ""
+        assert f"oci://{registry}/prov/staging/img03@{digests[3]}: staging provenance " \
+               "does not verify" in r.err
+    assert len(errs) == 1
