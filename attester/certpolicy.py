@@ -43,6 +43,18 @@ def issuer_for(hostname: str | None) -> str:
     return f"https://{host}/_services/token"
 
 
+def api_for(hostname: str | None) -> str | None:
+    """The REST API of a GitHub host, as gh finds it: None for github.com (GITHUB_API_URL
+    or api.github.com), ``api.TENANT.ghe.com`` for a ghe.com tenancy, ``HOST/api/v3`` for
+    GitHub Enterprise Server."""
+    host = (hostname or GITHUB_HOST).lower().rstrip("/")
+    if host == GITHUB_HOST:
+        return None
+    if host.endswith(".ghe.com"):
+        return f"https://api.{host}"
+    return f"https://{host}/api/v3"
+
+
 def server_for(hostname: str | None) -> str:
     return f"https://{(hostname or GITHUB_HOST).lower().rstrip('/')}"
 

@@ -550,6 +550,13 @@ def _scope(args: argparse.Namespace) -> Any:
     return Scope(owner=args.owner, repo=args.repo)
 
 
+def _api_for(hostname: str | None) -> str | None:
+    """--hostname names the API too (as gh's), unless GITHUB_API_URL says where it is."""
+    from attester import certpolicy
+
+    return None if os.environ.get("GITHUB_API_URL") else certpolicy.api_for(hostname)
+
+
 def _verify_from_github(args: argparse.Namespace, identity: Any, demands: Any
                         ) -> tuple[Any, list[Any]]:
     """No ATTESTATION, an artifact and --owner/--repo: ask GitHub's attestation API, as
@@ -560,7 +567,8 @@ def _verify_from_github(args: argparse.Namespace, identity: Any, demands: Any
     github_attestations.check_limit(args.limit)
     blob, digest = github_attestations.digest_for(args.artifact,
                                                   insecure=args.insecure_registry)
-    fetched = github_attestations.fetch(scope, digest, limit=args.limit)
+    fetched = github_attestations.fetch(scope, digest, limit=args.limit,
+                                        api_url=_api_for(args.hostname))
     trust = checker.Trust.from_flags(
         args.key or [], identity, threshold=args.threshold,
         trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
@@ -587,7 +595,8 @@ def cmd_download(args: argparse.Namespace) -> int:
                                                       insecure=args.insecure_registry)
     else:
         raise UsageError("name the artifact (a file) or pass --digest ALG:HEX")
-    fetched = github_attestations.fetch(_scope(args), digest, limit=args.limit)
+    fetched = github_attestations.fetch(_scope(args), digest, limit=args.limit,
+                                        api_url=_api_for(args.hostname))
     if not fetched:
         print(f"attest: no attestations for {digest} in {args.repo or args.owner}",
               file=sys.stderr)
@@ -1236,6 +1245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--owner", help="the GitHub organization or user that holds them")
     p.add_argument("--repo", metavar="OWNER/REPO", help="the repository that holds them")
     p.add_argument("--digest", metavar="ALG:HEX", help="look up this digest (no file needed)")
+    p.add_argument("--hostname", metavar="HOST",
+                   help="a GitHub Enterprise Server or ghe.com tenancy: its API is "
+                   "https://HOST/api/v3 or https://api.HOST (unless GITHUB_API_URL is set)")
     p.add_argument("--digest-alg", choices=["sha256", "sha512"], default="sha256",
                    help="digest of ARTIFACT to look up (default sha256)")
     p.add_argument("--limit", type=int, default=30, metavar="N",

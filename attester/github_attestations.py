@@ -66,11 +66,13 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def fetch(scope: Scope, digest: str, *, limit: int = DEFAULT_LIMIT) -> list[Fetched]:
+def fetch(scope: Scope, digest: str, *, limit: int = DEFAULT_LIMIT,
+          api_url: str | None = None) -> list[Fetched]:
     """Up to ``limit`` attestations whose subject has ``digest`` (``ALG:HEX``); none found
-    is an empty list (the caller decides that it fails)."""
+    is an empty list (the caller decides that it fails). ``api_url`` overrides
+    GITHUB_API_URL (--hostname)."""
     check_limit(limit)
-    gh = githubapi.client()
+    gh = githubapi.client(api_url)
     items: list[Any] = []
     for path in scope.paths(digest):
         try:

@@ -37,7 +37,8 @@ def server_url() -> str:
     return url.removesuffix("/api/v3")
 
 
-def client() -> Any:
+def client(base_url: str | None = None) -> Any:
+    """PyGithub on ``base_url`` (default: GITHUB_API_URL, else api.github.com)."""
     try:
         import github
         from urllib3.util.retry import Retry
@@ -48,8 +49,9 @@ def client() -> Any:
                   status_forcelist=sorted(RETRYABLE_STATUS), allowed_methods=["GET"],
                   respect_retry_after_header=True, raise_on_status=False)
     tok = token()
-    return github.Github(base_url=api_url(), auth=github.Auth.Token(tok) if tok else None,
-                         retry=retry, per_page=100, seconds_between_requests=None, timeout=60)
+    return github.Github(base_url=base_url or api_url(),
+                         auth=github.Auth.Token(tok) if tok else None, retry=retry,
+                         per_page=100, seconds_between_requests=None, timeout=60)
 
 
 def call(fn: Callable[[], T], *, what: str) -> T:

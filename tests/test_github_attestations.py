@@ -127,6 +127,16 @@ def test_public_good_bundle_without_trusted_root_uses_the_public_good_root(attes
     assert r.code == 0, r.err
 
 
+def test_hostname_moves_the_identity_but_github_api_url_still_wins(attest, api) -> None:
+    digest = f"sha256:{_sha256(_sig(WHL))}"
+    api.json(f"/orgs/trailofbits/attestations/{digest}",
+             _answer(_inline(_sig(f"{WHL}.sigstore"))))
+    r = attest(*_verify("--owner", "trailofbits", "--hostname", "ghe.example.com"))
+    assert r.code == 1  # asked the replay (GITHUB_API_URL), anchored on ghe.example.com
+    assert api.log == [f"/orgs/trailofbits/attestations/{digest}?per_page=30"]
+    assert "does not match (?i)https://ghe\\.example\\.com/trailofbits/.+" in r.err
+
+
 def test_by_digest_without_the_file(attest, api) -> None:
     digest = f"sha256:{_sha256(_sig(WHL))}"
     api.json(f"/repos/trailofbits/rfc8785.py/attestations/{digest}",

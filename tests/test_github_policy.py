@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from attester import checker, keys, policyfile
-from attester.certpolicy import CertPolicy, issuer_for
+from attester.certpolicy import CertPolicy, api_for, issuer_for
 from attester.jsonio import dumps_compact
 from attester.signers import sign_envelope
 from attester.signers.keyfile import KeyFileSigner
@@ -87,6 +87,9 @@ def test_owner_alone_defaults_the_issuer_and_hostname_changes_it(attest) -> None
                "https://accounts.google.com")
     assert r.code == 1 and "policy wants 'https://accounts.google.com'" in r.err
     assert issuer_for("ghe.example.com") == "https://ghe.example.com/_services/token"
+    assert api_for("ghe.example.com") == "https://ghe.example.com/api/v3"
+    assert api_for("octo.ghe.com") == "https://api.octo.ghe.com"
+    assert api_for(None) is None and api_for("GitHub.com") is None
     assert issuer_for("octo.ghe.com") == "https://token.actions.octo.ghe.com"
 
 
