@@ -374,11 +374,30 @@ def render(report: AuditReport, fmt: str) -> bytes:
         return _render(report, fmt)
 
 
+def render_json(report: AuditReport) -> bytes:
+    """The JSON report, indented, with one artifact row per line.
+
+    The standard library's encoder leaves its C implementation whenever it indents (4x
+    slower: a tenth of a second at 10,000 rows, as long as the rest of the audit's extra
+    work), so the rows are encoded compactly, each on its own line, inside the indented
+    document; with sorted keys "artifacts" is the document's first key."""
+    import json
+
+    from attester.jsonio import dumps_pretty
+
+    doc = report.to_json()
+    rows = doc.pop("artifacts")
+    head = dumps_pretty({"artifacts": [], **doc}).decode()
+    marker = '{\n  "artifacts": [],'
+    assert head.startswith(marker)  # noqa: S101 - sort_keys puts it first
+    body = ",\n    ".join(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in rows)
+    artifacts = f'{{\n  "artifacts": [\n    {body}\n  ],' if rows else marker
+    return (artifacts + head[len(marker):]).encode()
+
+
 def _render(report: AuditReport, fmt: str) -> bytes:
     if fmt == "json":
-        from attester.jsonio import dumps_pretty
-
-        return dumps_pretty(report.to_json())
+        return render_json(report)
     if fmt == "html":
         return render_html(report).encode()
     return render_text(report).encode()

@@ -23,15 +23,15 @@ import attrs
 from attester.errors import AttesterError, StoreError, UsageError
 
 #: The read buffer, chosen by measurement (``bench/hash_bench.py`` sweeps 32 KiB-4 MiB
-#: and 1, 2 and 4 workers). On the 2-core AMD EPYC (SHA-NI) over bench/'s 2.1 GB tree,
-#: 5 interleaved runs each, 2 workers: CPU time (user + system) 1.31 s at 32 KiB, and
-#: 1.25 s (1.22-1.29) at every size from 64 KiB to 4 MiB; the SHA-256 compute limit
-#: (openssl speed -evp sha256: 2.03 GB/s per core) is 1.05 CPU-s. Wall time moved 2x
-#: from run to run on that shared machine, so it decided nothing; a quieter run of the
-#: same machine class (issue 13) took 1.09 s at 128 KiB and 1.52 s at 1 MiB (the copy
-#: out of the page cache no longer stays in the core's cache before it is hashed), and
-#: coreutils settled on 128 KiB for cp and cat by the same kind of measurement
-#: (gnulib's ioblksize.h). So: 128 KiB, never slower here, a fraction of the memory.
+#: and 1, 2 and 4 workers; README's Speed section has the figures). On the 2-core AMD
+#: EPYC (SHA-NI) over bench/'s 2.1 GB tree, four sweeps with 2 workers: CPU time (user +
+#: system) 1.27-1.31 s at 32 KiB and 1.22-1.29 s at every size from 64 KiB to 4 MiB,
+#: against 1.05 CPU-s for the SHA-256 compute limit (openssl speed: 2.03 GB/s per core).
+#: Wall time on that shared machine moved 2x from run to run, in no order by size. A
+#: quieter run of the same machine class (issue 13) took 1.09 s at 128 KiB and 1.52 s at
+#: 1 MiB (a buffer that fits the core's cache is hashed straight after the copy out of
+#: the page cache), and coreutils settled on 128 KiB for cp and cat by the same kind of
+#: measurement (gnulib's ioblksize.h). So: 128 KiB, never slower here, and little memory.
 CHUNK_SIZE = 128 << 10
 SUPPORTED_ALGORITHMS = ("sha256", "sha384", "sha512")
 DEFAULT_ALGORITHMS = ("sha256",)

@@ -95,3 +95,22 @@ def test_tampered_file_names_the_subject_it_claims_to_be() -> None:
     (check,) = index.follow("kubelet-extra", bad).checks
     assert check.detail == (f"kubelet-extra (sha256:{bad[:12]}): no stage attestation covers "
                             f"sha256:{bad} (gap after the artifact)")
+
+
+def test_audit_json_is_the_report_document() -> None:
+    """The JSON report (rows one per line inside the indented document) parses to exactly
+    the report's document, with rows and without, names with quotes and newlines too."""
+    import datetime as dt
+    import json
+
+    from attester.audit import AuditReport, Row, render_json
+    from attester.policy import Check
+
+    index = ChainIndex([STAGE, RELEASE, PROMO])
+    rows = tuple(Row(n, d, index.follow(n, d)) for n, d in
+                 (("kubectl", D1), ('we"ird\nname [1]', D2), ("registry.k8s.io/app", D4)))
+    when = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    for rs in (rows, ()):
+        report = AuditReport(release_dir='rel "artifacts": []', policy="p.yaml", rows=rs,
+                             problems=(Check("attestation x", False, "bad"),), when=when)
+        assert json.loads(render_json(report)) == report.to_json()
