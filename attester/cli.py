@@ -866,7 +866,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                          now=_now(), progress=not args.quiet)
     write_output(audit.render(report, args.format), args.output)
     if _to_file(args.output):
-        summary = report.to_json()["summary"]
+        summary = report.summary()
         _say(args, f"wrote {args.output}: {summary['artifacts']} artifact(s), "
              f"{summary['failed']} failed")
     if not report.ok:
