@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -159,22 +160,49 @@ def _load_fast(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
     verification; None whenever anything is off (the caller then explains why)."""
     from attester.checker import verify_document
 
-    claimed = peek_statement(doc)
-    if claimed is None:
-        return None
-    step = step_of(claimed)
-    if step not in trusts or claimed.predicate_type not in allowed_types(step, predicate_types):
-        return None
-    policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=claimed.predicate_type)
+    for step, predicate_type in _claims(doc):
+        if step not in trusts or predicate_type not in allowed_types(step, predicate_types):
+            continue
+        policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=predicate_type)
+        try:
+            report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
+        except UsageError:
+            return None
+        stmt = report.statement
+        # The claim was guessed before the signature check; what counts is the verified
+        # statement, read by the verifier's own parser.
+        if report.ok and stmt is not None and step_of(stmt) == step:
+            return link_of(where, stmt, _signer(report))
+    return None
+
+
+_PREDICATE_TYPE = re.compile(rb'"predicateType"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _claims(doc: Any) -> list[tuple[str, str]]:
+    """(step, predicate type) pairs an attestation may claim to be, most likely first.
+
+    Found by searching the payload's bytes for the step build types and predicate types,
+    not by parsing it: a release's statements run to megabytes, and the verification
+    that follows parses them anyway (strictly). A guess that is wrong (or a payload that
+    spells them with escapes) only sends the attestation down the slow path."""
+    payload = doc.get("payload") if isinstance(doc, Mapping) else None
+    if payload is None and isinstance(doc, Mapping):
+        envelope = doc.get("dsseEnvelope")
+        payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
+    if not isinstance(payload, str):
+        return []
     try:
-        report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
-    except UsageError:
-        return None
-    stmt = report.statement
-    # The claim was read before the signature check; what counts is the verified statement.
-    if not report.ok or stmt is None or step_of(stmt) != step:
-        return None
-    return link_of(where, stmt, _signer(report))
+        raw = base64.b64decode(payload)
+    except (ValueError, TypeError):
+        return []
+    types = list(dict.fromkeys(m.decode("utf-8", "replace")
+                               for m in _PREDICATE_TYPE.findall(raw)))[:4]
+    steps = [step for build_type, step in STEP_OF_BUILD_TYPE.items()
+             if build_type.encode() in raw]
+    if PROMO_TOOLS_PREDICATE in types and "promotion" not in steps:
+        steps.append("promotion")
+    return [(step, t) for step in steps for t in types]
 
 
 def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
