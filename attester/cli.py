@@ -1116,7 +1116,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--certificate-identity-regexp", metavar="RE",
                    help="the signer's identity as a full-match regular expression")
     g.add_argument("--certificate-oidc-issuer", "--cert-oidc-issuer", metavar="URL",
-                   help="the OIDC issuer that vouched for the identity (required)")
+                   help="the OIDC issuer that vouched for the identity (required; --owner/--repo "
+                   "default it to GitHub Actions')")
     g.add_argument("--no-certificate-oidc-issuer", action="store_true",
                    help="the certificate must carry no OIDC issuer extension, as GitHub "
                    "release attestations (SAN https://dotcom.releases.github.com); "
