@@ -254,3 +254,27 @@ def test_policy_file_rejects_a_github_key_of_the_wrong_type(tmp_path) -> None:
 
     with pytest.raises(InputError, match="policy"):
         policyfile.load(str(pol))
+
+
+@pytest.mark.parametrize(("step", "ok"), [
+    ("repo: trailofbits/rfc8785.py", True),
+    ("repo: trailofbits/other", False),
+    ("signer-workflow: trailofbits/rfc8785.py/.github/workflows/release.yml", True),
+    ("signer-workflow: trailofbits/rfc8785.py/.github/workflows/other.yml", False),
+    ("signer-repo: trailofbits/rfc8785.py", True),
+    ("{owner: trailofbits, hostname: ghe.example.com}", False),
+])
+def test_github_identity_keys_in_a_policy_file(tmp_path, step, ok) -> None:
+    sig = shared_path("interop", "sigstore")
+    pol = tmp_path / "policy.yaml"
+    body = (step[:-1] if step.startswith("{") else "{" + step) + \
+        ", source-uri: github.com/trailofbits/rfc8785.py}"  # a policy beyond the signer
+    pol.write_text(f"trusted-root: {sig / 'trusted_root.sigstore-production.json'}\n"
+                   f"steps:\n  stage: {body}\n")
+    pf = policyfile.load(str(pol))
+    bundle = sig / "sp_bundle_v3_github.whl.sigstore"
+    data = bundle.read_bytes()
+    report = checker.verify_document(
+        data, json.loads(data), str(bundle), pf.trusts["stage"],
+        Demands(policy=pf.policies["stage"]), blob=str(sig / "sp_bundle_v3_github.whl"))
+    assert report.ok is ok, report.failures()
