@@ -5,6 +5,7 @@ the same verdicts ``verify --chain`` gives file by file."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,41 @@ def test_chain_verdicts_match_the_audit(attest, big_release) -> None:
                         + "… for bin-0007")
     assert sum(c["check"] == "chain source" and c["ok"] for c in checks) == 3
     assert any(c["check"] == "chain promotion" and "bin-0002" in c["detail"] for c in checks)
+
+
+def test_step_guess_from_payload_bytes_never_decides(attest, repo, monkeypatch, tmp_path) -> None:
+    """The fast path guesses a step from the payload's bytes; the verified statement
+    decides. A build type spelled with JSON escapes (no guess) and a release statement
+    with a subject named after the stage build type (a wrong guess tried first) both
+    still give their own step's link."""
+    from attester import chain, checker, policyfile
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("ATTEST_PASSPHRASE", "")
+    for role in ("stage", "release"):
+        assert attest("keygen", "--type", "ed25519", "--out", role).code == 0
+    for step, extra in (("stage", ()), ("release", ("--materials", "file://dist"))):
+        r = attest("provenance", "local://", "--step", step, *extra, "--artifacts",
+                   "file://dist", "-o", f"{step}.json")
+        assert r.code == 0, r.err
+    stage_type = "https://attester.dev/buildtypes/stage/v1"
+    text = Path("stage.json").read_text()
+    escaped = text.replace(f'"{stage_type}"', '"' + stage_type.replace("/", "\\/") + '"')
+    assert escaped != text
+    Path("escaped.json").write_text(escaped)
+    doc = json.loads(Path("release.json").read_text())
+    doc["subject"].insert(0, {"name": stage_type, "digest": {"sha256": "ab" * 32}})
+    Path("decoy.json").write_text(json.dumps(doc))
+    Path("policy.yaml").write_text("steps:\n  stage: {keys: [stage.pub]}\n"
+                                   "  release: {keys: [release.pub]}\n")
+    pf = policyfile.load("policy.yaml")
+    docs = []
+    for name, key in (("escaped", "stage"), ("decoy", "release")):
+        assert attest("sign", f"{name}.json", "--key", f"{key}.key", "-o",
+                      f"{name}.intoto.json").code == 0
+        docs.append((name, *checker.read_attestation(f"{name}.intoto.json")))
+    assert chain._claims(docs[0][2]) == []
+    assert [s for s, _ in chain._claims(docs[1][2])] == ["stage", "release"]
+    links, problems = chain.load_links(docs, pf.trusts, pf.policies, pf.predicate_types)
+    assert problems == [] and [lk.step for lk in links] == ["stage", "release"]
+    assert links[1].subjects[stage_type] == "ab" * 32
