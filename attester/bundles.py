@@ -102,7 +102,11 @@ def load_bundle(data: bytes, *, where: str) -> Any:
     if tsa_bundle.has_no_log_entry(doc):
         return tsa_bundle.parse(doc, where=where)
     try:
-        return Bundle.from_json(json.dumps(doc))
+        bundle = Bundle.from_json(json.dumps(doc))
+        # sigstore checks the DSSE envelope (exactly one, non-empty signature) only when
+        # it is first used: check it here, where its error becomes an input error.
+        bundle._dsse_envelope  # noqa: B018 - evaluated for its check
+        return bundle
     except InvalidBundle as e:
         msg = _one_line(e)
         if any(k in msg for k in _MISSING_EVIDENCE):

@@ -3,6 +3,7 @@ item, each asserting the exit code and the message; plus issue 12's items 3 and 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -497,3 +498,71 @@ def test_audit_turns_hostile_entries_into_fail_rows(attest, rel, tmp_path, fmt) 
     if fmt == "html":
         assert "Content-Security-Policy" in page and "default-src 'none'" in page
         assert "<script" not in page
+
+
+# -- items 7 and 11 on Sigstore bundles (the stand-in's Fulcio and Rekor) ---------------
+
+@pytest.fixture(scope="module")
+def standin():
+    from sigstore_standin import SigstoreStandIn
+
+    with SigstoreStandIn() as s:
+        yield s
+
+
+def _keyless(attest, standin, rel: Release, bundle: dict[str, Any], name: str) -> Any:
+    (rel.tmp / "root.json").write_text(json.dumps(standin.trusted_root()))
+    (rel.tmp / name).write_text(json.dumps(bundle))
+    return attest("verify", rel.tmp / name, "--trusted-root", rel.tmp / "root.json",
+                  "--offline", "--certificate-identity", "release-bot@example.com",
+                  "--certificate-oidc-issuer", standin.issuer, "--artifact", rel.artifact)
+
+
+def _dsse_bundle(attest, standin, rel: Release) -> dict[str, Any]:
+    stmt = rel.tmp / "s.json"
+    stmt.write_text(json.dumps(provenance("https://example.com/build/v1", {"kubectl": SHA})))
+    (rel.tmp / "trust.json").write_text(json.dumps(standin.trust_config()))
+    r = attest("sign", stmt, "--keyless", "--identity-token", standin.token(),
+               "--trust-config", rel.tmp / "trust.json", "-o", rel.tmp / "b.sigstore.json")
+    assert r.code == 0, r.err
+    return json.loads((rel.tmp / "b.sigstore.json").read_text())
+
+
+def test_dsse_bundle_with_two_signatures_is_refused(attest, standin, rel) -> None:
+    bundle = _dsse_bundle(attest, standin, rel)
+    assert _keyless(attest, standin, rel, bundle, "ok.json").code == 0
+    sigs = bundle["dsseEnvelope"]["signatures"]
+    sigs.append(dict(sigs[0]))
+    r = _keyless(attest, standin, rel, bundle, "two.json")
+    assert r.code == 2 and "envelope must contain exactly one signature" in r.err, r.err
+    one_line(r)
+
+
+def test_intoto_bundle_with_a_list_as_inclusion_promise(attest, standin, rel) -> None:
+    bundle = standin.intoto_bundle(dumps_compact(provenance(STAGE_TYPE, {"kubectl": SHA})))
+    assert _keyless(attest, standin, rel, bundle, "ok.json").code == 0
+    bundle["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"] = [1]
+    r = _keyless(attest, standin, rel, bundle, "list.json")
+    assert r.code == 1 and "no signed entry timestamp" in r.err, r.err
+    one_line(r)
+
+
+def test_relabelled_intoto_bundle_cannot_switch_off_its_proof(attest, standin, rel) -> None:
+    """Item 7: mediaType is unsigned. A v0.2 bundle relabelled v0.1 still has its
+    inclusion proof checked; v0.1 may rely on the SET alone only when it carries no proof
+    (then it is held to exactly what a genuine v0.1 bundle is: Rekor's signed promise)."""
+    bundle = standin.intoto_bundle(dumps_compact(provenance(STAGE_TYPE, {"kubectl": SHA})))
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+    entry = bundle["verificationMaterial"]["tlogEntries"][0]
+    entry["inclusionProof"]["rootHash"] = base64.b64encode(b"\0" * 32).decode()
+    r = _keyless(attest, standin, rel, bundle, "relabel.json")
+    assert r.code == 1, r.err
+    del entry["inclusionProof"]["checkpoint"]
+    r = _keyless(attest, standin, rel, bundle, "relabel-nocheckpoint.json")
+    assert r.code == 1, r.err
+    del entry["inclusionProof"]
+    r = _keyless(attest, standin, rel, bundle, "relabel-noproof.json")
+    assert r.code == 0, r.err
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2"
+    r = _keyless(attest, standin, rel, bundle, "v02-noproof.json")
+    assert r.code == 1 and "inclusion proof" in r.err, r.err
