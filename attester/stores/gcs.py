@@ -44,6 +44,20 @@ PREFETCH_BYTES = 64 << 20
 
 
 def _client() -> Any:
+    """One client per process (per emulator/credentials setting): file promotion opens
+    a store per file, and each new client would fetch its own OAuth token."""
+    key = tuple(os.environ.get(v, "") for v in ("STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT",
+                                                "GOOGLE_APPLICATION_CREDENTIALS"))
+    with _LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = _new_client()
+        return _CLIENTS[key]
+
+
+_CLIENTS: dict[tuple[str, ...], Any] = {}
+
+
+def _new_client() -> Any:
     try:
         import google.cloud.storage as storage
     except ImportError:
