@@ -60,6 +60,10 @@ def load(path: str) -> PolicyFile:
         doc = yaml.safe_load(raw)
     except yaml.YAMLError:
         raise InputError(f"policy {path}: not valid YAML or JSON") from None
+    except RecursionError:  # PyYAML recurses per nesting level
+        raise InputError(f"policy {path}: nested too deeply; refusing it") from None
+    except ValueError as e:  # e.g. an integer past CPython's 4,300-digit conversion limit
+        raise InputError(f"policy {path}: unreadable value ({str(e).split(';')[0]})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict) or not doc["steps"]:
         raise InputError(f"policy {path}: names no steps; an empty policy trusts nothing")
     from attester import schemas

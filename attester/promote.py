@@ -74,6 +74,11 @@ def _yaml(path: str) -> Any:
             mark = getattr(e, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark else ""
             raise InputError(f"manifest {path}: not valid YAML{where}") from None
+        except RecursionError:  # the YAML composer recurses per nesting level
+            raise InputError(f"manifest {path}: nested too deeply; refusing it") from None
+        except ValueError as e:  # e.g. an integer past CPython's 4,300-digit limit
+            raise InputError(f"manifest {path}: unreadable value "
+                             f"({str(e).split(';')[0]})") from None
     return copy.deepcopy(_PARSED[key])
 
 

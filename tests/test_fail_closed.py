@@ -566,3 +566,17 @@ def test_relabelled_intoto_bundle_cannot_switch_off_its_proof(attest, standin, r
     bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2"
     r = _keyless(attest, standin, rel, bundle, "v02-noproof.json")
     assert r.code == 1 and "inclusion proof" in r.err, r.err
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("steps: " + "[" * 5000, "nested too deeply"),
+    ("steps: {stage: {keys: [" + "9" * 5000 + "]}}", "unreadable value (Exceeds the limit"),
+])
+def test_hostile_policy_and_manifest_files(attest, rel, text, needle) -> None:
+    rel.policy.write_text(text)
+    r = attest(*rel.chain())
+    assert r.code == 2 and needle in r.err, r.err
+    one_line(r)
+    r = attest("promote", "--manifest", rel.policy)  # the C parser words it its own way
+    assert r.code == 2 and f"manifest {rel.policy}:" in r.err, r.err
+    one_line(r)
