@@ -229,3 +229,30 @@ def test_require_provenance_reports_images_in_manifest_order(attest, registry, r
         assert f"oci://{registry}/prov/staging/img03@{digests[3]}: staging provenance " \
                "does not verify" in r.err
     assert len(errs) == 1
+
+
+def test_one_token_per_repository_however_many_threads(registry, tmp_path,
+                                                       monkeypatch) -> None:
+    import base64
+    import threading
+
+    from test_store_oci import Proxy, ProxyHandler
+
+    from attester.parallel import map_ordered
+
+    digests = {r: image(registry, [f"tok/{r}"], i) for i, r in enumerate(("a", "b", "c"))}
+    srv = Proxy(("127.0.0.1", 0), ProxyHandler)
+    srv.upstream, srv.script, srv.seen, srv.token, srv.rewrite = registry, [], [], "t0k", {}
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{srv.server_address[1]}"
+        (tmp_path / "config.json").write_text(json.dumps(
+            {"auths": {host: {"auth": base64.b64encode(b"robot:hunter2").decode()}}}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+        uris = [f"oci://{host}/tok/{r}@{digests[r]}" for r in "abc" for _ in range(8)]
+        got = map_ordered(Clients(jobs=8).digest, uris, jobs=8)
+        assert got == [digests[r] for r in "abc" for _ in range(8)]
+        assert len([p for p in srv.seen if p.startswith("/token")]) == 3  # one per repository
+    finally:
+        srv.shutdown()
+        srv.server_close()
