@@ -11,7 +11,6 @@ one: the link ``attest verify --chain`` follows.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 import json
@@ -51,7 +50,9 @@ class FilePromotion:
 def _yaml(path: str) -> Any:
     """The parsed YAML file. The C parser when PyYAML has it (a 1,000-image manifest
     takes 0.6 s in the pure-Python one), and parsed once per run: the command reads the
-    manifest to tell image from file promotion, then again to list what it promotes."""
+    manifest to tell image from file promotion, then again to list what it promotes.
+    The document is shared between those calls: read it, never modify it (a copy would
+    recurse per nesting level, and a manifest nested 800 deep still parses)."""
     import yaml
 
     try:
@@ -79,7 +80,7 @@ def _yaml(path: str) -> Any:
         except ValueError as e:  # e.g. an integer past CPython's 4,300-digit limit
             raise InputError(f"manifest {path}: unreadable value "
                              f"({str(e).split(';')[0]})") from None
-    return copy.deepcopy(_PARSED[key])
+    return _PARSED[key]
 
 
 _PARSED: dict[tuple[str, int, int], Any] = {}

@@ -580,3 +580,13 @@ def test_hostile_policy_and_manifest_files(attest, rel, text, needle) -> None:
     r = attest("promote", "--manifest", rel.policy)  # the C parser words it its own way
     assert r.code == 2 and f"manifest {rel.policy}:" in r.err, r.err
     one_line(r)
+
+
+def test_manifest_nested_as_deep_as_the_parser_allows(attest, tmp_path) -> None:
+    """800 levels still parse (the C parser stops near 1,000): what reads the parsed
+    manifest must not recurse per level either, or this would be an internal error."""
+    m = tmp_path / "deep.yaml"
+    m.write_text("registries:\n- name: a\n  src: true\n- name: b\nimages: "
+                 + "[" * 800 + "]" * 800 + "\n")
+    r = attest("promote", "--manifest", m)
+    assert r.code == 2 and f"manifest {m}: each image needs a name and a dmap" in r.err, r.err
