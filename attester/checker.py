@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from attester.display import safe
 from attester.errors import InputError, UsageError, VerificationError
 from attester.policy import Check, source_checks
 from attester.verify import (
@@ -139,7 +140,7 @@ def read_attestation(path: str) -> tuple[bytes, Any]:
     lines = [ln for ln in data.splitlines() if ln.strip()]
     if len(lines) > 1 and lines[0].strip().startswith(b"{") and lines[0].strip().endswith(b"}"):
         # JSON Lines: one attestation per line (slsa-github-generator's .intoto.jsonl)
-        print(f"attest: {path} holds {len(lines)} attestations; verifying the first",
+        print(f"attest: {safe(path)} holds {len(lines)} attestations; verifying the first",
               file=sys.stderr)
         data = lines[0]
     return data, parse_json(data, where=f"attestation {path}")

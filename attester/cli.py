@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from attester import __version__
+from attester.display import safe
 from attester.errors import AttesterError, InputError, UsageError
 
 EXAMPLES = """\
@@ -42,7 +43,9 @@ def _now() -> dt.datetime:
 def _say(args: argparse.Namespace, message: str) -> None:
     """A status line on stderr (what was written, how much), unless ``--quiet``."""
     if not getattr(args, "quiet", False):
-        print(message, file=sys.stderr)
+        from attester.display import safe
+
+        print(safe(message), file=sys.stderr)  # names in it come from the command line
 
 
 def _add_quiet(p: argparse.ArgumentParser) -> None:
@@ -598,14 +601,14 @@ def cmd_download(args: argparse.Namespace) -> int:
     fetched = github_attestations.fetch(_scope(args), digest, limit=args.limit,
                                         api_url=_api_for(args.hostname))
     if not fetched:
-        print(f"attest: no attestations for {digest} in {args.repo or args.owner}",
+        print(safe(f"attest: no attestations for {digest} in {args.repo or args.owner}"),
               file=sys.stderr)
         return 1
     out = Path(args.output or ".") / (digest.replace(":", "-") if os.name == "nt"
                                       else digest)
     out = out.with_name(out.name + ".jsonl")
     write_output(github_attestations.jsonl(fetched), str(out))
-    print(f"wrote {len(fetched)} attestation(s) for {spec} to {out}", file=sys.stderr)
+    print(safe(f"wrote {len(fetched)} attestation(s) for {spec} to {out}"), file=sys.stderr)
     return 0
 
 
@@ -621,7 +624,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     data = read_bytes(args.bundle, what="bundle")
     ident = github_attestations.upload(data, repo, where=f"bundle {args.bundle}")
     print(f"{githubapi.server_url()}/{repo}/attestations/{ident}")
-    print(f"uploaded {args.bundle} to {repo} as attestation {ident}", file=sys.stderr)
+    print(safe(f"uploaded {args.bundle} to {repo} as attestation {ident}"), file=sys.stderr)
     return 0
 
 

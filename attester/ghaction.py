@@ -62,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         doc = load_json(args.statement, what="statement")
     except AttesterError as e:
-        print(f"attest: error: {e.diagnostics()}", file=sys.stderr)
+        from attester.display import safe
+
+        print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
         return e.exit_code
     if not isinstance(doc, dict):
         print(f"attest: error: statement {args.statement}: not a JSON object", file=sys.stderr)

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from attester.display import safe
 from attester.errors import AttesterError, InputError, UsageError, VerificationError
 from attester.models import BuildRecord, ResourceDescriptor, Statement, rfc3339
 from attester.parallel import DEFAULT_JOBS, first_error, map_ordered
@@ -346,4 +347,4 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
         message = f"{uri}: staging provenance does not verify: {bad.name}: {bad.detail}"
         if args.require_provenance == "require":
             raise VerificationError(message)
-        print(f"attest: warning: {message}", file=sys.stderr)
+        print(f"attest: warning: {safe(message)}", file=sys.stderr)

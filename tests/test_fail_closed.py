@@ -590,3 +590,14 @@ def test_manifest_nested_as_deep_as_the_parser_allows(attest, tmp_path) -> None:
                  + "[" * 800 + "]" * 800 + "\n")
     r = attest("promote", "--manifest", m)
     assert r.code == 2 and f"manifest {m}: each image needs a name and a dmap" in r.err, r.err
+
+
+def test_status_lines_escape_names(attest, tmp_path) -> None:
+    stmt = tmp_path / "s.json"
+    stmt.write_text(json.dumps(provenance("https://example.com/build/v1", {"kubectl": SHA})))
+    k = keys.generate("ed25519")
+    (tmp_path / "a.key").write_bytes(keys.private_pem(k, None))
+    out = tmp_path / "out\x1b[2K.json"
+    r = attest("sign", stmt, "--key", tmp_path / "a.key", "-o", out)
+    assert r.code == 0, r.err
+    assert "\x1b" not in r.err and "out\\x1b[2K.json" in r.err
