@@ -198,3 +198,16 @@ def test_a_garbage_referrer_does_not_hide_the_others(attest, hostile, pub) -> No
     _referrers(hostile, {"manifests": [{"digest": digest, "artifactType": DSSE}]})
     r = _verify(attest, hostile, pub)
     assert r.code == 1 and "attestation 1: not valid JSON" in r.err, r.err
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    (b'["v1"]', "tag list is not a JSON object with a 'tags' list"),
+    (b'{"tags": "v1"}', "tag list is not a JSON object with a 'tags' list"),
+    (b"[" * 5000, "tag list is not JSON"),
+])
+def test_malformed_tag_lists(attest, hostile, tmp_path, body, needle) -> None:
+    hostile.routes["/v2/app/tags/list"] = (200, {"Content-Type": "application/json"}, body)
+    r = attest("start", "--artifacts", f"oci://127.0.0.1:{hostile.server_address[1]}/app",
+               "-o", tmp_path / "s.json")
+    assert r.code == 2 and needle in r.err, r.err
+    assert "internal error" not in r.err and r.err.count("\n") == 1

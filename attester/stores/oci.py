@@ -268,11 +268,14 @@ class RegistryClient:
         params: dict[str, str] | None = {"n": "1000"}
         while path:
             resp = self.get(path, what=what, params=params)
-            try:
-                body = resp.json()
-            except ValueError:
+            try:  # bounded and type-checked: a registry's answer is input
+                body = json.loads(_read_limited(resp, MAX_MANIFEST_BYTES, what))
+            except (ValueError, RecursionError):
                 raise ServiceError(f"{what}: tag list is not JSON") from None
-            out.extend(t for t in (body.get("tags") or []) if isinstance(t, str))
+            tags = body.get("tags") if isinstance(body, dict) else ()
+            if tags is not None and not isinstance(tags, list):
+                raise ServiceError(f"{what}: tag list is not a JSON object with a 'tags' list")
+            out.extend(t for t in (tags or []) if isinstance(t, str))
             link = resp.links.get("next", {}).get("url")
             path, params = (urljoin(self.base, link), None) if link else (None, None)
         return sorted(set(out))
@@ -291,7 +294,7 @@ def _repository_of(url: str) -> str:
 def _read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
     data = resp.raw.read(limit + 1, decode_content=True)
     if len(data) > limit:
-        raise ServiceError(f"{what}: manifest larger than {limit} bytes; refusing it")
+        raise ServiceError(f"{what}: registry answer larger than {limit} bytes; refusing it")
     return bytes(data)
 
 
@@ -299,7 +302,7 @@ def _registry_error(resp: requests.Response) -> str:
     try:
         errors = resp.json().get("errors") or []
         return f" ({errors[0].get('code')}: {errors[0].get('message')})" if errors else ""
-    except (ValueError, AttributeError, IndexError):
+    except (ValueError, AttributeError, IndexError, KeyError, TypeError, RecursionError):
         return ""
 
 
