@@ -9,6 +9,7 @@ kept with its item, so callers report errors in input order whatever the schedul
 from __future__ import annotations
 
 import argparse
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -28,22 +29,37 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class NotRunError(AttesterError):
+    """An item left undone because an earlier one failed (``stop_on_error``)."""
+
+
 def map_ordered(fn: Callable[[T], R], items: Sequence[T], *,
                 jobs: int = DEFAULT_JOBS,
-                progress: tuple[str, str] | None = None) -> list[R | AttesterError]:
+                progress: tuple[str, str] | None = None,
+                stop_on_error: bool = False) -> list[R | AttesterError]:
     """``fn`` over ``items`` with at most ``jobs`` running at once; each result, or the
     :class:`AttesterError` its call raised, at its item's position. Other exceptions
     are bugs and propagate. ``progress`` ("resolving", "references") draws the meter
-    on a terminal."""
+    on a terminal.
+
+    With ``stop_on_error``, items not yet started once one has failed are not run
+    (:class:`NotRunError`): an unreachable registry then costs one item's retries, not every
+    item's. Items start in input order, so every item before the first failure still
+    runs, and :func:`first_error` names the same item whatever the scheduling."""
     from attester.hashing import Progress
 
     verb, noun = progress or ("", "")
     meter = Progress(len(items), 0, enabled=progress is not None, verb=verb, noun=noun)
+    failed = threading.Event()
 
     def guarded(item: T) -> R | AttesterError:
+        if failed.is_set():
+            return NotRunError("not run: an earlier item failed")
         try:
             return fn(item)
         except AttesterError as e:
+            if stop_on_error:
+                failed.set()
             return e
         finally:
             meter.item_done()
@@ -57,16 +73,11 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], *,
         meter.close()
 
 
-def first_error(results: Sequence[object], *, what: str = "item") -> AttesterError | None:
-    """The first failure in input order, its message counting the others."""
-    errors = [r for r in results if isinstance(r, AttesterError)]
-    if not errors:
-        return None
-    first = errors[0]
-    if len(errors) > 1:
-        first.message += f" (and {len(errors) - 1} more {what}(s) failed)"
-        first.args = (first.message,)
-    return first
+def first_error(results: Sequence[object]) -> AttesterError | None:
+    """The first failure in input order (never a :class:`NotRunError`, which only follows
+    a failure)."""
+    return next((r for r in results
+                 if isinstance(r, AttesterError) and not isinstance(r, NotRunError)), None)
 
 
 def jobs_arg(value: str) -> int:

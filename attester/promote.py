@@ -173,7 +173,7 @@ class _Expected:
                 errors.append(VerificationError(
                     f"{what}: {ref} has digest {result}, the source has {want}; refusing to "
                     "attest a promotion that changed the artifact"))
-        error = first_error(errors, what="reference")
+        error = first_error(errors)
         if error is not None:
             raise error
 
@@ -263,6 +263,7 @@ def oci_resolver(*, insecure: bool, jobs: int = DEFAULT_JOBS, progress: bool = F
 
     def resolve(refs: Sequence[str]) -> Mapping[str, str | AttesterError]:
         return dict(zip(refs, map_ordered(lambda r: clients.digest(f"oci://{r}"), refs,
+                                          stop_on_error=True,
                                           jobs=jobs, progress=_meter(progress, "references")),
                         strict=True))
 
@@ -289,7 +290,7 @@ def store_resolver(options: Mapping[str, Any], jobs: int = DEFAULT_JOBS,
         return str(subjects[0].digest["sha256"])
 
     def resolve(uris: Sequence[str]) -> Mapping[str, str | AttesterError]:
-        return dict(zip(uris, map_ordered(one, uris, jobs=jobs,
+        return dict(zip(uris, map_ordered(one, uris, jobs=jobs, stop_on_error=True,
                                           progress=_meter(progress, "files")), strict=True))
 
     return resolve
@@ -336,7 +337,7 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
     reports = map_ordered(lambda uri: verify_image(uri, trust, demands,
                                                    insecure=args.insecure_registry,
                                                    clients=clients), uris, jobs=jobs,
-                          progress=None if getattr(args, "quiet", False) else
+                          stop_on_error=True, progress=None if getattr(args, "quiet", False) else
                           ("verifying staging provenance of", "images"))
     for uri, report in zip(uris, reports, strict=True):  # in manifest order
         if isinstance(report, AttesterError):

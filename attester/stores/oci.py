@@ -392,10 +392,10 @@ class OciStore:
 
     def _gather(self, fn: Callable[[T], list[Entry]], items: Sequence[T],
                 what: str) -> list[Entry]:
-        results = map_ordered(fn, items, jobs=self.jobs,
+        results = map_ordered(fn, items, jobs=self.jobs, stop_on_error=True,
                               progress=("fetching", f"{what} manifests") if self.progress
                               else None)
-        error = first_error(results, what=what)
+        error = first_error(results)
         if error is not None:
             raise error
         return [e for r in results if not isinstance(r, AttesterError) for e in r]
