@@ -24,8 +24,8 @@ from attester.errors import AttesterError, StoreError, UsageError
 
 #: The read buffer, chosen by measurement (``bench/hash_bench.py`` sweeps 32 KiB-4 MiB
 #: and 1, 2 and 4 workers; README's Speed section has the figures). On the 2-core AMD
-#: EPYC (SHA-NI) over bench/'s 2.1 GB tree, four sweeps with 2 workers: CPU time (user +
-#: system) 1.27-1.31 s at 32 KiB and 1.22-1.29 s at every size from 64 KiB to 4 MiB,
+#: EPYC (SHA-NI) over bench/'s 2.1 GB tree, five sweeps with 2 workers: CPU time (user +
+#: system) 1.27-1.35 s at 32 KiB and 1.22-1.30 s at every size from 64 KiB to 4 MiB,
 #: against 1.05 CPU-s for the SHA-256 compute limit (openssl speed: 2.03 GB/s per core).
 #: Wall time on that shared machine moved 2x from run to run, in no order by size. A
 #: quieter run of the same machine class (issue 13) took 1.09 s at 128 KiB and 1.52 s at
@@ -136,8 +136,9 @@ class Progress:
 
 def default_workers() -> int:
     """One thread per core: hashing is CPU-bound once the page cache holds the files. On
-    the 2-core machine 4 workers took a little more CPU than 2 (1.27 vs 1.26 s median
-    over 5 runs at 128 KiB) and no run was faster; 1 worker cannot use the second core."""
+    the 2-core machine 4 workers took as much CPU as 2 or a little more (1.27 vs 1.26 s
+    median over 5 runs at 128 KiB) and were never consistently faster; 1 worker cannot
+    use the second core."""
     return max(1, min(32, os.cpu_count() or 1))
 
 
