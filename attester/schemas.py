@@ -92,3 +92,9 @@ def validate_statement(doc: Any, *, where: str) -> None:
     if isinstance(build, dict) and build.get("buildType") in BUILD_TYPE_SCHEMAS:
         validate(build, BUILD_TYPE_SCHEMAS[build["buildType"]],
                  where=f"{where}: buildDefinition")
+    from attester.intoto_types import statement_problem
+
+    problem = statement_problem(doc, strict=True)
+    if problem is not None:
+        raise InputError(f"{where}: the in-toto-attestation package's v1 types refuse it: "
+                         f"{problem}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from attester import keys
+from attester import intoto_types, keys
 from attester.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
 from attester.errors import InputError, UsageError
 from attester.jsonio import parse_json
@@ -150,6 +150,12 @@ def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedS
                             else f"verification summary says {result or 'nothing'!r}, not "
                             "PASSED"))
         ok = passed
+    if ok:
+        problem = intoto_types.statement_problem(doc, strict=False)
+        if problem is not None:
+            checks.append(Check("in-toto-types", False, "the in-toto-attestation package's v1 "
+                                f"types refuse the statement: {problem}"))
+            ok = False
     return checks, (stmt if ok else None)
 
 

@@ -1,0 +1,58 @@
+"""Statements must also satisfy the in-toto-attestation package's own v1 types, at sign time
+(strictly) and at verify time (leniently: unknown fields allowed, known ones typed)."""
+
+from __future__ import annotations
+
+import json
+
+from test_fail_closed import ARTIFACT, SHA, STAGE_TYPE, provenance, sign
+
+from attester import keys
+from attester.intoto_types import statement_problem
+
+
+def test_every_real_statement_in_shared_passes_the_lenient_check() -> None:
+    from conftest import shared_path
+
+    folder = shared_path("interop", "provenance")
+    docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    assert docs
+    for doc in docs:
+        assert statement_problem(doc, strict=False) is None
+
+
+def test_a_timestamp_the_types_cannot_read_fails_verification(attest, tmp_path) -> None:
+    stmt = provenance(STAGE_TYPE, {"kubectl": SHA})
+    stmt["predicate"]["runDetails"]["metadata"] = {"startedOn": "yesterday afternoon"}
+    key = keys.generate("ed25519")
+    (tmp_path / "k.pub").write_bytes(keys.public_pem(key.public_key()))
+    (tmp_path / "kubectl").write_bytes(ARTIFACT)
+    env = sign(tmp_path / "p.intoto.json", stmt, key)
+    r = attest("verify", env, "--key", tmp_path / "k.pub", "--artifact", tmp_path / "kubectl")
+    assert r.code == 1
+    assert "in-toto-types" in r.err and "runDetails.metadata.startedOn" in r.err
+
+
+def test_unknown_fields_pass_verify_but_not_sign(attest, tmp_path) -> None:
+    stmt = provenance(STAGE_TYPE, {"kubectl": SHA})
+    stmt["predicate"]["runDetails"]["builder"]["shoeSize"] = "42"
+    assert statement_problem(stmt, strict=False) is None
+    problem = statement_problem(stmt, strict=True)
+    assert problem is not None and "shoeSize" in problem
+
+
+def test_sign_refuses_what_the_types_refuse(attest, tmp_path) -> None:
+    stmt = provenance("https://builder.example/buildtypes/custom/v1", {"kubectl": SHA})
+    stmt["predicate"]["runDetails"]["metadata"] = {"finishedOn": "2024-13-45T99:00:00Z"}
+    (tmp_path / "s.json").write_text(json.dumps(stmt))
+    key = keys.generate("ed25519")
+    (tmp_path / "k.key").write_bytes(keys.private_pem(key, None))
+    r = attest("sign", tmp_path / "s.json", "--key", tmp_path / "k.key",
+               "--output", tmp_path / "out.json")
+    assert r.code == 2, r.err
+    assert "in-toto-attestation" in r.err and "finishedOn" in r.err
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_v01_statements_are_left_to_our_schemas() -> None:
+    assert statement_problem({"_type": "https://in-toto.io/Statement/v0.1"}, strict=True) is None
