@@ -791,6 +791,19 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
     if not args.manifest and not args.image:
         raise UsageError("nothing to promote", hint="pass --manifest FILE or --image SRC=DST")
+    # No flag is silently ignored: whom to trust only means something when staging
+    # provenance is checked, and a policy file names the stage signer itself.
+    signer = [f for f, v in (("--key", args.key),
+                             ("--certificate-identity", args.certificate_identity),
+                             ("--certificate-oidc-issuer", args.certificate_oidc_issuer),
+                             ("--trusted-root", args.trusted_root)) if v]
+    if args.require_provenance == "off" and (signer or args.policy):
+        raise UsageError(f"{(signer or ['--policy'])[0]} says whom staging provenance must "
+                         "come from, but --require-provenance is off",
+                         hint="add --require-provenance warn|require, or drop it")
+    if args.policy and signer and signer[0] != "--trusted-root":
+        raise UsageError(f"{signer[0]} does not apply next to --policy",
+                         hint="the policy file names the stage signer")
     now = _now()
     builder = args.builder_id or promote.DEFAULT_PROMOTER_ID
     statements = []
@@ -814,7 +827,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
                 if "stage" not in pf.trusts:
                     raise UsageError(f"policy {args.policy} names no stage signer to check "
                                      "staging images against")
-                promote.check_staging_provenance(promos, args, pf.trusts["stage"],
+                stage = pf.trusts["stage"]
+                if args.trusted_root:  # the command line's root wins, as for audit
+                    import attrs
+
+                    stage = attrs.evolve(stage, trusted_root_path=args.trusted_root,
+                                         offline=True)
+                promote.check_staging_provenance(promos, args, stage,
                                                  pf.policies.get("stage"))
             else:
                 promote.check_staging_provenance(promos, args, _provenance_trust(args))

@@ -601,3 +601,17 @@ def test_status_lines_escape_names(attest, tmp_path) -> None:
     r = attest("sign", stmt, "--key", tmp_path / "a.key", "-o", out)
     assert r.code == 0, r.err
     assert "\x1b" not in r.err and "out\\x1b[2K.json" in r.err
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--key", "k.pub"], "--key says whom staging provenance must come from, but "
+                         "--require-provenance is off"),
+    (["--policy", "policy.yaml"], "--policy says whom staging provenance must come from"),
+    (["--require-provenance", "require", "--policy", "policy.yaml", "--key", "k.pub"],
+     "--key does not apply next to --policy"),
+])
+def test_promote_refuses_trust_flags_it_would_ignore(attest, rel, extra, needle) -> None:
+    r = attest("promote", "--image", "127.0.0.1:1/a@sha256:" + "a" * 64 + "=127.0.0.1:1/b:v1",
+               *extra)
+    assert r.code == 2 and needle in r.err, r.err
+    one_line(r)
