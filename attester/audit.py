@@ -393,7 +393,8 @@ def render_json(report: AuditReport) -> bytes:
     head = dumps_pretty({"artifacts": [], **doc}).decode()
     marker = '{\n  "artifacts": [],'
     assert head.startswith(marker)  # noqa: S101 - sort_keys puts it first
-    body = ",\n    ".join(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in rows)
+    encoder = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # one for every row
+    body = ",\n    ".join(map(encoder.encode, rows))
     artifacts = f'{{\n  "artifacts": [\n    {body}\n  ],' if rows else marker
     return (artifacts + head[len(marker):]).encode()
 
