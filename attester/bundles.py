@@ -260,10 +260,16 @@ class IdentityPolicy:
             except re.error as e:
                 raise UsageError(f"--certificate-identity-regexp: {e}") from None
             hit = next((n for n in names if rx.fullmatch(n)), None)
+            # cosign and gh search; we match the whole identity. Say so when that is the
+            # only difference, so a flag copied from cosign is fixed, not loosened.
+            partial = hit is None and any(rx.search(n) for n in names)
             checks.append(Check("certificate-identity", hit is not None,
                                 f"signed by {hit} (matches {self.identity_regexp})" if hit else
                                 f"certificate identity {', '.join(names) or 'missing'} does not "
-                                f"match {self.identity_regexp}"))
+                                f"match {self.identity_regexp}"
+                                + (" (the expression must match the whole identity, unlike "
+                                   "cosign's search: end it with .* to allow a suffix)"
+                                   if partial else "")))
         if self.no_issuer:
             got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
             checks.append(Check("certificate-oidc-issuer", not got,
