@@ -316,7 +316,9 @@ def _evidence(bundle: Any) -> str:
     entry = bundle.log_entry
     inner = getattr(entry, "_inner", None)
     t = getattr(inner, "integrated_time", None)
-    if t:
+    # Without an inclusion promise the integrated time is unsigned and sigstore ignores it
+    # (Rekor v2): never print it as a logged time (redteam: any time could be claimed).
+    if t and getattr(inner, "inclusion_promise", None):
         import datetime as dt
 
         when = dt.datetime.fromtimestamp(int(t), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -48,6 +48,12 @@ def parse(doc: Mapping[str, Any], *, where: str) -> NpmAttestations:
             raise InputError(f"{where}: npm attestation {i} is not "
                              "{\"predicateType\": ..., \"bundle\": {...}}")
         if item["predicateType"] in PROVENANCE_TYPES:
+            # The label is unsigned: a message-signature bundle labelled provenance would
+            # verify as a signed file and carry no statement to bind the publish
+            # attestation to (redteam: any signed file "published" as any npm package).
+            if not isinstance(item["bundle"].get("dsseEnvelope"), Mapping):
+                raise InputError(f"{where}: npm attestation {i} is labelled SLSA provenance "
+                                 "but holds no DSSE envelope (no statement)")
             found["provenance"].append(item["bundle"])
         elif item["predicateType"] == PUBLISH_V01:
             found["publish"].append(item["bundle"])
@@ -67,8 +73,15 @@ def _subjects(stmt: Mapping[str, Any]) -> list[tuple[str, str]]:
     subjects = stmt.get("subject")
     if not isinstance(subjects, list):
         return []
-    return [(str(s.get("name")), str((s.get("digest") or {}).get("sha512")))
-            for s in subjects if isinstance(s, Mapping)]
+    out = []
+    for s in subjects:
+        digest = s.get("digest") if isinstance(s, Mapping) else None
+        sha512 = digest.get("sha512") if isinstance(digest, Mapping) else None
+        # A subject without a sha512 is no package: never let two missing digests match.
+        if isinstance(s.get("name") if isinstance(s, Mapping) else None, str) and \
+                isinstance(sha512, str) and sha512:
+            out.append((str(s["name"]), sha512.lower()))
+    return out
 
 
 def verify_publish(publish: Mapping[str, Any] | None, key_path: str, trusted_root: Any,
@@ -103,7 +116,10 @@ def verify_publish(publish: Mapping[str, Any] | None, key_path: str, trusted_roo
     if len(subjects) != 1 or subjects[0][0] != want_name:
         return Check("npm-publish", False, f"publish attestation subject {subjects} does not "
                      f"name the published package {want_name}")
-    if provenance is not None and sorted(_subjects(provenance)) != subjects:
+    if provenance is None:  # fail closed: nothing binds the publish attestation to the artifact
+        return Check("npm-publish", False, "the provenance holds no statement naming the "
+                     "package, so the publish attestation cannot be tied to the artifact")
+    if sorted(_subjects(provenance)) != subjects:
         return Check("npm-publish", False, "publish attestation and provenance name different "
                      f"packages or digests ({subjects[0][0]} vs "
                      f"{', '.join(n for n, _ in _subjects(provenance)) or 'none'})")

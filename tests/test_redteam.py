@@ -1,0 +1,91 @@
+"""Adversarial regressions: inputs an attacker holding valid material for something else
+could build, each of which once passed (or lied in its output) and must now fail."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from conftest import shared_path
+
+GHA = "https://token.actions.githubusercontent.com"
+PUBLISH = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
+WHEEL_ID = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
+
+
+def _rw(name: str):
+    return shared_path("interop", "realworld", name)
+
+
+def _sg(name: str):
+    return shared_path("interop", "sigstore", name)
+
+
+def _publish_item() -> dict:
+    doc = json.loads(_rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json").read_text())
+    return next(a for a in doc["attestations"] if a["predicateType"] == PUBLISH)
+
+
+def test_npm_publish_is_not_vouched_for_a_signed_file_labelled_provenance(attest, tmp_path):
+    """gundam-visor's real publish attestation next to a real message-signature bundle over
+    an unrelated wheel, labelled "provenance": the signed file verified, and npm-publish then
+    said "pkg:npm/gundam-visor@1.0.1 published by the npm registry" for the wheel, since
+    nothing bound the publish attestation to it."""
+    mixed = {"attestations": [_publish_item(), {
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "bundle": json.loads(_sg("sp_bundle_v3_github.whl.sigstore").read_text())}]}
+    doc = tmp_path / "npm.json"
+    doc.write_text(json.dumps(mixed))
+    args = ["verify", doc, "--artifact", _sg("sp_bundle_v3_github.whl"),
+            "--trusted-root", _sg("trusted_root.sigstore-production.json"), "--offline",
+            "--certificate-identity", WHEEL_ID, "--certificate-oidc-issuer", GHA]
+    for extra in ([], ["--npm-publish-key", _rw("sg_npm_publish_key.pub")]):
+        r = attest(*args, *extra)
+        assert r.code == 2, r.out
+        assert "npm attestation 1 is labelled SLSA provenance but holds no DSSE envelope" in r.err
+        assert "published by the npm registry" not in r.out
+
+
+def test_npm_publish_of_one_package_next_to_provenance_of_another(attest, tmp_path):
+    """Real publish attestation of gundam-visor, real provenance of sigstore@2.2.0."""
+    js = json.loads(_rw("gh_sigstore.js-2.2.0.bundle.json").read_text())
+    doc = tmp_path / "npm.json"
+    doc.write_text(json.dumps({"attestations": [_publish_item(), {
+        "predicateType": "https://slsa.dev/provenance/v1", "bundle": js}]}))
+    r = attest("verify", doc, "--artifact", _rw("npm_sigstore-2.2.0.tgz"),
+               "--trusted-root", _sg("trusted_root.sigstore-production.json"), "--offline",
+               "--certificate-identity",
+               "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+               "--certificate-oidc-issuer", GHA,
+               "--npm-publish-key", _rw("sg_npm_publish_key.pub"))
+    assert r.code == 1
+    assert ("npm-publish: publish attestation and provenance name different packages or "
+            "digests (pkg:npm/gundam-visor@1.0.1 vs pkg:npm/sigstore@2.2.0)") in r.err
+
+
+def test_npm_subjects_without_sha512_never_match():
+    from attester import npm_attestations
+
+    assert npm_attestations._subjects({"subject": [{"name": "pkg:npm/a@1", "digest": {}}]}) == []
+    assert npm_attestations._subjects({"subject": [{"name": "pkg:npm/a@1",
+                                                    "digest": {"sha512": "AB"}}]}) == \
+        [("pkg:npm/a@1", "ab")]
+
+
+def test_rekor_v2_entry_never_claims_an_unsigned_integrated_time(attest, tmp_path):
+    """A Rekor v2 entry has no SET, so its integratedTime is signed by nobody and sigstore
+    ignores it; the report printed it as "logged in Rekor at ..." all the same."""
+    bundle = json.loads(_sg("sp_a.dsse.staging-rekor-v2.txt.sigstore.json").read_text())
+    forged = copy.deepcopy(bundle)
+    forged["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = "1000000000"
+    path = tmp_path / "forged.sigstore.json"
+    path.write_text(json.dumps(forged))
+    r = attest("verify", path, "--trusted-root", _sg("trusted_root.sigstore-staging.json"),
+               "--offline", "--predicate-type", "https://slsa.dev/provenance/v1",
+               "--certificate-identity",
+               "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
+               ".github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+               "--certificate-oidc-issuer", GHA)
+    assert r.code == 0, r.err  # the signature is still valid: only the claim was false
+    assert "2001-09-09" not in r.out
+    assert "signing time from its RFC 3161 timestamp" in r.out
