@@ -1,0 +1,131 @@
+"""The ``attest`` command. The only place that turns errors into exit codes.
+
+Exit codes: 0 success; 1 verification failed; 2 usage or input error. Every failure
+is one line on stderr saying what and where; ``--debug`` adds the traceback.
+
+Each command lives in its own module (``attester.cli.verify``...) with its flags beside its
+handler; this module composes them and maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from attester import __version__
+from attester.cli import (
+    attach,
+    audit,
+    download,
+    keygen,
+    promote,
+    provenance,
+    sign,
+    start,
+    trusted_root,
+    upload,
+    verify,
+)
+from attester.cli.parsing import Parser, did_you_mean
+from attester.cli.verify_chain import CHAIN_REFUSED, CHAIN_SIGNER_FLAGS
+from attester.errors import AttesterError, UsageError
+
+__all__ = ["CHAIN_REFUSED", "CHAIN_SIGNER_FLAGS", "build_parser", "main", "parse_args"]
+
+EXAMPLES = """\
+examples (the release flow):
+  attest keygen --type ecdsa-p256 --out release
+  attest provenance local:// --artifacts file://dist --output prov.json
+  attest sign prov.json --key release.key --output prov.intoto.json
+  attest verify prov.intoto.json --key release.pub --artifact dist/kubectl \\
+      --source-uri github.com/example/project
+
+exit codes: 0 ok, 1 verification failed, 2 usage or input error
+"""
+
+#: In the order ``attest --help`` lists them.
+COMMANDS = (keygen, start, provenance, sign, verify, trusted_root, download, upload, attach,
+            promote, audit)
+
+
+def _strip_debug(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """Take ``--debug`` out wherever it is (before ``--``), as ``--help`` is accepted."""
+    out: list[str] = []
+    debug = False
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg == "--debug":
+            debug = True
+        else:
+            out.append(arg)
+    return out, debug
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line; a flag the subcommand does not know is reported with that
+    subcommand's usage and the closest flag it does know."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        sub = _subcommands(parser).get(getattr(args, "command", None) or "", parser)
+        sub.print_usage(sys.stderr)
+        raise UsageError(f"unrecognized arguments: {' '.join(extras)}",
+                         hint=did_you_mean(sub, extras))
+    return args
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:  # see _option_strings: no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = Parser(prog="attest", description="Produce, sign and verify SLSA provenance.",
+                    epilog=EXAMPLES, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"attest {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks on errors (accepted anywhere on the line)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from attester.display import safe
+
+    argv, debug = _strip_debug(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = parse_args(argv)
+    except UsageError as e:  # the command line itself: no traceback is of any use
+        print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
+        return e.exit_code
+    args.debug = debug
+    try:
+        code: int = args.func(args)
+        return code
+    except AttesterError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("attest: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 2
+    except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        print(f"attest: internal error: {type(e).__name__}: {safe(e)} (rerun with --debug)",
+              file=sys.stderr)
+        return 2

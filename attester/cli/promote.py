@@ -1,0 +1,153 @@
+"""``attest promote``: attest an image or file promotion (kpromo manifests)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from attester.cli.common import add_quiet, add_store_flags, say, store_options, utc_now
+from attester.cli.parsing import Subcommands
+from attester.errors import InputError, UsageError
+
+
+def run(args: argparse.Namespace) -> int:
+    from attester import promote
+    from attester.jsonio import dumps_compact, dumps_pretty, write_output
+
+    if not args.manifest and not args.image:
+        raise UsageError("nothing to promote", hint="pass --manifest FILE or --image SRC=DST")
+    # No flag is silently ignored: whom to trust only means something when staging
+    # provenance is checked, and a policy file names the stage signer itself.
+    signer = [f for f, v in (("--key", args.key),
+                             ("--certificate-identity", args.certificate_identity),
+                             ("--certificate-oidc-issuer", args.certificate_oidc_issuer),
+                             ("--trusted-root", args.trusted_root)) if v]
+    if args.require_provenance == "off" and (signer or args.policy):
+        raise UsageError(f"{(signer or ['--policy'])[0]} says whom staging provenance must "
+                         "come from, but --require-provenance is off",
+                         hint="add --require-provenance warn|require, or drop it")
+    if args.policy and signer and signer[0] != "--trusted-root":
+        raise UsageError(f"{signer[0]} does not apply next to --policy",
+                         hint="the policy file names the stage signer")
+    now = utc_now()
+    builder = args.builder_id or promote.DEFAULT_PROMOTER_ID
+    statements = []
+    if args.manifest and "filestores" in (promote._yaml(args.manifest) or {}):
+        promos_f = promote.read_file_manifest(args.manifest, args.files)
+        statements = promote.file_statements(
+            promos_f, promote.store_resolver(store_options(args), jobs=args.jobs,
+                                             progress=not args.quiet),
+            builder_id=builder,
+            now=now, manifest=args.manifest)
+    else:
+        if args.manifest:
+            promos = promote.read_image_manifest(args.manifest, args.images)
+        else:
+            promos = promote.adhoc_images(args.image)
+        if args.require_provenance != "off":
+            if args.policy:
+                from attester import policyfile
+
+                pf = policyfile.load(args.policy)
+                if "stage" not in pf.trusts:
+                    raise UsageError(f"policy {args.policy} names no stage signer to check "
+                                     "staging images against")
+                stage = pf.trusts["stage"]
+                if args.trusted_root:  # the command line's root wins, as for audit
+                    import attrs
+
+                    stage = attrs.evolve(stage, trusted_root_path=args.trusted_root,
+                                         offline=True)
+                promote.check_staging_provenance(promos, args, stage,
+                                                 pf.policies.get("stage"))
+            else:
+                promote.check_staging_provenance(promos, args, _provenance_trust(args))
+        statements = promote.image_statements(
+            promos, promote.oci_resolver(insecure=args.insecure_registry, jobs=args.jobs,
+                                        progress=not args.quiet),
+            canonical_registry=args.canonical_registry, builder_id=builder, now=now,
+            manifest=args.manifest or "", fmt=args.format)
+    docs = [s.to_json() for s in statements]
+    if args.output and args.output.endswith(("/", os.sep)):
+        try:  # a trailing slash means a folder, even one that is not there yet
+            Path(args.output).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"--output {args.output}: cannot create the folder: "
+                             f"{e.strerror}") from None
+    if args.output and Path(args.output).is_dir():
+        from attester.jsonio import atomic_write
+
+        for doc in docs:
+            name = doc["subject"][0]["name"].replace("/", "_").replace(":", "_")
+            digest = next(iter(doc["subject"][0]["digest"].values()))[:12]
+            atomic_write(Path(args.output) / f"{name}-{digest}.json", dumps_pretty(doc))
+        say(args, f"wrote {len(docs)} promotion statement(s) to {args.output}")
+    elif len(docs) == 1:
+        write_output(dumps_pretty(docs[0]), args.output)
+    else:
+        write_output(b"".join(dumps_compact(d) + b"\n" for d in docs), args.output)
+    return 0
+
+
+def _provenance_trust(args: argparse.Namespace) -> Any:
+    from attester import bundles, checker
+
+    identity = bundles.IdentityPolicy(identity=args.certificate_identity,
+                                      issuer=args.certificate_oidc_issuer)
+    trust = checker.Trust.from_flags(args.key or [], identity,
+                                     trusted_root_path=args.trusted_root,
+                                     offline=bool(args.trusted_root))
+    if not trust.given():
+        raise UsageError("--require-provenance needs whom to trust for the staging images",
+                         hint="pass --key PUB or --certificate-identity/--certificate-oidc-"
+                         "issuer")
+    return trust
+
+
+def register(sub: Subcommands) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("promote", help="attest an image or file promotion (kpromo manifests)",
+                       formatter_class=fmt,
+                       description="Resolve every source and destination of a kpromo "
+                       "promotion, refuse any destination whose digest differs from the "
+                       "source, and write one statement per digest (subjects: the production "
+                       "references; dependency: the staging reference).",
+                       epilog="examples:\n  attest promote --manifest promoter-manifest.yaml "
+                       "--images images.yaml --canonical-registry registry.k8s.io -o out/\n"
+                       "  attest promote --manifest filepromoter-manifest.yaml --files files.yaml")
+    p.add_argument("--manifest", metavar="FILE", help="kpromo promoter (registries[, images]) "
+                   "or file promoter (filestores) manifest")
+    p.add_argument("--images", metavar="FILE", help="thin manifests: images.yaml")
+    p.add_argument("--files", metavar="FILE", help="file promotion: files.yaml")
+    p.add_argument("--image", action="append", metavar="SRC=DST",
+                   help="ad hoc: [oci://]REGISTRY/REPO@sha256:D=[oci://]REGISTRY/REPO[:TAG] "
+                   "(repeatable)")
+    p.add_argument("--canonical-registry", metavar="R", help="also name subjects R/IMAGE, "
+                   "e.g. registry.k8s.io")
+    p.add_argument("--format", choices=["slsa", "promo-tools"], default="slsa",
+                   help="slsa (default) or kpromo's https://k8s.io/promo-tools/promotion/v1")
+    p.add_argument("--require-provenance", choices=["off", "warn", "require"], default="off",
+                   help="check each staging image's attached attestation first")
+    p.add_argument("--policy", metavar="POLICY",
+                   help="with --require-provenance: the policy file whose stage step "
+                   "staging images must satisfy")
+    p.add_argument("--key", action="append", metavar="PUB",
+                   help="with --require-provenance: who signs staging attestations")
+    p.add_argument("--certificate-identity", metavar="ID",
+                   help="with --require-provenance: the keyless signer of staging "
+                   "attestations (certificate SAN, exact)")
+    p.add_argument("--certificate-oidc-issuer", metavar="URL",
+                   help="with --certificate-identity: the OIDC issuer that vouched for it")
+    p.add_argument("--trusted-root", metavar="FILE",
+                   help="Sigstore trusted_root.json for keyless staging attestations "
+                   "(implies no network)")
+    p.add_argument("--builder-id", help="promoter identity (default "
+                   "https://attester.dev/builders/promoter/v1)")
+    p.add_argument("--output", "-o", metavar="FILE|DIR",
+                   help="a file (one statement), a folder (one file each; a trailing / "
+                   "creates it), or stdout (JSON lines)")
+    add_store_flags(p)
+    add_quiet(p)
+    p.set_defaults(func=run)

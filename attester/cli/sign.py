@@ -1,0 +1,93 @@
+"""``attest sign``: a statement's exact bytes into a DSSE envelope or Sigstore bundle."""
+
+from __future__ import annotations
+
+import argparse
+
+from attester.cli.common import add_quiet, say, to_file
+from attester.cli.parsing import Subcommands
+from attester.errors import InputError, UsageError
+
+
+def run(args: argparse.Namespace) -> int:
+    from attester import schemas
+    from attester.dsse import IN_TOTO_PAYLOAD_TYPE, looks_like_envelope
+    from attester.jsonio import dumps_compact, parse_json, read_bytes, write_output
+    from attester.signers import sign_envelope
+    from attester.signers.keyfile import KeyFileSigner
+
+    if not args.key and not args.keyless and not args.kms:
+        raise UsageError("nothing to sign with", hint="pass --key KEY, --kms URI or --keyless")
+    if (args.key or args.kms) and args.keyless:
+        raise UsageError("--key and --keyless are exclusive: a Sigstore bundle holds one "
+                         "signature")
+    payload = read_bytes(args.statement, what="statement")
+    doc = parse_json(payload, where=f"statement {args.statement}")
+    if looks_like_envelope(doc):
+        raise InputError(f"statement {args.statement}: is already a DSSE envelope; "
+                         "sign the statement it wraps")
+    if not isinstance(doc, dict):
+        raise InputError(f"statement {args.statement}: expected a JSON object")
+    schemas.validate_statement(doc, where=f"statement {args.statement}")
+    if args.keyless:
+        from attester.signers import keyless
+
+        token = keyless.identity_token(args.identity_token)
+        bundle = keyless.sign_statement(payload, token=token, trust_config=args.trust_config,
+                                        staging=args.staging)
+        write_output(bundle + b"\n", args.output)
+        if to_file(args.output):
+            say(args, f"wrote {args.output}: Sigstore bundle, 1 keyless signature logged "
+                "in Rekor")
+        return 0
+    from attester.signers.interface import Signer
+    from attester.signers.kms import KmsSigner
+
+    signers: list[Signer] = [KeyFileSigner.from_file(k) for k in args.key or []]
+    signers += [KmsSigner.from_uri(u) for u in args.kms or []]
+    named = [*(args.key or []), *(args.kms or [])]
+    seen: dict[str, str] = {}
+    for name, signer in zip(named, signers, strict=True):
+        if signer.keyid in seen:  # two signatures by one key would pass as two signers
+            raise UsageError(f"{name} is the same key as {seen[signer.keyid]} (keyid "
+                             f"{signer.keyid}); give each signing key once")
+        seen[signer.keyid] = name
+    # Sign the file's exact bytes: what was reviewed is what gets signed.
+    env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, list(signers))
+    write_output(dumps_compact(env.to_json()) + b"\n", args.output)
+    if to_file(args.output):
+        say(args, f"wrote {args.output}: DSSE envelope, {len(signers)} signature(s) "
+            f"(keyid {', '.join(s.keyid for s in signers)})")
+    return 0
+
+
+def register(sub: Subcommands) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("sign", help="sign a statement into a DSSE envelope",
+                       formatter_class=fmt,
+                       description="Validate STATEMENT, then sign its exact bytes into a "
+                       "DSSE envelope (payloadType application/vnd.in-toto+json).",
+                       epilog="example:\n  attest sign prov.json --key release.key "
+                       "--output prov.intoto.json")
+    p.add_argument("statement", metavar="STATEMENT",
+                   help="in-toto statement JSON, e.g. from 'attest provenance'")
+    p.add_argument("--key", action="append", metavar="KEY",
+                   help="PEM private key (repeatable: one signature each); passphrase "
+                   "from ATTEST_PASSPHRASE")
+    p.add_argument("--kms", action="append", metavar="URI",
+                   help="key held in a KMS: gcpkms://projects/P/locations/L/keyRings/R/"
+                   "cryptoKeys/K/cryptoKeyVersions/V, awskms:..., azurekms:..., "
+                   "hv:NAME[/VERSION] (HashiCorp Vault transit; newest version without "
+                   "one) (repeatable; extra [kms])")
+    p.add_argument("--keyless", action="store_true",
+                   help="Sigstore keyless: sign as the CI's OIDC identity; writes a Sigstore "
+                   "bundle (name it *.sigstore.json)")
+    p.add_argument("--identity-token", metavar="JWT",
+                   help="OIDC token for --keyless (else SIGSTORE_ID_TOKEN, else ambient CI "
+                   "credentials)")
+    p.add_argument("--staging", action="store_true", help="--keyless against Sigstore staging")
+    p.add_argument("--trust-config", metavar="FILE",
+                   help="--keyless against a custom Sigstore instance (ClientTrustConfig JSON)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    add_quiet(p)
+    p.set_defaults(func=run)

@@ -1,0 +1,45 @@
+"""``attest trusted-root``: a Sigstore trusted root for offline verification."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from attester.cli.parsing import Subcommands
+
+
+def run(args: argparse.Namespace) -> int:
+    from attester import trustroots
+    from attester.display import safe
+    from attester.jsonio import write_output
+
+    fetched = trustroots.fetch(args.instance, offline=args.offline)
+    root = trustroots.check(fetched.data)
+    write_output(fetched.data, args.output)
+    where = args.output if args.output and args.output != "-" else "stdout"
+    print(f"attest: wrote the {args.instance} trusted root to {safe(where)} "
+          f"({len(root.get_fulcio_certs())} Fulcio certificate(s), {len(root._inner.tlogs)} "
+          f"transparency log(s), {len(root.get_timestamp_authorities())} timestamp "
+          f"authorit{'y' if len(root.get_timestamp_authorities()) == 1 else 'ies'}) from the "
+          f"{fetched.source}", file=sys.stderr)
+    return 0
+
+
+def register(sub: Subcommands) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("trusted-root", help="write a Sigstore trusted root for offline "
+                       "verification", formatter_class=fmt,
+                       description="Write the trusted root of Sigstore's public-good or "
+                       "staging instance (from its TUF repository when the network allows, "
+                       "else the copy embedded in the sigstore package) or of GitHub's own "
+                       "trust domain (embedded copy), saying which. Verify with it later: "
+                       "attest verify ... --trusted-root FILE --offline.",
+                       epilog="examples:\n  attest trusted-root -o trusted_root.json\n"
+                       "  attest trusted-root --instance github -o trusted_root.github.json\n"
+                       "  attest trusted-root --instance staging --offline -o staging.json")
+    p.add_argument("--instance", choices=["public-good", "staging", "github"],
+                   default="public-good", help="whose trusted root (default public-good)")
+    p.add_argument("--offline", action="store_true",
+                   help="no network: write the embedded copy")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    p.set_defaults(func=run)

@@ -1,0 +1,292 @@
+"""``attest verify``: one attestation, a signature pair, GitHub's API, or ``--chain``."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from typing import Any
+
+from attester.cli.common import add_quiet, add_store_flags, store_options
+from attester.cli.parsing import Subcommands
+from attester.cli.report import print_report
+from attester.cli.verify_chain import flag, given, refuse_chain_flags, verify_chain
+from attester.cli.verify_github import verify_from_github
+from attester.cli.verify_vsa import write_vsa
+from attester.errors import UsageError
+
+
+def _identity(args: argparse.Namespace) -> Any:
+    from attester import certpolicy
+
+    return certpolicy.identity(
+        certificate_identity=args.certificate_identity,
+        certificate_identity_regexp=args.certificate_identity_regexp,
+        issuer=args.certificate_oidc_issuer, issuer_regexp=args.certificate_oidc_issuer_regexp,
+        owner=args.owner, repo=args.repo, signer_workflow=args.signer_workflow,
+        signer_repo=args.signer_repo, hostname=args.hostname,
+        source_digest=args.source_digest, signer_digest=args.signer_digest,
+        deny_self_hosted_runners=args.deny_self_hosted_runners,
+        workflow_trigger=args.workflow_trigger)
+
+
+def _no_issuer(args: argparse.Namespace, identity: Any) -> Any:
+    """--no-certificate-oidc-issuer: the certificate must name no issuer (GitHub release
+    attestations); it replaces, and so contradicts, any issuer flag."""
+    import attrs
+
+    if not getattr(args, "no_certificate_oidc_issuer", False):
+        return identity
+    if args.certificate_oidc_issuer or getattr(args, "certificate_oidc_issuer_regexp", None):
+        raise UsageError("--no-certificate-oidc-issuer and --certificate-oidc-issuer "
+                         "contradict each other: give one")
+    return attrs.evolve(identity, issuer=None, no_issuer=True)
+
+
+def _with_digests(args: argparse.Namespace) -> list[str]:
+    """--artifact plus each --digest ALG:HEX (validated now, before anything is fetched)."""
+    from attester.digests import parse
+
+    for d in args.digest or []:
+        parse(d, what="--digest")
+    return [*(args.artifact or []), *("@" + d for d in args.digest or [])]
+
+
+def run(args: argparse.Namespace) -> int:
+    from attester import certpolicy, checker, vsapolicy
+    from attester.policy import Policy
+    from attester.verify import Demands
+
+    if args.chain:
+        refuse_chain_flags(args)
+    if args.require_complete and not args.artifacts:
+        raise UsageError("--require-complete needs --artifacts STORE_URI")
+    if args.policy and not args.chain:
+        raise UsageError("--policy names a signer per release step; it applies to --chain "
+                         "(and 'attest audit')", hint="for one attestation pass --key or "
+                         "--certificate-identity and the policy flags")
+    if args.vsa_out and not (args.vsa_key or args.vsa_keyless):
+        raise UsageError("--vsa-out needs --vsa-key KEY or --vsa-keyless")
+    for dest in ("vsa_key", "vsa_keyless", "vsa_trust_config"):
+        if not args.vsa_out and not args.chain and given(args, dest):
+            raise UsageError(f"{flag(dest)} signs the summary --vsa-out writes",
+                             hint="pass --vsa-out FILE, or drop it")
+    if args.vsa_trust_config and not args.vsa_keyless and not args.chain:
+        raise UsageError("--vsa-trust-config applies to --vsa-keyless")
+    identity = _no_issuer(args, _identity(args))
+    args.artifact = _with_digests(args)
+    if not args.key and not identity.given() and not (args.chain and args.policy):
+        if args.chain:
+            raise UsageError("no trusted signer given: --chain needs to know who signs each "
+                             "release step", hint="pass --policy POLICY naming each step's "
+                             "signer (see README), or --key PUB trusted for every step")
+        raise UsageError("no trusted key or signer given: verification needs something to trust",
+                         hint="pass --key PUB, or --certificate-identity and "
+                         "--certificate-oidc-issuer for keyless signatures")
+    opts = store_options(args)
+    demands = Demands(
+        policy=Policy(builder_id=args.builder_id, source_uri=args.source_uri,
+                      source_ref=args.source_ref, source_branch=args.source_branch,
+                      source_tag=args.source_tag, source_versioned_tag=args.source_versioned_tag,
+                      build_type=args.build_type, predicate_type=args.predicate_type,
+                      source_digest=identity.extra.source_digest if identity.extra else None,
+                      workflow_trigger=args.workflow_trigger,
+                      workflow_inputs=certpolicy.workflow_inputs(args.build_workflow_input),
+                      verifier_id=args.verifier_id, resource_uri=args.resource_uri,
+                      verified_levels=vsapolicy.check_levels(args.verified_level or [])),
+        artifacts=args.artifact or [], stores=args.artifacts or [],
+        require_complete=args.require_complete,
+        hash_artifacts=functools.partial(checker.hash_artifacts, options=opts,
+                                         progress=not args.quiet),
+        hash_store=functools.partial(checker.hash_store, options=opts, progress=not args.quiet))
+    where = args.attestation
+    every: list[Any] | None = None
+    if args.chain:
+        if args.npm_publish_key:
+            raise UsageError("--npm-publish-key applies to one npm registry attestations "
+                             "document, not to --chain")
+        if args.policy and args.no_certificate_oidc_issuer:
+            raise UsageError("--no-certificate-oidc-issuer does not apply with --policy: the "
+                             "policy file names each step's signer")
+        return verify_chain(args, identity)
+    if args.signature or args.certificate:
+        if args.npm_publish_key:
+            raise UsageError("--npm-publish-key applies to npm registry attestations, not to "
+                             "a signature pair")
+        if not (args.signature and args.certificate and len(args.artifact or []) == 1):
+            raise UsageError("a signature pair needs --signature FILE.sig, --certificate "
+                             "FILE.cert and one --artifact FILE")
+        report = checker.verify_blob_pair(args.signature, args.certificate, args.artifact[0],
+                                          identity)
+    elif not where and (args.owner or args.repo) and args.artifact:
+        if args.npm_publish_key:
+            raise UsageError("--npm-publish-key applies to an npm registry attestations "
+                             "document: name it as ATTESTATION")
+        report, every = verify_from_github(args, identity, demands)
+    else:
+        if not where:
+            raise UsageError("name the attestation to verify",
+                             hint="or fetch it from GitHub: --artifact FILE --owner O")
+        if args.threshold < 1 or args.threshold > max(len(args.key or []), 1):
+            raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
+                             f"number of --key given ({len(args.key or [])})")
+        if args.rekor_url and args.offline:
+            raise UsageError("--rekor-url looks the envelope up online; it cannot go with "
+                             "--offline")
+        if args.rekor_url:
+            from attester.rekor_lookup import check_url
+
+            args.rekor_url = check_url(args.rekor_url)
+        trust = checker.Trust.from_flags(
+            args.key or [], identity, threshold=args.threshold,
+            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,
+            rekor_url=args.rekor_url)
+        import attrs
+
+        trust = attrs.evolve(trust, npm_publish_key=args.npm_publish_key)
+        if where.startswith("oci://"):
+            if args.limit < 1:
+                raise UsageError(f"--limit {args.limit} must be at least 1")
+            report = checker.verify_image(where, trust, demands,
+                                          insecure=args.insecure_registry, limit=args.limit)
+        else:
+            report = checker.verify_path(where, trust, demands,
+                                         blob=args.artifact[0] if args.artifact and
+                                         len(args.artifact) == 1 else None)
+    print_report(report, args.format, ok_title=f"verified {report.attestation}",
+                 fail_title=f"verification FAILED for {report.attestation}", every=every)
+    if report.ok:
+        if args.vsa_out:
+            write_vsa(args, report)
+        return 0
+    return 1
+
+
+def register(sub: Subcommands) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("verify", help="verify a signed attestation and artifacts",
+                       formatter_class=fmt,
+                       description="Check, in order: the signature over the exact payload "
+                       "bytes (a trusted --key, or a Sigstore bundle's certificate, log entry "
+                       "and signer identity), the statement, the predicate type, the policy "
+                       "flags, and that every --artifact has the digest a subject names. "
+                       "With --chain, follow artifacts back through the release steps. "
+                       "Fails closed: exit 0 only when every check passes.",
+                       epilog="examples:\n  attest verify prov.intoto.json --key release.pub "
+                       "--artifact dist/kubectl \\\n      --builder-id "
+                       "https://attester.dev/builders/local/v1 --source-uri "
+                       "github.com/example/project\n"
+                       "  attest verify prov.sigstore.json --certificate-identity "
+                       "release-bot@example.com \\\n      --certificate-oidc-issuer "
+                       "https://accounts.google.com --trusted-root trusted_root.json --offline\n"
+                       "  attest verify --chain stage.intoto.json --chain release.intoto.json "
+                       "--policy policy.yaml \\\n      --artifact dist/kubectl\n"
+                       "  attest verify oci://registry.example/app:v1 --key stage.pub")
+    p.add_argument("attestation", metavar="ATTESTATION", nargs="?", default="",
+                   help="DSSE envelope (.intoto.json), Sigstore bundle (.sigstore.json) or "
+                   ".intoto.jsonl")
+    p.add_argument("--key", action="append", metavar="PUB",
+                   help="trusted PEM public key (repeatable; any one suffices)")
+    g = p.add_argument_group("keyless (Sigstore) signatures")
+    g.add_argument("--certificate-identity", metavar="ID",
+                   help="the signer's identity (certificate SAN), exact")
+    g.add_argument("--certificate-identity-regexp", metavar="RE",
+                   help="the signer's identity as a full-match regular expression")
+    g.add_argument("--certificate-oidc-issuer", "--cert-oidc-issuer", metavar="URL",
+                   help="the OIDC issuer that vouched for the identity (required; --owner/--repo "
+                   "default it to GitHub Actions')")
+    g.add_argument("--no-certificate-oidc-issuer", action="store_true",
+                   help="the certificate must carry no OIDC issuer extension, as GitHub "
+                   "release attestations (SAN https://dotcom.releases.github.com); "
+                   "instead of --certificate-oidc-issuer")
+    g.add_argument("--npm-publish-key", metavar="PUB",
+                   help="npm registry attestations: also verify the publish attestation with "
+                   "the registry's public key (PEM), as slsa-verifier verify-npm-package")
+    g.add_argument("--trusted-root", metavar="FILE",
+                   help="Sigstore trusted_root.json; implies no network")
+    g.add_argument("--rekor-url", metavar="URL",
+                   help="a DSSE envelope with no certificate (.intoto.jsonl of "
+                   "slsa-github-generator up to v1.10): find its entry in this Rekor "
+                   "(e.g. https://rekor.sigstore.dev) and verify it against the trusted root")
+    g.add_argument("--offline", action="store_true",
+                   help="no network: use --trusted-root or the roots bundled with sigstore")
+    g.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
+    g.add_argument("--signature", metavar="FILE.sig", help="a bare signature (with "
+                   "--certificate and one --artifact)")
+    g.add_argument("--certificate", metavar="FILE.cert", help="the certificate of --signature")
+    g.add_argument("--owner", help="GitHub: the certificate's source repository owner; "
+                   "alone, a complete signer policy (a GitHub Actions workflow of OWNER)")
+    g.add_argument("--repo", metavar="OWNER/REPO",
+                   help="GitHub: the certificate's source repository; alone, a complete "
+                   "signer policy (a GitHub Actions workflow of OWNER/REPO)")
+    g.add_argument("--signer-workflow", metavar="OWNER/REPO/PATH",
+                   help="GitHub: the workflow that signed (Build Signer URI), reusable ones too")
+    g.add_argument("--signer-repo", metavar="OWNER/REPO",
+                   help="GitHub: the repository of the workflow that signed")
+    g.add_argument("--certificate-oidc-issuer-regexp", metavar="RE",
+                   help="the OIDC issuer as a full-match regular expression")
+    g.add_argument("--hostname", metavar="HOST",
+                   help="GitHub host for --owner/--repo: a GitHub Enterprise Server or a "
+                   "ghe.com tenancy (default github.com); sets the SAN anchor and the issuer")
+    g.add_argument("--source-digest", metavar="SHA",
+                   help="GitHub: the source commit (certificate's Source Repository Digest "
+                   "and the provenance's resolved source)")
+    g.add_argument("--signer-digest", metavar="SHA",
+                   help="GitHub: the commit of the workflow that signed (Build Signer Digest)")
+    g.add_argument("--deny-self-hosted-runners", action="store_true",
+                   help="GitHub: the certificate's runner environment must be github-hosted")
+    g.add_argument("--workflow-trigger", metavar="EVENT",
+                   help="GitHub: the event that ran the workflow (push, release, "
+                   "workflow_dispatch...), in the certificate and the provenance")
+    g.add_argument("--build-workflow-input", action="append", metavar="KEY=VALUE",
+                   help="a workflow_dispatch input the provenance must record (repeatable)")
+    p.add_argument("--threshold", type=int, default=1, metavar="N",
+                   help="require signatures by N distinct trusted keys")
+    p.add_argument("--artifact", action="append", metavar="PATH|URI",
+                   help="artifact that must match a subject digest (repeatable)")
+    p.add_argument("--digest", action="append", metavar="ALG:HEX",
+                   help="an artifact by digest, without the file: sha256:HEX or sha512:HEX "
+                   "(repeatable; like --artifact NAME@sha256:HEX)")
+    p.add_argument("--artifacts", action="append", metavar="STORE_URI",
+                   help="store that must hold every subject with its digest (repeatable)")
+    p.add_argument("--require-complete", action="store_true",
+                   help="with --artifacts: also fail on any stored file no subject covers")
+    p.add_argument("--builder-id", help="required builder id; without @ any version, "
+                   "@vX.Y.Z equals @refs/tags/vX.Y.Z")
+    p.add_argument("--source-uri", help="required source repository, e.g. "
+                   "github.com/ORG/REPO")
+    p.add_argument("--source-ref", help="required source ref, e.g. refs/tags/v1.2.3")
+    p.add_argument("--source-branch", help="required source branch (refs/heads/B)")
+    p.add_argument("--source-tag", help="required source tag (refs/tags/T)")
+    p.add_argument("--source-versioned-tag", metavar="V",
+                   help="a tag matching semver prefix V (v1.2 accepts v1.2.x)")
+    p.add_argument("--build-type", help="required build type URI")
+    p.add_argument("--predicate-type", help="required predicate type URI (also accepts "
+                   "types attester does not know)")
+    p.add_argument("--verifier-id", metavar="URI",
+                   help="a VSA: the verifier that must have written it (as slsa-verifier "
+                   "verify-vsa)")
+    p.add_argument("--resource-uri", metavar="URI",
+                   help="a VSA: the resource it must be about")
+    p.add_argument("--verified-level", action="append", metavar="LEVEL",
+                   help="a VSA: a level it must state, e.g. SLSA_BUILD_LEVEL_2 (a higher "
+                   "SLSA level of the same track also satisfies; repeatable)")
+    p.add_argument("--vsa-out", metavar="FILE",
+                   help="after a pass, write a signed SLSA verification summary (VSA)")
+    p.add_argument("--vsa-key", metavar="KEY", help="sign the VSA with this key")
+    p.add_argument("--vsa-keyless", action="store_true", help="sign the VSA keyless")
+    p.add_argument("--vsa-trust-config", metavar="FILE",
+                   help="--vsa-keyless against a custom Sigstore instance")
+    p.add_argument("--limit", type=int, default=30, metavar="N",
+                   help="with no ATTESTATION and --owner/--repo: examine at most N "
+                   "attestations from GitHub's attestation API; with oci://REF: at most N "
+                   "referrers of the image (default 30, as gh)")
+    p.add_argument("--chain", action="append", metavar="ATTESTATION",
+                   help="follow --artifact back through these attestations (stage, release, "
+                   "promotion) to the source commit (repeatable)")
+    p.add_argument("--policy", metavar="POLICY",
+                   help="YAML/JSON policy naming each step's signer (see README)")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json prints every check and its outcome")
+    add_store_flags(p)
+    add_quiet(p)
+    p.set_defaults(func=run)

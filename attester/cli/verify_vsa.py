@@ -1,0 +1,48 @@
+"""``attest verify --vsa-out``: a signed verification summary of what passed."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from typing import Any
+
+from attester.cli.common import say, utc_now
+from attester.errors import UsageError
+
+
+def write_vsa(args: argparse.Namespace, report: Any) -> None:
+    """Sign and write a VSA for what this run verified (only ever after a pass)."""
+    from attester import vsa
+    from attester.dsse import IN_TOTO_PAYLOAD_TYPE
+    from attester.jsonio import dumps_compact, dumps_pretty, read_bytes, write_output
+    from attester.signers import sign_envelope
+    from attester.signers.keyfile import KeyFileSigner
+
+    stmt = report.statement
+    if stmt is None:
+        raise UsageError("--vsa-out summarizes a verified statement; this run verified none")
+    subjects = [(s.name, s.digest["sha256"]) for s in stmt.subjects() if "sha256" in s.digest]
+    flags = {k: v for k, v in sorted(vars(args).items())
+             if k.startswith(("builder", "source", "build_type", "predicate", "certificate",
+                              "owner", "repo", "signer")) and v}
+    policy_uri = args.policy or "attest verify " + " ".join(f"--{k.replace('_', '-')}={v}"
+                                                            for k, v in flags.items())
+    digest = (vsa.policy_digest(flags) if not args.policy else
+              hashlib.sha256(read_bytes(args.policy)).hexdigest())
+    statement = vsa.build_vsa(
+        subjects=subjects, resource_uri=(args.artifact or [subjects[0][0]])[0],
+        policy_uri=policy_uri, policy_digest=digest,
+        inputs=getattr(args, "vsa_inputs", None)
+        or [(args.attestation, read_bytes(args.attestation, what="attestation"))],
+        now=utc_now())
+    payload = dumps_pretty(statement.to_json())
+    if args.vsa_keyless:
+        from attester.signers import keyless
+
+        out = keyless.sign_statement(payload, token=keyless.identity_token(None),
+                                     trust_config=args.vsa_trust_config, staging=args.staging)
+    else:
+        env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, [KeyFileSigner.from_file(args.vsa_key)])
+        out = dumps_compact(env.to_json())
+    write_output(out + b"\n", args.vsa_out)
+    say(args, f"wrote a signed verification summary to {args.vsa_out}")
