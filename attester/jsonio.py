@@ -43,6 +43,8 @@ def read_bytes(path: str | Path, *, what: str = "file", limit: int = MAX_DOCUMEN
             raise InputError(f"{what} {path}: is a directory, expected a file") from None
         except OSError as e:
             raise InputError(f"{what} {path}: cannot read: {e.strerror}") from None
+        except ValueError:  # a NUL byte: paths read from documents (policy files) are input
+            raise InputError(f"{what} {path!r}: a file name cannot contain a NUL byte") from None
     if len(data) > limit:
         raise InputError(f"{what} {path}: larger than {limit} bytes, refusing to load it")
     return data

@@ -535,6 +535,16 @@ REGRESSIONS: list[tuple[str, bytes, Callable[[dict[str, Any]], None], str]] = [
 ]
 
 
+def test_policy_path_with_a_nul_byte(tmp_path) -> None:
+    """Found by the policy mutations (seed 12): a key path with a NUL byte in a policy
+    file was a ValueError from open(), reported as an internal error."""
+    c = Chain(tmp_path)
+    c.policy["steps"]["stage"]["keys"] = ["\0stage.pub"]
+    code, err = run(c.args())
+    assert code == 2 and "a file name cannot contain a NUL byte" in err, err
+    assert_clean(code, err, "NUL in a policy key path")
+
+
 def test_regressions_are_fixed(tmp_path) -> None:
     key = keys.generate("ecdsa-p256")
     pub = _write(tmp_path, "k.pub", keys.public_pem(key.public_key()))
