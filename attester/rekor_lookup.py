@@ -279,7 +279,8 @@ def verify_envelope(data: bytes, envelope: Any, *, rekor_url: str, trusted_root:
         except InputError as e:
             errors.append(f"entry {uuid[-64:][:12]}: malformed ({e.message[:120]})")
             continue
-        except (KeyError, IndexError, TypeError, ValueError, binascii.Error) as e:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError,
+                binascii.Error) as e:  # AttributeError: a list where an object belongs
             errors.append(f"entry {uuid[-64:][:12]}: malformed ({type(e).__name__}: "
                           f"{str(e)[:80]})")
             continue

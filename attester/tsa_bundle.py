@@ -48,7 +48,9 @@ def has_no_log_entry(doc: Mapping[str, Any]) -> bool:
     """True when the bundle JSON carries no transparency-log entry (the protobuf JSON
     mapping omits an empty ``tlogEntries``)."""
     vm = doc.get("verificationMaterial")
-    return isinstance(vm, Mapping) and not vm.get("tlogEntries")
+    # Only absent or [] means "no entry": a malformed value ({}, 0, "") is left to the
+    # bundle loader to refuse, never read as a bundle needing no log (redteam).
+    return isinstance(vm, Mapping) and vm.get("tlogEntries", []) == []
 
 
 def _b64(value: Any) -> bytes:
@@ -89,7 +91,8 @@ def parse(doc: Mapping[str, Any], *, where: str) -> TimestampedBundle:
                 raise InputError(f"{where}: unsupported message digest {md.get('algorithm')}")
             return TimestampedBundle(certificate=cert, timestamps=stamps,
                                      signature=_b64(msg["signature"]), message_digest=digest)
-    except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, binascii.Error):
+        # AttributeError: a list where an object belongs (redteam: was an internal error)
         raise InputError(f"{where}: not a valid Sigstore bundle (certificate, timestamps or "
                          "content malformed)") from None
     raise InputError(f"{where}: not a valid Sigstore bundle: it holds neither a DSSE envelope "

@@ -89,3 +89,54 @@ def test_rekor_v2_entry_never_claims_an_unsigned_integrated_time(attest, tmp_pat
     assert r.code == 0, r.err  # the signature is still valid: only the claim was false
     assert "2001-09-09" not in r.out
     assert "signing time from its RFC 3161 timestamp" in r.out
+
+
+# -- bundles without a log entry (GitHub's trust domain) -------------------------------------
+
+DEMO_ID = "https://github.com/actions/attest-demo/.github/workflows/build-python.yml@refs/heads/main"
+
+
+def _demo_args(path):
+    return ["verify", path, "--artifact", _rw("gh_github_provenance_demo-0.0.12-py3-none-any.whl"),
+            "--trusted-root", _rw("trusted_root.github.json"), "--offline",
+            "--certificate-identity", DEMO_ID, "--certificate-oidc-issuer", GHA]
+
+
+def _demo() -> dict:
+    line = _rw("gh_github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl").read_text()
+    return json.loads(line.splitlines()[0])
+
+
+def test_timestamp_only_bundle_with_lists_for_objects_is_an_input_error(attest, tmp_path):
+    """A list where the timestamps or the certificate chain object belongs was an internal
+    error (AttributeError) in the no-log-entry reader."""
+    for edit in (lambda vm: vm.__setitem__("timestampVerificationData", [1]),
+                 lambda vm: (vm.pop("certificate"), vm.__setitem__("x509CertificateChain", [1]))):
+        doc = _demo()
+        edit(doc["verificationMaterial"])
+        path = tmp_path / "b.json"
+        path.write_text(json.dumps(doc))
+        r = attest(*_demo_args(path))
+        assert r.code == 2, r.err
+        assert "not a valid Sigstore bundle (certificate, timestamps or content malformed)" in r.err
+        assert "internal error" not in r.err
+
+
+def test_malformed_tlog_entries_are_not_read_as_no_log_entry(attest, tmp_path):
+    """``"tlogEntries": {}`` or ``0`` was taken for "no log entry" and verified by its
+    timestamp alone; only an absent or empty list means that."""
+    for value in ({}, 0, ""):
+        doc = _demo()
+        doc["verificationMaterial"]["tlogEntries"] = value
+        path = tmp_path / "b.json"
+        path.write_text(json.dumps(doc))
+        r = attest(*_demo_args(path))
+        assert r.code == 2, (value, r.out)
+        assert "not a valid Sigstore bundle" in r.err and "tlogEntries" in r.err
+    doc = _demo()
+    doc["verificationMaterial"]["tlogEntries"] = []
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(doc))
+    r = attest(*_demo_args(path))
+    assert r.code == 0, r.err
+    assert "timestamped at" in r.out and "the trusted root has no transparency log" in r.out
