@@ -33,6 +33,18 @@ import attrs
 from attester.errors import InputError, VerificationError
 
 V01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+#: The bundle media types ``sigstore`` loads (its ``Bundle.BundleType``). Bundles read here
+#: bypass its loader, so an unknown one is refused here as it would be there (redteam).
+MEDIA_TYPES = (V01, "application/vnd.dev.sigstore.bundle+json;version=0.2",
+               "application/vnd.dev.sigstore.bundle+json;version=0.3",
+               "application/vnd.dev.sigstore.bundle.v0.3+json")
+
+
+def check_media_type(doc: Mapping[str, Any], *, where: str) -> None:
+    media = doc.get("mediaType")
+    if media not in MEDIA_TYPES:
+        shown = media[:80] if isinstance(media, str) else media if media is None else "not text"
+        raise InputError(f"{where}: not a valid Sigstore bundle: unsupported mediaType {shown!r}")
 
 
 @attrs.frozen
@@ -66,6 +78,7 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
         return None
     if len(entries) != 1:
         raise VerificationError(f"{where}: expected exactly one log entry in bundle")
+    check_media_type(doc, where=where)
     try:
         if "publicKey" in vm and "certificate" not in vm and "x509CertificateChain" not in vm:
             cert = None  # a keyed bundle (npm's publish attestation): the key comes from the user

@@ -63,6 +63,9 @@ def parse(doc: Mapping[str, Any], *, where: str) -> TimestampedBundle:
     """The bundle's certificate, content and timestamps; a malformed one is input (exit 2)."""
     from cryptography import x509
 
+    from attester.intoto_entry import check_media_type
+
+    check_media_type(doc, where=where)
     vm = doc.get("verificationMaterial")
     if not isinstance(vm, Mapping):
         raise InputError(f"{where}: not a valid Sigstore bundle: no verificationMaterial")

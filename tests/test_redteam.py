@@ -140,3 +140,25 @@ def test_malformed_tlog_entries_are_not_read_as_no_log_entry(attest, tmp_path):
     r = attest(*_demo_args(path))
     assert r.code == 0, r.err
     assert "timestamped at" in r.out and "the trusted root has no transparency log" in r.out
+
+
+def test_bundles_read_outside_sigstore_refuse_an_unknown_media_type(attest, tmp_path):
+    """intoto 0.0.2 and timestamp-only bundles bypass sigstore's loader, which refuses an
+    unknown mediaType (sigstore-python's test_invalid_bundle_version); they accepted any."""
+    js = json.loads(_rw("gh_sigstore.js-2.2.0.bundle.json").read_text())
+    demo = _demo()
+    intoto_args = ["--artifact", _rw("npm_sigstore-2.2.0.tgz"),
+                   "--trusted-root", _sg("trusted_root.sigstore-production.json"), "--offline",
+                   "--certificate-identity",
+                   "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+                   "--certificate-oidc-issuer", GHA]
+    for media in ("this is completely wrong", None, 3):
+        for doc, run in ((js, lambda p: attest("verify", p, *intoto_args)),
+                         (demo, lambda p: attest(*_demo_args(p)))):
+            bad = copy.deepcopy(doc)
+            bad["mediaType"] = media
+            path = tmp_path / "b.json"
+            path.write_text(json.dumps(bad))
+            r = run(path)
+            assert r.code == 2, (media, r.out)
+            assert "not a valid Sigstore bundle: unsupported mediaType" in r.err
