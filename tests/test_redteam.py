@@ -162,3 +162,40 @@ def test_bundles_read_outside_sigstore_refuse_an_unknown_media_type(attest, tmp_
             r = run(path)
             assert r.code == 2, (media, r.out)
             assert "not a valid Sigstore bundle: unsupported mediaType" in r.err
+
+
+def test_intoto_bundle_timestamps_are_verified_not_ignored(attest, tmp_path):
+    """The intoto 0.0.2 reader ignored timestampVerificationData: a bundle carrying a
+    timestamp from a TSA the root does not trust (GitHub's, taken from the real release
+    bundle) or garbage still passed; sigstore fails such a bundle."""
+    js = json.loads(_rw("gh_sigstore.js-2.2.0.bundle.json").read_text())
+    foreign = json.loads(_rw("gh_github_release_bundle.json").read_text())[
+        "verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+    args = ["--artifact", _rw("npm_sigstore-2.2.0.tgz"),
+            "--trusted-root", _sg("trusted_root.sigstore-production.json"), "--offline",
+            "--certificate-identity",
+            "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+            "--certificate-oidc-issuer", GHA]
+    for stamp in (foreign, {"signedTimestamp": "AAAA"}):
+        bad = copy.deepcopy(js)
+        bad["verificationMaterial"]["timestampVerificationData"] = {"rfc3161Timestamps": [stamp]}
+        path = tmp_path / "b.json"
+        path.write_text(json.dumps(bad))
+        r = attest("verify", path, *args)
+        assert r.code == 1, r.out
+        assert ("intoto 0.0.2 log entry: timestamp could not be verified against the trusted "
+                "root's timestamp authorities") in r.err
+    # the npm registry's keyed publish attestation goes through the same reader
+    doc = json.loads(_rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json").read_text())
+    publish = next(a for a in doc["attestations"] if a["predicateType"] == PUBLISH)
+    publish["bundle"]["verificationMaterial"]["timestampVerificationData"] = {
+        "rfc3161Timestamps": [foreign]}
+    path = tmp_path / "npm.json"
+    path.write_text(json.dumps(doc))
+    r = attest("verify", path, "--artifact", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz"),
+               "--trusted-root", _sg("trusted_root.sigstore-production.json"), "--offline",
+               "--certificate-identity",
+               "https://github.com/ramonpetgrave64/gundam-visor/.github/workflows/npm-publish.yml@refs/tags/v1.0.1",
+               "--certificate-oidc-issuer", GHA, "--npm-publish-key", _rw("sg_npm_publish_key.pub"))
+    assert r.code == 1
+    assert "npm-publish:" in r.err and "timestamp could not be verified" in r.err
