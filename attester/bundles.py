@@ -114,6 +114,11 @@ def load_bundle(data: bytes, *, where: str) -> Any:
         raise InputError(f"{where}: not a valid Sigstore bundle: {msg}") from None
     except (SigstoreError, ValueError) as e:
         raise InputError(f"{where}: not a valid Sigstore bundle: {_one_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 - sigstore's loader lets others through, e.g.
+        # cryptography's ExtensionNotFound for a certificate without keyUsage (found by
+        # the mutation suite): any of them means the bundle's material is malformed
+        raise InputError(f"{where}: not a valid Sigstore bundle: {type(e).__name__}: "
+                         f"{_one_line(e)}") from None
 
 
 def is_dsse(bundle: Any) -> bool:

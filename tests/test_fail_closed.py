@@ -615,3 +615,32 @@ def test_promote_refuses_trust_flags_it_would_ignore(attest, rel, extra, needle)
                *extra)
     assert r.code == 2 and needle in r.err, r.err
     one_line(r)
+
+
+def test_bundle_certificate_without_key_usage_is_an_input_error(attest, tmp_path) -> None:
+    """Found by the mutation suite (seed 22): sigstore's loader let cryptography's
+    ExtensionNotFound through for a leaf certificate without keyUsage."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    k = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(k.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(k, hashes.SHA256()))
+    base = shared_path("interop", "sigstore")
+    doc = json.loads((base / "sp_bundle.txt.sigstore").read_text())
+    der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    doc["verificationMaterial"]["x509CertificateChain"]["certificates"] = [{"rawBytes": der}]
+    (tmp_path / "b.sigstore").write_text(json.dumps(doc))
+    r = attest("verify", tmp_path / "b.sigstore", "--trusted-root",
+               base / "trusted_root.sigstore-production.json", "--offline",
+               "--certificate-identity", "a@tny.town", "--certificate-oidc-issuer",
+               "https://github.com/login/oauth", "--artifact", base / "sp_bundle.txt")
+    assert r.code == 2 and "not a valid Sigstore bundle: ExtensionNotFound" in r.err, r.err
+    one_line(r)
