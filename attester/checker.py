@@ -230,6 +230,10 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
     npm = npm_attestations.parse(doc, where=f"attestation {where}")
     report = _verify_bundle(npm_attestations.bundle_bytes(npm.provenance),
                             f"{where} (provenance)", trust, demands, blob)
+    if report.ok:  # only a verified statement is compared with the container's label
+        label = npm_attestations.provenance_check(
+            npm, report.statement.raw if report.statement is not None else None)
+        report = attrs.evolve(report, checks=(*report.checks, label))
     if not trust.npm_publish_key or not report.ok:
         return report
     root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,

@@ -30,6 +30,8 @@ MAX_ATTESTATIONS = 16
 class NpmAttestations:
     provenance: Mapping[str, Any] = attrs.field(repr=False)
     publish: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    #: The predicateType the container labels the provenance with (unsigned).
+    provenance_type: str = PROVENANCE_TYPES[0]
 
 
 def looks_like(doc: Any) -> bool:
@@ -42,6 +44,7 @@ def parse(doc: Mapping[str, Any], *, where: str) -> NpmAttestations:
     if len(items) > MAX_ATTESTATIONS:
         raise InputError(f"{where}: more than {MAX_ATTESTATIONS} npm attestations")
     found: dict[str, list[Mapping[str, Any]]] = {"provenance": [], "publish": []}
+    labels: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping) or not isinstance(item.get("bundle"), Mapping) or \
                 not isinstance(item.get("predicateType"), str):
@@ -55,6 +58,7 @@ def parse(doc: Mapping[str, Any], *, where: str) -> NpmAttestations:
                 raise InputError(f"{where}: npm attestation {i} is labelled SLSA provenance "
                                  "but holds no DSSE envelope (no statement)")
             found["provenance"].append(item["bundle"])
+            labels.append(item["predicateType"])
         elif item["predicateType"] == PUBLISH_V01:
             found["publish"].append(item["bundle"])
     if len(found["provenance"]) != 1 or len(found["publish"]) > 1:
@@ -62,7 +66,19 @@ def parse(doc: Mapping[str, Any], *, where: str) -> NpmAttestations:
                          f"one publish attestation (found {len(found['provenance'])} and "
                          f"{len(found['publish'])})")
     return NpmAttestations(provenance=found["provenance"][0],
-                           publish=found["publish"][0] if found["publish"] else None)
+                           publish=found["publish"][0] if found["publish"] else None,
+                           provenance_type=labels[0])
+
+
+def provenance_check(npm: NpmAttestations, statement: Mapping[str, Any] | None) -> Check:
+    """The signed statement is the SLSA provenance its (unsigned) label says: another
+    attestation of the same signer about the same package must not stand in for it
+    (redteam: an SBOM or any other predicate passed as "the provenance")."""
+    got = statement.get("predicateType") if isinstance(statement, Mapping) else None
+    ok = got == npm.provenance_type
+    return Check("npm-provenance", ok, f"the signed statement is {got}" if ok else
+                 f"the attestation labelled {npm.provenance_type} signs a "
+                 f"{got or 'non-statement'!r} statement")
 
 
 def bundle_bytes(bundle: Mapping[str, Any]) -> bytes:

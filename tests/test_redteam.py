@@ -199,3 +199,27 @@ def test_intoto_bundle_timestamps_are_verified_not_ignored(attest, tmp_path):
                "--certificate-oidc-issuer", GHA, "--npm-publish-key", _rw("sg_npm_publish_key.pub"))
     assert r.code == 1
     assert "npm-publish:" in r.err and "timestamp could not be verified" in r.err
+
+
+def test_npm_provenance_label_must_match_the_signed_statement(attest, tmp_path):
+    """The container's predicateType is unsigned: any other attestation of the same signer
+    about the same package could be labelled SLSA provenance and stand in for it. The real
+    v1 provenance relabelled v0.2 shows the label is now checked against what is signed."""
+    doc = json.loads(_rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json").read_text())
+    for item in doc["attestations"]:
+        if item["predicateType"] != PUBLISH:
+            item["predicateType"] = "https://slsa.dev/provenance/v0.2"
+    path = tmp_path / "npm.json"
+    path.write_text(json.dumps(doc))
+    args = ["--artifact", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz"),
+            "--trusted-root", _sg("trusted_root.sigstore-production.json"), "--offline",
+            "--certificate-identity",
+            "https://github.com/ramonpetgrave64/gundam-visor/.github/workflows/npm-publish.yml@refs/tags/v1.0.1",
+            "--certificate-oidc-issuer", GHA]
+    r = attest("verify", path, *args)
+    assert r.code == 1
+    assert ("npm-provenance: the attestation labelled https://slsa.dev/provenance/v0.2 signs a "
+            "'https://slsa.dev/provenance/v1' statement") in r.err
+    r = attest("verify", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json"), *args)
+    assert r.code == 0, r.err
+    assert "ok  npm-provenance: the signed statement is https://slsa.dev/provenance/v1" in r.out
