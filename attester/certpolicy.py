@@ -17,6 +17,7 @@ import attrs
 
 from attester.errors import UsageError
 from attester.policy import Check
+from attester.statement import get_path
 
 GITHUB_HOST = "github.com"
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
@@ -142,14 +143,6 @@ class CertPolicy:
 
 # -- the same facts as a provenance statement records them ------------------------------
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _commit_of(digest: Any) -> str:
     if not isinstance(digest, Mapping):
         return ""
@@ -163,16 +156,16 @@ def provenance_commit(predicate: Mapping[str, Any]) -> str:
     """The resolved source commit: GitHub's and slsa-github-generator's v1 layouts
     (first git dependency, source parameter, GITHUB_SHA) and v0.2 (configSource, then
     the first git material)."""
-    found = _commit_of(_get(predicate, "invocation", "configSource", "digest"))
-    groups = (_get(predicate, "buildDefinition", "resolvedDependencies"),
+    found = _commit_of(get_path(predicate, "invocation", "configSource", "digest"))
+    groups = (get_path(predicate, "buildDefinition", "resolvedDependencies"),
               predicate.get("materials"))
     for items in groups:
         for item in items if isinstance(items, list) else []:
             if not found and isinstance(item, Mapping) and \
                     str(item.get("uri", "")).startswith("git+"):
                 found = _commit_of(item.get("digest"))
-    ep = _get(predicate, "buildDefinition", "externalParameters", "source", "digest")
-    sha = _get(predicate, "buildDefinition", "internalParameters", "GITHUB_SHA")
+    ep = get_path(predicate, "buildDefinition", "externalParameters", "source", "digest")
+    sha = get_path(predicate, "buildDefinition", "internalParameters", "GITHUB_SHA")
     return found or _commit_of(ep) or (sha.lower() if isinstance(sha, str) else "")
 
 
@@ -180,7 +173,7 @@ def provenance_trigger(predicate: Mapping[str, Any]) -> str:
     for path in (("buildDefinition", "internalParameters", "github", "event_name"),
                  ("buildDefinition", "internalParameters", "GITHUB_EVENT_NAME"),
                  ("invocation", "environment", "github_event_name")):
-        value = _get(predicate, *path)
+        value = get_path(predicate, *path)
         if isinstance(value, str) and value:
             return value
     return ""
@@ -193,7 +186,7 @@ def provenance_inputs(predicate: Mapping[str, Any]) -> Mapping[str, Any] | None:
                  ("buildDefinition", "internalParameters", "GITHUB_EVENT_PAYLOAD", "inputs"),
                  ("invocation", "parameters", "inputs"),
                  ("invocation", "environment", "github_event_payload", "inputs")):
-        value = _get(predicate, *path)
+        value = get_path(predicate, *path)
         if isinstance(value, Mapping):
             return value
     return None

@@ -76,22 +76,22 @@ class ParsedStatement:
     def builder_id(self) -> str:
         p = self.predicate
         if self.predicate_type == SLSA_PROVENANCE_V1:
-            return _str(_get(p, "runDetails", "builder", "id"))
-        return _str(_get(p, "builder", "id"))
+            return _str(get_path(p, "runDetails", "builder", "id"))
+        return _str(get_path(p, "builder", "id"))
 
     def build_type(self) -> str:
         p = self.predicate
         if self.predicate_type == SLSA_PROVENANCE_V1:
-            return _str(_get(p, "buildDefinition", "buildType"))
+            return _str(get_path(p, "buildDefinition", "buildType"))
         if self.predicate_type == SLSA_PROVENANCE_V01:
-            return _str(_get(p, "recipe", "type"))
+            return _str(get_path(p, "recipe", "type"))
         return _str(p.get("buildType"))
 
     def source(self) -> tuple[str, str]:
         """(repository URI, ref) of the primary source, or empty strings."""
         p = self.predicate
         if self.predicate_type == SLSA_PROVENANCE_V1:
-            ep = _get(p, "buildDefinition", "externalParameters")
+            ep = get_path(p, "buildDefinition", "externalParameters")
             ep = ep if isinstance(ep, Mapping) else {}
             for key in ("workflow", "buildConfigSource", "source"):
                 value = ep.get(key)
@@ -100,10 +100,10 @@ class ParsedStatement:
                     return split_ref(repo)[0], _str(value.get("ref")) or split_ref(repo)[1]
                 if isinstance(value, str) and value:
                     return split_ref(value)
-            deps = _get(p, "buildDefinition", "resolvedDependencies")
+            deps = get_path(p, "buildDefinition", "resolvedDependencies")
             return _first_git(deps)
         if self.predicate_type == SLSA_PROVENANCE_V02:
-            uri = _str(_get(p, "invocation", "configSource", "uri"))
+            uri = _str(get_path(p, "invocation", "configSource", "uri"))
             if uri:
                 return split_ref(uri)
         if self.predicate_type == GITHUB_RELEASE_V01:
@@ -130,7 +130,8 @@ def _first_git(items: Any) -> tuple[str, str]:
     return "", ""
 
 
-def _get(obj: Any, *path: str) -> Any:
+def get_path(obj: Any, *path: str) -> Any:
+    """``obj[path[0]][path[1]]...``, or None where a step is missing or not an object."""
     for key in path:
         if not isinstance(obj, Mapping):
             return None
