@@ -264,6 +264,9 @@ def _verify_body(b: IntotoBundle, where: str, key: Any = None) -> None:
             raise TypeError
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise _fail(where, "entry body is not an intoto 0.0.2 record") from None
+    if body.get("kind") != "intoto" or body.get("apiVersion") != "0.0.2":
+        # The bundle's kindVersion is unsigned; the logged body says what was logged.
+        raise _fail(where, "entry body is not an intoto 0.0.2 record")
     if payload_hash.get("algorithm") != "sha256" or \
             payload_hash.get("value") != hashlib.sha256(b.payload).hexdigest():
         raise _fail(where, "payload hash does not match the bundle's envelope")

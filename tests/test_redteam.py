@@ -223,3 +223,29 @@ def test_npm_provenance_label_must_match_the_signed_statement(attest, tmp_path):
     r = attest("verify", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json"), *args)
     assert r.code == 0, r.err
     assert "ok  npm-provenance: the signed statement is https://slsa.dev/provenance/v1" in r.out
+
+
+def test_intoto_body_must_say_it_is_intoto_0_0_2():
+    """The bundle's kindVersion is unsigned; the logged body's own kind and apiVersion
+    were not compared (an intoto-shaped body of another kind was read as intoto 0.0.2)."""
+    import base64
+
+    import pytest
+
+    from attester import intoto_entry
+    from attester.errors import VerificationError
+
+    doc = json.loads(_rw("gh_sigstore.js-2.2.0.bundle.json").read_text())
+    b = intoto_entry.parse(doc, where="b")
+    assert b is not None
+    intoto_entry._verify_body(b, "b")  # the real body is consistent
+    body = json.loads(base64.b64decode(b.entry["canonicalizedBody"]))
+    for kind, version in (("dsse", "0.0.2"), ("intoto", "0.0.1")):
+        edited = dict(body, kind=kind, apiVersion=version)
+        entry = dict(b.entry, canonicalizedBody=base64.b64encode(
+            json.dumps(edited).encode()).decode())
+        with pytest.raises(VerificationError, match=r"entry body is not an intoto 0\.0\.2 record"):
+            intoto_entry._verify_body(intoto_entry.IntotoBundle(
+                media_type=b.media_type, certificate=b.certificate, entry=entry,
+                payload_type=b.payload_type, payload=b.payload, signatures=b.signatures,
+                keyids=b.keyids), "b")
