@@ -17,7 +17,7 @@ from pathlib import Path
 
 from attester.digests import HEX_LENGTHS, parse
 from attester.errors import InputError, UsageError
-from attester.models import ResourceDescriptor
+from attester.model.models import ResourceDescriptor
 
 _GNU = re.compile(r"^\\?(?P<hex>[0-9a-fA-F]+) [ *](?P<name>.+)$")
 _BSD = re.compile(r"^(?P<alg>SHA256|SHA384|SHA512) \((?P<name>.+)\) = (?P<hex>[0-9a-fA-F]+)$")

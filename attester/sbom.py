@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from attester.errors import InputError, MissingExtraError, StoreError
-from attester.models import ResourceDescriptor
+from attester.model.models import ResourceDescriptor
 
 _ALGS = {"SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512", "SHA1": "sha1"}
 

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError
-from attester.models import rfc3339
+from attester.model.models import rfc3339
 
 SNAPSHOT_TYPE = "https://attester.dev/snapshot/v1"
 

@@ -54,10 +54,10 @@ def run(cmd: list[str], **kw: object) -> None:
 def sign(statement: dict[str, object], key: Path, out: Path) -> None:
     """What ``attest sign`` does, in-process (hundreds of promotions would otherwise
     cost a process start each)."""
-    from attester.dsse import IN_TOTO_PAYLOAD_TYPE
     from attester.jsonio import dumps_compact
-    from attester.signers import sign_envelope
-    from attester.signers.keyfile import KeyFileSigner
+    from attester.signing.dsse import IN_TOTO_PAYLOAD_TYPE
+    from attester.signing.signers import sign_envelope
+    from attester.signing.signers.keyfile import KeyFileSigner
 
     env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, dumps_compact(statement),
                         [KeyFileSigner.from_file(key)])

@@ -12,8 +12,8 @@ from typing import Any
 import attrs
 import pytest
 
-from attester import schemas
 from attester.cli import main
+from attester.model import schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / "testdata"

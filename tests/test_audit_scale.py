@@ -108,7 +108,8 @@ def test_step_guess_from_payload_bytes_never_decides(attest, repo, monkeypatch, 
     decides. A build type spelled with JSON escapes (no guess) and a release statement
     with a subject named after the stage build type (a wrong guess tried first) both
     still give their own step's link."""
-    from attester import chain, checker, policyfile
+    from attester.release import chain, policyfile
+    from attester.verify import checker
 
     monkeypatch.chdir(repo)
     monkeypatch.setenv("ATTEST_PASSPHRASE", "")

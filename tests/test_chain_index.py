@@ -4,7 +4,7 @@ subject) with the exact messages ``verify --chain`` and ``audit`` print."""
 
 from __future__ import annotations
 
-from attester.chain import ChainIndex, Link, follow
+from attester.release.chain import ChainIndex, Link, follow
 
 D1, D2, D3, D4 = ("1" * 64, "2" * 64, "3" * 64, "4" * 64)
 SRC = ("git+https://github.com/kubernetes/release", "refs/tags/v1", "c0ffee")
@@ -103,8 +103,8 @@ def test_audit_json_is_the_report_document() -> None:
     import datetime as dt
     import json
 
-    from attester.audit import AuditReport, Row, render_json
-    from attester.policy import Check
+    from attester.release.audit import AuditReport, Row, render_json
+    from attester.verify.policy import Check
 
     index = ChainIndex([STAGE, RELEASE, PROMO])
     rows = tuple(Row(n, d, index.follow(n, d)) for n, d in

@@ -6,11 +6,11 @@ import base64
 
 import pytest
 
-from attester import keys
-from attester.dsse import Envelope, b64decode, pae, parse_envelope
 from attester.errors import InputError
-from attester.signers import sign_envelope
-from attester.signers.keyfile import KeyFileSigner
+from attester.signing import keys
+from attester.signing.dsse import Envelope, b64decode, pae, parse_envelope
+from attester.signing.signers import sign_envelope
+from attester.signing.signers.keyfile import KeyFileSigner
 
 
 def test_pae_known_answer_from_dsse_spec() -> None:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from attester import keys
-from attester.dsse import Envelope, Signature, pae
 from attester.jsonio import dumps_compact
+from attester.signing import keys
+from attester.signing.dsse import Envelope, Signature, pae
 
 from conftest import shared_path
 
@@ -288,7 +288,7 @@ def test_every_failed_check_is_printed_one_line_each(attest, rel) -> None:
 def test_the_empty_policy_lists_only_real_verify_flags() -> None:
     """Every flag the empty-policy message names exists on ``attest verify``."""
     from attester.cli import build_parser
-    from attester.verify import policy_flags
+    from attester.verify.envelope import policy_flags
 
     verify = build_parser()._subparsers._group_actions[0].choices["verify"]  # type: ignore[union-attr]
     known = {o for a in verify._actions for o in a.option_strings}
@@ -492,7 +492,7 @@ def test_audit_turns_hostile_entries_into_fail_rows(attest, rel, tmp_path, fmt) 
         verdicts = {row["artifact"]: row["verdict"] for row in doc["artifacts"]}
         assert verdicts["kubectl"] == "PASS"
         assert verdicts["outside"] == verdicts["dangling"] == verdicts["a-fifo"] == "FAIL"
-        from attester import schemas
+        from attester.model import schemas
 
         assert schemas.errors(doc, "audit-report.schema.json") == []
     if fmt == "html":

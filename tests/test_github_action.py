@@ -19,7 +19,7 @@ import pytest
 import yaml
 from test_github import GHA_ENV
 
-from attester import keys
+from attester.signing import keys
 
 from conftest import ROOT, TESTDATA
 from replay import Replay

@@ -18,12 +18,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from attester import checker, keys, policyfile
-from attester.certpolicy import CertPolicy, api_for, issuer_for
 from attester.jsonio import dumps_compact
-from attester.signers import sign_envelope
-from attester.signers.keyfile import KeyFileSigner
-from attester.verify import Demands
+from attester.release import policyfile
+from attester.signing import keys
+from attester.signing.signers import sign_envelope
+from attester.signing.signers.keyfile import KeyFileSigner
+from attester.verify import checker
+from attester.verify.certpolicy import CertPolicy, api_for, issuer_for
+from attester.verify.envelope import Demands
 
 from conftest import shared_path
 

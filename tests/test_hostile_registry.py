@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from attester import keys
+from attester.signing import keys
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -180,7 +180,7 @@ def test_referrers_examined_are_capped(attest, hostile, pub) -> None:
 
 
 def test_referrer_limit_stops_fetching(hostile, pub) -> None:
-    from attester.oci_attach import Target, fetch_attestations
+    from attester.stores.oci_referrers import Target, fetch_attestations
 
     docs = []
     for i in range(40):

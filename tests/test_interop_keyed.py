@@ -43,7 +43,7 @@ def test_keyid_of_securesystemslib_envelopes_is_only_a_hint(attest) -> None:
     # sslib keyids are its own hash of its key dict; ours differ. Trust comes from the key.
     base = shared_path("interop", "keyed", "MANIFEST.json").parent
     env = json.loads((base / "ecdsa-p256.intoto.json").read_text())
-    from attester import keys
+    from attester.signing import keys
 
     ours = keys.keyid(keys.load_public(base / "ecdsa-p256.pub"))
     assert env["signatures"][0]["keyid"] != ours

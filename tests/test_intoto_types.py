@@ -7,8 +7,8 @@ import json
 
 from test_fail_closed import ARTIFACT, SHA, STAGE_TYPE, provenance, sign
 
-from attester import keys
-from attester.intoto_types import statement_problem
+from attester.model.intoto_types import statement_problem
+from attester.signing import keys
 
 
 def test_every_real_statement_in_shared_passes_the_lenient_check() -> None:

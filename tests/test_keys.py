@@ -7,8 +7,8 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from attester import keys
 from attester.errors import InputError, UsageError
+from attester.signing import keys
 
 
 @pytest.mark.parametrize(("key_type", "cls"), [

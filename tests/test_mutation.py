@@ -30,10 +30,10 @@ from typing import Any
 
 import pytest
 
-from attester import keys
 from attester.cli import main
-from attester.dsse import Envelope, Signature, pae
 from attester.jsonio import dumps_compact
+from attester.signing import keys
+from attester.signing.dsse import Envelope, Signature, pae
 
 from conftest import shared_path
 from sigstore_standin import SigstoreStandIn
@@ -185,8 +185,8 @@ def mutated_documents(rng: random.Random, doc: dict[str, Any], payload_key: Call
 
 
 def envelope_view(data: bytes) -> Any:
-    from attester.dsse import parse_envelope
     from attester.errors import AttesterError
+    from attester.signing.dsse import parse_envelope
 
     try:
         env = parse_envelope(json.loads(data), where="x")

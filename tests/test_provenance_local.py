@@ -38,7 +38,7 @@ def test_provenance_of_a_local_build(attest, repo, monkeypatch) -> None:
     rd = doc["predicate"]["runDetails"]
     assert rd["builder"]["id"] == "https://attester.dev/builders/local/v1"
     assert rd["metadata"]["finishedOn"].endswith("Z")
-    from attester import schemas
+    from attester.model import schemas
     assert schemas.errors(bd, "buildtype-local-v1.schema.json") == []
 
 

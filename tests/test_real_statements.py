@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from attester import keys
 from attester.jsonio import dumps_compact
-from attester.signers import sign_envelope
-from attester.signers.keyfile import KeyFileSigner
+from attester.signing import keys
+from attester.signing.signers import sign_envelope
+from attester.signing.signers.keyfile import KeyFileSigner
 
 from conftest import shared_path
 

@@ -64,7 +64,7 @@ def test_npm_publish_of_one_package_next_to_provenance_of_another(attest, tmp_pa
 
 
 def test_npm_subjects_without_sha512_never_match():
-    from attester import npm_attestations
+    from attester.verify import npm_attestations
 
     assert npm_attestations._subjects({"subject": [{"name": "pkg:npm/a@1", "digest": {}}]}) == []
     assert npm_attestations._subjects({"subject": [{"name": "pkg:npm/a@1",
@@ -232,8 +232,8 @@ def test_intoto_body_must_say_it_is_intoto_0_0_2():
 
     import pytest
 
-    from attester import intoto_entry
     from attester.errors import VerificationError
+    from attester.verify import intoto_entry
 
     doc = json.loads(_rw("gh_sigstore.js-2.2.0.bundle.json").read_text())
     b = intoto_entry.parse(doc, where="b")

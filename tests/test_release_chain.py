@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from attester import keys
+from attester.signing import keys
 
 from servers import gcs_emulator, oci_registry
 
@@ -224,7 +224,7 @@ def test_promo_tools_format_and_file_promotion(attest, release, tmp_path) -> Non
 
 
 def test_kpromo_real_manifests_parse() -> None:
-    from attester.promote import read_file_manifest, read_image_manifest
+    from attester.release.promote import read_file_manifest, read_image_manifest
 
     from conftest import shared_path
 
@@ -277,7 +277,7 @@ def test_audit_offline_in_three_formats(attest, release, tmp_path, offline) -> N
     assert "ok   kubectl  [stage -> release]" in r.out
     r = attest("audit", d, "--policy", "policy.yaml", "--format", "json")
     doc = r.json()
-    from attester import schemas
+    from attester.model import schemas
     assert schemas.errors(doc, "audit-report.schema.json") == []
     image_row = next(a for a in doc["artifacts"] if a["artifact"].endswith("/app"))
     assert image_row["steps"] == ["promotion", "stage"] and image_row["verdict"] == "PASS"
@@ -359,7 +359,7 @@ def test_vsa_written_after_a_pass_and_verifiable(attest, release) -> None:
     import base64
     env = json.loads((release["repo"] / "vsa.intoto.json").read_text())
     vsa = json.loads(base64.b64decode(env["payload"]))
-    from attester import schemas
+    from attester.model import schemas
     schemas.validate_statement(vsa, where="vsa")
     assert vsa["predicate"]["verificationResult"] == "PASSED"
     assert vsa["predicate"]["resourceUri"] == "downloaded/kubectl"
@@ -376,10 +376,10 @@ def test_vsa_written_after_a_pass_and_verifiable(attest, release) -> None:
 def test_failed_vsa_does_not_pass(attest, tmp_path) -> None:
     import datetime as dt
 
-    from attester import vsa
     from attester.jsonio import dumps_compact
-    from attester.signers import sign_envelope
-    from attester.signers.keyfile import KeyFileSigner
+    from attester.release import vsa
+    from attester.signing.signers import sign_envelope
+    from attester.signing.signers.keyfile import KeyFileSigner
 
     k = keys.generate("ed25519")
     (tmp_path / "k.pub").write_bytes(keys.public_pem(k.public_key()))
@@ -395,7 +395,7 @@ def test_failed_vsa_does_not_pass(attest, tmp_path) -> None:
 
 
 def test_generated_documents_match_their_schemas(attest, release) -> None:
-    from attester import schemas
+    from attester.model import schemas
     for name in ("stage.json", "release.json", "promo.json"):
         doc = json.loads((release["repo"] / name).read_text())
         schemas.validate_statement(doc, where=name)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from attester import schemas
+from attester.model import schemas
 
 from conftest import ROOT
 
@@ -168,7 +168,7 @@ def test_sign_with_two_keys_and_wrong_passphrase(repo, attest, monkeypatch) -> N
     ("{", "not valid JSON"),
 ])
 def test_sign_refuses_what_is_not_a_valid_statement(attest, tmp_path, content, needle) -> None:
-    from attester import keys
+    from attester.signing import keys
     k = keys.generate("ed25519")
     (tmp_path / "k.key").write_bytes(keys.private_pem(k, None))
     (tmp_path / "s.json").write_text(content)

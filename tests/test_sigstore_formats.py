@@ -103,7 +103,7 @@ def test_logged_bundle_against_a_root_without_logs_fails(attest) -> None:
 
 
 def test_github_root_loads_without_tlogs_and_ctlogs() -> None:
-    from attester import bundles
+    from attester.verify import bundles
 
     doc = json.loads(_rw("trusted_root.github.json").read_text())
     assert "tlogs" not in doc and "ctlogs" not in doc
@@ -229,7 +229,7 @@ def test_jsonl_passes_when_one_line_verifies(attest, tmp_path) -> None:
     doc = r.json()
     assert doc["verified"] and doc["attestation"].endswith("line 3")
     assert [(x["line"], x["verified"]) for x in doc["lines"]] == [(1, False), (2, False), (3, True)]
-    from attester import schemas
+    from attester.model import schemas
 
     assert schemas.errors(doc, "verification-report.schema.json") == []
     assert "not JSON" in doc["lines"][1]["checks"][0]["detail"] or \
@@ -315,7 +315,7 @@ def test_rekor_v2_dsse_body_must_match_the_envelope() -> None:
     from sigstore.errors import VerificationError
     from sigstore.models import Bundle
 
-    from attester import rekor_v2_dsse
+    from attester.verify import rekor_v2_dsse
 
     doc = json.loads(REKOR2_DSSE.read_text())
     rekor_v2_dsse._check_body(Bundle.from_json(json.dumps(doc)))  # the real one is consistent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from attester import schemas
+from attester.model import schemas
 
 
 def test_start_then_provenance_attests_only_new_and_changed(attest, repo, monkeypatch) -> None:

@@ -13,8 +13,8 @@ from typing import ClassVar
 import pytest
 import requests
 
+from attester.clients.retry import RetryPolicy, parse_retry_after
 from attester.errors import InputError, ServiceError
-from attester.retry import RetryPolicy, parse_retry_after
 from attester.stores import collect_subjects
 from attester.stores.oci import OciStore, Reference, is_loopback
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from attester import keys, schemas
-from attester.dsse import Envelope, Signature, pae
 from attester.jsonio import dumps_compact
+from attester.model import schemas
+from attester.signing import keys
+from attester.signing.dsse import Envelope, Signature, pae
 
 KUBECTL = b"kubectl v1.31.0\n"
 SOURCE = "git+https://github.com/kubernetes/kubernetes"

@@ -11,10 +11,10 @@ from attester.errors import InputError
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import bundles
-    from attester.dsse import looks_like_envelope, parse_envelope
     from attester.jsonio import parse_json, read_bytes
-    from attester.oci_attach import Target, attach
+    from attester.signing.dsse import looks_like_envelope, parse_envelope
+    from attester.stores.oci_referrers import Target, attach
+    from attester.verify import bundles
 
     data = read_bytes(args.attestation, what="attestation")
     doc = parse_json(data, where=f"attestation {args.attestation}")

@@ -10,9 +10,9 @@ from attester.cli.parsing import Subcommands
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import audit
     from attester.display import safe
     from attester.jsonio import write_output
+    from attester.release import audit
 
     report = audit.audit(args.release_dir, args.policy, trusted_root=args.trusted_root,
                          now=utc_now(), progress=not args.quiet)

@@ -15,8 +15,8 @@ from attester.errors import UsageError
 
 def run(args: argparse.Namespace) -> int:
     """``gh attestation download``: the artifact's attestations as ALG:HEX.jsonl."""
-    from attester import github_attestations
     from attester.jsonio import write_output
+    from attester.verify import github_attestations
 
     if not (args.owner or args.repo):
         raise UsageError("whose attestations? pass --owner O or --repo O/R")

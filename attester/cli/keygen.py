@@ -11,13 +11,13 @@ from attester.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import keys
     from attester.jsonio import atomic_write
+    from attester.signing import keys
 
     prefix = Path(args.out)
     key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
     if args.kms:
-        from attester.signers.kms import KmsSigner
+        from attester.signing.signers.kms import KmsSigner
 
         if pub_path.exists() and not args.force:
             raise UsageError(f"{pub_path} already exists", hint="pass --force")

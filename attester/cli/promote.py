@@ -13,8 +13,8 @@ from attester.errors import InputError, UsageError
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import promote
     from attester.jsonio import dumps_compact, dumps_pretty, write_output
+    from attester.release import promote
 
     if not args.manifest and not args.image:
         raise UsageError("nothing to promote", hint="pass --manifest FILE or --image SRC=DST")
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             promos = promote.adhoc_images(args.image)
         if args.require_provenance != "off":
             if args.policy:
-                from attester import policyfile
+                from attester.release import policyfile
 
                 pf = policyfile.load(args.policy)
                 if "stage" not in pf.trusts:
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _provenance_trust(args: argparse.Namespace) -> Any:
-    from attester import bundles, checker
+    from attester.verify import bundles, checker
 
     identity = bundles.IdentityPolicy(identity=args.certificate_identity,
                                       issuer=args.certificate_oidc_issuer)

@@ -40,8 +40,8 @@ def _listed_subjects(args: argparse.Namespace, algorithms: tuple[str, ...]) -> l
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import predicates
     from attester.jsonio import dumps_pretty, load_json, write_output
+    from attester.model import predicates
     from attester.snapshot import parse as parse_snapshot
     from attester.stores import collect_subjects, open_store
     from attester.stores.interface import first_duplicate
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                          "subject names must be unique")
     record = record.with_subjects(tuple(sorted(subjects, key=lambda s: s.name)))
     if args.step:
-        from attester.steps import as_step
+        from attester.release.steps import as_step
 
         record = as_step(record, args.step, release_version=args.release_version,
                          build_version=args.build_version,

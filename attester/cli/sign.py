@@ -10,11 +10,11 @@ from attester.errors import InputError, UsageError
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import schemas
-    from attester.dsse import IN_TOTO_PAYLOAD_TYPE, looks_like_envelope
     from attester.jsonio import dumps_compact, parse_json, read_bytes, write_output
-    from attester.signers import sign_envelope
-    from attester.signers.keyfile import KeyFileSigner
+    from attester.model import schemas
+    from attester.signing.dsse import IN_TOTO_PAYLOAD_TYPE, looks_like_envelope
+    from attester.signing.signers import sign_envelope
+    from attester.signing.signers.keyfile import KeyFileSigner
 
     if not args.key and not args.keyless and not args.kms:
         raise UsageError("nothing to sign with", hint="pass --key KEY, --kms URI or --keyless")
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"statement {args.statement}: expected a JSON object")
     schemas.validate_statement(doc, where=f"statement {args.statement}")
     if args.keyless:
-        from attester.signers import keyless
+        from attester.signing.signers import keyless
 
         token = keyless.identity_token(args.identity_token)
         bundle = keyless.sign_statement(payload, token=token, trust_config=args.trust_config,
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
             say(args, f"wrote {args.output}: Sigstore bundle, 1 keyless signature logged "
                 "in Rekor")
         return 0
-    from attester.signers.interface import Signer
-    from attester.signers.kms import KmsSigner
+    from attester.signing.signers.interface import Signer
+    from attester.signing.signers.kms import KmsSigner
 
     signers: list[Signer] = [KeyFileSigner.from_file(k) for k in args.key or []]
     signers += [KmsSigner.from_uri(u) for u in args.kms or []]

@@ -9,9 +9,9 @@ from attester.cli.parsing import Subcommands
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import trustroots
     from attester.display import safe
     from attester.jsonio import write_output
+    from attester.verify import trustroots
 
     fetched = trustroots.fetch(args.instance, offline=args.offline)
     root = trustroots.check(fetched.data)

@@ -13,8 +13,9 @@ from attester.errors import UsageError
 
 def run(args: argparse.Namespace) -> int:
     """Store a Sigstore bundle in GitHub's attestation API (as actions/attest does)."""
-    from attester import github_attestations, githubapi
+    from attester.clients import githubapi
     from attester.jsonio import read_bytes
+    from attester.verify import github_attestations
 
     repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
     if "/" not in repo.strip("/"):

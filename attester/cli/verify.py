@@ -16,7 +16,7 @@ from attester.errors import UsageError
 
 
 def _identity(args: argparse.Namespace) -> Any:
-    from attester import certpolicy
+    from attester.verify import certpolicy
 
     return certpolicy.identity(
         certificate_identity=args.certificate_identity,
@@ -52,9 +52,9 @@ def _with_digests(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester import certpolicy, checker, vsapolicy
-    from attester.policy import Policy
-    from attester.verify import Demands
+    from attester.verify import certpolicy, checker, vsapolicy
+    from attester.verify.envelope import Demands
+    from attester.verify.policy import Policy
 
     if args.chain:
         refuse_chain_flags(args)
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--rekor-url looks the envelope up online; it cannot go with "
                              "--offline")
         if args.rekor_url:
-            from attester.rekor_lookup import check_url
+            from attester.verify.rekor_lookup import check_url
 
             args.rekor_url = check_url(args.rekor_url)
         trust = checker.Trust.from_flags(

@@ -97,10 +97,10 @@ def refuse_chain_flags(args: argparse.Namespace) -> None:
 
 def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tuple[str, str]:
     """(name, sha256 hex) of what the chain starts from: a file, oci://REF, or NAME@sha256:D."""
-    from attester import checker
+    from attester.verify import checker
 
     if spec.startswith("oci://"):
-        from attester.oci_attach import Target
+        from attester.stores.oci_referrers import Target
 
         t = Target.resolve(spec, insecure=insecure)
         return f"{t.ref.registry}/{t.ref.repository}", t.digest.removeprefix("sha256:")
@@ -115,15 +115,16 @@ def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tup
 
 
 def verify_chain(args: argparse.Namespace, identity: Any) -> int:
-    from attester import chain, checker
-    from attester.policy import Check
-    from attester.statement import normalize_repo
-    from attester.verify import Report
+    from attester.model.statement import normalize_repo
+    from attester.release import chain
+    from attester.verify import checker
+    from attester.verify.envelope import Report
+    from attester.verify.policy import Check
 
     if not args.artifact:
         raise UsageError("--chain follows an artifact back: pass --artifact PATH|oci://REF")
     if args.policy:
-        from attester import policyfile
+        from attester.release import policyfile
 
         pf = policyfile.load(args.policy)
         trusts, policies, source_uri = pf.trusts, pf.policies, pf.source_uri

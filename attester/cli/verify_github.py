@@ -11,7 +11,7 @@ from attester.errors import UsageError
 
 def github_scope(args: argparse.Namespace) -> Any:
     """Whose attestations to ask for: --owner and/or --repo (checked to be OWNER/REPO)."""
-    from attester.github_attestations import Scope
+    from attester.verify.github_attestations import Scope
 
     if args.repo and "/" not in args.repo.strip("/"):
         raise UsageError(f"--repo {args.repo!r}: expected OWNER/REPO")
@@ -20,7 +20,7 @@ def github_scope(args: argparse.Namespace) -> Any:
 
 def api_for(hostname: str | None) -> str | None:
     """--hostname names the API too (as gh's), unless GITHUB_API_URL says where it is."""
-    from attester import certpolicy
+    from attester.verify import certpolicy
 
     return None if os.environ.get("GITHUB_API_URL") else certpolicy.api_for(hostname)
 
@@ -29,7 +29,7 @@ def verify_from_github(args: argparse.Namespace, identity: Any, demands: Any
                        ) -> tuple[Any, list[Any]]:
     """No ATTESTATION, an artifact and --owner/--repo: ask GitHub's attestation API, as
     ``gh attestation verify`` does, and pass when one attestation verifies."""
-    from attester import checker, github_attestations
+    from attester.verify import checker, github_attestations
 
     scope = github_scope(args)
     github_attestations.check_limit(args.limit)

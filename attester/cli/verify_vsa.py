@@ -12,11 +12,11 @@ from attester.errors import UsageError
 
 def write_vsa(args: argparse.Namespace, report: Any) -> None:
     """Sign and write a VSA for what this run verified (only ever after a pass)."""
-    from attester import vsa
-    from attester.dsse import IN_TOTO_PAYLOAD_TYPE
     from attester.jsonio import dumps_compact, dumps_pretty, read_bytes, write_output
-    from attester.signers import sign_envelope
-    from attester.signers.keyfile import KeyFileSigner
+    from attester.release import vsa
+    from attester.signing.dsse import IN_TOTO_PAYLOAD_TYPE
+    from attester.signing.signers import sign_envelope
+    from attester.signing.signers.keyfile import KeyFileSigner
 
     stmt = report.statement
     if stmt is None:
@@ -37,7 +37,7 @@ def write_vsa(args: argparse.Namespace, report: Any) -> None:
         now=utc_now())
     payload = dumps_pretty(statement.to_json())
     if args.vsa_keyless:
-        from attester.signers import keyless
+        from attester.signing.signers import keyless
 
         out = keyless.sign_statement(payload, token=keyless.identity_token(None),
                                      trust_config=args.vsa_trust_config, staging=args.staging)

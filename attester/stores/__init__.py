@@ -7,7 +7,7 @@ from typing import Any
 
 from attester import plugins
 from attester.hashing import DEFAULT_ALGORITHMS, hash_tasks
-from attester.models import ResourceDescriptor
+from attester.model.models import ResourceDescriptor
 from attester.stores.interface import Entry, Store, to_subject
 
 #: scheme -> "module:factory"; the module is imported on first use only.

@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from attester.clients.retry import RetryPolicy, send
 from attester.errors import MissingExtraError, ServiceError, StoreError
 from attester.hashing import HashTask
 from attester.parallel import DEFAULT_JOBS
-from attester.retry import RetryPolicy, send
 from attester.stores.interface import Entry
 
 _LOCK = threading.Lock()

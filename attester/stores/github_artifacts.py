@@ -20,10 +20,10 @@ from typing import IO, Any
 import attrs
 import requests
 
-from attester import githubapi
+from attester.clients import githubapi
+from attester.clients.httpget import get_stream
 from attester.errors import StoreError, UsageError
 from attester.hashing import CHUNK_SIZE, HashTask
-from attester.httpget import get_stream
 from attester.stores.interface import Entry, require_unique_names
 
 _URI = re.compile(r"^github-artifacts://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<run>\d+)/?$")

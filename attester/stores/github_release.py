@@ -14,10 +14,10 @@ import attrs
 import requests
 import requests.adapters
 
-from attester import githubapi
+from attester.clients import githubapi
+from attester.clients.httpget import get_stream
 from attester.errors import StoreError, UsageError
 from attester.hashing import HashTask
-from attester.httpget import get_stream
 from attester.parallel import DEFAULT_JOBS
 from attester.stores.interface import Entry, require_unique_names
 

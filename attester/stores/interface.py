@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import attrs
 
 from attester.hashing import HashTask
-from attester.models import ResourceDescriptor
+from attester.model.models import ResourceDescriptor
 
 
 @attrs.frozen

@@ -29,10 +29,10 @@ import attrs
 import requests
 import requests.adapters
 
+from attester.clients.retry import RETRYABLE_STATUS, RetryPolicy, send
 from attester.errors import AttesterError, InputError, ServiceError, StoreError
 from attester.hashing import HashTask
 from attester.parallel import DEFAULT_JOBS, first_error, map_ordered
-from attester.retry import RETRYABLE_STATUS, RetryPolicy, send
 from attester.stores.interface import Entry
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, MissingExtraError, ServiceError, StoreError, UsageError
-from attester.models import BuildRecord, ResourceDescriptor
+from attester.model.models import BuildRecord, ResourceDescriptor
 from attester.watchers.github import parse_time
 from attester.watchers.interface import wait_until_finished
 

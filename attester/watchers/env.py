@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, UsageError
-from attester.models import BuildRecord
+from attester.model.models import BuildRecord
 from attester.watchers.cloudbuild import CloudBuildWatcher
 from attester.watchers.github import github_record
 

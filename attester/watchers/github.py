@@ -18,9 +18,9 @@ from typing import Any
 
 import attrs
 
-from attester import githubapi
+from attester.clients import githubapi
 from attester.errors import InputError, UsageError
-from attester.models import BuildRecord, ResourceDescriptor
+from attester.model.models import BuildRecord, ResourceDescriptor
 from attester.watchers.interface import wait_until_finished
 
 BUILD_TYPE_GITHUB = "https://actions.github.io/buildtypes/workflow/v1"

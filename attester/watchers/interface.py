@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from attester.errors import InputError
-from attester.models import BuildRecord
+from attester.model.models import BuildRecord
 
 
 class Watcher(Protocol):

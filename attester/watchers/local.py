@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from attester.errors import InputError
-from attester.models import (
+from attester.model.models import (
     BUILD_TYPE_LOCAL,
     DEFAULT_LOCAL_BUILDER_ID,
     BuildRecord,

@@ -1,0 +1,1 @@
+"""HTTP clients shared by watchers and stores (GitHub API, retries)."""

@@ -1,0 +1,1 @@
+"""The data: build records, statements, predicates and their schemas."""

@@ -1,0 +1,1 @@
+"""The release steps (stage, release, promotion), the chain and the audit."""

@@ -1,0 +1,393 @@
+"""Following an artifact back through the release: promotion or release -> stage ->
+source commit. Every link must match by digest, and each attestation must be signed by
+the signer the policy names for its step.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from attester.digests import is_hex_digest
+from attester.errors import InputError, UsageError
+from attester.jsonio import parse_json
+from attester.model.statement import PROVENANCE_TYPES, ParsedStatement, normalize_repo
+from attester.release.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
+from attester.verify.envelope import Demands, Report
+from attester.verify.policy import Check, Policy
+
+STEPS = ("stage", "release", "promotion")
+
+
+@attrs.frozen
+class Link:
+    """One verified attestation, reduced to what the chain needs."""
+
+    where: str
+    step: str
+    signer: str
+    subjects: Mapping[str, str]  # name -> sha256
+    dependencies: Mapping[str, str]  # uri -> sha256
+    builder: str
+    source: tuple[str, str, str]  # repo, ref, commit
+
+
+def step_of(stmt: ParsedStatement) -> str:
+    if stmt.predicate_type == PROMO_TOOLS_PREDICATE:
+        return "promotion"
+    return STEP_OF_BUILD_TYPE.get(stmt.build_type(), "")
+
+
+def link_of(where: str, stmt: ParsedStatement, signer: str) -> Link:
+    # Only well-formed sha256 digests take part in links: an empty or short one must never
+    # be compared (it would match an artifact offered with an empty digest).
+    subjects = {s.name: s.digest["sha256"] for s in stmt.subjects()
+                if is_hex_digest("sha256", s.digest.get("sha256"))}
+    deps: dict[str, str] = {}
+    p = stmt.predicate
+    raw = ((p.get("buildDefinition") or {}).get("resolvedDependencies")
+           if isinstance(p.get("buildDefinition"), Mapping) else p.get("materials")) or []
+    commit = ""
+    for d in raw if isinstance(raw, list) else []:
+        if not isinstance(d, Mapping):
+            continue
+        dg = d.get("digest")
+        if not isinstance(dg, Mapping):
+            continue
+        if is_hex_digest("sha256", dg.get("sha256")):
+            deps[str(d.get("uri") or d.get("name"))] = str(dg["sha256"]).lower()
+        if not commit and (dg.get("gitCommit") or dg.get("sha1")):
+            commit = str(dg.get("gitCommit") or dg.get("sha1"))
+    if stmt.predicate_type == PROMO_TOOLS_PREDICATE:
+        digest = str(p.get("digest", "")).removeprefix("sha256:").lower()
+        if is_hex_digest("sha256", digest):
+            deps[str(p.get("srcRef", ""))] = digest
+    repo, ref = stmt.source()
+    return Link(where=where, step=step_of(stmt), signer=signer, subjects=subjects,
+                dependencies=deps, builder=stmt.builder_id(), source=(repo, ref, commit))
+
+
+def _signer(report: Report) -> str:
+    for name in ("certificate-identity", "signature"):
+        check = next((c for c in report.checks if c.name == name), None)
+        if check is not None:
+            return check.detail
+    return ""
+
+
+def peek_statement(doc: Any) -> ParsedStatement | None:
+    """The statement an attestation *claims*, read before its signature is checked.
+
+    Used only to pick which step's signer and policy to verify it with; the signature
+    check that follows covers the payload it came from, and the step is read again from
+    the verified statement."""
+    payload = doc.get("payload") if isinstance(doc, Mapping) else None
+    if payload is None and isinstance(doc, Mapping):
+        envelope = doc.get("dsseEnvelope")
+        payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
+    if not isinstance(payload, str):
+        return None
+    try:  # bounded like every other parse: no deep nesting, no NaN, no huge integers
+        stmt = parse_json(base64.b64decode(payload), where="payload")
+    except (InputError, ValueError, TypeError):
+        return None
+    return ParsedStatement(stmt) if isinstance(stmt, dict) else None
+
+
+def peek_predicate_type(doc: Any) -> str:
+    """The predicate type an attestation *claims* (see :func:`peek_statement`)."""
+    stmt = peek_statement(doc)
+    return stmt.predicate_type if stmt is not None else ""
+
+
+def allowed_types(step: str, predicate_types: Mapping[str, Sequence[str]] | None
+                  ) -> Sequence[str]:
+    """The predicate types a link of ``step`` may have: the policy's, else provenance."""
+    return (predicate_types or {}).get(step) or STEP_PREDICATE_TYPES.get(step, ())
+
+
+#: Without ``predicate-types`` in the policy, what may count as each step's link: SLSA
+#: provenance (and, for a promotion, kpromo's own predicate). An SBOM, a test result or
+#: any other statement from the same signer is never provenance, whatever its fields say.
+STEP_PREDICATE_TYPES: Mapping[str, tuple[str, ...]] = {
+    "stage": PROVENANCE_TYPES, "release": PROVENANCE_TYPES,
+    "promotion": (*PROVENANCE_TYPES, PROMO_TOOLS_PREDICATE)}
+
+
+@attrs.frozen
+class ChainResult:
+    artifact: str
+    checks: tuple[Check, ...]
+    links: tuple[Link, ...] = ()
+
+    @functools.cached_property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+
+def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any],
+               policies: Mapping[str, Policy],
+               predicate_types: Mapping[str, Sequence[str]] | None = None
+               ) -> tuple[list[Link], list[Check]]:
+    """Verify every attestation against the trust of the step it claims to be.
+
+    An attestation that passes is verified once, with its claimed step's signer and
+    policy; only one that fails is tried against the other steps' signers, to say why
+    (a signer of another step, or no trusted signer at all)."""
+    links: list[Link] = []
+    problems: list[Check] = []
+    for where, data, doc in docs:
+        link = _load_fast(where, data, doc, trusts, policies, predicate_types)
+        if link is None:
+            link_or_problem = _load_explained(where, data, doc, trusts, policies, predicate_types)
+            if isinstance(link_or_problem, Check):
+                problems.append(link_or_problem)
+                continue
+            link = link_or_problem
+        links.append(link)
+    return links, problems
+
+
+def _load_fast(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
+               policies: Mapping[str, Policy],
+               predicate_types: Mapping[str, Sequence[str]] | None) -> Link | None:
+    """The link, when the attestation passes its claimed step's signer and policy in one
+    verification; None whenever anything is off (the caller then explains why)."""
+    from attester.verify.checker import verify_document
+
+    for step, predicate_type in _claims(doc):
+        if step not in trusts or predicate_type not in allowed_types(step, predicate_types):
+            continue
+        policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=predicate_type)
+        try:
+            report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
+        except UsageError:
+            return None
+        stmt = report.statement
+        # The claim was guessed before the signature check; what counts is the verified
+        # statement, read by the verifier's own parser.
+        if report.ok and stmt is not None and step_of(stmt) == step:
+            return link_of(where, stmt, _signer(report))
+    return None
+
+
+_PREDICATE_TYPE = re.compile(rb'"predicateType"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _claims(doc: Any) -> list[tuple[str, str]]:
+    """(step, predicate type) pairs an attestation may claim to be, most likely first.
+
+    Found by searching the payload's bytes for the step build types and predicate types,
+    not by parsing it: a release's statements run to megabytes, and the verification
+    that follows parses them anyway (strictly). A guess that is wrong (or a payload that
+    spells them with escapes) only sends the attestation down the slow path."""
+    payload = doc.get("payload") if isinstance(doc, Mapping) else None
+    if payload is None and isinstance(doc, Mapping):
+        envelope = doc.get("dsseEnvelope")
+        payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
+    if not isinstance(payload, str):
+        return []
+    try:
+        raw = base64.b64decode(payload)
+    except (ValueError, TypeError):
+        return []
+    types = list(dict.fromkeys(m.decode("utf-8", "replace")
+                               for m in _PREDICATE_TYPE.findall(raw)))[:4]
+    steps = [step for build_type, step in STEP_OF_BUILD_TYPE.items()
+             if build_type.encode() in raw]
+    if PROMO_TOOLS_PREDICATE in types and "promotion" not in steps:
+        steps.append("promotion")
+    return [(step, t) for step in steps for t in types]
+
+
+def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
+                    policies: Mapping[str, Policy],
+                    predicate_types: Mapping[str, Sequence[str]] | None) -> Link | Check:
+    """The slow path: which signer opens the attestation, and what its step then refuses."""
+    from attester.verify.checker import verify_document
+
+    # First learn the step (any step's signer may open it), then demand that
+    # step's own signer and policy: a stage signer cannot vouch for a promotion.
+    opened: tuple[Report, str] | None = None
+    claimed = peek_predicate_type(doc) or "unknown"
+    why = ""
+    for step, trust in trusts.items():
+        try:
+            report = verify_document(data, doc, where, trust,
+                                     Demands(policy=Policy(predicate_type=claimed)))
+        except UsageError:
+            continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
+        if report.ok and report.statement is not None:
+            opened = (report, step)
+            break
+        why = why or next((c.detail for c in report.failures()), "")
+    if opened is None:
+        return Check(f"attestation {where}", False, "not signed by any signer the policy "
+                     "trusts" + (f" ({why})" if why else ""))
+    stmt = opened[0].statement
+    assert stmt is not None  # noqa: S101 - checked just above
+    step = step_of(stmt)
+    if step not in trusts:
+        return Check(f"attestation {where}", False,
+                     f"is a {step or 'non-release-step'} attestation "
+                     f"({stmt.build_type() or stmt.predicate_type}); the policy "
+                     "names no signer for it")
+    allowed = allowed_types(step, predicate_types)
+    if stmt.predicate_type not in allowed:
+        return Check(f"attestation {where}", False,
+                     f"{step} attestation has predicate type {stmt.predicate_type!r}; " + (
+                         f"the policy allows {', '.join(allowed)}"
+                         if (predicate_types or {}).get(step) else
+                         f"a {step} link must be provenance ({', '.join(allowed)}); list "
+                         "others under the step's predicate-types in the policy"))
+    policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=stmt.predicate_type)
+    report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
+    if not report.ok or report.statement is None:
+        bad = report.failures()[0] if report.failures() else Check("statement", False,
+                                                                   "no statement")
+        return Check(f"attestation {where}", False,
+                     f"{step} attestation fails its step's policy: {bad.name}: {bad.detail}")
+    return link_of(where, stmt, _signer(report))
+
+
+TOP_STEPS = ("promotion", "release")
+
+
+class ChainIndex:
+    """Every link's subjects and dependencies indexed by digest, built once, so that
+    following an artifact is a few lookups whatever the size of the release (an audit
+    of N files is then O(N), not O(N x subjects))."""
+
+    def __init__(self, links: Sequence[Link]) -> None:
+        self.links = tuple(links)
+        self.conflict = _conflicts(self.links)
+        # digest -> the first promotion/release link naming it (as the list order had it)
+        self._top: dict[str, int] = {}
+        # digest -> (first stage link naming it, that link's first subject with it)
+        self._stage: dict[str, tuple[int, str]] = {}
+        # per link: digest -> its first dependency with that digest
+        self._deps: list[dict[str, str]] = []
+        # last path segment of a subject name -> (link, subject name, digest): to say
+        # which attestation names a tampered file with another digest (built when first
+        # needed: a release that passes never asks)
+        self._names: dict[str, list[tuple[int, str, str]]] | None = None
+        self._sources: dict[tuple[int, str | None], tuple[bool, str]] = {}
+        for i, lk in enumerate(self.links):
+            deps: dict[str, str] = {}
+            for uri, d in lk.dependencies.items():
+                deps.setdefault(d, uri)
+            self._deps.append(deps)
+            for name, d in lk.subjects.items():
+                if lk.step in TOP_STEPS:
+                    self._top.setdefault(d, i)
+                elif lk.step == "stage":
+                    self._stage.setdefault(d, (i, name))
+
+    def same_name(self, name: str) -> tuple[Link, str, str] | None:
+        """The subject an artifact of this name was published as, by the topmost step that
+        names it: one path is the other's tail, whole segments only (``kubectl`` or
+        ``bin/kubectl`` and ``gs://bucket/release/v1/bin/kubectl``; a downloaded
+        ``v1/files/kubectl`` and a subject ``kubectl``)."""
+        if self._names is None:
+            self._names = {}
+            for i, lk in enumerate(self.links):
+                for n, d in lk.subjects.items():
+                    self._names.setdefault(_last_segment(n), []).append((i, n, d))
+        name = name.strip("/")
+        candidates = [(self.links[i], n, d) for i, n, d in self._names.get(_last_segment(name), ())
+                      if n == name or n.endswith("/" + name) or name.endswith("/" + n)]
+        order = {"promotion": 0, "release": 1, "stage": 2}
+        candidates.sort(key=lambda c: order.get(c[0].step, 3))  # stable: list order kept
+        return candidates[0] if candidates else None
+
+    def follow(self, name: str, digest: str, *, source_uri: str | None = None) -> ChainResult:
+        """The chain for one artifact, as checks: each link found, or what broke."""
+        checks: list[Check] = []
+        label = f"{name} (sha256:{digest[:12]})"
+        if self.conflict:
+            checks.append(self.conflict)
+        used: list[Link] = []
+        i = self._top.get(digest)
+        if i is not None:
+            lk = self.links[i]
+            used.append(lk)
+            dep = self._deps[i].get(digest)
+            if lk.step == "promotion":
+                checks.append(Check("chain promotion", dep is not None,
+                                    f"{label}: promoted from {dep} ({lk.where}, {lk.signer})"
+                                    if dep is not None else
+                                    f"{label}: promotion attestation {lk.where} names no "
+                                    "staging source with this digest"))
+            else:
+                checks.append(Check("chain release", dep is not None,
+                                    f"{label}: published from staged {dep} ({lk.where}, "
+                                    f"{lk.signer})" if dep is not None else
+                                    f"{label}: release attestation {lk.where} names no staged "
+                                    "file with this digest"))
+        staged = self._stage.get(digest)
+        if staged is None:
+            other = None if used else self.same_name(name)
+            if other is not None:
+                lk, subject, said = other
+                checks.append(Check("chain digest", False,
+                                    f"{name}: sha256:{digest[:12]}… but the {lk.step} "
+                                    f"attestation {lk.where} says sha256:{said[:12]}… for "
+                                    f"{subject}"))
+            else:
+                checks.append(Check("chain stage", False, f"{label}: no stage attestation "
+                                    f"covers sha256:{digest} (gap after "
+                                    f"{used[0].step if used else 'the artifact'})"))
+            return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
+        i, subject = staged
+        st = self.links[i]
+        used.append(st)
+        checks.append(Check("chain stage", True, f"{label}: staged as {subject} ({st.where}, "
+                            f"{st.signer})"))
+        ok, said = self._source(i, source_uri)
+        checks.append(Check("chain source", ok, f"{label}: {said}"))
+        return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
+
+    def _source(self, stage_index: int, source_uri: str | None) -> tuple[bool, str]:
+        """Whether a stage link's source is what the policy wants, and the words for it:
+        worked out once per stage attestation, not once per artifact."""
+        key = (stage_index, source_uri)
+        if key not in self._sources:
+            repo, ref, commit = self.links[stage_index].source
+            ok = bool(repo and commit)
+            if ok and source_uri is not None:
+                ok = normalize_repo(repo) == normalize_repo(source_uri)
+            self._sources[key] = (ok, f"built from {repo}@{commit}" + (f" ({ref})" if ref else "")
+                                  if ok else f"stage attestation names source "
+                                  f"{repo or 'none'!r} commit {commit or 'none'!r}"
+                                  + (f", policy wants {source_uri}" if source_uri else ""))
+        return self._sources[key]
+
+
+def _last_segment(name: str) -> str:
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def follow(name: str, digest: str, links: Sequence[Link] | ChainIndex, *,
+           source_uri: str | None = None) -> ChainResult:
+    """The chain for one artifact; pass a :class:`ChainIndex` when following many."""
+    index = links if isinstance(links, ChainIndex) else ChainIndex(links)
+    return index.follow(name, digest, source_uri=source_uri)
+
+
+def _conflicts(links: Sequence[Link]) -> Check | None:
+    """Two attestations of the same step that disagree on a subject's digest."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for lk in links:
+        for name, digest in lk.subjects.items():
+            key = (lk.step, name)
+            if key in seen and seen[key][0] != digest:
+                return Check("chain consistency", False,
+                             f"{name}: {seen[key][1]} says sha256:{seen[key][0]} but "
+                             f"{lk.where} says sha256:{digest} ({lk.step})")
+            seen.setdefault(key, (digest, lk.where))
+    return None

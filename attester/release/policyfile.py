@@ -1,0 +1,105 @@
+"""Policy files (YAML or JSON) for ``--chain`` and ``attest audit``: who signs each step.
+
+    steps:
+      stage:     {keys: [stage.pub], builder-id: https://cloudbuild.googleapis.com/GoogleHostedWorker}
+      release:   {certificate-identity: ..., certificate-oidc-issuer: ...}
+      promotion: {keys: [promoter.pub]}
+    source-uri: github.com/kubernetes/kubernetes
+    trusted-root: trusted_root.json      # for keyless signers; implies offline
+
+Paths are relative to the policy file. A policy that names no step, or a step with no
+signer, trusts nothing and is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError
+from attester.verify.policy import Policy
+
+STEP_NAMES = ("stage", "release", "promotion")
+_POLICY_KEYS = {"builder-id": "builder_id", "build-type": "build_type",
+                "source-uri": "source_uri", "source-ref": "source_ref",
+                "source-branch": "source_branch", "source-tag": "source_tag",
+                "source-ref-pattern": "source_ref_pattern",
+                "source-versioned-tag": "source_versioned_tag"}
+
+#: GitHub identity keys of a step (see certpolicy.identity)
+_IDENTITY_KEYS = {"certificate-oidc-issuer-regexp": "issuer_regexp", "owner": "owner",
+                  "repo": "repo", "hostname": "hostname", "signer-repo": "signer_repo",
+                  "signer-workflow": "signer_workflow", "source-digest": "source_digest",
+                  "signer-digest": "signer_digest",
+                  "deny-self-hosted-runners": "deny_self_hosted_runners",
+                  "workflow-trigger": "workflow_trigger"}
+
+
+@attrs.frozen
+class PolicyFile:
+    path: str
+    sha256: str
+    trusts: dict[str, Any]
+    policies: dict[str, Policy]
+    source_uri: str | None
+    #: step -> predicate types its attestations may have (absent: any known provenance)
+    predicate_types: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+
+
+def load(path: str) -> PolicyFile:
+    import yaml
+
+    from attester.jsonio import read_bytes
+    from attester.verify import certpolicy, checker
+
+    raw = read_bytes(path, what="policy")
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise InputError(f"policy {path}: not valid YAML or JSON") from None
+    except RecursionError:  # PyYAML recurses per nesting level
+        raise InputError(f"policy {path}: nested too deeply; refusing it") from None
+    except ValueError as e:  # e.g. an integer past CPython's 4,300-digit conversion limit
+        raise InputError(f"policy {path}: unreadable value ({str(e).split(';')[0]})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict) or not doc["steps"]:
+        raise InputError(f"policy {path}: names no steps; an empty policy trusts nothing")
+    from attester.model import schemas
+
+    schemas.validate(doc, "policy.schema.json", where=f"policy {path}")
+    base = Path(path).parent
+    root = doc.get("trusted-root")
+    root_path = str(base / root) if root else None
+    trusts: dict[str, Any] = {}
+    policies: dict[str, Policy] = {}
+    predicate_types: dict[str, tuple[str, ...]] = {}
+    for step, spec in doc["steps"].items():
+        if step not in STEP_NAMES:
+            raise InputError(f"policy {path}: unknown step {step!r} (use {', '.join(STEP_NAMES)})")
+        if not isinstance(spec, dict):
+            raise InputError(f"policy {path}: step {step} must be a mapping")
+        key_paths = spec.get("keys") or []
+        identity = certpolicy.identity(
+            certificate_identity=spec.get("certificate-identity"),
+            certificate_identity_regexp=spec.get("certificate-identity-regexp"),
+            issuer=spec.get("certificate-oidc-issuer"),
+            **{v: spec[k] for k, v in _IDENTITY_KEYS.items() if k in spec})
+        if not key_paths and not identity.given():
+            raise InputError(f"policy {path}: step {step} names no signer (keys, "
+                             "certificate-identity, owner or repo)")
+        trusts[step] = checker.Trust.from_flags(
+            [base / k for k in key_paths], identity, labels=[str(k) for k in key_paths],
+            trusted_root_path=root_path, offline=True)
+        policies[step] = Policy(
+            **{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec},
+            source_digest=identity.extra.source_digest if identity.extra else None,
+            workflow_trigger=spec.get("workflow-trigger"),
+            workflow_inputs=tuple(sorted((str(k), str(v)) for k, v in
+                                         (spec.get("build-workflow-inputs") or {}).items())))
+        if spec.get("predicate-types"):
+            predicate_types[step] = tuple(spec["predicate-types"])
+    return PolicyFile(path=path, sha256=hashlib.sha256(raw).hexdigest(), trusts=trusts,
+                      policies=policies, source_uri=doc.get("source-uri"),
+                      predicate_types=predicate_types)

@@ -1,0 +1,351 @@
+"""Promotion attestations from kpromo's manifests (image and file promotion).
+
+kpromo copies images from a staging registry to production registries by digest, and
+files from a staging bucket to production buckets by sha256. Its own records are per
+image with no chain back. Here every source and destination is resolved (registries
+through the distribution API, files through the stores), a destination whose digest
+differs from the source's is refused, and one statement per digest is written whose
+subjects are the production references and whose resolved dependency is the staging
+one: the link ``attest verify --chain`` follows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from attester.display import safe
+from attester.errors import AttesterError, InputError, UsageError, VerificationError
+from attester.model.models import BuildRecord, ResourceDescriptor, Statement, rfc3339
+from attester.model.predicates import statement_for
+from attester.parallel import DEFAULT_JOBS, first_error, map_ordered
+from attester.release.steps import BUILD_TYPE_PROMOTION, PROMO_TOOLS_PREDICATE
+
+DEFAULT_PROMOTER_ID = "https://attester.dev/builders/promoter/v1"
+
+
+@attrs.frozen
+class ImagePromotion:
+    name: str
+    digest: str
+    tags: tuple[str, ...]
+    source: str
+    destinations: tuple[str, ...]
+
+
+@attrs.frozen
+class FilePromotion:
+    name: str
+    sha256: str
+    source: str
+    destinations: tuple[str, ...]
+
+
+def _yaml(path: str) -> Any:
+    """The parsed YAML file. The C parser when PyYAML has it (a 1,000-image manifest
+    takes 0.6 s in the pure-Python one), and parsed once per run: the command reads the
+    manifest to tell image from file promotion, then again to list what it promotes.
+    The document is shared between those calls: read it, never modify it (a copy would
+    recurse per nesting level, and a manifest nested 800 deep still parses)."""
+    import yaml
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"manifest {path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"manifest {path}: cannot read: {e.strerror}") from None
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            with open(path, encoding="utf-8") as f:
+                _PARSED[key] = yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
+        except OSError as e:
+            raise InputError(f"manifest {path}: cannot read: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"manifest {path}: not UTF-8 text") from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise InputError(f"manifest {path}: not valid YAML{where}") from None
+        except RecursionError:  # the YAML composer recurses per nesting level
+            raise InputError(f"manifest {path}: nested too deeply; refusing it") from None
+        except ValueError as e:  # e.g. an integer past CPython's 4,300-digit limit
+            raise InputError(f"manifest {path}: unreadable value "
+                             f"({str(e).split(';')[0]})") from None
+    return _PARSED[key]
+
+
+_PARSED: dict[tuple[str, int, int], Any] = {}
+
+
+def _src_and_dsts(entries: Any, key: str, path: str) -> tuple[str, list[str]]:
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"manifest {path}: no {key} listed")
+    src = [e[key if key == "base" else "name"] for e in entries
+           if isinstance(e, dict) and e.get("src")]
+    dsts = [e[key if key == "base" else "name"] for e in entries
+            if isinstance(e, dict) and not e.get("src")]
+    if len(src) != 1:
+        raise InputError(f"manifest {path}: expected exactly one entry with src: true, "
+                         f"found {len(src)}")
+    if not dsts:
+        raise InputError(f"manifest {path}: no destination besides the source")
+    return str(src[0]).rstrip("/"), [str(d).rstrip("/") for d in dsts]
+
+
+def read_image_manifest(manifest: str, images: str | None) -> list[ImagePromotion]:
+    """kpromo's promoter-manifest.yaml (registries, and images unless thin) + images.yaml."""
+    doc = _yaml(manifest)
+    if not isinstance(doc, dict):
+        raise InputError(f"manifest {manifest}: expected a mapping with 'registries'")
+    src, dsts = _src_and_dsts(doc.get("registries"), "name", manifest)
+    image_list = _yaml(images) if images else doc.get("images")
+    where = images or manifest
+    if not isinstance(image_list, list) or not image_list:
+        raise InputError(f"manifest {where}: no images listed (thin manifests need --images)")
+    out = []
+    for img in image_list:
+        if not isinstance(img, dict) or "name" not in img or not isinstance(img.get("dmap"),
+                                                                             dict):
+            raise InputError(f"manifest {where}: each image needs a name and a dmap")
+        for digest, tags in img["dmap"].items():
+            if not str(digest).startswith("sha256:") or len(str(digest)) != 71:
+                raise InputError(f"manifest {where}: {img['name']}: {digest!r} is not a "
+                                 "sha256 digest")
+            out.append(ImagePromotion(name=str(img["name"]), digest=str(digest),
+                                      tags=tuple(str(t) for t in (tags or [])),
+                                      source=src, destinations=tuple(dsts)))
+    return out
+
+
+def read_file_manifest(manifest: str, files: str | None) -> list[FilePromotion]:
+    doc = _yaml(manifest)
+    if not isinstance(doc, dict) or "filestores" not in doc:
+        raise InputError(f"manifest {manifest}: expected 'filestores'")
+    src, dsts = _src_and_dsts(doc["filestores"], "base", manifest)
+    listing = _yaml(files) if files else doc
+    entries = listing.get("files") if isinstance(listing, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"manifest {files or manifest}: no files listed")
+    out = []
+    for f in entries:
+        if not isinstance(f, dict) or not f.get("name") or len(str(f.get("sha256", ""))) != 64:
+            raise InputError(f"manifest {files or manifest}: each file needs a name and a "
+                             "sha256")
+        out.append(FilePromotion(name=str(f["name"]), sha256=str(f["sha256"]).lower(),
+                                 source=src, destinations=tuple(dsts)))
+    return out
+
+
+#: Resolves references (``REGISTRY/REPO:TAG`` or ``@sha256:...``, or file URIs), all at
+#: once so the round trips overlap: each to its sha256, or the error resolving it raised.
+Resolver = Callable[[Sequence[str]], Mapping[str, "str | AttesterError"]]
+
+
+class _Expected:
+    """Every reference a promotion must resolve to a given digest, checked in manifest
+    order after they were all resolved together: the error reported first is the same
+    whatever order the answers came in."""
+
+    def __init__(self) -> None:
+        self.wanted: dict[str, tuple[str, str]] = {}  # ref -> (what, digest)
+
+    def add(self, what: str, ref: str, want: str) -> None:
+        self.wanted.setdefault(ref, (what, want))
+
+    def check(self, resolve: Resolver) -> None:
+        got = resolve(list(self.wanted))
+        errors: list[AttesterError] = []
+        for ref, (what, want) in self.wanted.items():
+            result = got[ref]
+            if isinstance(result, AttesterError):
+                errors.append(result)
+            elif result != want:
+                errors.append(VerificationError(
+                    f"{what}: {ref} has digest {result}, the source has {want}; refusing to "
+                    "attest a promotion that changed the artifact"))
+        error = first_error(errors)
+        if error is not None:
+            raise error
+
+
+def _promotion(*, builder_id: str, manifest: str, manifest_digest: str,
+               params: Mapping[str, Any], names: Sequence[str], source: str, sha256: str,
+               now: dt.datetime) -> Statement:
+    """One promotion statement: production names as subjects, the staging source as the
+    resolved dependency, all with the one digest."""
+    record = BuildRecord(
+        builder_id=builder_id, build_type=BUILD_TYPE_PROMOTION,
+        external_parameters={"manifest": {"path": manifest, "sha256": manifest_digest},
+                             **params},
+        subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": sha256})
+                       for n in dict.fromkeys(names)),
+        resolved_dependencies=(ResourceDescriptor(uri=source, digest={"sha256": sha256}),),
+        finished_on=now)
+    return statement_for(record)
+
+
+def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
+                     canonical_registry: str | None, builder_id: str, now: dt.datetime,
+                     manifest: str, fmt: str) -> list[Statement]:
+    out = []
+    if manifest:
+        manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    else:  # --image SRC=DST: the command line is the manifest
+        manifest = "(command line --image)"
+        manifest_digest = hashlib.sha256(json.dumps(
+            [attrs.asdict(p) for p in promos], sort_keys=True).encode()).hexdigest()
+    expected = _Expected()
+    for p in promos:
+        expected.add("staging", f"{p.source}/{p.name}@{p.digest}", p.digest)
+        for dst in p.destinations:
+            for ref in [f"{dst}/{p.name}@{p.digest}", *(f"{dst}/{p.name}:{t}" for t in p.tags)]:
+                expected.add("promotion", ref, p.digest)
+    expected.check(resolve)
+    for p in promos:
+        src_ref = f"{p.source}/{p.name}@{p.digest}"
+        refs = [f"{dst}/{p.name}" for dst in p.destinations]
+        hexd = p.digest.removeprefix("sha256:")
+        names = ([f"{canonical_registry.rstrip('/')}/{p.name}"] if canonical_registry else [])
+        names += refs
+        if fmt == "promo-tools":
+            for dst_ref in refs:
+                out.append(Statement(
+                    subjects=(ResourceDescriptor(name=dst_ref, digest={"sha256": hexd}),),
+                    predicate_type=PROMO_TOOLS_PREDICATE,
+                    predicate={"srcRef": f"{p.source}/{p.name}", "dstRef": dst_ref,
+                               "digest": p.digest, "timestamp": rfc3339(now),
+                               "builderId": builder_id}))
+            continue
+        out.append(_promotion(
+            builder_id=builder_id, manifest=manifest, manifest_digest=manifest_digest,
+            params={"image": p.name, "tags": list(p.tags), "source": f"{p.source}/{p.name}",
+                    "destinations": refs},
+            names=names, source=src_ref, sha256=hexd, now=now))
+    return out
+
+
+def file_statements(promos: Sequence[FilePromotion], resolve: Resolver, *, builder_id: str,
+                    now: dt.datetime, manifest: str) -> list[Statement]:
+    manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    expected = _Expected()
+    for p in promos:
+        expected.add("staging", f"{p.source}/{p.name}", p.sha256)
+        for d in p.destinations:
+            expected.add("promotion", f"{d}/{p.name}", p.sha256)
+    expected.check(resolve)
+    out = []
+    for p in promos:
+        src = f"{p.source}/{p.name}"
+        dsts = [f"{d}/{p.name}" for d in p.destinations]
+        out.append(_promotion(
+            builder_id=builder_id, manifest=manifest, manifest_digest=manifest_digest,
+            params={"file": p.name, "source": src, "destinations": dsts},
+            names=dsts, source=src, sha256=p.sha256, now=now))
+    return out
+
+
+def oci_resolver(*, insecure: bool, jobs: int = DEFAULT_JOBS, progress: bool = False
+                 ) -> Resolver:
+    """Image references resolved ``jobs`` at a time through one client per registry."""
+    from attester.stores.oci import Clients
+
+    clients = Clients(insecure=insecure, jobs=jobs)
+
+    def resolve(refs: Sequence[str]) -> Mapping[str, str | AttesterError]:
+        return dict(zip(refs, map_ordered(lambda r: clients.digest(f"oci://{r}"), refs,
+                                          stop_on_error=True,
+                                          jobs=jobs, progress=_meter(progress, "references")),
+                        strict=True))
+
+    return resolve
+
+
+def _meter(progress: bool, noun: str) -> tuple[str, str] | None:
+    return ("resolving", noun) if progress else None
+
+
+def store_resolver(options: Mapping[str, Any], jobs: int = DEFAULT_JOBS,
+                   progress: bool = False) -> Resolver:
+    """File URIs resolved ``jobs`` at a time, each through its store (hashed)."""
+    from attester.stores import collect_subjects, open_store
+
+    def one(uri: str) -> str:
+        if "://" not in uri:
+            raise UsageError(f"file store base {uri!r} needs a scheme (gs://, file://)")
+        quiet = {**options, "progress": False}  # one meter, resolve's, counts the files
+        subjects = [s for s in collect_subjects(open_store(uri, **quiet))
+                    if uri.endswith("/" + s.name) or s.name in (uri, uri.rsplit("/", 1)[-1])]
+        if len(subjects) != 1:
+            raise InputError(f"{uri}: not found")
+        return str(subjects[0].digest["sha256"])
+
+    def resolve(uris: Sequence[str]) -> Mapping[str, str | AttesterError]:
+        return dict(zip(uris, map_ordered(one, uris, jobs=jobs, stop_on_error=True,
+                                          progress=_meter(progress, "files")), strict=True))
+
+    return resolve
+
+
+def adhoc_images(pairs: Sequence[str]) -> list[ImagePromotion]:
+    """``SRC=DST`` pairs: REGISTRY/REPO@sha256:D=REGISTRY/REPO[:TAG], each side with or
+    without ``oci://``."""
+    from attester.stores.oci import Reference
+
+    out = []
+    for pair in pairs:
+        src, sep, dst = pair.partition("=")
+        if not sep:
+            raise UsageError(f"--image {pair!r}: expected SRC=DST")
+        s, d = (Reference.parse("oci://" + ref.removeprefix("oci://")) for ref in (src, dst))
+        if not s.digest:
+            raise UsageError(f"--image {pair!r}: name the source by digest (@sha256:...)")
+        s_repo, _, name = s.repository.rpartition("/")
+        d_repo, _, d_name = d.repository.rpartition("/")
+        if name != d_name:
+            raise UsageError(f"--image {pair!r}: source and destination image names differ")
+        out.append(ImagePromotion(name=name, digest=s.digest, tags=(d.tag,) if d.tag else (),
+                                  source=f"{s.registry}/{s_repo}".rstrip("/"),
+                                  destinations=(f"{d.registry}/{d_repo}".rstrip("/"),)))
+    return out
+
+
+def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust: Any,
+                             policy: Any = None) -> None:
+    """``--require-provenance``: each staging image must carry a passing attestation (signed
+    by the stage signer, and meeting the stage step's policy when a policy file is given)."""
+    import sys
+
+    from attester.stores.oci import Clients
+    from attester.verify.checker import verify_image
+    from attester.verify.envelope import Demands
+    from attester.verify.policy import Policy
+
+    jobs = getattr(args, "jobs", DEFAULT_JOBS)
+    clients = Clients(insecure=args.insecure_registry, jobs=jobs)
+    demands = Demands(policy=policy or Policy())
+    uris = [f"oci://{p.source}/{p.name}@{p.digest}" for p in promos]
+    reports = map_ordered(lambda uri: verify_image(uri, trust, demands,
+                                                   insecure=args.insecure_registry,
+                                                   clients=clients), uris, jobs=jobs,
+                          stop_on_error=True, progress=None if getattr(args, "quiet", False) else
+                          ("verifying staging provenance of", "images"))
+    for uri, report in zip(uris, reports, strict=True):  # in manifest order
+        if isinstance(report, AttesterError):
+            raise report
+        if report.ok:
+            continue
+        bad = report.failures()[0]
+        message = f"{uri}: staging provenance does not verify: {bad.name}: {bad.detail}"
+        if args.require_provenance == "require":
+            raise VerificationError(message)
+        print(f"attest: warning: {safe(message)}", file=sys.stderr)

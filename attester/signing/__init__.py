@@ -1,0 +1,1 @@
+"""DSSE envelopes and the signers that make them (keys, KMS, keyless)."""

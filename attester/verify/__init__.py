@@ -1,0 +1,1 @@
+"""Checking signed documents: envelopes, Sigstore bundles, policy."""

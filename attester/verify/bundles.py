@@ -1,0 +1,416 @@
+"""Sigstore bundles (keyless signatures), verified through the ``sigstore`` package.
+
+The ``sigstore`` library does the cryptography: the certificate chain to the trusted
+root's Fulcio CA at the signing time the log or a timestamp authority proves, the
+transparency-log inclusion proof, checkpoint and signed entry timestamp, RFC 3161
+timestamps, and the signature over the artifact or the DSSE PAE. We add the identity
+policy as users write it (exact or regexp identity, issuer, GitHub's certificate
+extensions) and map every failure to one line.
+
+Offline: with ``--trusted-root FILE`` (or ``--offline``, which uses the roots bundled
+with ``sigstore``) nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError, MissingExtraError, UsageError, VerificationError
+from attester.verify.policy import Check
+
+BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
+#: Bundles missing evidence fail verification (exit 1); broken structure is input (exit 2).
+_MISSING_EVIDENCE = ("log entry", "inclusion proof", "inclusion promise", "signed timestamp",
+                     "checkpoint")
+
+# Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md)
+OID_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
+OID_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
+OID_BUILD_SIGNER_URI = "1.3.6.1.4.1.57264.1.9"
+OID_BUILD_SIGNER_DIGEST = "1.3.6.1.4.1.57264.1.10"
+OID_SOURCE_REPO_URI = "1.3.6.1.4.1.57264.1.12"
+OID_SOURCE_REPO_DIGEST = "1.3.6.1.4.1.57264.1.13"
+OID_SOURCE_REPO_REF = "1.3.6.1.4.1.57264.1.14"
+OID_SOURCE_REPO_OWNER_URI = "1.3.6.1.4.1.57264.1.16"
+
+
+def looks_like_bundle(doc: Any) -> bool:
+    """A bundle by its media type, or by its shape when the media type is wrong (so a
+    broken bundle gets the bundle loader's precise error, not "unknown format")."""
+    return isinstance(doc, Mapping) and (
+        str(doc.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)
+        or "verificationMaterial" in doc)
+
+
+def _sigstore() -> Any:
+    try:
+        import sigstore.models
+        import sigstore.verify
+    except ImportError:
+        raise MissingExtraError("sigstore", "sigstore") from None
+    return sigstore
+
+
+def with_proto3_defaults(doc: Any) -> Any:
+    """The bundle JSON with the values the protobuf JSON mapping lets writers omit put back
+    (``logIndex`` 0, empty ``hashes``, empty ``tlogEntries``), as sigstore-js omits them and
+    ``sigstore``'s strict models require them. Only defaults are filled: nothing absent
+    that carries evidence (a proof, a checkpoint, a promise) is invented."""
+    import copy
+
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("verificationMaterial"), Mapping):
+        return doc
+    doc = copy.deepcopy(dict(doc))
+    vm = doc["verificationMaterial"]
+    entries = vm.setdefault("tlogEntries", [])
+    if not isinstance(entries, list):
+        return doc
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        entry.setdefault("logIndex", "0")
+        proof = entry.get("inclusionProof")
+        if isinstance(proof, dict):
+            proof.setdefault("logIndex", "0")
+            proof.setdefault("hashes", [])
+    return doc
+
+
+def load_bundle(data: bytes, *, where: str) -> Any:
+    _sigstore()
+    import json
+
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import Bundle, InvalidBundle
+
+    from attester.verify import intoto_entry, tsa_bundle
+
+    try:
+        doc = with_proto3_defaults(json.loads(data))
+    except ValueError:
+        raise InputError(f"{where}: not JSON") from None
+    if not isinstance(doc, Mapping):
+        raise InputError(f"{where}: not a valid Sigstore bundle: not a JSON object")
+    raw = intoto_entry.parse(doc, where=where)
+    if raw is not None:
+        return raw
+    if tsa_bundle.has_no_log_entry(doc):
+        return tsa_bundle.parse(doc, where=where)
+    try:
+        bundle = Bundle.from_json(json.dumps(doc))
+        # sigstore checks the DSSE envelope (exactly one, non-empty signature) only when
+        # it is first used: check it here, where its error becomes an input error.
+        bundle._dsse_envelope  # noqa: B018 - evaluated for its check
+        return bundle
+    except InvalidBundle as e:
+        msg = _one_line(e)
+        if any(k in msg for k in _MISSING_EVIDENCE):
+            raise VerificationError(f"{where}: {msg}") from None
+        raise InputError(f"{where}: not a valid Sigstore bundle: {msg}") from None
+    except (SigstoreError, ValueError) as e:
+        raise InputError(f"{where}: not a valid Sigstore bundle: {_one_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 - sigstore's loader lets others through, e.g.
+        # cryptography's ExtensionNotFound for a certificate without keyUsage (found by
+        # the mutation suite): any of them means the bundle's material is malformed
+        raise InputError(f"{where}: not a valid Sigstore bundle: {type(e).__name__}: "
+                         f"{_one_line(e)}") from None
+
+
+def is_dsse(bundle: Any) -> bool:
+    from attester.verify import intoto_entry, tsa_bundle
+
+    if isinstance(bundle, tsa_bundle.TimestampedBundle):
+        return bundle.payload_type is not None
+    return isinstance(bundle, intoto_entry.IntotoBundle) or \
+        bundle._dsse_envelope is not None
+
+
+def root_from_bytes(data: bytes) -> Any:
+    """A trusted root from its JSON. GitHub's has no ``tlogs`` or ``ctlogs``; ``sigstore``'s
+    model requires both, so absent lists are read as empty (what the protobuf mapping means)."""
+    import json
+
+    from sigstore.models import TrustedRoot
+    from sigstore_models.trustroot.v1 import TrustedRoot as RawTrustedRoot
+
+    doc = json.loads(data)
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    doc.setdefault("tlogs", [])
+    doc.setdefault("ctlogs", [])
+    return TrustedRoot(RawTrustedRoot.from_json(json.dumps(doc)))
+
+
+def _read_root(path: str) -> Any:
+    from attester.jsonio import read_bytes
+
+    return root_from_bytes(read_bytes(path, what="trusted root"))
+
+
+def load_trusted_root(path: str | None, *, offline: bool, staging: bool) -> Any:
+    _sigstore()
+    from sigstore.models import ClientTrustConfig
+
+    if path:
+        if not os.path.exists(path):
+            raise InputError(f"trusted root {path}: no such file")
+        try:
+            return _read_root(path)
+        except InputError:
+            raise
+        except Exception as e:  # noqa: BLE001 - sigstore raises several kinds for bad roots
+            raise InputError(f"trusted root {path}: not a Sigstore trusted root: "
+                             f"{_one_line(e)}") from None
+    config = ClientTrustConfig.staging if staging else ClientTrustConfig.production
+    try:
+        return config(offline=offline).trusted_root
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"cannot load the Sigstore trusted root ({_one_line(e)})",
+                         hint="pass --trusted-root FILE") from None
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return " ".join(lines[:3])[:300] if lines else type(e).__name__
+
+
+def _ext(cert: Any, oid: str) -> str | None:
+    from cryptography.x509 import ObjectIdentifier, UnrecognizedExtension
+
+    try:
+        ext = cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value
+    except Exception:  # noqa: BLE001 - absent extension
+        return None
+    raw = ext.value if isinstance(ext, UnrecognizedExtension) else b""
+    if int(oid.rsplit(".", 1)[1]) < 8:  # Fulcio's legacy extensions (.1 - .6) are raw bytes
+        return raw.decode("utf-8", "replace")
+    # v2 extensions are DER UTF8String: tag 0x0c, length, value (short or long form)
+    if len(raw) >= 2 and raw[0] == 0x0C:
+        n = raw[1]
+        offset = 2
+        if n & 0x80:
+            count = n & 0x7F
+            n = int.from_bytes(raw[2:2 + count], "big")
+            offset = 2 + count
+        return raw[offset:offset + n].decode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def certificate_source(cert: Any) -> tuple[str, str]:
+    """(Source Repository URI, Source Repository Ref) from Fulcio's CI extensions."""
+    return _ext(cert, OID_SOURCE_REPO_URI) or "", _ext(cert, OID_SOURCE_REPO_REF) or ""
+
+
+def sans(cert: Any) -> list[str]:
+    from cryptography.x509 import (
+        OtherName,
+        RFC822Name,
+        SubjectAlternativeName,
+        UniformResourceIdentifier,
+    )
+
+    try:
+        ext = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
+    except Exception:  # noqa: BLE001
+        return []
+    out = list(ext.get_values_for_type(RFC822Name))
+    out += ext.get_values_for_type(UniformResourceIdentifier)
+    for other in ext.get_values_for_type(OtherName):
+        out.append(other.value.decode("utf-8", "replace") if isinstance(other.value, bytes)
+                   else str(other))
+    return out
+
+
+@attrs.frozen
+class IdentityPolicy:
+    """Who must have signed: the certificate's SAN and issuer, and GitHub's extensions."""
+
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    owner: str | None = None
+    repo: str | None = None
+    signer_workflow: str | None = None
+    signer_repo: str | None = None
+    server: str = "https://github.com"
+    #: certpolicy.CertPolicy: issuer regexp and GitHub's digest/runner/trigger extensions
+    extra: Any = None
+    #: The certificate must carry no OIDC issuer extension (GitHub release attestations).
+    no_issuer: bool = False
+
+    def given(self) -> bool:
+        return bool(self.identity or self.identity_regexp)
+
+    def has_issuer(self) -> bool:
+        return self.issuer is not None or self.no_issuer or \
+            bool(self.extra and self.extra.issuer_regexp)
+
+    def check(self, cert: Any) -> list[Check]:
+        """Every identity requirement, each its own check."""
+        checks: list[Check] = []
+        names = sans(cert)
+        if self.identity is not None:
+            ok = self.identity in names
+            checks.append(Check("certificate-identity", ok, f"signed by {self.identity}" if ok
+                                else f"certificate identity is {', '.join(names) or 'missing'}, "
+                                f"policy wants {self.identity}"))
+        if self.identity_regexp is not None:
+            try:
+                rx = re.compile(self.identity_regexp)
+            except re.error as e:
+                raise UsageError(f"--certificate-identity-regexp: {e}") from None
+            hit = next((n for n in names if rx.fullmatch(n)), None)
+            # cosign and gh search; we match the whole identity. Say so when that is the
+            # only difference, so a flag copied from cosign is fixed, not loosened.
+            partial = hit is None and any(rx.search(n) for n in names)
+            checks.append(Check("certificate-identity", hit is not None,
+                                f"signed by {hit} (matches {self.identity_regexp})" if hit else
+                                f"certificate identity {', '.join(names) or 'missing'} does not "
+                                f"match {self.identity_regexp}"
+                                + (" (the expression must match the whole identity, unlike "
+                                   "cosign's search: end it with .* to allow a suffix)"
+                                   if partial else "")))
+        if self.no_issuer:
+            got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
+            checks.append(Check("certificate-oidc-issuer", not got,
+                                "certificate names no issuer, as the policy wants" if not got
+                                else f"certificate issuer is {got!r}, policy wants none"))
+        if self.issuer is not None:
+            got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
+            checks.append(Check("certificate-oidc-issuer", got == self.issuer,
+                                f"issuer {got}" if got == self.issuer else
+                                f"certificate issuer is {got or 'missing'!r}, policy wants "
+                                f"{self.issuer!r}"))
+        expect = []
+        if self.owner:
+            expect.append(("owner", OID_SOURCE_REPO_OWNER_URI, f"{self.server}/{self.owner}",
+                           False))
+        if self.repo:
+            expect.append(("repo", OID_SOURCE_REPO_URI, f"{self.server}/{self.repo}", False))
+        if self.signer_repo:
+            expect.append(("signer-repo", OID_BUILD_SIGNER_URI,
+                           f"{self.server}/{self.signer_repo}/", True))
+        if self.signer_workflow:
+            wf = self.signer_workflow.removeprefix(self.server + "/")
+            expect.append(("signer-workflow", OID_BUILD_SIGNER_URI, f"{self.server}/{wf}@",
+                           True))
+        for name, oid, want, prefix in expect:
+            got = _ext(cert, oid) or ""
+            ok = got.startswith(want) if prefix else got == want
+            checks.append(Check(name, ok, f"certificate says {got}" if ok else
+                                f"certificate says {got or 'nothing'!r}, policy wants "
+                                f"{want + '...' if prefix else want!r}"))
+        if self.extra is not None:
+            checks.extend(self.extra.check(cert))
+        return checks
+
+
+class _Deferred:
+    """A sigstore policy that accepts: identity is checked afterwards, check by check."""
+
+    def verify(self, cert: Any) -> None:
+        return None
+
+
+def _evidence(bundle: Any) -> str:
+    entry = bundle.log_entry
+    inner = getattr(entry, "_inner", None)
+    t = getattr(inner, "integrated_time", None)
+    # Without an inclusion promise the integrated time is unsigned and sigstore ignores it
+    # (Rekor v2): never print it as a logged time (redteam: any time could be claimed).
+    if t and getattr(inner, "inclusion_promise", None):
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(int(t), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"logged in Rekor at {when}"
+    return "logged in Rekor, signing time from its RFC 3161 timestamp"
+
+
+def _verify(run: Any, *, where: str) -> None:
+    from sigstore.errors import VerificationError as SigstoreVerificationError
+
+    try:
+        run()
+    except SigstoreVerificationError as e:
+        raise VerificationError(f"{where}: {_one_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 - malformed material deep in the bundle
+        raise VerificationError(f"{where}: {type(e).__name__}: {_one_line(e)}") from None
+
+
+def _no_log_detail(times: list[Any]) -> str:
+    when = min(times).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (f"timestamped at {when} by a trusted timestamp authority (the trusted root has "
+            "no transparency log)")
+
+
+def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
+                  artifact_sha256: bytes | None, where: str
+                  ) -> tuple[list[Check], tuple[str, bytes] | None]:
+    """Checks for the bundle; for DSSE bundles also the verified (payloadType, payload)."""
+    from sigstore.hashes import Hashed
+    from sigstore.verify import Verifier
+    from sigstore_models.common.v1 import HashAlgorithm
+
+    from attester.verify import checkpoint, intoto_entry, rekor_v2_dsse, tsa_bundle
+
+    if not identity.given():
+        raise UsageError("a keyless signature needs an expected signer",
+                         hint="pass --certificate-identity (or -regexp) and "
+                         "--certificate-oidc-issuer")
+    if not identity.has_issuer():
+        raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
+                         "means nothing without the issuer that vouched for it",
+                         hint="for certificates without an issuer (GitHub release "
+                         "attestations) pass --no-certificate-oidc-issuer")
+    # Identity is checked by us (below) so each requirement gets its own message; the
+    # library checks everything cryptographic.
+    nopolicy = _Deferred()
+    checks: list[Check] = []
+    payload: tuple[str, bytes] | None = None
+    if isinstance(bundle, tsa_bundle.TimestampedBundle):
+        payload, times = tsa_bundle.verify(bundle, trusted_root,
+                                           artifact_sha256=artifact_sha256, where=where)
+        what = "DSSE signature valid" if payload else "signature over the artifact valid"
+        checks.append(Check("signature", True, f"Sigstore bundle: {what}, certificate chains "
+                            f"to the trusted root, {_no_log_detail(times)}"))
+        checks.extend(identity.check(bundle.signing_certificate))
+        return checks, payload
+    if not tsa_bundle.root_has_logs(trusted_root):
+        raise VerificationError(f"{where}: the bundle has a log entry, but the trusted root has "
+                                "no transparency log to check it against")
+    checkpoint.check_bundle(bundle, trusted_root, where=where)
+    if isinstance(bundle, intoto_entry.IntotoBundle):
+        ptype, body, when = intoto_entry.verify(bundle, trusted_root, where=where)
+        checks.append(Check("signature", True, "Sigstore bundle (intoto 0.0.2 entry): DSSE "
+                            "signature valid, certificate chains to the trusted root, logged "
+                            f"in Rekor at {when:%Y-%m-%dT%H:%M:%SZ}"))
+        checks.extend(identity.check(bundle.signing_certificate))
+        return checks, (ptype, body)
+    verifier = Verifier(trusted_root=trusted_root)
+    if bundle._dsse_envelope is not None:
+        out: list[tuple[str, bytes]] = []
+        if rekor_v2_dsse.is_dsse_v002(bundle):
+            _verify(lambda: out.append(rekor_v2_dsse.verify(verifier, bundle)), where=where)
+            kind = " (Rekor v2 dsse 0.0.2 entry)"
+        else:
+            _verify(lambda: out.append(verifier.verify_dsse(bundle, nopolicy)), where=where)
+            kind = ""
+        payload = out[0]
+        checks.append(Check("signature", True, f"Sigstore bundle{kind}: DSSE signature valid, "
+                            f"certificate chains to the trusted root, {_evidence(bundle)}"))
+    else:
+        if artifact_sha256 is None:
+            raise UsageError(f"{where}: a message-signature bundle signs a file; pass "
+                             "--artifact FILE")
+        hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=artifact_sha256)
+        _verify(lambda: verifier.verify_artifact(hashed, bundle, nopolicy), where=where)
+        checks.append(Check("signature", True, f"Sigstore bundle: signature over the artifact "
+                            f"valid, certificate chains to the trusted root, "
+                            f"{_evidence(bundle)}"))
+    checks.extend(identity.check(bundle.signing_certificate))
+    return checks, payload

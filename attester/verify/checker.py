@@ -1,0 +1,406 @@
+"""Verification of one attestation document, whatever its form, against a trust root.
+
+A keyed DSSE envelope, a Sigstore bundle (DSSE or a signed file), or an image's attached
+attestations: each becomes a :class:`Report`. The CLI, ``--chain`` and ``audit`` all
+verify through here, so a document means the same thing wherever it is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from attester.display import safe
+from attester.errors import InputError, UsageError, VerificationError
+from attester.verify.envelope import (
+    Demands,
+    Report,
+    TrustedKey,
+    check_payload,
+    empty_policy_error,
+    verify_envelope,
+)
+from attester.verify.policy import Check, source_checks
+
+
+@attrs.frozen
+class Trust:
+    """What a signature must chain to: keys (with a threshold) and/or a keyless signer."""
+
+    keys: tuple[TrustedKey, ...] = ()
+    threshold: int = 1
+    identity: Any = None
+    trusted_root_path: str | None = None
+    offline: bool = False
+    staging: bool = False
+    #: npm registry key: verify an npm document's publish attestation too
+    npm_publish_key: str | None = None
+    rekor_url: str | None = None
+
+    def given(self) -> bool:
+        return bool(self.keys) or self.identity is not None
+
+    @classmethod
+    def from_flags(cls, key_paths: Sequence[str | Path], identity: Any, *,
+                   labels: Sequence[str] | None = None, threshold: int = 1,
+                   trusted_root_path: str | None = None, offline: bool = False,
+                   staging: bool = False, rekor_url: str | None = None) -> Trust:
+        """Load the public keys and keep the keyless identity only when one was named."""
+        from attester.signing import keys
+
+        names = labels or [str(k) for k in key_paths]
+        return cls(keys=tuple(TrustedKey(label=n, key=keys.load_public(k))
+                              for n, k in zip(names, key_paths, strict=True)),
+                   threshold=threshold,
+                   identity=identity if identity is not None and identity.given() else None,
+                   trusted_root_path=trusted_root_path, offline=offline, staging=staging,
+                   rekor_url=rekor_url)
+
+
+def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
+                     exact: bool = False, progress: bool = False) -> list[Any]:
+    """Every entry of a store as an artifact; with ``exact``, only the entry named ``uri``
+    when there is one (gs://b/kubectl names one object, whose prefix would also match
+    kubectl.sha256)."""
+    from attester.stores import digest_entries, entries_to_hash, open_store
+    from attester.verify.policy import Artifact
+
+    store = open_store(uri, **options)
+    entries = list(store.entries()) if exact else entries_to_hash(store)
+    if exact:
+        entries = [e for e in entries if e.name == uri] or entries
+    digests = digest_entries(store, entries, algorithms, progress=progress)
+    return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
+
+
+def _artifact_size(path: str) -> int:
+    """The size of an artifact file, or a one-line error for a missing or odd path."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"artifact {path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"artifact {path}: cannot read: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"artifact {path}: is a folder",
+                         hint=f"name its files, or use --artifacts file://{path}")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"artifact {path}: not a regular file")
+    return st.st_size
+
+
+def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
+                   options: dict[str, Any], *, progress: bool = False) -> list[Any]:
+    from attester.hashing import HashTask, hash_tasks, open_nofollow
+    from attester.verify.policy import Artifact
+
+    out: list[Artifact] = []
+    local: list[tuple[str, int]] = []
+    from attester.digests import artifact_ref
+
+    for p in paths:
+        ref = artifact_ref(p)
+        if ref is not None:  # NAME@sha256:HEX or --digest: nothing to read
+            out.append(Artifact(name=ref[0], digest={ref[1]: ref[2]}))
+        elif "://" in p:
+            found = _store_artifacts(p, algorithms, options, exact=True, progress=progress)
+            if not found:
+                raise InputError(f"artifact {p}: the store holds nothing there")
+            out.extend(found)
+        else:
+            local.append((p, _artifact_size(p)))
+
+    def opener(path: str) -> Any:
+        real = os.path.realpath(path)
+        return lambda: open_nofollow(real)
+
+    digests = hash_tasks([HashTask(label=p, size=n, open=opener(p)) for p, n in local],
+                         algorithms, progress=progress)
+    out.extend(Artifact(name=p, digest=d) for (p, _), d in zip(local, digests, strict=True))
+    return out
+
+
+def hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
+               progress: bool = False) -> list[Any]:
+    return _store_artifacts(uri, algorithms, options, progress=progress)
+
+
+def read_attestation(path: str) -> tuple[bytes, Any]:
+    """The attestation's bytes and JSON; a ``.intoto.jsonl`` file gives its first line."""
+    from attester.jsonio import parse_json, read_bytes
+
+    data = read_bytes(path, what="attestation")
+    lines = [ln for ln in data.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].strip().startswith(b"{") and lines[0].strip().endswith(b"}"):
+        # JSON Lines: one attestation per line (slsa-github-generator's .intoto.jsonl)
+        print(f"attest: {safe(path)} holds {len(lines)} attestations; verifying the first",
+              file=sys.stderr)
+        data = lines[0]
+    return data, parse_json(data, where=f"attestation {path}")
+
+
+def verify_path(path: str, trust: Trust, demands: Demands, *, blob: str | None = None
+                ) -> Report:
+    """The attestation file at ``path``: one document, or JSON Lines (every line verified;
+    one passing line passes)."""
+    from attester.jsonio import parse_json, read_bytes
+    from attester.verify import jsonl
+
+    data = read_bytes(path, what="attestation")
+    lines = jsonl.split(data)
+    if lines is None:
+        return verify_document(data, parse_json(data, where=f"attestation {path}"), path,
+                               trust, demands, blob=blob)
+    return jsonl.verify_lines(path, lines, lambda line, doc, name: verify_document(
+        line, doc, name, trust, demands, blob=blob))
+
+
+def digest_of(path: str, alg: str = "sha256", *, progress: bool = False) -> bytes:
+    """One digest of one artifact file, with one-line errors for a missing or odd path."""
+    from attester.hashing import HashTask, hash_tasks, open_nofollow
+
+    real = os.path.realpath(path)
+    task = HashTask(label=path, size=_artifact_size(path), open=lambda: open_nofollow(real))
+    return bytes.fromhex(hash_tasks([task], (alg,), progress=progress)[0][alg])
+
+
+def sha256_of(path: str, *, progress: bool = False) -> bytes:
+    return digest_of(path, "sha256", progress=progress)
+
+
+def _blob_sha256(spec: str) -> bytes:
+    """The sha256 a signed-file bundle must sign: the file's, or the one given by digest."""
+    from attester.digests import artifact_ref
+
+    ref = artifact_ref(spec)
+    if ref is None:
+        return sha256_of(spec)
+    if ref[1] != "sha256":
+        raise UsageError(f"{spec}: a signed-file bundle signs a sha256 digest; give "
+                         "sha256:HEX")
+    return bytes.fromhex(ref[2])
+
+
+def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
+                    blob: str | None = None) -> Report:
+    from attester.signing.dsse import looks_like_envelope, parse_envelope
+    from attester.verify import bundles, npm_attestations
+
+    if not trust.given():
+        raise UsageError("no trusted key or signer given: verification needs something to "
+                         "trust")
+    if demands.is_empty():
+        raise empty_policy_error()
+    if npm_attestations.looks_like(doc):
+        return _verify_npm(doc, where, trust, demands, blob)
+    if trust.npm_publish_key:
+        raise UsageError(f"--npm-publish-key applies to npm registry attestations "
+                         f"({{\"attestations\": [...]}}); {where} is not one")
+    if bundles.looks_like_bundle(doc):
+        return _verify_bundle(data, where, trust, demands, blob)
+    if looks_like_envelope(doc):
+        env = parse_envelope(doc, where=f"attestation {where}")
+        if not trust.keys and trust.rekor_url and trust.identity is not None:
+            return _verify_by_rekor(data, env, where, trust, demands)
+        if not trust.keys:
+            return Report(attestation=where, checks=(Check(
+                "signature", False, "a bare DSSE envelope carries no certificate or "
+                "transparency-log entry to verify a keyless signature offline; verify "
+                "its Sigstore bundle, pass --rekor-url URL to find its log entry online, "
+                "or pass --key for a keyed signature"),))
+        return verify_envelope(env, where=where, trusted=trust.keys,
+                               threshold=trust.threshold, demands=demands)
+    raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore bundle; "
+                     "is it an unsigned statement? sign it with 'attest sign'")
+
+
+def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
+                blob: str | None) -> Report:
+    """npm registry attestations: the provenance as any keyless bundle, then (given the
+    registry key) the publish attestation, which must name the same package."""
+    from attester.verify import bundles, npm_attestations
+
+    npm = npm_attestations.parse(doc, where=f"attestation {where}")
+    report = _verify_bundle(npm_attestations.bundle_bytes(npm.provenance),
+                            f"{where} (provenance)", trust, demands, blob)
+    if report.ok:  # only a verified statement is compared with the container's label
+        label = npm_attestations.provenance_check(
+            npm, report.statement.raw if report.statement is not None else None)
+        report = attrs.evolve(report, checks=(*report.checks, label))
+    if not trust.npm_publish_key or not report.ok:
+        return report
+    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                     staging=trust.staging)
+    stmt = report.statement.raw if report.statement is not None else None
+    publish = npm_attestations.verify_publish(npm.publish, trust.npm_publish_key, root, stmt,
+                                              where=where)
+    return attrs.evolve(report, checks=(*report.checks, publish))
+
+
+def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
+                     demands: Demands) -> Report:
+    """A bare envelope's keyless signature, proven by its entry in ``trust.rekor_url``."""
+    from attester.verify import bundles, rekor_lookup
+
+    if not trust.identity.has_issuer():
+        raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
+                         "means nothing without the issuer that vouched for it")
+    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                     staging=trust.staging)
+    checks, cert = rekor_lookup.verify_envelope(data, env, rekor_url=str(trust.rekor_url),
+                                                trusted_root=root, identity=trust.identity,
+                                                where=where)
+    if not all(c.ok for c in checks):
+        return Report(attestation=where, checks=tuple(checks))
+    # As for bundles: the source flags are also checked against the certificate's CI
+    # extensions when it has them (2022's certificates carry only the legacy ones).
+    repo, ref = bundles.certificate_source(cert)
+    if demands.policy.about_source() and (repo or ref):
+        checks += source_checks(repo, ref, demands.policy, prefix="certificate ",
+                                what="certificate source")
+    rest, stmt = check_payload(env.payload_type, env.payload, demands)
+    return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
+
+
+def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
+                   blob: str | None) -> Report:
+    from attester.verify import bundles
+
+    if trust.identity is None:
+        raise UsageError(f"{where} is a Sigstore bundle: name its signer",
+                         hint="pass --certificate-identity and --certificate-oidc-issuer")
+    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                     staging=trust.staging)
+    try:
+        bundle = bundles.load_bundle(data, where=f"bundle {where}")
+        is_dsse = bundles.is_dsse(bundle)
+        digest = None
+        if not is_dsse:
+            if blob is None or demands.stores:
+                raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
+            digest = _blob_sha256(blob)
+        sig_checks, payload = bundles.verify_bundle(bundle, root, trust.identity,
+                                                    artifact_sha256=digest, where=where)
+    except VerificationError as e:
+        return Report(attestation=where, checks=(Check("signature", False, e.message),))
+    # The source flags are also checked against the certificate's CI extensions, as
+    # `gh attestation verify` does; a signed file has nothing else to answer them.
+    repo, ref = bundles.certificate_source(bundle.signing_certificate)
+    cert_checks: list[Check] = []
+    if demands.policy.about_source():
+        if repo or ref:
+            cert_checks = source_checks(repo, ref, demands.policy, prefix="certificate ",
+                                        what="certificate source")
+        elif payload is None:
+            cert_checks = [Check("certificate source", False, "the policy names a source, "
+                                 "but this signed file's certificate carries no Source "
+                                 "Repository extensions")]
+    if payload is None:
+        art = Check(f"artifact {str(blob).removeprefix('@')}", True, "is the file the bundle signs")
+        needs = demands.policy.about_statement()
+        extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
+                       "but this bundle signs a plain file")] if needs else []
+        return Report(attestation=where, checks=(*sig_checks, art, *cert_checks, *extra))
+    if not all(c.ok for c in sig_checks):
+        return Report(attestation=where, checks=tuple(sig_checks))
+    rest, stmt = check_payload(payload[0], payload[1], demands)
+    return Report(attestation=where, checks=(*sig_checks, *cert_checks, *rest), statement=stmt)
+
+
+def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
+                 clients: Any = None, limit: int | None = None) -> Report:
+    """``attest verify oci://REF``: the image's attached attestations; one must pass and
+    name the image's digest as a subject. ``clients`` (a :class:`~attester.stores.oci.Clients`)
+    shares connections when many images are verified at once."""
+    from attester.stores.oci import Reference
+    from attester.stores.oci_referrers import Target, fetch_attestations
+    from attester.verify.policy import Artifact
+
+    target = Target.resolve(uri, insecure=insecure, clients=clients)
+    docs = fetch_attestations(target, predicate_type=demands.policy.predicate_type,
+                              **({"limit": limit} if limit is not None else {}))
+    if not docs:
+        return Report(attestation=uri, checks=(Check(
+            "attestation", False, f"no attestation is attached to {target.name}"),))
+    image = Artifact(name=f"{Reference.parse(uri).registry}/{target.ref.repository}",
+                     digest={"sha256": target.digest.removeprefix("sha256:")})
+
+    def hash_image(_: Sequence[str], __: tuple[str, ...]) -> list[Artifact]:
+        return [image]
+
+    image_demands = attrs.evolve(demands, artifacts=[image.name], hash_artifacts=hash_image)
+    reports = []
+    for i, data in enumerate(docs):
+        from attester.jsonio import parse_json
+
+        where = f"{uri} (attestation {i + 1} of {len(docs)})"
+        try:  # one malformed referrer (anyone may push one) must not hide a good one
+            doc = parse_json(data, where=f"{uri} attestation {i + 1}")
+            reports.append(verify_document(data, doc, where, trust, image_demands))
+        except InputError as e:
+            reports.append(Report(attestation=where, checks=(Check("attestation", False,
+                                                                   e.message),)))
+    for r in reports:
+        if r.ok:
+            return r
+    return reports[0]
+
+
+def verify_blob_pair(signature: str, certificate: str, artifact: str, identity: Any) -> Report:
+    """A cosign/krel ``FILE.sig`` + ``FILE.cert`` pair: signature and identity are checked,
+    but with no log entry nothing proves the certificate was valid when it signed."""
+    import base64
+    import binascii
+
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    from attester.jsonio import read_bytes
+
+    if not identity.given() or not identity.has_issuer():
+        raise UsageError("a keyless signature needs --certificate-identity (or -regexp) and "
+                         "--certificate-oidc-issuer")
+    raw_cert = read_bytes(certificate, what="certificate").strip()
+    if not raw_cert.startswith(b"-----BEGIN"):
+        try:
+            raw_cert = base64.b64decode(raw_cert, validate=True)  # cosign writes base64(PEM)
+        except binascii.Error:
+            raise InputError(f"certificate {certificate}: not PEM or base64 PEM") from None
+    try:
+        cert = x509.load_pem_x509_certificate(raw_cert)
+    except ValueError:
+        raise InputError(f"certificate {certificate}: not a PEM certificate") from None
+    try:
+        sig = base64.b64decode(read_bytes(signature, what="signature").strip(), validate=True)
+    except binascii.Error:
+        raise InputError(f"signature {signature}: not base64") from None
+    pub = cert.public_key()
+    if not isinstance(pub, ec.EllipticCurvePublicKey):
+        raise InputError(f"certificate {certificate}: not an ECDSA key, as Fulcio issues")
+    # Hash the file once, streaming, and verify the prehashed digest: release files are large.
+    alg = "sha384" if isinstance(pub.curve, ec.SECP384R1) else "sha256"
+    digest = digest_of(artifact, alg)
+    chosen = hashes.SHA384() if alg == "sha384" else hashes.SHA256()
+    try:
+        pub.verify(sig, digest, ec.ECDSA(utils.Prehashed(chosen)))
+        ok = True
+    except (InvalidSignature, ValueError):
+        ok = False
+    checks = [Check("signature", ok, "signature over the artifact valid for the certificate's "
+                    "key" if ok else "signature does not match the artifact and certificate")]
+    if ok:
+        checks.extend(identity.check(cert))
+        checks.append(Check("transparency-log", False, "no transparency-log entry or signed "
+                            "timestamp accompanies a bare .sig/.cert pair, so nothing proves "
+                            "the short-lived certificate was valid when it signed; verify the "
+                            "Sigstore bundle instead (cosign sign-blob --bundle)"))
+    return Report(attestation=signature, checks=tuple(checks))

@@ -1,0 +1,57 @@
+"""JSON Lines attestation files: several attestations, one per line.
+
+``gh attestation download`` writes every bundle found for a digest into one ``.jsonl``
+file, and slsa-github-generator's ``.intoto.jsonl`` may hold several envelopes. Every line
+is verified on its own; the file passes when one line verifies and meets the policy (as
+``gh attestation verify`` does). Each line's outcome is kept for ``--format json``; a line
+that does not parse is reported as that line's failure, never fatal to the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from attester.errors import InputError, VerificationError
+from attester.verify.envelope import Report
+from attester.verify.policy import Check
+
+MAX_LINES = 256  # gh downloads at most --limit (default 30) bundles per digest
+
+
+def split(data: bytes) -> list[bytes] | None:
+    """The lines of a JSON Lines document, or None when ``data`` is one JSON document
+    (a pretty-printed one spans lines too, but its first line is not a whole object)."""
+    lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
+    if len(lines) < 2 or not (lines[0].startswith(b"{") and lines[0].endswith(b"}")):
+        return None
+    if len(lines) > MAX_LINES:
+        raise InputError(f"more than {MAX_LINES} attestations in one JSON Lines file")
+    return lines
+
+
+def verify_lines(where: str, lines: list[bytes],
+                 verify_one: Callable[[bytes, Any, str], Report]) -> Report:
+    """The first passing line's report (or the first line's, when none passes), with every
+    line's report attached. Raises the first line's input error only when no line parsed."""
+    from attester.jsonio import parse_json
+
+    reports: list[Report] = []
+    broken: dict[int, InputError] = {}
+    for n, line in enumerate(lines, 1):
+        name = f"{where} line {n}"
+        try:
+            report = verify_one(line, parse_json(line, where=f"attestation {name}"), name)
+        except InputError as e:
+            broken[n - 1] = e
+            report = Report(attestation=name, checks=(Check("attestation", False, e.message),))
+        except VerificationError as e:
+            report = Report(attestation=name, checks=(Check("signature", False, e.message),))
+        reports.append(report)
+    if len(broken) == len(reports):
+        raise broken[0]
+    chosen = next((r for r in reports if r.ok), None) or \
+        next(r for i, r in enumerate(reports) if i not in broken)
+    return attrs.evolve(chosen, lines=tuple(reports))
