@@ -142,3 +142,12 @@ def test_mistyped_command_or_choice_gets_the_closest_one(attest) -> None:
     assert r.err.startswith("usage: attest verify ")
     assert r.err.rstrip().endswith("invalid choice: 'jsn' (choose from 'text', 'json') "
                                    "(did you mean 'json'?)")
+
+
+def test_trusted_root_status_line_obeys_quiet(attest, tmp_path) -> None:
+    r = attest("trusted-root", "--instance", "github", "-o", tmp_path / "gh.json")
+    assert r.code == 0 and r.err.startswith(f"wrote the github trusted root to {tmp_path}")
+    assert "0 transparency log(s)" in r.err
+    r = attest("trusted-root", "--instance", "github", "-o", tmp_path / "gh2.json", "--quiet")
+    assert r.code == 0 and r.err == ""
+    assert (tmp_path / "gh2.json").read_bytes() == (tmp_path / "gh.json").read_bytes()

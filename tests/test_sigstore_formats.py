@@ -164,6 +164,10 @@ def test_npm_provenance_and_publish_attestation(attest) -> None:
     # the provenance alone, without the registry key
     r = attest(*_npm_args(doc))
     assert r.code == 0 and "ok  npm-publish:" not in r.out
+    assert "attest: note: the npm registry's publish attestation was not checked" in r.err
+    r = attest(*_npm_args(doc), "--format", "json")
+    assert r.code == 0 and r.json()["notes"][0].startswith("the npm registry's publish")
+    assert "note" not in r.err
     # another tarball is not the package
     r = attest(*_npm_args(doc)[:2], "--artifact", _rw("npm_sigstore-2.2.0.tgz"), *_npm_args(doc)[4:])
     assert r.code == 1 and "no subject covers it" in r.err

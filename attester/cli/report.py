@@ -23,6 +23,8 @@ def print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
         print(safe(ok_title))
         for c in report.checks:
             print(f"  ok  {safe(c.name)}: {safe(c.detail)}")
+    for note in getattr(report, "notes", ()) if fmt != "json" else ():
+        print(f"attest: note: {safe(note)}", file=sys.stderr)
     for c in report.failures():
         print(f"attest: {safe(fail_title)}: {safe(c.name)}: {safe(c.detail)}", file=sys.stderr)
     others = [r for r in getattr(report, "lines", ()) if r.attestation != report.attestation]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from attester.cli.common import add_quiet, say
 from attester.cli.parsing import Subcommands
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester.display import safe
     from attester.jsonio import write_output
     from attester.verify import trustroots
 
@@ -17,11 +16,11 @@ def run(args: argparse.Namespace) -> int:
     root = trustroots.check(fetched.data)
     write_output(fetched.data, args.output)
     where = args.output if args.output and args.output != "-" else "stdout"
-    print(f"attest: wrote the {args.instance} trusted root to {safe(where)} "
-          f"({len(root.get_fulcio_certs())} Fulcio certificate(s), {len(root._inner.tlogs)} "
-          f"transparency log(s), {len(root.get_timestamp_authorities())} timestamp "
-          f"authorit{'y' if len(root.get_timestamp_authorities()) == 1 else 'ies'}) from the "
-          f"{fetched.source}", file=sys.stderr)
+    tsas = len(root.get_timestamp_authorities())
+    say(args, f"wrote the {args.instance} trusted root to {where} "
+        f"({len(root.get_fulcio_certs())} Fulcio certificate(s), {len(root._inner.tlogs)} "
+        f"transparency log(s), {tsas} timestamp authorit{'y' if tsas == 1 else 'ies'}) "
+        f"from the {fetched.source}")
     return 0
 
 
@@ -42,4 +41,5 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--offline", action="store_true",
                    help="no network: write the embedded copy")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    add_quiet(p)
     p.set_defaults(func=run)

@@ -234,8 +234,12 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
         label = npm_attestations.provenance_check(
             npm, report.statement.raw if report.statement is not None else None)
         report = attrs.evolve(report, checks=(*report.checks, label))
-    if not trust.npm_publish_key or not report.ok:
+    if not report.ok:
         return report
+    if not trust.npm_publish_key:
+        return attrs.evolve(report, notes=(*report.notes, (
+            "the npm registry's publish attestation was not checked; pass "
+            "--npm-publish-key KEY (the registry's public key) to check it too"),))
     root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
                                      staging=trust.staging)
     stmt = report.statement.raw if report.statement is not None else None

@@ -55,6 +55,8 @@ class Report:
     statement: ParsedStatement | None = None
     #: JSON Lines: every line's own report (this report is the one that passed, if any)
     lines: tuple[Report, ...] = ()
+    #: what was present but not checked, and why (shown, never counted as a check)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -72,6 +74,8 @@ class Report:
         if self.statement is not None:
             out["predicateType"] = self.statement.predicate_type
             out["subjects"] = len(self.statement.raw_subjects())
+        if self.notes:
+            out["notes"] = list(self.notes)
         if self.lines:
             out["lines"] = [dict(r.to_json(), line=n) for n, r in enumerate(self.lines, 1)]
         return out
