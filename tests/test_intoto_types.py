@@ -56,3 +56,16 @@ def test_sign_refuses_what_the_types_refuse(attest, tmp_path) -> None:
 
 def test_v01_statements_are_left_to_our_schemas() -> None:
     assert statement_problem({"_type": "https://in-toto.io/Statement/v0.1"}, strict=True) is None
+
+
+def test_subjects_are_judged_by_shape_with_the_same_verdict() -> None:
+    good = provenance("https://builder.example/buildtypes/custom/v1",
+                      {f"f{i}": SHA for i in range(500)})
+    assert statement_problem(good, strict=True) is None
+    # one odd subject among many of the common shape is still found
+    for odd in ({"name": "x", "digest": {"sha256": 5}},          # a number for a string
+                {"name": "x", "digest": {"sha256": SHA}, "content": "not base64!"},
+                {"name": "", "digest": {}},                       # nothing set
+                {"name": "x", "digest": {"sha256": SHA}, "annotations": "a string"}):
+        bad = {**good, "subject": [*good["subject"][:250], odd, *good["subject"][250:]]}
+        assert statement_problem(bad, strict=False) is not None, odd

@@ -22,6 +22,9 @@ def statement_problem(doc: dict[str, Any], *, strict: bool) -> str | None:
     from in_toto_attestation.v1.statement import Statement
     from in_toto_attestation.v1.statement_pb2 import Statement as StatementPB
 
+    subjects = doc.get("subject")
+    if isinstance(subjects, list) and len(subjects) > 1:
+        doc = {**doc, "subject": _one_per_shape(subjects)}
     try:
         pb = json_format.ParseDict(doc, StatementPB(), ignore_unknown_fields=not strict)
         Statement.copy_from_pb(pb).validate()
@@ -33,6 +36,45 @@ def statement_problem(doc: dict[str, Any], *, strict: bool) -> str | None:
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as e:
         return _one_line(e)
     return None
+
+
+def _shape(value: Any) -> Any:
+    """What the types' verdict on a subject depends on: its keys and JSON types, and for
+    strings only whether they are empty (an empty name counts as unset). ``content`` is
+    base64, so its value matters and is kept."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, value[k] if k == "content" else _shape(value[k]))
+                            for k in value))
+    if isinstance(value, list):
+        return ("list", tuple(_shape(v) for v in value))
+    if isinstance(value, str):
+        return "str" if value else ""
+    return type(value).__name__
+
+
+def _common_shape(s: Any) -> Any:
+    """The shape of ``{"name": "...", "digest": {"ALG": "HEX", ...}}`` (nearly every
+    subject), found without walking it; None for any other."""
+    if type(s) is dict and len(s) == 2:
+        name, digest = s.get("name"), s.get("digest")
+        if type(name) is str and type(digest) is dict and \
+                all(type(v) is str and v for v in digest.values()):
+            return ("name+digest", bool(name), tuple(sorted(digest)))
+    return None
+
+
+def _one_per_shape(subjects: list[Any]) -> list[Any]:
+    """The subjects the types would judge differently: one of each shape. json_format is
+    pure Python (~20 µs a subject), and a release statement has 10,000 subjects of one
+    shape: parsing each would cost verify more than hashing the files does. The verdict
+    is the same, since parsing and Statement.validate() look at shapes only."""
+    seen: dict[Any, Any] = {}
+    for s in subjects:
+        try:
+            seen.setdefault(_common_shape(s) or _shape(s), s)
+        except TypeError:  # a non-string content is unhashable: then judge every subject
+            return subjects
+    return list(seen.values())
 
 
 def _one_line(e: Exception) -> str:
