@@ -71,6 +71,8 @@ def test_mistyped_flag_shows_subcommand_usage_and_suggestion(attest) -> None:
     r = attest("audit", "dir", "--policy", "p.yaml", "--zzzzzz")
     assert r.err.startswith("usage: attest audit ")
     assert r.err.rstrip().endswith("unrecognized arguments: --zzzzzz")
+    r = attest("verify", "prov.intoto.json", "--debgu")
+    assert r.err.rstrip().endswith("unrecognized arguments: --debgu (did you mean --debug?)")
 
 
 # -- progress and status lines ----------------------------------------------------------

@@ -39,7 +39,7 @@ def did_you_mean(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str 
     """The closest real flag for each mistyped one, e.g. 'did you mean --key?'."""
     import difflib
 
-    known = _option_strings(parser)
+    known = [*_option_strings(parser), "--debug"]  # --debug is taken before parsing
     flags = [a.partition("=")[0] for a in extras if a.startswith("--")]
     guesses = [(f, difflib.get_close_matches(f, known, n=1, cutoff=0.6)) for f in flags]
     found = [(f, c[0]) for f, c in guesses if c]
