@@ -48,7 +48,9 @@ def _whl_sha256() -> str:
 
 @pytest.mark.parametrize(("flags", "ok", "needle"), [
     (["--owner", "trailofbits"], True, "owner: certificate says https://github.com/trailofbits"),
-    (["--owner", "TrailOfBits"], False, "certificate says 'https://github.com/trailofbits'"),
+    # GitHub names are case-insensitive; gh compares them with strings.EqualFold
+    (["--owner", "TrailOfBits"], True, "owner: certificate says https://github.com/trailofbits"),
+    (["--owner", "trailofbit"], False, "certificate says 'https://github.com/trailofbits'"),
     (["--owner", "sigstore"], False, r"does not match (?i)https://github\.com/sigstore/.+"),
     (["--repo", "trailofbits/rfc8785.py"], True, "repo: certificate says"),
     (["--repo", "trailofbits/other"], False, "does not match"),

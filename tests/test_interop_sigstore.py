@@ -95,6 +95,15 @@ def test_github_certificate_policies(attest) -> None:
                 "--signer-workflow", "trailofbits/rfc8785.py/.github/workflows/release.yml",
                 "--signer-repo", "trailofbits/rfc8785.py")
     assert ok.code == 0, ok.err
+    # GitHub names are case-insensitive: TrailOfBits is the same owner (as in gh)...
+    ok = attest(*args, "--owner", "TrailOfBits", "--repo", "TrailOfBits/RFC8785.py",
+                "--signer-repo", "trailofbits/RFC8785.py")
+    assert ok.code == 0, ok.err
+    # ...but not a prefix or a longer name
+    r = attest(*args, "--owner", "trailofbit")
+    assert r.code == 1 and "owner:" in r.err
+    r = attest(*args, "--repo", "trailofbits/rfc8785.py-evil")
+    assert r.code == 1 and "repo:" in r.err
     for flag, value, needle in [
         ("--owner", "evil-org", "owner: certificate says 'https://github.com/trailofbits'"),
         ("--repo", "trailofbits/other", "repo: certificate says"),
