@@ -157,7 +157,9 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
         docs.append((path, data, doc))
     links, problems = chain.load_links(docs, trusts, policies, predicate_types)
     checks: list[Check] = list(problems)
-    index = chain.ChainIndex(links)  # built once: each artifact is then followed by lookups
+    # built once: each artifact is then followed by lookups; with a policy, a top step it
+    # names must cover each artifact (see ChainIndex)
+    index = chain.ChainIndex(links, tuple(trusts) if args.policy else ())
     for spec in args.artifact:
         name, digest = _chain_artifact(spec, args.insecure_registry, progress=not args.quiet)
         checks.extend(index.follow(name, digest, source_uri=source_uri).checks)

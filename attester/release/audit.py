@@ -279,7 +279,7 @@ def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
             docs.append((where, data, doc))
         links, problems = load_links(docs, trusts, pf.policies, pf.predicate_types)
         problems = [*found.problems, *unreadable, *problems]
-        index = ChainIndex(links)
+        index = ChainIndex(links, tuple(trusts))  # the top steps the policy names must cover
     finally:
         hasher.join()  # an attestation's error, if any, is the one reported
     if failed:

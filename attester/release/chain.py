@@ -263,8 +263,12 @@ class ChainIndex:
     following an artifact is a few lookups whatever the size of the release (an audit
     of N files is then O(N), not O(N x subjects))."""
 
-    def __init__(self, links: Sequence[Link]) -> None:
+    def __init__(self, links: Sequence[Link], require_top: Sequence[str] = ()) -> None:
         self.links = tuple(links)
+        # The top steps (release, promotion) the policy names a signer for: an artifact
+        # must then be covered by one of them. Otherwise whoever holds only the stage key
+        # could publish any file by signing a stage attestation for it (red-team finding).
+        self.require_top = tuple(s for s in TOP_STEPS if s in require_top)
         self.conflict = _conflicts(self.links)
         # digest -> the first promotion/release link naming it (as the list order had it)
         self._top: dict[str, int] = {}
@@ -329,6 +333,11 @@ class ChainIndex:
                                     f"{lk.signer})" if dep is not None else
                                     f"{label}: release attestation {lk.where} names no staged "
                                     "file with this digest"))
+        # only said when a stage covers it: without one the chain has failed already
+        top = [] if used or not self.require_top else [Check(
+            "chain top", False, f"{label}: no {' or '.join(self.require_top)} attestation "
+            f"covers sha256:{digest}; the policy names that step's signer, so a stage "
+            "attestation alone does not vouch for it")]
         staged = self._stage.get(digest)
         if staged is None:
             other = None if used else self.same_name(name)
@@ -350,7 +359,7 @@ class ChainIndex:
                             f"{st.signer})"))
         ok, said = self._source(i, source_uri)
         checks.append(Check("chain source", ok, f"{label}: {said}"))
-        return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
+        return ChainResult(artifact=name, checks=(*checks, *top), links=tuple(used))
 
     def _source(self, stage_index: int, source_uri: str | None) -> tuple[bool, str]:
         """Whether a stage link's source is what the policy wants, and the words for it:
@@ -373,9 +382,9 @@ def _last_segment(name: str) -> str:
 
 
 def follow(name: str, digest: str, links: Sequence[Link] | ChainIndex, *,
-           source_uri: str | None = None) -> ChainResult:
+           source_uri: str | None = None, require_top: Sequence[str] = ()) -> ChainResult:
     """The chain for one artifact; pass a :class:`ChainIndex` when following many."""
-    index = links if isinstance(links, ChainIndex) else ChainIndex(links)
+    index = links if isinstance(links, ChainIndex) else ChainIndex(links, require_top)
     return index.follow(name, digest, source_uri=source_uri)
 
 

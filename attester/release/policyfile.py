@@ -49,6 +49,35 @@ class PolicyFile:
     predicate_types: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
 
 
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str, where: str) -> None:
+        super().__init__(key)
+        self.key, self.where = key, where
+
+
+def _unique_keys_loader() -> Any:
+    """PyYAML's SafeLoader, refusing a key given twice in one mapping. PyYAML keeps the
+    last silently (and JSON parsers differ), so ``stage: {keys: [a.pub]}`` followed
+    further down by ``stage: {keys: [b.pub]}`` would trust a key the reader never saw
+    trusted (red-team finding). PyYAML has no option for it, hence the subclass."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types here
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, str | int | float | bool):
+                    continue  # unhashable keys fail in PyYAML's own construction
+                if key in seen:
+                    mark = key_node.start_mark
+                    raise _DuplicateKeyError(str(key), f" at line {mark.line + 1}" if mark else "")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
 def load(path: str) -> PolicyFile:
     import yaml
 
@@ -57,7 +86,10 @@ def load(path: str) -> PolicyFile:
 
     raw = read_bytes(path, what="policy")
     try:
-        doc = yaml.safe_load(raw)
+        doc = yaml.load(raw, Loader=_unique_keys_loader())  # noqa: S506 - a SafeLoader
+    except _DuplicateKeyError as e:
+        raise InputError(f"policy {path}: duplicate key {e.key!r}{e.where}; a policy must "
+                         "say each thing once") from None
     except yaml.YAMLError:
         raise InputError(f"policy {path}: not valid YAML or JSON") from None
     except RecursionError:  # PyYAML recurses per nesting level

@@ -1,0 +1,182 @@
+"""Red-team of the release chain: an attacker who can write into the release folder or
+sign with one step's key but not another's. Each test asserts the exit code and the
+message of an attack (those that held are kept as regressions too)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_fail_closed import ARTIFACT, RELEASE_TYPE, SHA, STAGE_TYPE, Release, provenance, sign
+
+EVIL = b"evil kubectl\n"
+EVIL_SHA = hashlib.sha256(EVIL).hexdigest()
+
+
+@pytest.fixture
+def rel(tmp_path: Path) -> Release:
+    return Release(tmp_path)
+
+
+def clean(r: Any) -> None:
+    assert "Traceback" not in r.err and "internal error" not in r.err, r.err
+
+
+def test_stage_signed_by_the_release_key_fails(attest, rel) -> None:
+    sign(rel.stage, provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA}),
+         rel.keys["release"])
+    r = attest(*rel.chain())
+    assert r.code == 1 and "stage attestation fails its step's policy" in r.err, r.err
+    clean(r)
+
+
+def test_release_depending_on_another_stage_digest_fails(attest, rel) -> None:
+    sign(rel.release, provenance(RELEASE_TYPE, {"bin/kubectl": SHA}, [
+        {"uri": "gs://staging/stage/v1.31.0/bin/kubectl", "digest": {"sha256": "b" * 64}}]),
+        rel.keys["release"])
+    r = attest(*rel.chain())
+    assert r.code == 1 and "names no staged file with this digest" in r.err, r.err
+    clean(r)
+
+
+def test_two_stage_attestations_disagreeing_fail(attest, rel) -> None:
+    other = sign(rel.tmp / "stage2.intoto.json",
+                 provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": "c" * 64}),
+                 rel.keys["stage"])
+    r = attest(*rel.chain("--chain", other))
+    assert r.code == 1 and "chain consistency" in r.err, r.err
+    clean(r)
+
+
+def test_tampered_file_matching_by_name_only_fails(attest, rel) -> None:
+    rel.artifact.write_bytes(EVIL)
+    r = attest(*rel.chain())
+    assert r.code == 1 and "says sha256:" in r.err, r.err
+    clean(r)
+
+
+def test_stage_key_alone_cannot_stand_in_for_the_release(attest, rel) -> None:
+    """Whoever holds only the stage key signs a stage attestation for a file of their own:
+    the policy names a release signer, so a file no release attestation covers fails."""
+    evil = rel.tmp / "evil"
+    evil.write_bytes(EVIL)
+    st = sign(rel.tmp / "stage-evil.intoto.json",
+              provenance(STAGE_TYPE, {"stage/v1.31.0/bin/evil": EVIL_SHA}), rel.keys["stage"])
+    r = attest("verify", "--chain", st, "--chain", rel.release, "--policy", rel.policy,
+               "--artifact", evil)
+    assert r.code == 1, r.out + r.err
+    clean(r)
+
+
+def test_promotion_to_a_digest_no_stage_covers_fails(attest, rel) -> None:
+    promo = sign(rel.tmp / "promo.intoto.json", provenance(
+        "https://attester.dev/buildtypes/promotion/v1", {"registry.k8s.io/x": EVIL_SHA},
+        [{"uri": "staging/x", "digest": {"sha256": EVIL_SHA}}]), rel.keys["other"])
+    rel.policy.write_text("steps:\n  stage: {keys: [stage.pub]}\n"
+                          "  release: {keys: [release.pub]}\n  promotion: {keys: [other.pub]}\n")
+    r = attest("verify", "--chain", rel.stage, "--chain", promo, "--policy", rel.policy,
+               "--artifact", f"registry.k8s.io/x@sha256:{EVIL_SHA}")
+    assert r.code == 1 and "no stage attestation covers" in r.err, r.err
+    clean(r)
+
+
+@pytest.mark.parametrize(("policy", "needle"), [
+    ("steps:\n  stage: {}\n  release: {keys: [release.pub]}\n", "steps/stage"),
+    ("steps:\n  stage: {keys: []}\n  release: {keys: [release.pub]}\n", "should be non-empty"),
+    ("steps:\n  stage:\n  release: {keys: [release.pub]}\n", "stage"),
+    ("steps: {}\n", "names no steps"),
+    ("steps:\n  stage: {keys: [other.pub]}\n  release: {keys: [release.pub]}\n"
+     "  stage: {keys: [stage.pub]}\n", "duplicate key"),
+    ("steps:\n  stage: {keys: [stage.pub], keys: [other.pub]}\n"
+     "  release: {keys: [release.pub]}\n", "duplicate key"),
+])
+def test_policy_without_a_clear_signer_is_refused(attest, rel, policy, needle) -> None:
+    rel.policy.write_text(policy)
+    r = attest(*rel.chain())
+    assert r.code == 2 and needle in r.err, r.err
+    clean(r)
+
+
+def test_policy_anchors_shared_by_steps(attest, rel) -> None:
+    # an alias makes the release step trust the stage key: that is what it says
+    rel.policy.write_text("steps:\n  stage: &s {keys: [stage.pub]}\n  release: *s\n")
+    r = attest(*rel.chain())
+    assert r.code == 1, r.err
+    clean(r)
+
+
+def test_policy_billion_laughs(attest, rel) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    rel.policy.write_text("\n".join(lines) + "\nsteps:\n  stage: {keys: [stage.pub]}\n")
+    r = attest(*rel.chain())
+    assert r.code == 2, r.err
+    clean(r)
+
+
+def test_threshold_same_key_in_two_files(attest, rel) -> None:
+    (rel.tmp / "stage-copy.pub").write_bytes((rel.tmp / "stage.pub").read_bytes())
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub", "--key",
+               rel.tmp / "stage-copy.pub", "--threshold", "2", "--artifact", rel.artifact)
+    assert r.code != 0, r.out + r.err
+    clean(r)
+
+
+def test_threshold_same_signature_twice(attest, rel) -> None:
+    sign(rel.stage, provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA}),
+         rel.keys["stage"], rel.keys["stage"])
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub", "--key",
+               rel.tmp / "release.pub", "--threshold", "2", "--artifact", rel.artifact)
+    assert r.code == 1, r.out + r.err
+    clean(r)
+
+
+def test_audit_images_nobody_attested(attest, rel, tmp_path) -> None:
+    d = tmp_path / "v1"
+    d.mkdir()
+    for f in (rel.stage, rel.release):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "kubectl").write_bytes(ARTIFACT)
+    (d / "images.txt").write_text(f"registry.k8s.io/evil@sha256:{EVIL_SHA}\n")
+    r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+    assert r.code == 1, r.out + r.err
+    clean(r)
+
+
+def test_duplicate_step_names_the_line(attest, rel) -> None:
+    rel.policy.write_text("steps:\n  stage: {keys: [other.pub]}\n  release: {keys: [release.pub]}\n"
+                          "  stage: {keys: [stage.pub]}\n")
+    r = attest(*rel.chain())
+    assert r.code == 2 and "duplicate key 'stage' at line 4" in r.err, r.err
+    assert r.err.count("\n") == 1
+
+
+def test_stage_only_file_message_and_no_policy_mode(attest, rel) -> None:
+    evil = rel.tmp / "evil"
+    evil.write_bytes(EVIL)
+    st = sign(rel.tmp / "stage-evil.intoto.json",
+              provenance(STAGE_TYPE, {"stage/v1.31.0/bin/evil": EVIL_SHA}), rel.keys["stage"])
+    r = attest("verify", "--chain", st, "--chain", rel.release, "--policy", rel.policy,
+               "--artifact", evil)
+    assert "no release attestation covers sha256:" + EVIL_SHA in r.err, r.err
+    # a policy naming only the stage signer asks for nothing more
+    rel.policy.write_text("steps:\n  stage: {keys: [stage.pub]}\n")
+    r = attest("verify", "--chain", st, "--policy", rel.policy, "--artifact", evil)
+    assert r.code == 0, r.err
+
+
+def test_audit_stage_only_file_fails(attest, rel, tmp_path) -> None:
+    d = tmp_path / "v1"
+    d.mkdir()
+    for f in (rel.stage, rel.release):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "kubectl").write_bytes(ARTIFACT)
+    (d / "evil").write_bytes(EVIL)
+    sign(d / "stage-evil.intoto.json",
+         provenance(STAGE_TYPE, {"stage/v1.31.0/bin/evil": EVIL_SHA}), rel.keys["stage"])
+    r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+    assert r.code == 1, r.out + r.err
+    verdicts = {row["artifact"]: row["verdict"] for row in r.json()["artifacts"]}
+    assert verdicts == {"kubectl": "PASS", "evil": "FAIL"}
