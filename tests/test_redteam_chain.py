@@ -180,3 +180,58 @@ def test_audit_stage_only_file_fails(attest, rel, tmp_path) -> None:
     assert r.code == 1, r.out + r.err
     verdicts = {row["artifact"]: row["verdict"] for row in r.json()["artifacts"]}
     assert verdicts == {"kubectl": "PASS", "evil": "FAIL"}
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    from servers import oci_registry
+
+    with oci_registry(tmp_path_factory.mktemp("reg")) as reg:
+        yield reg
+
+
+def test_referrer_attached_to_another_image_does_not_vouch(attest, rel, registry) -> None:
+    """Anyone who can push to the staging registry attaches image A's (genuinely signed)
+    attestation to image B: the referrer points at B, its statement names A."""
+    from test_release_chain import push
+
+    a = push(registry, "rt/app", "a", b'{"a":1}', b"layer a")
+    b = push(registry, "rt/app", "b", b'{"b":1}', b"layer b")
+    stmt = provenance(STAGE_TYPE, {f"{registry}/rt/app": a.removeprefix("sha256:")})
+    att = sign(rel.tmp / "a.intoto.json", stmt, rel.keys["stage"])
+    r = attest("attach", f"oci://{registry}/rt/app:b", att)  # attest's attach refuses it
+    assert r.code == 2 and "attaching it there would mislead" in r.err, r.err
+    from attester.stores.oci_referrers import Target, attach  # so push it as an attacker would
+
+    attach(Target.resolve(f"oci://{registry}/rt/app:b", insecure=True), att.read_bytes(),
+           predicate_type=stmt["predicateType"], is_bundle=False)
+    r = attest("verify", f"oci://{registry}/rt/app:b", "--key", rel.tmp / "stage.pub")
+    assert r.code == 1 and "digest mismatch: file has " + b in r.err, r.err
+    clean(r)
+    r = attest("verify", f"oci://{registry}/rt/app@{a}", "--key", rel.tmp / "stage.pub")
+    assert r.code == 1 and "no attestation is attached" in r.err, r.err
+    # and in the chain, B is followed by its own digest: no stage link covers it
+    r = attest("verify", "--chain", att, "--key", rel.tmp / "stage.pub", "--artifact",
+               f"oci://{registry}/rt/app:b", "--insecure-registry")
+    assert r.code == 1 and "chain digest: " in r.err and a[7:19] in r.err, r.err
+    clean(r)
+
+
+def test_two_stage_attestations_disagreeing_on_the_source(attest, rel) -> None:
+    stmt = provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA})
+    stmt["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"] = {
+        "gitCommit": "b" * 40}
+    other = sign(rel.tmp / "stage2.intoto.json", stmt, rel.keys["stage"])
+    r = attest(*rel.chain("--chain", other))
+    assert r.code == 1 and "chain consistency" in r.err, r.err
+    assert f"but {other} says git+https://github.com/kubernetes/kubernetes@{'b' * 40}" in r.err
+    clean(r)
+
+
+def test_one_attestation_naming_a_subject_twice(attest, rel) -> None:
+    stmt = provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA})
+    stmt["subject"].append({"name": "stage/v1.31.0/bin/kubectl", "digest": {"sha256": EVIL_SHA}})
+    sign(rel.stage, stmt, rel.keys["stage"])
+    r = attest(*rel.chain())  # the last one named counts: the file is not covered
+    assert r.code == 1 and "no stage attestation covers sha256:" + SHA in r.err, r.err
+    clean(r)

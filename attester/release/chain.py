@@ -281,6 +281,8 @@ class ChainIndex:
         # needed: a release that passes never asks)
         self._names: dict[str, list[tuple[int, str, str]]] | None = None
         self._sources: dict[tuple[int, str | None], tuple[bool, str]] = {}
+        # digest -> two stage links naming different sources (repo, commit) for it
+        self._source_conflict: dict[str, tuple[int, int]] = {}
         for i, lk in enumerate(self.links):
             deps: dict[str, str] = {}
             for uri, d in lk.dependencies.items():
@@ -290,7 +292,12 @@ class ChainIndex:
                 if lk.step in TOP_STEPS:
                     self._top.setdefault(d, i)
                 elif lk.step == "stage":
-                    self._stage.setdefault(d, (i, name))
+                    first = self._stage.setdefault(d, (i, name))[0]
+                    # a second stage attestation of the same digest naming another source
+                    # (e.g. an old one copied in): which one is true is unknowable, and the
+                    # verdict must not depend on the order files are read (red-team finding)
+                    if _origin(lk) != _origin(self.links[first]):
+                        self._source_conflict.setdefault(d, (first, i))
 
     def same_name(self, name: str) -> tuple[Link, str, str] | None:
         """The subject an artifact of this name was published as, by the topmost step that
@@ -359,6 +366,11 @@ class ChainIndex:
                             f"{st.signer})"))
         ok, said = self._source(i, source_uri)
         checks.append(Check("chain source", ok, f"{label}: {said}"))
+        if digest in self._source_conflict:
+            a, b = (self.links[j] for j in self._source_conflict[digest])
+            checks.append(Check("chain consistency", False,
+                                f"{label}: {a.where} says built from {a.source[0]}@"
+                                f"{a.source[2]} but {b.where} says {b.source[0]}@{b.source[2]}"))
         return ChainResult(artifact=name, checks=(*checks, *top), links=tuple(used))
 
     def _source(self, stage_index: int, source_uri: str | None) -> tuple[bool, str]:
@@ -375,6 +387,11 @@ class ChainIndex:
                                   f"{repo or 'none'!r} commit {commit or 'none'!r}"
                                   + (f", policy wants {source_uri}" if source_uri else ""))
         return self._sources[key]
+
+
+def _origin(lk: Link) -> tuple[str, str]:
+    """A stage link's source repository (normalized) and commit."""
+    return normalize_repo(lk.source[0]) if lk.source[0] else "", lk.source[2].lower()
 
 
 def _last_segment(name: str) -> str:
