@@ -235,3 +235,17 @@ def test_one_attestation_naming_a_subject_twice(attest, rel) -> None:
     r = attest(*rel.chain())  # the last one named counts: the file is not covered
     assert r.code == 1 and "no stage attestation covers sha256:" + SHA in r.err, r.err
     clean(r)
+
+
+@pytest.mark.parametrize("step", [
+    "{keys: [stage.pub], source-ref-pattern: '('}",
+    "{certificate-identity-regexp: '(', certificate-oidc-issuer: https://x}",
+    "{certificate-identity: a, certificate-oidc-issuer-regexp: '('}",
+])
+def test_policy_with_a_broken_regex_is_exit_2(attest, rel, step) -> None:
+    key = step.split(": '('")[0].rsplit(" ", 1)[-1].lstrip("{")
+    rel.policy.write_text(f"steps:\n  stage: {step}\n  release: {{keys: [release.pub]}}\n")
+    r = attest(*rel.chain())
+    assert r.code == 2 and f"step stage: {key} '(' is not a regular expression" in r.err, r.err
+    assert r.err.count("\n") == 1
+    clean(r)

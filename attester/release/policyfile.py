@@ -14,6 +14,7 @@ signer, trusts nothing and is refused.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ _IDENTITY_KEYS = {"certificate-oidc-issuer-regexp": "issuer_regexp", "owner": "o
                   "signer-digest": "signer_digest",
                   "deny-self-hosted-runners": "deny_self_hosted_runners",
                   "workflow-trigger": "workflow_trigger"}
+
+
+_REGEX_KEYS = ("source-ref-pattern", "certificate-identity-regexp",
+               "certificate-oidc-issuer-regexp")
 
 
 @attrs.frozen
@@ -130,6 +135,15 @@ def load(path: str) -> PolicyFile:
             workflow_trigger=spec.get("workflow-trigger"),
             workflow_inputs=tuple(sorted((str(k), str(v)) for k, v in
                                          (spec.get("build-workflow-inputs") or {}).items())))
+        for rx_key in _REGEX_KEYS:  # compiled only at match time: an "internal error" there,
+            pattern = spec.get(rx_key)  # or a signer that silently trusts nothing (red team)
+            if pattern is None:
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise InputError(f"policy {path}: step {step}: {rx_key} {pattern!r} is not "
+                                 f"a regular expression ({e})") from None
         if spec.get("predicate-types"):
             predicate_types[step] = tuple(spec["predicate-types"])
     return PolicyFile(path=path, sha256=hashlib.sha256(raw).hexdigest(), trusts=trusts,
