@@ -249,3 +249,39 @@ def test_policy_with_a_broken_regex_is_exit_2(attest, rel, step) -> None:
     assert r.code == 2 and f"step stage: {key} '(' is not a regular expression" in r.err, r.err
     assert r.err.count("\n") == 1
     clean(r)
+
+
+def test_promote_requires_provenance_not_any_stage_signed_statement(attest, rel, registry,
+                                                                    monkeypatch) -> None:
+    """A VSA signed by the stage key, attached to a staging image, is no provenance."""
+    from test_concurrency import image, manifest
+
+    monkeypatch.chdir(rel.tmp)
+    d = image(registry, ["vsa/staging/img00", "vsa/prod/img00"], 7)
+    stmt = {"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": f"{registry}/vsa/staging/img00",
+                         "digest": {"sha256": d.removeprefix("sha256:")}}],
+            "predicateType": "https://slsa.dev/verification_summary/v1",
+            "predicate": {"verifier": {"id": "https://x"}, "timeVerified": "2026-01-01T00:00:00Z",
+                          "resourceUri": "x", "policy": {"uri": "x"},
+                          "verificationResult": "PASSED", "verifiedLevels": ["SLSA_BUILD_LEVEL_3"],
+                          "slsaVersion": "1.0"}}
+    att = sign(rel.tmp / "vsa.intoto.json", stmt, rel.keys["stage"])
+    ref = f"oci://{registry}/vsa/staging/img00@{d}"
+    assert attest("attach", ref, att).code == 0
+    assert attest("verify", ref, "--key", "stage.pub").code == 0  # it is a valid VSA
+    m = manifest(rel.tmp / "m.yaml", registry, "vsa", [d])
+    r = attest("promote", "--manifest", m, "--require-provenance", "require", "--key",
+               "stage.pub", "--insecure-registry")
+    assert r.code == 1 and "staging provenance does not verify" in r.err, r.err
+    clean(r)
+    r = attest("promote", "--manifest", m, "--require-provenance", "require", "--policy",
+               rel.policy, "--insecure-registry")
+    assert r.code == 1 and "staging provenance does not verify" in r.err, r.err
+    # provenance attached next to it passes
+    prov = sign(rel.tmp / "p.intoto.json", provenance(STAGE_TYPE, {
+        f"{registry}/vsa/staging/img00": d.removeprefix("sha256:")}), rel.keys["stage"])
+    assert attest("attach", ref, prov).code == 0
+    r = attest("promote", "--manifest", m, "--require-provenance", "require", "--policy",
+               rel.policy, "--insecure-registry")
+    assert r.code == 0, r.err

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                     stage = attrs.evolve(stage, trusted_root_path=args.trusted_root,
                                          offline=True)
                 promote.check_staging_provenance(promos, args, stage,
-                                                 pf.policies.get("stage"))
+                                                 pf.policies.get("stage"), pf.predicate_types)
             else:
                 promote.check_staging_provenance(promos, args, _provenance_trust(args))
         statements = promote.image_statements(

@@ -320,7 +320,9 @@ def adhoc_images(pairs: Sequence[str]) -> list[ImagePromotion]:
 
 
 def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust: Any,
-                             policy: Any = None) -> None:
+                             policy: Any = None,
+                             predicate_types: Mapping[str, Sequence[str]] | None = None
+                             ) -> None:
     """``--require-provenance``: each staging image must carry a passing attestation (signed
     by the stage signer, and meeting the stage step's policy when a policy file is given)."""
     import sys
@@ -332,11 +334,29 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
 
     jobs = getattr(args, "jobs", DEFAULT_JOBS)
     clients = Clients(insecure=args.insecure_registry, jobs=jobs)
-    demands = Demands(policy=policy or Policy())
+    from attester.release.chain import allowed_types
+
+    base = policy or Policy()
+    # Only provenance (or the policy's stage predicate-types) counts: a VSA or any other
+    # statement the stage key signed is no staging provenance (red-team finding).
+    kinds = [base.predicate_type] if base.predicate_type else list(
+        allowed_types("stage", predicate_types))
     uris = [f"oci://{p.source}/{p.name}@{p.digest}" for p in promos]
-    reports = map_ordered(lambda uri: verify_image(uri, trust, demands,
-                                                   insecure=args.insecure_registry,
-                                                   clients=clients), uris, jobs=jobs,
+
+    def one(uri: str) -> Any:
+        reports = [verify_image(uri, trust,
+                                Demands(policy=attrs.evolve(base, predicate_type=kind)),
+                                insecure=args.insecure_registry, clients=clients)
+                   for kind in kinds[:1]]
+        for kind in kinds[1:]:  # the next type only when the first found none that passes
+            if reports[-1].ok:
+                break
+            reports.append(verify_image(uri, trust, Demands(
+                policy=attrs.evolve(base, predicate_type=kind)),
+                insecure=args.insecure_registry, clients=clients))
+        return next((r for r in reports if r.ok), reports[0])
+
+    reports = map_ordered(one, uris, jobs=jobs,
                           stop_on_error=True, progress=None if getattr(args, "quiet", False) else
                           ("verifying staging provenance of", "images"))
     for uri, report in zip(uris, reports, strict=True):  # in manifest order
