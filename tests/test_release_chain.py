@@ -187,6 +187,10 @@ def test_attach_and_verify_image_and_require_provenance(attest, release) -> None
     assert f"matches subject '{reg}/{app}:v1.0.0' by digest" in r.out or "matches subject" in r.out
     r = attest("verify", f"oci://{reg}/{app}:v1.0.0", "--key", "intruder.pub")
     assert r.code == 1
+    # --digest/--artifact would be ignored for an image: refused, never silently dropped
+    r = attest("verify", f"oci://{reg}/{app}:v1.0.0", "--key", "stage.pub",
+               "--digest", "sha256:" + "0" * 64)
+    assert r.code == 2 and "do not apply to verify oci://REF" in r.err, r.err
     r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
                "require", "--key", "stage.pub")
     assert r.code == 0, r.err

@@ -144,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
 
         trust = attrs.evolve(trust, npm_publish_key=args.npm_publish_key)
         if where.startswith("oci://"):
+            if args.artifact:  # --artifact and --digest (folded in above)
+                raise UsageError("--artifact and --digest do not apply to verify oci://REF: "
+                                 "the image is the artifact, checked by its own digest",
+                                 hint="pin the image instead: oci://REGISTRY/REPO@sha256:HEX")
             if args.limit < 1:
                 raise UsageError(f"--limit {args.limit} must be at least 1")
             report = checker.verify_image(where, trust, demands,
