@@ -5,7 +5,6 @@ README maps them)."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -28,21 +27,6 @@ def _cases() -> list[tuple[str, dict]]:
         cases = json.loads(m.read_text())["cases"] if m.exists() else [{"id": "MISSING"}]
         out += [(name, c) for c in cases]
     return out
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a connection fails the test loudly."""
-    attempts: list[object] = []
-
-    def refuse(self, address, *a, **k):
-        attempts.append(address)
-        raise OSError(f"network blocked by the test: {address}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))
-    return attempts
 
 
 def manifest_args(set_name: str, case: dict) -> list[object]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 import pytest
 
@@ -21,21 +20,6 @@ def _cases() -> list[dict]:
             raise RuntimeError(f"interop data missing under CI: {m}")
         return [{"id": "MISSING"}]
     return json.loads(m.read_text())["cases"]
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a connection fails the test loudly."""
-    attempts: list[object] = []
-
-    def refuse(self, address, *a, **k):
-        attempts.append(address)
-        raise OSError(f"network blocked by the test: {address}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))
-    return attempts
 
 
 def _args(case: dict) -> list[object]:
