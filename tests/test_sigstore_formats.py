@@ -38,8 +38,11 @@ def test_no_issuer_is_a_policy_not_a_wildcard(attest) -> None:
     r = attest(*_release_args(_rw("gh_github_release_bundle.json"),
                               "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"))
     assert r.code == 1 and "certificate issuer is 'missing'" in r.err
+    # no issuer flag: a certificate that names no issuer is judged on its SAN alone (the
+    # interop MANIFEST's rule for GitHub release attestations)...
     r = attest(*_release_args(_rw("gh_github_release_bundle.json")))
-    assert r.code == 2 and "--no-certificate-oidc-issuer" in r.err
+    assert r.code == 0, r.err
+    assert "ok  certificate-oidc-issuer: certificate names no issuer; its CA vouches" in r.out
     r = attest(*_release_args(_rw("gh_github_release_bundle.json"), "--no-certificate-oidc-issuer",
                               "--certificate-oidc-issuer", "https://x"))
     assert r.code == 2 and "contradict" in r.err
@@ -52,6 +55,13 @@ def test_no_issuer_is_a_policy_not_a_wildcard(attest) -> None:
                "--no-certificate-oidc-issuer")
     assert r.code == 1
     assert "certificate issuer is 'https://token.actions.githubusercontent.com', policy wants none" in r.err
+    # ...while one that names an issuer still needs the policy to say which (exit 2)
+    r = attest("verify", demo, "--artifact", _rw("gh_github_provenance_demo-0.0.12-py3-none-any.whl"),
+               "--trusted-root", _rw("trusted_root.github.json"), "--offline",
+               "--certificate-identity",
+               "https://github.com/actions/attest-demo/.github/workflows/build-python.yml@refs/heads/main")
+    assert r.code == 2 and "needs --certificate-oidc-issuer" in r.err
+    assert "this certificate names 'https://token.actions.githubusercontent.com'" in r.err
 
 
 def _edited_release(tmp_path, edit):

@@ -275,13 +275,22 @@ class IdentityPolicy:
                                 + (" (the expression must match the whole identity, unlike "
                                    "cosign's search: end it with .* to allow a suffix)"
                                    if partial else "")))
+        got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
+        if not self.has_issuer():
+            # With no issuer named, only a certificate that names none (GitHub's release
+            # attestations: its CA vouches for the SAN itself) is judged on its SAN alone.
+            # One that names an issuer needs the policy to say which: the same identity
+            # from another issuer is another signer.
+            if got:
+                raise UsageError(f"{ISSUER_NEEDED} (this certificate names {got!r})",
+                                 hint=ISSUER_HINT)
+            checks.append(Check("certificate-oidc-issuer", True,
+                                "certificate names no issuer; its CA vouches for the identity"))
         if self.no_issuer:
-            got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
             checks.append(Check("certificate-oidc-issuer", not got,
                                 "certificate names no issuer, as the policy wants" if not got
                                 else f"certificate issuer is {got!r}, policy wants none"))
         if self.issuer is not None:
-            got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1) or ""
             checks.append(Check("certificate-oidc-issuer", got == self.issuer,
                                 f"issuer {got}" if got == self.issuer else
                                 f"certificate issuer is {got or 'missing'!r}, policy wants "
@@ -311,6 +320,12 @@ class IdentityPolicy:
         if self.extra is not None:
             checks.extend(self.extra.check(cert))
         return checks
+
+
+ISSUER_NEEDED = ("a keyless signature needs --certificate-oidc-issuer: an identity means "
+                 "nothing without the issuer that vouched for it")
+ISSUER_HINT = ("pass --certificate-oidc-issuer URL; a certificate without an issuer (GitHub "
+               "release attestations) is judged on its identity alone")
 
 
 class _Deferred:
@@ -365,11 +380,6 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
         raise UsageError("a keyless signature needs an expected signer",
                          hint="pass --certificate-identity (or -regexp) and "
                          "--certificate-oidc-issuer")
-    if not identity.has_issuer():
-        raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
-                         "means nothing without the issuer that vouched for it",
-                         hint="for certificates without an issuer (GitHub release "
-                         "attestations) pass --no-certificate-oidc-issuer")
     # Identity is checked by us (below) so each requirement gets its own message; the
     # library checks everything cryptographic.
     nopolicy = _Deferred()

@@ -253,9 +253,6 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
     """A bare envelope's keyless signature, proven by its entry in ``trust.rekor_url``."""
     from attester.verify import bundles, rekor_lookup
 
-    if not trust.identity.has_issuer():
-        raise UsageError("a keyless signature needs --certificate-oidc-issuer: an identity "
-                         "means nothing without the issuer that vouched for it")
     root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
                                      staging=trust.staging)
     checks, cert = rekor_lookup.verify_envelope(data, env, rekor_url=str(trust.rekor_url),
@@ -370,7 +367,7 @@ def verify_blob_pair(signature: str, certificate: str, artifact: str, identity: 
 
     from attester.jsonio import read_bytes
 
-    if not identity.given() or not identity.has_issuer():
+    if not identity.given():
         raise UsageError("a keyless signature needs --certificate-identity (or -regexp) and "
                          "--certificate-oidc-issuer")
     raw_cert = read_bytes(certificate, what="certificate").strip()
