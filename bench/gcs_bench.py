@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+from _compare import ratio_line, spread, timed  # noqa: E402 - bench/ is sys.path[0]
+
 ATTEST = [sys.executable, "-m", "attester"]
 
 NAIVE = """
@@ -56,17 +57,6 @@ def fill(n: int, size: int) -> None:
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(n)))
-
-
-def timed(cmd: list[str]) -> tuple[float, str]:
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return time.perf_counter() - t0, out
-
-
-def spread(times: list[float]) -> str:
-    return (f"median {statistics.median(times):.2f} s, min {min(times):.2f}, "
-            f"max {max(times):.2f} over {len(times)} run(s)")
 
 
 def main() -> int:
@@ -120,10 +110,7 @@ def main() -> int:
     for jobs, times in sweep.items():
         print(f"attest --jobs {jobs}: {spread(times)}; ratio of medians "
               f"{statistics.median(t_naive) / statistics.median(times):.2f}x")
-    ratio = statistics.median(t_naive) / statistics.median(t_attest)
-    pairs = [s / t for s, t in zip(t_naive, t_attest, strict=True)]
-    print(f"ratio of medians {ratio:.2f}x (per run {min(pairs):.2f}x .. {max(pairs):.2f}x); "
-          f"target >= 1.5x: {'MET' if ratio >= 1.5 else 'MISSED'}")
+    print(ratio_line(t_naive, t_attest, 1.5))
     return 0
 
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+from _compare import ratio_line, spread, timed  # noqa: E402 - bench/ is sys.path[0]
+
 ATTEST = [sys.executable, "-m", "attester"]
 REPO = "/repos/bench/release"
 
@@ -78,18 +77,6 @@ def serve(r: Any, n: int, size: int) -> None:
                headers={"Link": link} if link else None)
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
-                         env=env).stdout
-    return time.perf_counter() - t0, out
-
-
-def spread(times: list[float]) -> str:
-    return (f"median {statistics.median(times):.2f} s, min {min(times):.2f}, "
-            f"max {max(times):.2f} over {len(times)} run(s)")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,10 +115,7 @@ def main() -> int:
                     print(f"  run {i + 1} naive loop: {t_naive[-1]:.2f} s")
     print(f"attest provenance --artifacts github-release://: {spread(t_attest)}")
     print(f"sequential PyGithub + requests loop: {spread(t_naive)}")
-    ratio = statistics.median(t_naive) / statistics.median(t_attest)
-    pairs = [s / t for s, t in zip(t_naive, t_attest, strict=True)]
-    print(f"ratio of medians {ratio:.2f}x (per run {min(pairs):.2f}x .. {max(pairs):.2f}x); "
-          f"target >= 1.5x: {'MET' if ratio >= 1.5 else 'MISSED'}")
+    print(ratio_line(t_naive, t_attest, 1.5))
     return 0
 
 

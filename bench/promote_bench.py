@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+from _compare import ratio_line, spread  # noqa: E402 - bench/ is sys.path[0]
+
 ATTEST = [sys.executable, "-m", "attester"]
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -116,11 +117,6 @@ def time_skopeo(refs: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def spread(times: list[float]) -> str:
-    return (f"median {statistics.median(times):.2f} s, min {min(times):.2f}, "
-            f"max {max(times):.2f} over {len(times)} run(s)")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -173,10 +169,7 @@ def main() -> int:
                       "no reference time")
             else:
                 print(f"skopeo inspect --raw, 8 at a time: {spread(t_skopeo)}")
-                ratio = statistics.median(t_skopeo) / statistics.median(t_attest)
-                pairs = [s / t for s, t in zip(t_skopeo, t_attest, strict=True)]
-                print(f"ratio of medians {ratio:.2f}x (per run {min(pairs):.2f}x .. "
-                      f"{max(pairs):.2f}x); target >= 8x: {'MET' if ratio >= 8 else 'MISSED'}")
+                print(ratio_line(t_skopeo, t_attest, 8))
             for jobs in [int(j) for j in a.jobs_sweep.split(",") if j]:
                 times = [time_attest(manifest, jobs) for _ in range(runs)]
                 print(f"attest promote --jobs {jobs}: {spread(times)}")
