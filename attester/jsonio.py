@@ -180,6 +180,27 @@ def _json_error(where: str, text: str, e: json.JSONDecodeError) -> str:
     return line
 
 
+def parse_yaml(source: Any, *, where: str, kind: str = "YAML", loader: Any = None) -> Any:
+    """YAML (bytes, text or a stream) through a safe loader (the C one when PyYAML has it),
+    every way the parser gives up as one InputError naming ``where``. Exceptions a custom
+    ``loader`` raises of its own pass through to the caller."""
+    import yaml
+
+    safe = loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(source, Loader=safe)  # noqa: S506 - a SafeLoader or a subclass
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark else ""
+        raise InputError(f"{where}: not valid {kind}{line}") from None
+    except RecursionError:  # PyYAML's composer recurses per nesting level
+        raise InputError(f"{where}: nested too deeply; refusing it") from None
+    except ValueError as e:  # e.g. an integer past CPython's 4,300-digit conversion limit
+        raise InputError(f"{where}: unreadable value ({str(e).split(';')[0]})") from None
+
+
 def load_json(path: str | Path, *, what: str = "file") -> Any:
     return parse_json(read_bytes(path, what=what), where=f"{what} {path}")
 

@@ -84,23 +84,16 @@ def _unique_keys_loader() -> Any:
 
 
 def load(path: str) -> PolicyFile:
-    import yaml
-
-    from attester.jsonio import read_bytes
+    from attester.jsonio import parse_yaml, read_bytes
     from attester.verify import certpolicy, checker
 
     raw = read_bytes(path, what="policy")
     try:
-        doc = yaml.load(raw, Loader=_unique_keys_loader())  # noqa: S506 - a SafeLoader
+        doc = parse_yaml(raw, where=f"policy {path}", kind="YAML or JSON",
+                         loader=_unique_keys_loader())
     except _DuplicateKeyError as e:
         raise InputError(f"policy {path}: duplicate key {e.key!r}{e.where}; a policy must "
                          "say each thing once") from None
-    except yaml.YAMLError:
-        raise InputError(f"policy {path}: not valid YAML or JSON") from None
-    except RecursionError:  # PyYAML recurses per nesting level
-        raise InputError(f"policy {path}: nested too deeply; refusing it") from None
-    except ValueError as e:  # e.g. an integer past CPython's 4,300-digit conversion limit
-        raise InputError(f"policy {path}: unreadable value ({str(e).split(';')[0]})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict) or not doc["steps"]:
         raise InputError(f"policy {path}: names no steps; an empty policy trusts nothing")
     from attester.model import schemas

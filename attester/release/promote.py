@@ -54,7 +54,7 @@ def _yaml(path: str) -> Any:
     manifest to tell image from file promotion, then again to list what it promotes.
     The document is shared between those calls: read it, never modify it (a copy would
     recurse per nesting level, and a manifest nested 800 deep still parses)."""
-    import yaml
+    from attester.jsonio import parse_yaml
 
     try:
         st = os.stat(path)
@@ -64,23 +64,11 @@ def _yaml(path: str) -> Any:
         raise InputError(f"manifest {path}: cannot read: {e.strerror}") from None
     key = (path, st.st_mtime_ns, st.st_size)
     if key not in _PARSED:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
             with open(path, encoding="utf-8") as f:
-                _PARSED[key] = yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
+                _PARSED[key] = parse_yaml(f, where=f"manifest {path}")
         except OSError as e:
             raise InputError(f"manifest {path}: cannot read: {e.strerror}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"manifest {path}: not UTF-8 text") from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise InputError(f"manifest {path}: not valid YAML{where}") from None
-        except RecursionError:  # the YAML composer recurses per nesting level
-            raise InputError(f"manifest {path}: nested too deeply; refusing it") from None
-        except ValueError as e:  # e.g. an integer past CPython's 4,300-digit limit
-            raise InputError(f"manifest {path}: unreadable value "
-                             f"({str(e).split(';')[0]})") from None
     return _PARSED[key]
 
 
