@@ -161,3 +161,26 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))
     return attempts
+
+
+@pytest.fixture(scope="module")
+def standin():
+    """The Sigstore stand-in (OIDC, Fulcio, Rekor v1/v2, TSA on 127.0.0.1), one per module."""
+    from sigstore_standin import SigstoreStandIn
+
+    with SigstoreStandIn() as s:
+        yield s
+
+
+def sign_keyless(attest, standin, repo: Path, tmp_path: Path, identity: str) -> tuple[Path, Path]:
+    """`attest provenance` of repo's dist/ signed keyless as ``identity`` against the
+    stand-in: (the bundle, the stand-in's trusted root). The token never shows in output."""
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    token = standin.token(identity)
+    r = attest("sign", "p.json", "--keyless", "--identity-token", token,
+               "--trust-config", tmp_path / "trust.json", "-o", "p.sigstore.json")
+    assert r.code == 0, r.err
+    assert token not in r.out + r.err
+    return repo / "p.sigstore.json", tmp_path / "root.json"

@@ -502,14 +502,6 @@ def test_audit_turns_hostile_entries_into_fail_rows(attest, rel, tmp_path, fmt) 
 
 # -- items 7 and 11 on Sigstore bundles (the stand-in's Fulcio and Rekor) ---------------
 
-@pytest.fixture(scope="module")
-def standin():
-    from sigstore_standin import SigstoreStandIn
-
-    with SigstoreStandIn() as s:
-        yield s
-
-
 def _keyless(attest, standin, rel: Release, bundle: dict[str, Any], name: str) -> Any:
     (rel.tmp / "root.json").write_text(json.dumps(standin.trusted_root()))
     (rel.tmp / name).write_text(json.dumps(bundle))

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from attester.signing import keys
 
 from conftest import ROOT, TESTDATA
 from replay import Replay
-from sigstore_standin import SigstoreStandIn
 
 ACTION = ROOT / ".github" / "actions" / "attest" / "action.yml"
 TOKEN = "ghp_actionreplay0123456789"
@@ -110,12 +108,6 @@ def test_checksums_input(job, tmp_path) -> None:
     doc = json.loads((tmp_path / outputs["attestation"]).read_text())
     assert [s["name"] for s in doc["subject"]] == ["dist/bin/kubectl"]
     assert "| dist/bin/kubectl |" in summary
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[SigstoreStandIn]:
-    with SigstoreStandIn() as s:
-        yield s
 
 
 def test_keyless_signed_and_uploaded_to_the_attestation_api(attest, job, tmp_path,

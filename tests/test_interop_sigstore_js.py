@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
 
 import sigstore_js
+from conftest import sign_keyless
 from sigstore_standin import SigstoreStandIn
 
 ME = "release-bot@example.com"
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[SigstoreStandIn]:
-    with SigstoreStandIn() as s:
-        yield s
 
 
 # -- (a) sigstore-js verifies attest's bundles ------------------------------------------------
@@ -27,13 +21,7 @@ def standin() -> Iterator[SigstoreStandIn]:
 @pytest.fixture
 def attest_signed(attest, standin, repo, monkeypatch, tmp_path):
     monkeypatch.chdir(repo)
-    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
-    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
-    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
-    r = attest("sign", "p.json", "--keyless", "--identity-token", standin.token(ME),
-               "--trust-config", tmp_path / "trust.json", "-o", "p.sigstore.json")
-    assert r.code == 0, r.err
-    return repo / "p.sigstore.json", tmp_path / "root.json"
+    return sign_keyless(attest, standin, repo, tmp_path, ME)
 
 
 def test_sigstore_js_verifies_attest_keyless_bundle(attest_signed, standin) -> None:

@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from conftest import shared_path
+from conftest import shared_path, sign_keyless
 from sigstore_standin import SigstoreStandIn
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[SigstoreStandIn]:
-    with SigstoreStandIn() as s:
-        yield s
 
 
 @pytest.fixture
 def signed(attest, standin, repo, monkeypatch, tmp_path):
     monkeypatch.chdir(repo)
-    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
-    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
-    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
-    token = standin.token("release-bot@example.com")
-    r = attest("sign", "p.json", "--keyless", "--identity-token", token,
-               "--trust-config", tmp_path / "trust.json", "-o", "p.sigstore.json")
-    assert r.code == 0, r.err
-    assert token not in r.out + r.err
-    return repo / "p.sigstore.json", tmp_path / "root.json", standin
+    bundle, root = sign_keyless(attest, standin, repo, tmp_path, "release-bot@example.com")
+    return bundle, root, standin
 
 
 def _verify(attest, bundle, root, *extra):

@@ -36,7 +36,6 @@ from attester.signing import keys
 from attester.signing.dsse import Envelope, Signature, pae
 
 from conftest import shared_path
-from sigstore_standin import SigstoreStandIn
 
 SEED = int(os.environ.get("ATTEST_MUTATION_SEED", "20261130"))
 ME = "release-bot@example.com"
@@ -356,12 +355,6 @@ def test_mutated_securesystemslib_envelopes_never_pass(tmp_path, alg) -> None:
 
 
 # -- Sigstore bundles ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[SigstoreStandIn]:
-    with SigstoreStandIn() as s:
-        yield s
 
 
 def test_mutated_standin_bundles_never_pass(tmp_path, standin, repo, monkeypatch) -> None:

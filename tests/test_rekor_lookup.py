@@ -8,7 +8,6 @@ import base64
 import copy
 import hashlib
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,12 +23,6 @@ STATEMENT = json.dumps({
                               ".github/workflows/generator_generic_slsa3.yml@refs/tags/v1.9.0"},
                   "buildType": "https://github.com/slsa-framework/slsa-github-generator/generic@v1",
                   "invocation": {}}}).encode()
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[SigstoreStandIn]:
-    with SigstoreStandIn() as s:
-        yield s
 
 
 @pytest.fixture
