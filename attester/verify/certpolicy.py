@@ -33,10 +33,14 @@ OID_BUILD_TRIGGER = "1.3.6.1.4.1.57264.1.20"
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
+def _host(hostname: str | None) -> str:
+    return (hostname or GITHUB_HOST).lower().rstrip("/")
+
+
 def issuer_for(hostname: str | None) -> str:
     """The Actions OIDC issuer of a GitHub host: github.com, a ghe.com tenancy (as gh
     computes it) or a GitHub Enterprise Server (its ``/_services/token`` endpoint)."""
-    host = (hostname or GITHUB_HOST).lower().rstrip("/")
+    host = _host(hostname)
     if host == GITHUB_HOST:
         return GITHUB_ACTIONS_ISSUER
     if host.endswith(".ghe.com"):
@@ -48,7 +52,7 @@ def api_for(hostname: str | None) -> str | None:
     """The REST API of a GitHub host, as gh finds it: None for github.com (GITHUB_API_URL
     or api.github.com), ``api.TENANT.ghe.com`` for a ghe.com tenancy, ``HOST/api/v3`` for
     GitHub Enterprise Server."""
-    host = (hostname or GITHUB_HOST).lower().rstrip("/")
+    host = _host(hostname)
     if host == GITHUB_HOST:
         return None
     if host.endswith(".ghe.com"):
@@ -57,7 +61,7 @@ def api_for(hostname: str | None) -> str | None:
 
 
 def server_for(hostname: str | None) -> str:
-    return f"https://{(hostname or GITHUB_HOST).lower().rstrip('/')}"
+    return f"https://{_host(hostname)}"
 
 
 def identity_regexp(*, owner: str | None, repo: str | None, hostname: str | None) -> str:
