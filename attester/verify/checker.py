@@ -135,11 +135,11 @@ def hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *
 def read_attestation(path: str) -> tuple[bytes, Any]:
     """The attestation's bytes and JSON; a ``.intoto.jsonl`` file gives its first line."""
     from attester.jsonio import parse_json, read_bytes
+    from attester.verify import jsonl
 
     data = read_bytes(path, what="attestation")
-    lines = [ln for ln in data.splitlines() if ln.strip()]
-    if len(lines) > 1 and lines[0].strip().startswith(b"{") and lines[0].strip().endswith(b"}"):
-        # JSON Lines: one attestation per line (slsa-github-generator's .intoto.jsonl)
+    lines = jsonl.split(data)  # the same reading of JSON Lines as verify_path's
+    if lines is not None:
         print(f"attest: {safe(path)} holds {len(lines)} attestations; verifying the first",
               file=sys.stderr)
         data = lines[0]
