@@ -139,10 +139,7 @@ def run(args: argparse.Namespace) -> int:
         trust = checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,
-            rekor_url=args.rekor_url)
-        import attrs
-
-        trust = attrs.evolve(trust, npm_publish_key=args.npm_publish_key)
+            rekor_url=args.rekor_url, npm_publish_key=args.npm_publish_key)
         if where.startswith("oci://"):
             if args.artifact:  # --artifact and --digest (folded in above)
                 raise UsageError("--artifact and --digest do not apply to verify oci://REF: "

@@ -49,7 +49,8 @@ class Trust:
     def from_flags(cls, key_paths: Sequence[str | Path], identity: Any, *,
                    labels: Sequence[str] | None = None, threshold: int = 1,
                    trusted_root_path: str | None = None, offline: bool = False,
-                   staging: bool = False, rekor_url: str | None = None) -> Trust:
+                   staging: bool = False, rekor_url: str | None = None,
+                   npm_publish_key: str | None = None) -> Trust:
         """Load the public keys and keep the keyless identity only when one was named."""
         from attester.signing import keys
 
@@ -59,7 +60,7 @@ class Trust:
                    threshold=threshold,
                    identity=identity if identity is not None and identity.given() else None,
                    trusted_root_path=trusted_root_path, offline=offline, staging=staging,
-                   rekor_url=rekor_url)
+                   rekor_url=rekor_url, npm_publish_key=npm_publish_key)
 
 
 def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
