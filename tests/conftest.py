@@ -1,4 +1,4 @@
-"""Shared fixtures: the interop data in ../shared, the CLI run in-process, git repos."""
+"""Shared fixtures: the interop data in testdata/interop, the CLI run in-process, git repos."""
 
 from __future__ import annotations
 
@@ -18,16 +18,18 @@ from attester.model import schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / "testdata"
-SHARED = Path(os.environ.get("ATTEST_SHARED", ROOT.parent / "shared"))
+# Third-party vectors, copied from testdata/interop so a clone stands alone
+# (tests/test_interop_copies.py keeps the copies equal to the originals when those exist).
+INTEROP = TESTDATA / "interop"
+# Where new cases land first; absent on a lone clone.
+SHARED_INTEROP = Path(os.environ.get("ATTEST_SHARED", ROOT.parent / "shared")) / "interop"
 
 
-def shared_path(*parts: str) -> Path:
-    """A path in ../shared; missing data fails under CI=true instead of skipping."""
-    path = SHARED.joinpath(*parts)
+def interop_path(*parts: str) -> Path:
+    """A path in testdata/interop; a missing one is a failure (the copies ship with the repo)."""
+    path = INTEROP.joinpath(*parts)
     if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"interop data missing under CI: {path}")
-        pytest.skip(f"interop data not present: {path}")
+        pytest.fail(f"interop data missing: {path}")
     return path
 
 

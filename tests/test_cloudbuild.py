@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import TESTDATA, assert_valid_statement, golden, shared_path
+from conftest import TESTDATA, assert_valid_statement, golden, interop_path
 from replay import Replay
 
 BUILDS = "/v1/projects/k8s-staging-releng/builds"
@@ -143,7 +143,7 @@ def test_env_inside_cloud_build_step(attest, gcb, monkeypatch) -> None:
 
 def test_real_build_resource_from_shared(attest, gcb) -> None:
     """A real Build (knative-gcp's recorded quickstart) with a storage source."""
-    path = shared_path("interop", "api", "knative-gcp_cloudbuildsource_README__build_quickstart.json")
+    path = interop_path("api", "knative-gcp_cloudbuildsource_README__build_quickstart.json")
     gcb.file("/v1/projects/PROJECT_ID/builds/BUILD_ID", str(path))
     r = attest("provenance", "cloudbuild://PROJECT_ID/BUILD_ID")
     assert r.code == 0, r.err

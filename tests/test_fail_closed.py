@@ -16,7 +16,7 @@ from attester.jsonio import dumps_compact
 from attester.signing import keys
 from attester.signing.dsse import Envelope, Signature, pae
 
-from conftest import shared_path
+from conftest import interop_path
 
 ARTIFACT = b"kubectl v1.31.0\n"
 SHA = hashlib.sha256(ARTIFACT).hexdigest()
@@ -104,7 +104,7 @@ def test_empty_policy_keyed_is_exit_2_with_the_flags(attest, rel) -> None:
 
 
 def test_empty_policy_keyless_bundle_is_exit_2(attest) -> None:
-    base = shared_path("interop", "sigstore")
+    base = interop_path("sigstore")
     r = attest("verify", base / "sp_a.dsse.staging-rekor-v2.txt.sigstore.json",
                "--trusted-root", base / "trusted_root.sigstore-staging.json", "--offline",
                "--certificate-identity", "someone@example.com",
@@ -625,7 +625,7 @@ def test_bundle_certificate_without_key_usage_is_an_input_error(attest, tmp_path
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(k.public_key()).serial_number(1).not_valid_before(now)
             .not_valid_after(now + dt.timedelta(days=1)).sign(k, hashes.SHA256()))
-    base = shared_path("interop", "sigstore")
+    base = interop_path("sigstore")
     doc = json.loads((base / "sp_bundle.txt.sigstore").read_text())
     der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
     doc["verificationMaterial"]["x509CertificateChain"]["certificates"] = [{"rawBytes": der}]

@@ -277,10 +277,10 @@ def test_env_detection_errors(attest, monkeypatch) -> None:
 
 
 def test_real_recorded_pygithub_run_maps(github, monkeypatch) -> None:
-    """A real GitHub response (PyGithub's recorded fixture in ../shared) through our mapping."""
-    from conftest import shared_path
+    """A real GitHub response (PyGithub's recorded fixture in testdata/interop) through our mapping."""
+    from conftest import interop_path
 
-    api = shared_path("interop", "api")
+    api = interop_path("api")
     github.token = None
     github.file("/repos/PyGithub/PyGithub/actions/runs/3881497935",
                 str(api / "pygithub_WorkflowRun.setUp__actions_runs_3881497935.json"))

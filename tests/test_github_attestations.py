@@ -1,6 +1,6 @@
 """Attestations from GitHub's attestation API (verify --owner/--repo with no ATTESTATION,
 and attest download), through the real PyGithub requester against a replay server shaped
-like GitHub's REST API, serving real bundles from ../shared/interop."""
+like GitHub's REST API, serving real bundles from testdata/interop."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 import cramjam
 import pytest
 
-from conftest import shared_path
+from conftest import interop_path
 from replay import Replay
 
 TOKEN = "ghp_attestationreplay0123456789"
 
 
 def _sig(name: str) -> Path:
-    return shared_path("interop", "sigstore", name)
+    return interop_path("sigstore", name)
 
 
 def _sha256(path: Path) -> str:
@@ -245,7 +245,7 @@ def test_download_writes_jsonl_that_verifies_offline(attest, api, blobs, tmp_pat
 def test_real_dsse_provenance_from_the_api(attest, api) -> None:
     """sigstore-js's npm provenance (a DSSE bundle with an intoto entry, signed by its
     GitHub release workflow) served by the API verifies with gh's --owner policy."""
-    rw = shared_path("interop", "realworld")
+    rw = interop_path("realworld")
     tgz = rw / "npm_sigstore-2.2.0.tgz"
     digest = f"sha256:{_sha256(tgz)}"
     api.json(f"/orgs/sigstore/attestations/{digest}",
@@ -263,7 +263,7 @@ def test_github_trust_domain_bundle_from_the_api(attest, api) -> None:
     """A private repository's provenance, signed in GitHub's own trust domain (no log, an
     RFC 3161 timestamp: cli/cli's test data), served by the API, verifies against
     GitHub's trusted root and fails against the public-good one."""
-    rw = shared_path("interop", "realworld")
+    rw = interop_path("realworld")
     whl = rw / "gh_github_provenance_demo-0.0.12-py3-none-any.whl"
     line = (rw / "gh_github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl").read_text()
     digest = f"sha256:{_sha256(whl)}"
@@ -285,7 +285,7 @@ def test_github_trust_domain_bundle_from_the_api(attest, api) -> None:
 
 
 def test_sha512_digest_of_npm_provenance_from_the_api(attest, api) -> None:
-    rw = shared_path("interop", "realworld")
+    rw = interop_path("realworld")
     tgz = rw / "npm_sigstore-2.2.0.tgz"
     sha512 = hashlib.sha512(tgz.read_bytes()).hexdigest()
     api.json(f"/orgs/sigstore/attestations/sha512:{sha512}",

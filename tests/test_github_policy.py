@@ -1,5 +1,5 @@
 """gh's and slsa-verifier's policy flags on real GitHub Actions certificates from
-../shared/interop: --owner/--repo as a complete identity, --hostname, the issuer regexp,
+testdata/interop: --owner/--repo as a complete identity, --hostname, the issuer regexp,
 --source-digest, --signer-digest, --deny-self-hosted-runners, --workflow-trigger,
 --build-workflow-input, and verification by digest. Each passes with the value the
 certificate (or provenance) holds and fails with another; each also works per step in a
@@ -27,7 +27,7 @@ from attester.verify import checker
 from attester.verify.certpolicy import CertPolicy, api_for, issuer_for
 from attester.verify.envelope import Demands
 
-from conftest import shared_path
+from conftest import interop_path
 
 # sigstore-python's real GitHub Actions bundle: trailofbits/rfc8785.py release v0.1.2
 COMMIT = "d8b4a6445f38c48b9137a8099706d9b8073146e4"
@@ -35,14 +35,14 @@ OTHER = "0" * 40
 
 
 def _whl() -> list[object]:
-    sig = shared_path("interop", "sigstore")
+    sig = interop_path("sigstore")
     return ["verify", sig / "sp_bundle_v3_github.whl.sigstore",
             "--artifact", sig / "sp_bundle_v3_github.whl",
             "--trusted-root", sig / "trusted_root.sigstore-production.json", "--offline"]
 
 
 def _whl_sha256() -> str:
-    return hashlib.sha256(shared_path("interop", "sigstore",
+    return hashlib.sha256(interop_path("sigstore",
                                       "sp_bundle_v3_github.whl").read_bytes()).hexdigest()
 
 
@@ -149,7 +149,7 @@ def _keyed(tmp_path, payload: bytes):
 def _gradle_statement() -> bytes:
     """slsa-github-generator's gradle builder provenance (a real statement, workflow
     inputs jdk-version=17), taken out of its bundle and re-signed with a test key."""
-    bundle = json.loads(shared_path("interop", "realworld",
+    bundle = json.loads(interop_path("realworld",
                                     "sv_gha_gradle-v2.1.0-push-v13.0.30.build.slsa").read_text())
     return base64.b64decode(bundle["dsseEnvelope"]["payload"])
 
@@ -178,7 +178,7 @@ def test_provenance_side_flags_on_real_provenance(attest, tmp_path, flags, ok, n
 
 
 def test_github_buildtype_provenance_commit_and_trigger(attest, tmp_path) -> None:
-    stmt = shared_path("interop", "provenance",
+    stmt = interop_path("provenance",
                        "cli-cli_reusable-workflow-attestation.statement.json").read_bytes()
     pred = json.loads(stmt)["predicate"]
     commit = pred["buildDefinition"]["resolvedDependencies"][0]["digest"]["gitCommit"]
@@ -218,7 +218,7 @@ steps:
      "certificate workflow-trigger"),
 ])
 def test_github_flags_per_step_in_a_policy_file(tmp_path, values, ok, failing) -> None:
-    sig = shared_path("interop", "sigstore")
+    sig = interop_path("sigstore")
     pol = tmp_path / "policy.yaml"
     pol.write_text(POLICY.format(root=sig / "trusted_root.sigstore-production.json", **values))
     pf = policyfile.load(str(pol))
@@ -269,7 +269,7 @@ def test_policy_file_rejects_a_github_key_of_the_wrong_type(tmp_path) -> None:
     ("{owner: trailofbits, hostname: ghe.example.com}", False),
 ])
 def test_github_identity_keys_in_a_policy_file(tmp_path, step, ok) -> None:
-    sig = shared_path("interop", "sigstore")
+    sig = interop_path("sigstore")
     pol = tmp_path / "policy.yaml"
     body = (step[:-1] if step.startswith("{") else "{" + step) + \
         ", source-uri: github.com/trailofbits/rfc8785.py}"  # a policy beyond the signer

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from conftest import SHARED, shared_path
+from conftest import INTEROP, interop_path
 
-KEYED = SHARED / "interop" / "keyed"
+KEYED = INTEROP / "keyed"
 
 
 def _cases() -> list[dict[str, str]]:
@@ -21,7 +21,7 @@ def _cases() -> list[dict[str, str]]:
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c['envelope']}-{c['key']}-"
                          f"{c['artifacts']}")
 def test_keyed_manifest(attest, case) -> None:
-    base = shared_path("interop", "keyed", "MANIFEST.json").parent
+    base = interop_path("keyed", "MANIFEST.json").parent
     artifacts = sorted((base / case["artifacts"]).iterdir())
     assert artifacts, "the case names artifacts"
     args = ["verify", base / case["envelope"], "--key", base / case["key"]]
@@ -41,7 +41,7 @@ def test_keyed_manifest(attest, case) -> None:
 
 def test_keyid_of_securesystemslib_envelopes_is_only_a_hint(attest) -> None:
     # sslib keyids are its own hash of its key dict; ours differ. Trust comes from the key.
-    base = shared_path("interop", "keyed", "MANIFEST.json").parent
+    base = interop_path("keyed", "MANIFEST.json").parent
     env = json.loads((base / "ecdsa-p256.intoto.json").read_text())
     from attester.signing import keys
 

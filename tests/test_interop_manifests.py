@@ -1,4 +1,4 @@
-"""Every case of ../shared/interop/realworld and ../shared/interop/sigstore gets its expected
+"""Every case of testdata/interop/realworld and testdata/interop/sigstore gets its expected
 verdict offline, sockets blocked, with the flags its MANIFEST names (as the realworld
 README maps them)."""
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import SHARED, shared_path
+from conftest import INTEROP, interop_path
 
 SETS = ("realworld", "sigstore")
 #: manifest field -> verify flag, passed only when the value is not null
@@ -23,7 +23,7 @@ MALFORMED = {"gh-github-provenance-demo-missing-cert",
 def _cases() -> list[tuple[str, dict]]:
     out = []
     for name in SETS:
-        m = SHARED / "interop" / name / "MANIFEST.json"
+        m = INTEROP / name / "MANIFEST.json"
         cases = json.loads(m.read_text())["cases"] if m.exists() else [{"id": "MISSING"}]
         out += [(name, c) for c in cases]
     return out
@@ -33,7 +33,7 @@ def manifest_args(set_name: str, case: dict) -> list[object]:
     """The README's mapping: FILE, --artifact, --trusted-root, --offline, identity, issuer
     (or --no-certificate-oidc-issuer for null), the policy flags that are not null, and
     --npm-publish-key for npm documents that name the registry key."""
-    base = shared_path("interop", set_name, "MANIFEST.json").parent
+    base = interop_path(set_name, "MANIFEST.json").parent
     files = case["files"]
     args: list[object] = ["verify", base / (files.get("bundle") or files["provenance"]),
                           "--trusted-root", base / case["trusted_root"], "--offline"]

@@ -1,4 +1,4 @@
-"""Real Sigstore bundles (sigstore-python's test assets in ../shared) verify offline to the
+"""Real Sigstore bundles (sigstore-python's test assets in testdata/interop) verify offline to the
 verdicts the manifest gives, with sockets blocked."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from conftest import SHARED, shared_path
+from conftest import INTEROP, interop_path
 
-SIG = SHARED / "interop" / "sigstore"
+SIG = INTEROP / "sigstore"
 
 
 def _cases() -> list[dict]:
@@ -23,7 +23,7 @@ def _cases() -> list[dict]:
 
 
 def _args(case: dict) -> list[object]:
-    base = shared_path("interop", "sigstore", "MANIFEST.json").parent
+    base = interop_path("sigstore", "MANIFEST.json").parent
     args: list[object] = ["verify", base / case["files"]["bundle"],
                           "--trusted-root", base / case["trusted_root"], "--offline"]
     if "artifact" in case["files"]:
@@ -154,15 +154,15 @@ def test_blob_bundle_cannot_satisfy_provenance_policy(attest) -> None:
 
 
 def test_jsonl_with_bare_dsse_and_no_key_says_what_is_missing(attest, tmp_path) -> None:
-    env = json.loads(shared_path("interop", "keyed", "ecdsa-p256.intoto.json").read_text())
+    env = json.loads(interop_path("keyed", "ecdsa-p256.intoto.json").read_text())
     jsonl = tmp_path / "x.intoto.jsonl"
     jsonl.write_text(json.dumps(env) + "\n")
     r = attest("verify", jsonl, "--certificate-identity", "a", "--certificate-oidc-issuer", "b",
                "--offline", "--predicate-type", "https://slsa.dev/provenance/v1")
     assert r.code == 1
     assert "carries no certificate or transparency-log entry" in r.err
-    pub = shared_path("interop", "keyed", "ecdsa-p256.pub")
-    art = shared_path("interop", "keyed", "artifacts", "kubectl")
+    pub = interop_path("keyed", "ecdsa-p256.pub")
+    art = interop_path("keyed", "artifacts", "kubectl")
     r = attest("verify", jsonl, "--key", pub, "--artifact", art)
     assert r.code == 0, r.err
 
@@ -171,7 +171,7 @@ def test_bare_signature_and_certificate_pair(attest, tmp_path) -> None:
     """A cosign-style FILE.sig + FILE.cert cut from a real bundle: the signature and the
     identity check out, but with no log entry nothing proves when it was signed."""
     case = _gha_case()
-    base = shared_path("interop", "sigstore", "MANIFEST.json").parent
+    base = interop_path("sigstore", "MANIFEST.json").parent
     bundle = json.loads((base / case["files"]["bundle"]).read_text())
     vm = bundle["verificationMaterial"]
     cert_b64 = (vm.get("certificate") or vm["x509CertificateChain"]["certificates"][0])["rawBytes"]

@@ -174,7 +174,7 @@ def test_timestamp_only_bundle_in_a_domain_without_logs(attest, standin, tmp_pat
     assert r.code == 1, r.err
 
 
-# -- sigstore-js on the real-world sets in ../shared ---------------------------------------------
+# -- sigstore-js on the real-world sets in testdata/interop ---------------------------------------------
 
 #: Invalid for a policy sigstore-js does not check (tag, builder, artifact in the subjects):
 #: its signature-level verdict is "ok", and attest fails them on the policy.
@@ -192,11 +192,11 @@ DISAGREE = {"sp-dsse-slsa-v1-staging-rekor-v2-valid": "digest mismatch",
 
 
 def _shared_cases() -> list[tuple[str, dict]]:
-    from conftest import SHARED
+    from conftest import INTEROP
 
     out = []
     for name in ("sigstore", "realworld"):
-        m = SHARED / "interop" / name / "MANIFEST.json"
+        m = INTEROP / name / "MANIFEST.json"
         cases = json.loads(m.read_text())["cases"] if m.exists() else [{"id": "MISSING"}]
         out += [(name, c) for c in cases]
     return out
@@ -205,9 +205,9 @@ def _shared_cases() -> list[tuple[str, dict]]:
 @pytest.mark.parametrize(("set_name", "case"), _shared_cases(),
                          ids=lambda v: v["id"] if isinstance(v, dict) else v)
 def test_sigstore_js_on_shared_cases(set_name, case, tmp_path) -> None:
-    from conftest import shared_path
+    from conftest import interop_path
 
-    base = shared_path("interop", set_name, "MANIFEST.json").parent
+    base = interop_path(set_name, "MANIFEST.json").parent
     files = case["files"]
     text = (base / (files.get("bundle") or files["provenance"])).read_text()
     try:
@@ -261,9 +261,9 @@ def test_real_checkpoint_checked_against_the_roots_log_name(attest, tmp_path) ->
     """sigstore-python's real staging bundle verifies; with the trusted root naming its log
     at another host (same key), its checkpoint (`rekor.sigstage.dev - ...`) names another
     log, and attest and sigstore-js both refuse it."""
-    from conftest import shared_path
+    from conftest import interop_path
 
-    base = shared_path("interop", "sigstore", "MANIFEST.json").parent
+    base = interop_path("sigstore", "MANIFEST.json").parent
     bundle, artifact = base / "sp_bundle_v3.txt.sigstore", base / "sp_bundle_v3.txt"
     root = json.loads((base / "trusted_root.sigstore-staging.json").read_text())
     moved = tmp_path / "root.json"

@@ -12,9 +12,9 @@ from attester.signing import keys
 
 
 def test_every_real_statement_in_shared_passes_the_lenient_check() -> None:
-    from conftest import shared_path
+    from conftest import interop_path
 
-    folder = shared_path("interop", "provenance")
+    folder = interop_path("provenance")
     docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     assert docs
     for doc in docs:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import shared_path, sign_keyless
+from conftest import interop_path, sign_keyless
 from sigstore_standin import SigstoreStandIn
 
 
@@ -165,11 +165,11 @@ def test_intoto_v002_from_another_log_or_ca_fails(attest, standin, tmp_path) -> 
 
 
 def _other_cert_pem() -> bytes:
-    """A real Fulcio certificate that is not the bundle's (from ../shared's interop set)."""
+    """A real Fulcio certificate that is not the bundle's (from testdata/interop's interop set)."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    doc = json.loads(shared_path("interop", "realworld",
+    doc = json.loads(interop_path("realworld",
                                  "sg_sigstore.js@2.0.0-provenance.sigstore.json").read_text())
     raw = doc["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"]
     return x509.load_der_x509_certificate(base64.b64decode(raw)).public_bytes(Encoding.PEM)

@@ -2,8 +2,8 @@
 
 A seeded generator (``ATTEST_MUTATION_SEED`` picks another seed; the default is fixed so
 a failure reproduces) mutates valid documents a few thousand times: keyed envelopes
-(ours and securesystemslib's from ../shared), Sigstore bundles (from the stand-in and
-from ../shared/interop/sigstore), policy files and the chain's documents. For each one:
+(ours and securesystemslib's from testdata/interop), Sigstore bundles (from the stand-in and
+from testdata/interop/sigstore), policy files and the chain's documents. For each one:
 
 - no input ends in "internal error" or a traceback; the exit code is 0, 1 or 2;
 - a mutation that changes signed content or a trust-relevant field never exits 0 (what
@@ -35,7 +35,7 @@ from attester.jsonio import dumps_compact
 from attester.signing import keys
 from attester.signing.dsse import Envelope, Signature, pae
 
-from conftest import shared_path
+from conftest import interop_path
 
 SEED = int(os.environ.get("ATTEST_MUTATION_SEED", "20261130"))
 ME = "release-bot@example.com"
@@ -346,7 +346,7 @@ def test_mutated_keyed_envelopes_never_pass(tmp_path) -> None:
 
 @pytest.mark.parametrize("alg", ["ed25519", "rsa-3072"])
 def test_mutated_securesystemslib_envelopes_never_pass(tmp_path, alg) -> None:
-    base = shared_path("interop", "keyed")
+    base = interop_path("keyed")
     args = ["--key", base / f"{alg}.pub", "--artifact", base / "artifacts" / "kubectl"]
     counts = fuzz(tmp_path, (base / f"{alg}.intoto.json").read_bytes(),
                   lambda p: ["verify", p, *args], envelope_view, n=300, seed_offset=2,
@@ -378,7 +378,7 @@ def test_mutated_standin_bundles_never_pass(tmp_path, standin, repo, monkeypatch
 
 
 def _manifest_case(case_id: str) -> tuple[bytes, list[object]]:
-    base = shared_path("interop", "sigstore")
+    base = interop_path("sigstore")
     case = next(c for c in json.loads((base / "MANIFEST.json").read_text())["cases"]
                 if c["id"] == case_id)
     args: list[object] = ["--trusted-root", base / case["trusted_root"], "--offline",

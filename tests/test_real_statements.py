@@ -1,4 +1,4 @@
-"""Policies read real provenance (GitHub's, Cloud Build's, from ../shared) the way the
+"""Policies read real provenance (GitHub's, Cloud Build's, from testdata/interop) the way the
 tools they come from do: builder ids, sources, refs and build types of each layout."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from attester.signing import keys
 from attester.signing.signers import sign_envelope
 from attester.signing.signers.keyfile import KeyFileSigner
 
-from conftest import shared_path
+from conftest import interop_path
 
 CASES = {
     "cli-cli_custom-issuer.statement.json": [
@@ -33,7 +33,7 @@ CASES = {
 
 
 def _signed(tmp_path, name: str):
-    path = shared_path("interop", "provenance", name)
+    path = interop_path("provenance", name)
     key = keys.generate("ecdsa-p256")
     (tmp_path / "k.pub").write_bytes(keys.public_pem(key.public_key()))
     env = sign_envelope("application/vnd.in-toto+json", path.read_bytes(), [KeyFileSigner(key)])

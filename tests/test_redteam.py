@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
-from conftest import shared_path
+from conftest import interop_path
 
 GHA = "https://token.actions.githubusercontent.com"
 PUBLISH = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
@@ -14,11 +14,11 @@ WHEEL_ID = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.
 
 
 def _rw(name: str):
-    return shared_path("interop", "realworld", name)
+    return interop_path("realworld", name)
 
 
 def _sg(name: str):
-    return shared_path("interop", "sigstore", name)
+    return interop_path("sigstore", name)
 
 
 def _publish_item() -> dict:

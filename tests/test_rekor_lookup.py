@@ -166,9 +166,9 @@ REAL = "https://github.com/slsa-framework/slsa-github-generator/.github/workflow
 def test_real_bare_envelope_verified_by_its_real_entry(attest, standin, tmp_path) -> None:
     """The public-good Rekor's real answer, served on loopback, verifies the real envelope
     against the real production trusted root (the index is found by payload hash)."""
-    from conftest import TESTDATA, shared_path
+    from conftest import TESTDATA, interop_path
 
-    root = shared_path("interop", "sigstore", "trusted_root.sigstore-production.json")
+    root = interop_path("sigstore", "trusted_root.sigstore-production.json")
     answer = json.loads((TESTDATA / "rekor" / "slsa-generator-v1.2.0-entry.json").read_text())
     (uuid,) = answer
     standin.by_uuid[uuid] = answer

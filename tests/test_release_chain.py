@@ -230,9 +230,9 @@ def test_promo_tools_format_and_file_promotion(attest, release, tmp_path) -> Non
 def test_kpromo_real_manifests_parse() -> None:
     from attester.release.promote import read_file_manifest, read_image_manifest
 
-    from conftest import shared_path
+    from conftest import interop_path
 
-    krel = shared_path("interop", "krel", "SOURCES.md").parent
+    krel = interop_path("krel", "SOURCES.md").parent
     promos = read_image_manifest(str(krel / "promoter-manifest.thin.k8s-staging-bom.yaml"),
                                  str(krel / "images.k8s-staging-bom.yaml"))
     assert promos[0].source == "gcr.io/k8s-staging-bom" and promos[0].name == "bom"
@@ -411,9 +411,9 @@ def test_generated_documents_match_their_schemas(attest, release) -> None:
 def test_krel_legacy_stage_provenance(attest, release, tmp_path) -> None:
     """krel's real (unsigned) stage provenance, Statement v0.1 / SLSA v0.1: signed by the
     release team, it is read by the gate like ours."""
-    from conftest import shared_path
+    from conftest import interop_path
 
-    krel = shared_path("interop", "krel", "k8s-1.23.0-alpha.4-stage-provenance.json")
+    krel = interop_path("krel", "k8s-1.23.0-alpha.4-stage-provenance.json")
     r = attest("sign", krel, "--key", "stage.key", "-o", tmp_path / "krel.intoto.json")
     assert r.code == 0, r.err
     r = attest("verify", tmp_path / "krel.intoto.json", "--key", "stage.pub",

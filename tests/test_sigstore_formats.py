@@ -7,14 +7,14 @@ import base64
 import json
 from pathlib import Path
 
-from conftest import shared_path
+from conftest import interop_path
 from sigstore_standin import SigstoreStandIn
 
 RELEASE_SAN = "https://dotcom.releases.github.com"
 
 
 def _rw(name: str):
-    return shared_path("interop", "realworld", name)
+    return interop_path("realworld", name)
 
 
 def _release_args(bundle, *extra):
@@ -95,7 +95,7 @@ def test_tsa_only_bundle_tampering_fails(attest, tmp_path) -> None:
 
 
 def test_timestamp_alone_is_not_enough_when_the_root_has_a_log(attest) -> None:
-    root = shared_path("interop", "sigstore", "trusted_root.sigstore-production.json")
+    root = interop_path("sigstore", "trusted_root.sigstore-production.json")
     args = _release_args(_rw("gh_github_release_bundle.json"), "--no-certificate-oidc-issuer")
     args[args.index("--trusted-root") + 1] = root
     r = attest(*args)
@@ -158,7 +158,7 @@ def test_bundle_omitting_proto3_defaults_loads(attest, repo, monkeypatch, tmp_pa
 
 def _npm_args(doc, *extra):
     return ["verify", doc, "--artifact", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz"),
-            "--trusted-root", shared_path("interop", "sigstore", "trusted_root.sigstore-production.json"),
+            "--trusted-root", interop_path("sigstore", "trusted_root.sigstore-production.json"),
             "--offline", "--certificate-identity",
             "https://github.com/ramonpetgrave64/gundam-visor/.github/workflows/npm-publish.yml@refs/tags/v1.0.1",
             "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com", *extra]
@@ -224,7 +224,7 @@ def _compact(name: str) -> str:
 
 def _sigstore_js_args(path, *extra):
     return ["verify", path, "--artifact", _rw("npm_sigstore-2.2.0.tgz"),
-            "--trusted-root", shared_path("interop", "sigstore", "trusted_root.sigstore-production.json"),
+            "--trusted-root", interop_path("sigstore", "trusted_root.sigstore-production.json"),
             "--offline", "--certificate-identity",
             "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
             "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com", *extra]
@@ -317,7 +317,7 @@ def test_rekor_v2_dsse_entry_tampering_fails(attest, tmp_path) -> None:
     (tmp_path / "b.json").write_text(json.dumps(doc))
     r = attest(*_rekor2_args(tmp_path / "b.json"))
     assert r.code == 1 and "signature" in r.err
-    r = attest(*_rekor2_args(REKOR2_DSSE, shared_path("interop", "sigstore",
+    r = attest(*_rekor2_args(REKOR2_DSSE, interop_path("sigstore",
                                                       "trusted_root.sigstore-production.json")))
     assert r.code == 1
 
@@ -369,7 +369,7 @@ def test_intoto_proof_is_checked_whatever_the_media_type_says(attest, tmp_path) 
         doc["verificationMaterial"]["tlogEntries"][0]["inclusionProof"] = bad
         (tmp_path / "b.json").write_text(json.dumps(doc))
         r = attest("verify", tmp_path / "b.json", "--trusted-root",
-                   shared_path("interop", "sigstore", "trusted_root.sigstore-production.json"),
+                   interop_path("sigstore", "trusted_root.sigstore-production.json"),
                    "--offline", "--certificate-identity-regexp", ".*", "--certificate-oidc-issuer",
                    "https://token.actions.githubusercontent.com", "--predicate-type",
                    "https://slsa.dev/provenance/v1")

@@ -48,9 +48,9 @@ def test_raw_p1363_signature_is_still_bound_to_the_payload(attest, tmp_path) -> 
 
 
 def test_vsa_flags_on_provenance_fail_and_bad_levels_are_usage_errors(attest) -> None:
-    from conftest import shared_path
+    from conftest import interop_path
 
-    keyed = shared_path("interop", "keyed")
+    keyed = interop_path("keyed")
     r = attest("verify", keyed / "ecdsa-p256.intoto.json", "--key", keyed / "ecdsa-p256.pub",
                "--verified-level", "SLSA_BUILD_LEVEL_1")
     assert r.code == 1 and "apply to a VSA" in r.err
