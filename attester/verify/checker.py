@@ -192,11 +192,12 @@ def _blob_sha256(spec: str) -> bytes:
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
                     blob: str | None = None) -> Report:
     from attester.signing.dsse import looks_like_envelope, parse_envelope
-    from attester.verify import bundles, npm_attestations
+    from attester.verify import bundles, gcb_provenance, npm_attestations
 
+    if gcb_provenance.looks_like(doc):
+        return _verify_gcb(doc, where, trust, demands)
     if not trust.given():
-        raise UsageError("no trusted key or signer given: verification needs something to "
-                         "trust")
+        raise no_trust_error()
     if demands.is_empty():
         raise empty_policy_error()
     if npm_attestations.looks_like(doc):
@@ -220,6 +221,27 @@ def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: De
                                threshold=trust.threshold, demands=demands)
     raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore bundle; "
                      "is it an unsigned statement? sign it with 'attest sign'")
+
+
+def no_trust_error() -> UsageError:
+    return UsageError("no trusted key or signer given: verification needs something to trust",
+                      hint="pass --key PUB, or --certificate-identity and "
+                      "--certificate-oidc-issuer for keyless signatures")
+
+
+def _verify_gcb(doc: Any, where: str, trust: Trust, demands: Demands) -> Report:
+    """Cloud Build's signed provenance: Google's keys (built in) are its only signers."""
+    from attester.verify import gcb_provenance
+
+    if trust.given():
+        raise UsageError(f"{where} is Cloud Build's provenance, signed by Google's Cloud Build "
+                         "keys that attest carries: --key and certificate flags do not apply",
+                         hint="drop them; name the image by digest and the policy flags")
+    if demands.is_empty():
+        raise empty_policy_error()
+    checks, stmt = gcb_provenance.verify(doc, where=where, policy=demands.policy,
+                                         artifacts=demands.artifacts, stores=demands.stores)
+    return Report(attestation=where, checks=tuple(checks), statement=stmt)
 
 
 def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
