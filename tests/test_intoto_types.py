@@ -69,3 +69,56 @@ def test_subjects_are_judged_by_shape_with_the_same_verdict() -> None:
                 {"name": "x", "digest": {"sha256": SHA}, "annotations": "a string"}):
         bad = {**good, "subject": [*good["subject"][:250], odd, *good["subject"][250:]]}
         assert statement_problem(bad, strict=False) is not None, odd
+
+
+# -- issue 17 item 5: the predicate is optional in in-toto v1 ---------------------------------
+
+PUBLISH = "https://docs.pypi.org/attestations/publish/v1"
+
+
+def _publish_statement(predicate: object = None, *, drop: bool = False) -> dict:
+    stmt = {"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "kubectl", "digest": {"sha256": SHA}}],
+            "predicateType": PUBLISH, "predicate": predicate}
+    if drop:
+        del stmt["predicate"]
+    return stmt
+
+
+def test_a_null_empty_or_absent_predicate_is_a_valid_statement() -> None:
+    for stmt in (_publish_statement(None), _publish_statement({}), _publish_statement(drop=True)):
+        assert statement_problem(stmt, strict=True) is None
+        assert statement_problem(stmt, strict=False) is None
+    # the rest is still judged: no subject, or a predicate that is not an object
+    assert statement_problem({**_publish_statement(None), "subject": []},
+                             strict=False) == "At least one subject required"
+    assert "Struct must be in a dict" in str(statement_problem(_publish_statement([]),
+                                                               strict=False))
+
+
+def test_sign_and_verify_a_statement_without_predicate(attest, tmp_path) -> None:
+    key = keys.generate("ed25519")
+    (tmp_path / "k.key").write_bytes(keys.private_pem(key, None))
+    (tmp_path / "k.pub").write_bytes(keys.public_pem(key.public_key()))
+    (tmp_path / "kubectl").write_bytes(ARTIFACT)
+    for name, stmt in (("null", _publish_statement(None)), ("empty", _publish_statement({})),
+                       ("absent", _publish_statement(drop=True))):
+        (tmp_path / f"{name}.json").write_text(json.dumps(stmt))
+        r = attest("sign", tmp_path / f"{name}.json", "--key", tmp_path / "k.key",
+                   "--output", tmp_path / f"{name}.intoto.json")
+        assert r.code == 0, (name, r.err)
+        r = attest("verify", tmp_path / f"{name}.intoto.json", "--key", tmp_path / "k.pub",
+                   "--artifact", tmp_path / "kubectl", "--predicate-type", PUBLISH)
+        assert r.code == 0, (name, r.err)
+        assert f"ok  predicate-type: {PUBLISH}" in r.out
+
+
+def test_sign_still_wants_a_predicate_for_slsa_provenance(attest, tmp_path) -> None:
+    stmt = {**_publish_statement(None), "predicateType": "https://slsa.dev/provenance/v1"}
+    (tmp_path / "s.json").write_text(json.dumps(stmt))
+    key = keys.generate("ed25519")
+    (tmp_path / "k.key").write_bytes(keys.private_pem(key, None))
+    r = attest("sign", tmp_path / "s.json", "--key", tmp_path / "k.key")
+    assert r.code == 2
+    assert "predicate: does not match slsa-provenance-v1.schema.json: (root): None is not of " \
+        "type 'object'" in r.err, r.err

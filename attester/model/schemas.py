@@ -85,10 +85,10 @@ def validate_statement(doc: Any, *, where: str) -> None:
     validate(doc, "in-toto-statement-v0.1.schema.json" if legacy else
              "in-toto-statement-v1.schema.json", where=where)
     schema = PREDICATE_SCHEMAS.get(doc.get("predicateType", ""))
+    predicate = doc.get("predicate")  # optional in v1: SLSA's schemas refuse its absence
     if schema:
-        validate(doc["predicate"], schema, where=f"{where}: predicate")
-    build = doc["predicate"].get("buildDefinition") if isinstance(doc["predicate"], dict) \
-        else None
+        validate(predicate, schema, where=f"{where}: predicate")
+    build = predicate.get("buildDefinition") if isinstance(predicate, dict) else None
     if isinstance(build, dict) and build.get("buildType") in BUILD_TYPE_SCHEMAS:
         validate(build, BUILD_TYPE_SCHEMAS[build["buildType"]],
                  where=f"{where}: buildDefinition")
