@@ -8,11 +8,11 @@ import json
 
 from attester.jsonio import MAX_DEPTH, _nesting_depth_scan, nesting_depth
 
-from conftest import interop_path
+from conftest import INTEROP
 
 
 def test_same_depth_on_real_attestations_and_their_payloads() -> None:
-    root = interop_path("interop")
+    root = INTEROP
     seen = 0
     for path in sorted(root.rglob("*.json*")):
         text = path.read_text(errors="replace")
