@@ -190,7 +190,7 @@ def test_attach_and_verify_image_and_require_provenance(attest, release) -> None
     # --digest/--artifact would be ignored for an image: refused, never silently dropped
     r = attest("verify", f"oci://{reg}/{app}:v1.0.0", "--key", "stage.pub",
                "--digest", "sha256:" + "0" * 64)
-    assert r.code == 2 and "do not apply to verify oci://REF" in r.err, r.err
+    assert r.code == 2 and "--digest does not apply to verify oci://REF" in r.err, r.err
     r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
                "require", "--key", "stage.pub")
     assert r.code == 0, r.err

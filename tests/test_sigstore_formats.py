@@ -349,11 +349,11 @@ def test_npm_publish_key_is_refused_where_it_cannot_apply(attest, tmp_path) -> N
     doc = _rw("sv_npm_gundam-visor-cli-v1-tag.tgz.json")
     r = attest("verify", "--chain", doc, "--artifact", _rw("sv_npm_gundam-visor-cli-v1-tag.tgz"),
                "--key", key, "--npm-publish-key", key)
-    assert r.code == 2 and "not to --chain" in r.err
+    assert r.code == 2 and "--npm-publish-key does not apply to --chain" in r.err
     r = attest("verify", "--signature", key, "--certificate", key, "--artifact", key,
                "--certificate-identity", "x", "--certificate-oidc-issuer", "y",
                "--npm-publish-key", key)
-    assert r.code == 2 and "not to a signature pair" in r.err
+    assert r.code == 2 and "--npm-publish-key does not apply to a signature pair" in r.err
 
 
 def test_intoto_proof_is_checked_whatever_the_media_type_says(attest, tmp_path) -> None:

@@ -29,10 +29,9 @@ from attester.cli import (
     verify,
 )
 from attester.cli.parsing import Parser, did_you_mean
-from attester.cli.verify_chain import CHAIN_REFUSED, CHAIN_SIGNER_FLAGS
 from attester.errors import AttesterError, UsageError
 
-__all__ = ["CHAIN_REFUSED", "CHAIN_SIGNER_FLAGS", "build_parser", "main", "parse_args"]
+__all__ = ["build_parser", "main", "parse_args"]
 
 EXAMPLES = """\
 examples (the release flow):

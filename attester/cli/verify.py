@@ -6,10 +6,11 @@ import argparse
 import functools
 from typing import Any
 
+from attester.cli import verify_modes
 from attester.cli.common import add_quiet, add_store_flags, store_options
 from attester.cli.parsing import Subcommands
 from attester.cli.report import print_report
-from attester.cli.verify_chain import flag, given, refuse_chain_flags, verify_chain
+from attester.cli.verify_chain import verify_chain
 from attester.cli.verify_github import verify_from_github
 from attester.cli.verify_vsa import write_vsa
 from attester.errors import UsageError
@@ -31,14 +32,11 @@ def _identity(args: argparse.Namespace) -> Any:
 
 def _no_issuer(args: argparse.Namespace, identity: Any) -> Any:
     """--no-certificate-oidc-issuer: the certificate must name no issuer (GitHub release
-    attestations); it replaces, and so contradicts, any issuer flag."""
+    attestations); it replaces any issuer flag (verify_modes refuses both together)."""
     import attrs
 
     if not getattr(args, "no_certificate_oidc_issuer", False):
         return identity
-    if args.certificate_oidc_issuer or getattr(args, "certificate_oidc_issuer_regexp", None):
-        raise UsageError("--no-certificate-oidc-issuer and --certificate-oidc-issuer "
-                         "contradict each other: give one")
     return attrs.evolve(identity, issuer=None, no_issuer=True)
 
 
@@ -56,31 +54,15 @@ def run(args: argparse.Namespace) -> int:
     from attester.verify.envelope import Demands
     from attester.verify.policy import Policy
 
-    if args.chain:
-        refuse_chain_flags(args)
-    if args.require_complete and not args.artifacts:
-        raise UsageError("--require-complete needs --artifacts STORE_URI")
-    if args.policy and not args.chain:
-        raise UsageError("--policy names a signer per release step; it applies to --chain "
-                         "(and 'attest audit')", hint="for one attestation pass --key or "
-                         "--certificate-identity and the policy flags")
-    if args.vsa_out and not (args.vsa_key or args.vsa_keyless):
-        raise UsageError("--vsa-out needs --vsa-key KEY or --vsa-keyless")
-    for dest in ("vsa_key", "vsa_keyless", "vsa_trust_config"):
-        if not args.vsa_out and not args.chain and given(args, dest):
-            raise UsageError(f"{flag(dest)} signs the summary --vsa-out writes",
-                             hint="pass --vsa-out FILE, or drop it")
-    if args.vsa_trust_config and not args.vsa_keyless and not args.chain:
-        raise UsageError("--vsa-trust-config applies to --vsa-keyless")
+    mode = verify_modes.check(args)  # every flag this mode cannot take: exit 2, naming it
+    Mode = verify_modes.Mode  # noqa: N806 - the enum, named as in verify_modes
     identity = _no_issuer(args, _identity(args))
     args.artifact = _with_digests(args)
     where = args.attestation
     # A plain attestation file is judged by verify_document, which knows the documents that
     # carry their own trust (Cloud Build's provenance, signed by Google's keys).
-    plain_file = bool(where) and not args.chain and not where.startswith("oci://")
-    if (not args.key and not identity.given() and not (args.chain and args.policy)
-            and not plain_file):
-        if args.chain:
+    if not args.key and not identity.given() and mode not in (Mode.CHAIN_POLICY, Mode.FILE):
+        if mode == Mode.CHAIN:
             raise UsageError("no trusted signer given: --chain needs to know who signs each "
                              "release step", hint="pass --policy POLICY naming each step's "
                              "signer (see README), or --key PUB trusted for every step")
@@ -104,38 +86,17 @@ def run(args: argparse.Namespace) -> int:
                                          progress=not args.quiet),
         hash_store=functools.partial(checker.hash_store, options=opts, progress=not args.quiet))
     every: list[Any] | None = None
-    if args.chain:
-        if args.npm_publish_key:
-            raise UsageError("--npm-publish-key applies to one npm registry attestations "
-                             "document, not to --chain")
-        if args.policy and args.no_certificate_oidc_issuer:
-            raise UsageError("--no-certificate-oidc-issuer does not apply with --policy: the "
-                             "policy file names each step's signer")
+    if mode in verify_modes.CHAINS:
         return verify_chain(args, identity)
-    if args.signature or args.certificate:
-        if args.npm_publish_key:
-            raise UsageError("--npm-publish-key applies to npm registry attestations, not to "
-                             "a signature pair")
-        if not (args.signature and args.certificate and len(args.artifact or []) == 1):
+    if mode == Mode.PAIR:
+        if len(args.artifact or []) != 1:
             raise UsageError("a signature pair needs --signature FILE.sig, --certificate "
                              "FILE.cert and one --artifact FILE")
         report = checker.verify_blob_pair(args.signature, args.certificate, args.artifact[0],
                                           identity)
-    elif not where and (args.owner or args.repo) and args.artifact:
-        if args.npm_publish_key:
-            raise UsageError("--npm-publish-key applies to an npm registry attestations "
-                             "document: name it as ATTESTATION")
+    elif mode == Mode.GITHUB:
         report, every = verify_from_github(args, identity, demands)
     else:
-        if not where:
-            raise UsageError("name the attestation to verify",
-                             hint="or fetch it from GitHub: --artifact FILE --owner O")
-        if args.threshold < 1 or args.threshold > max(len(args.key or []), 1):
-            raise UsageError(f"--threshold {args.threshold} must be between 1 and the "
-                             f"number of --key given ({len(args.key or [])})")
-        if args.rekor_url and args.offline:
-            raise UsageError("--rekor-url looks the envelope up online; it cannot go with "
-                             "--offline")
         if args.rekor_url:
             from attester.verify.rekor_lookup import check_url
 
@@ -144,13 +105,7 @@ def run(args: argparse.Namespace) -> int:
             args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,
             rekor_url=args.rekor_url, npm_publish_key=args.npm_publish_key)
-        if where.startswith("oci://"):
-            if args.artifact:  # --artifact and --digest (folded in above)
-                raise UsageError("--artifact and --digest do not apply to verify oci://REF: "
-                                 "the image is the artifact, checked by its own digest",
-                                 hint="pin the image instead: oci://REGISTRY/REPO@sha256:HEX")
-            if args.limit < 1:
-                raise UsageError(f"--limit {args.limit} must be at least 1")
+        if mode == Mode.OCI:
             report = checker.verify_image(where, trust, demands,
                                           insecure=args.insecure_registry, limit=args.limit)
         else:

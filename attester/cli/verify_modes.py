@@ -1,0 +1,233 @@
+"""Which ``attest verify`` flags each mode takes: one declared table, checked in one place.
+
+``attest verify`` has several modes (an attestation file, ``oci://REF``, GitHub's
+attestation API, a ``.sig``/``.cert`` pair, ``--chain`` with or without ``--policy``).
+Every flag of the verify parser is declared in :data:`VERIFY_FLAGS` with the modes that
+take it; :func:`check` refuses (exit 2, naming the flag and the mode) a flag given in a
+mode that does not take it, a flag given without the flag it needs, and two flags that
+contradict each other. A flag that is not declared here fails ``tests/test_verify_modes.py``
+(no flag can land without saying what each mode does with it).
+
+To add a flag: one line in :data:`VERIFY_FLAGS`, ``"dest": Takes(MODES, why="...")``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from attester.errors import UsageError
+
+
+class Mode(enum.Flag):
+    """How ``attest verify`` was asked to verify (exactly one per command line)."""
+
+    FILE = enum.auto()  #: ATTESTATION is a file: envelope, bundle, npm document, JSON Lines
+    OCI = enum.auto()  #: ATTESTATION is oci://REF: the image's attached attestations
+    GITHUB = enum.auto()  #: no ATTESTATION, --owner/--repo and --artifact: GitHub's API
+    PAIR = enum.auto()  #: --signature FILE.sig --certificate FILE.cert --artifact FILE
+    CHAIN = enum.auto()  #: --chain, one signer from the command line for every step
+    CHAIN_POLICY = enum.auto()  #: --chain --policy: the policy file names each step's signer
+
+
+#: What the refusal says each mode is.
+MODE_TEXT: Mapping[Mode, str] = {
+    Mode.FILE: "an attestation file", Mode.OCI: "verify oci://REF",
+    Mode.GITHUB: "attestations from GitHub's API (no ATTESTATION)",
+    Mode.PAIR: "a signature pair", Mode.CHAIN: "--chain",
+    Mode.CHAIN_POLICY: "--chain with --policy"}
+
+NONE = Mode(0)
+ONE = Mode.FILE | Mode.OCI | Mode.GITHUB  #: one attestation (or the best of several)
+CHAINS = Mode.CHAIN | Mode.CHAIN_POLICY
+SIGNER = ONE | Mode.PAIR | Mode.CHAIN  #: who signs, said on the command line
+ALL = ONE | Mode.PAIR | CHAINS
+
+STEP_POLICY = "set it under its step in the --policy file (or in one attestation's verify)"
+ONE_VSA = "a verification summary describes one verified attestation"
+PAIR_FILE = ("a .sig/.cert pair signs a file and has no statement: verify its Sigstore "
+             "bundle to check one")
+
+
+def _threshold(args: argparse.Namespace) -> None:
+    n, keys = args.threshold, len(getattr(args, "key", None) or [])
+    if n < 1 or n > max(keys, 1):
+        raise UsageError(f"--threshold {n} must be between 1 and the number of --key "
+                         f"given ({keys})")
+
+
+def _limit(args: argparse.Namespace) -> None:
+    if args.limit < 1:
+        raise UsageError(f"--limit {args.limit} must be at least 1")
+
+
+@attrs.frozen
+class Takes:
+    """The modes that take a flag, and what else it asks of the command line."""
+
+    modes: Mode
+    #: said after the refusal: why the mode cannot take it, or what to do instead
+    why: str = ""
+    #: one of these flags must be given too (dests)
+    needs: tuple[str, ...] = ()
+    #: none of these may be given with it (dests)
+    excludes: tuple[str, ...] = ()
+    #: its value is checked here too (a range), before anything is read
+    valid: Callable[[argparse.Namespace], None] | None = attrs.field(default=None, eq=False)
+
+
+#: Every ``attest verify`` flag (argparse dest) -> the modes that take it. Declare a new
+#: flag here, one line; tests/test_verify_modes.py fails for a flag missing here.
+VERIFY_FLAGS: Mapping[str, Takes] = {
+    # what to verify (these choose the mode)
+    "attestation": Takes(Mode.FILE | Mode.OCI, why="name every attestation with --chain; a "
+                         "signature pair is --signature and --certificate"),
+    "chain": Takes(CHAINS),
+    "policy": Takes(Mode.CHAIN_POLICY, why="--policy names a signer per release step; it "
+                    "applies to --chain (and 'attest audit'): for one attestation pass --key "
+                    "or --certificate-identity and the policy flags"),
+    "signature": Takes(Mode.PAIR, needs=("certificate",), why="a signature pair is verified "
+                       "on its own"),
+    "certificate": Takes(Mode.PAIR, needs=("signature",), why="a signature pair is verified "
+                         "on its own"),
+    # who signs
+    "key": Takes(ONE | Mode.CHAIN, why="the policy file names each step's signer; a "
+                 "signature pair is keyless"),
+    "threshold": Takes(ONE | Mode.CHAIN, valid=_threshold, why="the policy file names each "
+                       "step's signer; a signature pair is keyless"),
+    "certificate_identity": Takes(SIGNER, why="the policy file names each step's signer"),
+    "certificate_identity_regexp": Takes(SIGNER, why="the policy file names each step's signer"),
+    "certificate_oidc_issuer": Takes(SIGNER, why="the policy file names each step's signer"),
+    "certificate_oidc_issuer_regexp": Takes(SIGNER, excludes=("certificate_oidc_issuer",),
+                                            why="the policy file names each step's signer"),
+    "no_certificate_oidc_issuer": Takes(SIGNER, excludes=(
+        "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"),
+        why="the policy file names each step's signer"),
+    "owner": Takes(SIGNER, why="the policy file names each step's signer"),
+    "repo": Takes(SIGNER, why="the policy file names each step's signer"),
+    "signer_workflow": Takes(SIGNER, why="the policy file names each step's signer"),
+    "signer_repo": Takes(SIGNER, why="the policy file names each step's signer"),
+    "hostname": Takes(SIGNER, why="the policy file names each step's signer"),
+    "signer_digest": Takes(SIGNER, why="the policy file names each step's signer"),
+    "deny_self_hosted_runners": Takes(SIGNER, why="the policy file names each step's signer"),
+    "source_digest": Takes(ONE | Mode.PAIR, why=STEP_POLICY),
+    "workflow_trigger": Takes(ONE | Mode.PAIR, why=STEP_POLICY),
+    "npm_publish_key": Takes(Mode.FILE | Mode.OCI, why="npm's publish attestation is "
+                             "verified for one npm registry attestations document, named as "
+                             "ATTESTATION"),
+    # trust roots and logs
+    "trusted_root": Takes(ONE | CHAINS, why="a bare .sig/.cert pair has no log entry or "
+                          "timestamp to check against a trusted root"),
+    "offline": Takes(ONE | CHAINS, why="a bare .sig/.cert pair is checked offline anyway"),
+    "staging": Takes(ONE | Mode.CHAIN, why="the policy file's trusted-root names the instance; "
+                     "a bare .sig/.cert pair has no log entry to look up"),
+    "rekor_url": Takes(Mode.FILE | Mode.OCI | Mode.CHAIN, excludes=("offline",),
+                       why="only a bare DSSE envelope is looked up in Rekor by --rekor-url"),
+    # what the statement must say
+    "build_workflow_input": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
+    "builder_id": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_uri": Takes(ONE | CHAINS, why=PAIR_FILE),
+    "source_ref": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_branch": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_tag": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_versioned_tag": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
+    "build_type": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
+    "predicate_type": Takes(ONE, why="set predicate-types under its step in the --policy "
+                            "file; " + PAIR_FILE),
+    "verifier_id": Takes(ONE, why="it applies to verifying one VSA"),
+    "resource_uri": Takes(ONE, why="it applies to verifying one VSA"),
+    "verified_level": Takes(ONE, why="it applies to verifying one VSA"),
+    # the artifacts
+    "artifact": Takes(ALL & ~Mode.OCI, why="the image is the artifact, checked by its own "
+                      "digest: pin it instead, oci://REGISTRY/REPO@sha256:HEX"),
+    "digest": Takes(ALL & ~(Mode.OCI | Mode.PAIR), why="the image is the artifact (pin it: "
+                    "oci://REGISTRY/REPO@sha256:HEX); a signature pair needs the file"),
+    "artifacts": Takes(ONE, why="--chain follows single artifacts: pass each with --artifact "
+                       "(or use 'attest audit DIR' for a whole folder)"),
+    "require_complete": Takes(ONE, needs=("artifacts",), why="--chain follows single "
+                              "artifacts: use 'attest audit DIR'"),
+    # store reads
+    "oci_platforms": Takes(ONE, why="it lists the platforms of an --artifacts oci:// store"),
+    "insecure_registry": Takes(ALL & ~Mode.PAIR, why="a signature pair reads local files"),
+    "jobs": Takes(ONE, why="--jobs sizes --artifacts store reads"),
+    "limit": Takes(Mode.OCI | Mode.GITHUB, valid=_limit, why="it caps the attestations read "
+                   "from a registry or GitHub's API; a file names its own"),
+    # the summary written after a pass
+    "vsa_out": Takes(ONE, needs=("vsa_key", "vsa_keyless"), why=ONE_VSA),
+    "vsa_key": Takes(ONE, needs=("vsa_out",), excludes=("vsa_keyless",), why=ONE_VSA),
+    "vsa_keyless": Takes(ONE, needs=("vsa_out",), why=ONE_VSA),
+    "vsa_trust_config": Takes(ONE, needs=("vsa_keyless",), why=ONE_VSA),
+    # output
+    "format": Takes(ALL),
+    "quiet": Takes(ALL),
+}
+
+
+def flag(dest: str) -> str:
+    """The flag as typed on the command line, for a Namespace attribute."""
+    return _flags().get(dest) or {"attestation": "ATTESTATION"}.get(
+        dest, "--" + dest.replace("_", "-"))
+
+
+@functools.cache
+def _verify_parser() -> argparse.ArgumentParser:
+    from attester.cli import _subcommands, build_parser  # the package composes the parser
+
+    return _subcommands(build_parser())["verify"]
+
+
+@functools.cache
+def _flags() -> dict[str, str]:
+    return {a.dest: max(a.option_strings, key=len) for a in _verify_parser()._actions
+            if a.option_strings and a.dest != "help"}
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return {a.dest: a.default for a in _verify_parser()._actions}
+
+
+def given(args: argparse.Namespace, dest: str) -> bool:
+    """The flag was set to something other than its default."""
+    value = getattr(args, dest, None)
+    return value is not None and value is not False and value != _defaults().get(dest)
+
+
+def mode_of(args: argparse.Namespace) -> Mode:
+    """The one mode the command line asks for."""
+    if args.chain:
+        return Mode.CHAIN_POLICY if args.policy else Mode.CHAIN
+    if args.signature or args.certificate:
+        return Mode.PAIR
+    if args.attestation:
+        return Mode.OCI if args.attestation.startswith("oci://") else Mode.FILE
+    if (args.owner or args.repo) and (args.artifact or args.digest):
+        return Mode.GITHUB
+    raise UsageError("name the attestation to verify",
+                     hint="or fetch it from GitHub: --artifact FILE --owner O")
+
+
+def check(args: argparse.Namespace) -> Mode:
+    """The mode, after refusing every flag the mode does not take (exit 2, one line)."""
+    mode = mode_of(args)
+    chosen = [d for d in VERIFY_FLAGS if given(args, d)]
+    for dest in chosen:
+        takes = VERIFY_FLAGS[dest]
+        if not takes.modes & mode:
+            raise UsageError(f"{flag(dest)} does not apply to {MODE_TEXT[mode]}",
+                             hint=takes.why or None)
+    for dest in chosen:
+        takes = VERIFY_FLAGS[dest]
+        if takes.needs and not any(given(args, d) for d in takes.needs):
+            raise UsageError(f"{flag(dest)} needs {' or '.join(flag(d) for d in takes.needs)}")
+        clash = next((d for d in takes.excludes if given(args, d)), None)
+        if clash is not None:
+            raise UsageError(f"{flag(dest)} and {flag(clash)} contradict each other: give one")
+        if takes.valid is not None:
+            takes.valid(args)
+    return mode
