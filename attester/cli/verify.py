@@ -27,7 +27,7 @@ def _identity(args: argparse.Namespace) -> Any:
         signer_repo=args.signer_repo, hostname=args.hostname,
         source_digest=args.source_digest, signer_digest=args.signer_digest,
         deny_self_hosted_runners=args.deny_self_hosted_runners,
-        workflow_trigger=args.workflow_trigger)
+        workflow_trigger=args.workflow_trigger, publisher=args.publisher)
 
 
 def _no_issuer(args: argparse.Namespace, identity: Any) -> Any:
@@ -158,6 +158,11 @@ def register(sub: Subcommands) -> None:
                    help="the certificate must carry no OIDC issuer extension, as GitHub "
                    "release attestations (SAN https://dotcom.releases.github.com); "
                    "instead of --certificate-oidc-issuer")
+    g.add_argument("--publisher", metavar="KIND:NAME",
+                   help="PyPI's trusted publisher, as a complete signer: "
+                   "github:OWNER/REPO[@WORKFLOW], gitlab:NAMESPACE/PROJECT[@PATH] or "
+                   "google:SERVICE_ACCOUNT; checked on the certificate's Build Config URI and "
+                   "source repository (reusable workflows too), not its SAN")
     g.add_argument("--npm-publish-key", metavar="PUB",
                    help="npm registry attestations: also verify the publish attestation with "
                    "the registry's public key (PEM), as slsa-verifier verify-npm-package")

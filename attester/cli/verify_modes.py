@@ -115,6 +115,7 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "hostname": Takes(SIGNER, why="the policy file names each step's signer"),
     "signer_digest": Takes(SIGNER, why="the policy file names each step's signer"),
     "deny_self_hosted_runners": Takes(SIGNER, why="the policy file names each step's signer"),
+    "publisher": Takes(SIGNER, why="the policy file names each step's signer"),
     "source_digest": Takes(ONE | Mode.PAIR, why=STEP_POLICY),
     "workflow_trigger": Takes(ONE | Mode.PAIR, why=STEP_POLICY),
     "npm_publish_key": Takes(Mode.FILE | Mode.OCI, why="npm's publish attestation is "

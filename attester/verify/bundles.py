@@ -242,12 +242,15 @@ class IdentityPolicy:
     extra: Any = None
     #: The certificate must carry no OIDC issuer extension (GitHub release attestations).
     no_issuer: bool = False
+    #: publisher.Publisher: a PyPI-style trusted publisher (--publisher), which names its
+    #: issuer and is checked on the Build Config URI and source repository, not the SAN
+    publisher: Any = None
 
     def given(self) -> bool:
-        return bool(self.identity or self.identity_regexp)
+        return bool(self.identity or self.identity_regexp or self.publisher)
 
     def has_issuer(self) -> bool:
-        return self.issuer is not None or self.no_issuer or \
+        return self.issuer is not None or self.no_issuer or self.publisher is not None or \
             bool(self.extra and self.extra.issuer_regexp)
 
     def check(self, cert: Any) -> list[Check]:
@@ -319,6 +322,8 @@ class IdentityPolicy:
                                 f"{want + '...' if prefix else want!r}"))
         if self.extra is not None:
             checks.extend(self.extra.check(cert))
+        if self.publisher is not None:
+            checks.extend(self.publisher.check(cert))
         return checks
 
 

@@ -232,14 +232,16 @@ def identity(*, certificate_identity: str | None = None,
              signer_workflow: str | None = None, signer_repo: str | None = None,
              hostname: str | None = None, source_digest: str | None = None,
              signer_digest: str | None = None, deny_self_hosted_runners: bool = False,
-             workflow_trigger: str | None = None) -> Any:
+             workflow_trigger: str | None = None, publisher: str | None = None) -> Any:
     """A ``bundles.IdentityPolicy`` from flags (command line or a policy-file step).
 
     With no identity named, --owner/--repo (or --signer-repo/--signer-workflow, for
     reusable workflows) make one, and the issuer defaults to the host's Actions issuer:
-    ``gh attestation verify --owner O`` means exactly that.
+    ``gh attestation verify --owner O`` means exactly that. ``publisher`` (PyPI's trusted
+    publisher, ``github:OWNER/REPO[@WORKFLOW]``...) is a complete signer too.
     """
     from attester.verify.bundles import IdentityPolicy
+    from attester.verify.publisher import Publisher
 
     if issuer and issuer_regexp:
         raise UsageError("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp "
@@ -264,4 +266,5 @@ def identity(*, certificate_identity: str | None = None,
     return IdentityPolicy(identity=certificate_identity, identity_regexp=rx, issuer=issuer,
                           owner=owner, repo=repo, signer_workflow=signer_workflow,
                           signer_repo=signer_repo, server=server_for(hostname),
-                          extra=extra if extra.given() else None)
+                          extra=extra if extra.given() else None,
+                          publisher=Publisher.parse(publisher) if publisher else None)

@@ -192,7 +192,7 @@ def _blob_sha256(spec: str) -> bytes:
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
                     blob: str | None = None) -> Report:
     from attester.signing.dsse import looks_like_envelope, parse_envelope
-    from attester.verify import bundles, gcb_provenance, npm_attestations
+    from attester.verify import bundles, gcb_provenance, npm_attestations, pep740
 
     if gcb_provenance.looks_like(doc):
         return _verify_gcb(doc, where, trust, demands)
@@ -205,6 +205,8 @@ def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: De
     if trust.npm_publish_key:
         raise UsageError(f"--npm-publish-key applies to npm registry attestations "
                          f"({{\"attestations\": [...]}}); {where} is not one")
+    if pep740.looks_like_attestation(doc) or pep740.looks_like_provenance(doc):
+        return _verify_pep740(doc, where, trust, demands)
     if bundles.looks_like_bundle(doc):
         return _verify_bundle(data, where, trust, demands, blob)
     if looks_like_envelope(doc):
@@ -271,6 +273,73 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
     return attrs.evolve(report, checks=(*report.checks, publish))
 
 
+def _dist_name(demands: Demands, where: str) -> str:
+    """The one distribution a PEP 740 attestation is checked against: its file name (from
+    --artifact PATH, or NAME@sha256:HEX)."""
+    from attester.digests import artifact_ref
+    from attester.verify import pep740
+
+    if demands.stores or len(demands.artifacts) != 1:
+        raise UsageError(f"{where} is a PyPI attestation of one distribution: pass exactly "
+                         "one --artifact DIST", hint="the wheel or sdist itself, or "
+                         "--artifact FILE_NAME@sha256:HEX")
+    spec = demands.artifacts[0]
+    ref = artifact_ref(spec)
+    base = (ref[0] if ref else spec).rstrip("/").rsplit("/", 1)[-1]
+    if pep740.parse_dist_name(base) is None:
+        raise UsageError(f"--artifact {spec}: {base!r} is not a wheel or sdist file name, "
+                         "and a PEP 740 attestation names its distribution's file",
+                         hint="keep the file's name as PyPI has it")
+    return base
+
+
+def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands) -> Report:
+    """A PEP 740 attestation object, or the integrity API's provenance object (every
+    attestation in it must pass, and its certificate agree with the publisher PyPI
+    states for it)."""
+    from attester.verify import pep740
+
+    dist = _dist_name(demands, where)
+    if trust.identity is None:
+        raise UsageError(f"{where} is a PyPI attestation: name who may publish",
+                         hint="pass --publisher github:OWNER/REPO[@WORKFLOW] (or gitlab:, "
+                         "google:), or --certificate-identity and --certificate-oidc-issuer")
+    demands = attrs.evolve(demands, also_known=pep740.PYPI_TYPES)
+    if pep740.looks_like_attestation(doc):
+        bundle, _ = pep740.attestation_bundle(doc, where=f"attestation {where}")
+        return _pep740_one(bundle, where, trust, demands, dist)
+    published = pep740.provenance_bundles(doc, where=f"provenance {where}")
+    total = sum(len(p.bundles) for p in published)
+    if total == 0:
+        return Report(attestation=where, checks=(Check(
+            "attestation", False, "the provenance object holds no attestation"),))
+    reports: list[Report] = []
+    for p in published:
+        for bundle, cert in p.bundles:
+            name = where if total == 1 else f"{where} (attestation {len(reports) + 1} of {total})"
+            report = _pep740_one(bundle, name, trust, demands, dist)
+            if report.ok:
+                report = attrs.evolve(report, checks=(
+                    *report.checks, pep740.publisher_check(p, cert)))
+            reports.append(report)
+    if total == 1:
+        return reports[0]
+    checks = tuple(attrs.evolve(c, name=f"#{i} {c.name}")
+                   for i, r in enumerate(reports, 1) for c in r.checks)
+    return Report(attestation=where, checks=checks, statement=reports[0].statement)
+
+
+def _pep740_one(bundle: bytes, where: str, trust: Trust, demands: Demands,
+                dist: str) -> Report:
+    from attester.verify import pep740
+
+    report = _verify_bundle(bundle, where, trust, demands, None)
+    if report.statement is None:
+        return report
+    return attrs.evolve(report, checks=(*report.checks,
+                                        pep740.dist_check(report.statement, dist)))
+
+
 def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
                      demands: Demands) -> Report:
     """A bare envelope's keyless signature, proven by its entry in ``trust.rekor_url``."""
@@ -334,8 +403,28 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
         return Report(attestation=where, checks=(*sig_checks, art, *cert_checks, *extra))
     if not all(c.ok for c in sig_checks):
         return Report(attestation=where, checks=tuple(sig_checks))
+    if (repo or ref) and _records_no_source(payload[1]):
+        # PyPI's publish statement records only the file: the certificate's CI extensions
+        # (checked above) are the only evidence of the source, so they alone answer it.
+        from attester.verify.policy import CERTIFICATE_ANSWERS, SOURCE_FLAGS
+
+        cleared: dict[str, Any] = dict.fromkeys((*SOURCE_FLAGS, *CERTIFICATE_ANSWERS))
+        demands = attrs.evolve(demands, policy=attrs.evolve(demands.policy, **cleared))
     rest, stmt = check_payload(payload[0], payload[1], demands)
     return Report(attestation=where, checks=(*sig_checks, *cert_checks, *rest), statement=stmt)
+
+
+def _records_no_source(payload: bytes) -> bool:
+    """The statement's predicate type is one whose predicate says nothing about the build
+    (PyPI's publish attestation: its predicate is null)."""
+    from attester.jsonio import parse_json
+    from attester.verify.pep740 import PUBLISH_V1
+
+    try:
+        doc = parse_json(payload, where="payload")
+    except InputError:
+        return False  # check_payload says what is wrong with it
+    return isinstance(doc, dict) and doc.get("predicateType") == PUBLISH_V1
 
 
 def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,

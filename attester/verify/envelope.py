@@ -103,7 +103,10 @@ def check_signatures(env: Envelope, trusted: Sequence[TrustedKey], threshold: in
                  f"({', '.join(signed_by)}), threshold is {threshold}")
 
 
-def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedStatement | None]:
+def check_statement(env: Envelope, policy: Policy, *, also_known: Sequence[str] = ()
+                    ) -> tuple[list[Check], ParsedStatement | None]:
+    """``also_known``: predicate types accepted without --predicate-type besides
+    :data:`KNOWN_PREDICATE_TYPES` (a PEP 740 attestation's: PyPI's publish type)."""
     checks: list[Check] = []
     if env.payload_type != IN_TOTO_PAYLOAD_TYPE:
         checks.append(Check("payload-type", False, f"payloadType is {env.payload_type!r}, "
@@ -140,7 +143,7 @@ def check_statement(env: Envelope, policy: Policy) -> tuple[list[Check], ParsedS
         ok = got == want
         detail = got if ok else f"predicateType is {got or 'missing'!r}, policy wants {want!r}"
     else:
-        ok = got in KNOWN_PREDICATE_TYPES
+        ok = got in KNOWN_PREDICATE_TYPES or got in also_known
         detail = got if ok else (f"unknown predicateType {got or 'missing'!r}; "
                                  "pass --predicate-type to accept it explicitly")
     checks.append(Check("predicate-type", ok, detail))
@@ -222,6 +225,8 @@ class Demands:
     require_complete: bool = False
     hash_artifacts: ArtifactHasher | None = attrs.field(default=None, eq=False)
     hash_store: StoreHasher | None = attrs.field(default=None, eq=False)
+    #: predicate types this kind of document may carry without --predicate-type
+    also_known: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
         return self.policy.is_empty() and not self.artifacts and not self.stores
@@ -252,7 +257,7 @@ def check_payload(payload_type: str, payload: bytes, demands: Demands
                   ) -> tuple[list[Check], ParsedStatement | None]:
     """Everything after the signature: statement, predicate type, policy, artifacts."""
     env = Envelope(payload_type=payload_type, payload=payload)
-    checks, stmt = check_statement(env, demands.policy)
+    checks, stmt = check_statement(env, demands.policy, also_known=demands.also_known)
     if stmt is None:
         return checks, None
     checks.extend(check_policy(stmt, demands.policy))
