@@ -432,16 +432,21 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     """``attest verify oci://REF``: the image's attached attestations; one must pass and
     name the image's digest as a subject. ``clients`` (a :class:`~attester.stores.oci.Clients`)
     shares connections when many images are verified at once."""
+    from attester.stores import cosign_tags
     from attester.stores.oci import Reference
     from attester.stores.oci_referrers import Target, fetch_attestations
     from attester.verify.policy import Artifact
 
     target = Target.resolve(uri, insecure=insecure, clients=clients)
-    docs = fetch_attestations(target, predicate_type=demands.policy.predicate_type,
-                              **({"limit": limit} if limit is not None else {}))
-    if not docs:
+    bound = {"limit": limit} if limit is not None else {}
+    docs = fetch_attestations(target, predicate_type=demands.policy.predicate_type, **bound)
+    # cosign's tag-based signatures and attestations, as kpromo and slsa-verifier read them
+    layers = [*cosign_tags.fetch(target, "att", **bound), *cosign_tags.fetch(target, "sig",
+                                                                             **bound)]
+    if not docs and not layers:
         return Report(attestation=uri, checks=(Check(
-            "attestation", False, f"no attestation is attached to {target.name}"),))
+            "attestation", False, f"no attestation is attached to {target.name} (no OCI "
+            "referrer, no cosign .sig or .att tag)"),))
     image = Artifact(name=f"{Reference.parse(uri).registry}/{target.ref.repository}",
                      digest={"sha256": target.digest.removeprefix("sha256:")})
 
@@ -460,10 +465,60 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
         except InputError as e:
             reports.append(Report(attestation=where, checks=(Check("attestation", False,
                                                                    e.message),)))
+    for layer in layers:
+        where = f"{uri} ({layer.where})"
+        try:
+            reports.append(_verify_cosign_layer(layer, target.digest, where, trust,
+                                                image_demands))
+        except InputError as e:
+            reports.append(Report(attestation=where, checks=(Check("attestation", False,
+                                                                   e.message),)))
     for r in reports:
         if r.ok:
             return r
     return reports[0]
+
+
+def _verify_cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
+                         demands: Demands) -> Report:
+    """One layer of a cosign ``.sig`` or ``.att`` tag: its signature (keyless or keyed),
+    then, for an attestation, every check a statement gets; a signature's payload must
+    name this image."""
+    from attester.jsonio import parse_json
+    from attester.stores.cosign_tags import DSSE_TYPE
+    from attester.verify import bundles
+    from attester.verify import cosign_signatures as cosign
+
+    is_att = layer.media_type == DSSE_TYPE
+    if not cosign.is_keyless(layer):
+        if is_att:  # a keyed DSSE envelope, as any other
+            return verify_document(layer.payload, parse_json(layer.payload, where=where),
+                                   where, trust, demands)
+        if not trust.keys:
+            return Report(attestation=where, checks=(Check(
+                "signature", False, "signed by a key (cosign sign --key): pass --key"),))
+        checks = [cosign.check_keyed(layer, trust.keys, trust.threshold)]
+    elif trust.identity is None:
+        return Report(attestation=where, checks=(Check(
+            "signature", False, "signed keyless: name its signer with --certificate-identity "
+            "and --certificate-oidc-issuer"),))
+    else:
+        root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                         staging=trust.staging)
+        try:
+            checks, payload = cosign.verify_keyless(layer, root, trust.identity, where=where)
+        except VerificationError as e:
+            return Report(attestation=where, checks=(Check("signature", False, e.message),))
+        if payload is not None:
+            if not all(c.ok for c in checks):
+                return Report(attestation=where, checks=tuple(checks))
+            rest, stmt = check_payload(payload[0], payload[1], demands)
+            return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
+    needs = demands.policy.about_statement()
+    if needs:
+        checks.append(Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
+                            "but a cosign signature signs only the image"))
+    return Report(attestation=where, checks=(*checks, cosign.check_payload(layer, image_digest)))
 
 
 def verify_blob_pair(signature: str, certificate: str, artifact: str, identity: Any) -> Report:
