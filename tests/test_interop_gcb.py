@@ -5,6 +5,7 @@ error stands for. Offline, sockets blocked."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,13 @@ def test_signature_over_other_payload_fails(attest, tmp_path) -> None:
     path.write_text(json.dumps(doc))
     r = attest("verify", path, "--artifact", case["image"])
     assert r.code == 1 and "no provenance entry is signed" in r.err
+
+
+def test_shipped_keys_are_slsa_verifiers() -> None:
+    """The keys attest ships are byte for byte the ones in slsa-verifier's set (and all of
+    them: a key left out of the package would fail real provenance of that region)."""
+    shipped = Path(__file__).resolve().parent.parent / "attester" / "verify" / "gcb_keys"
+    theirs = {p.stem: p.read_bytes() for p in (GCB / "keys").glob("*.key")}
+    ours = {p.stem: p.read_bytes() for p in shipped.glob("*.pem")}
+    theirs.pop("global-pae")  # the same bytes as global-pae-provenanceSigner_1
+    assert ours == theirs

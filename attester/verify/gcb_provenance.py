@@ -118,12 +118,12 @@ def parse(doc: Any, *, where: str) -> Document:
 def _key(name: str) -> Any:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    return load_pem_public_key((_KEYS_DIR / f"{name}.key").read_bytes())
+    return load_pem_public_key((_KEYS_DIR / f"{name}.pem").read_bytes())
 
 
 @cache
 def _regions() -> frozenset[str]:
-    return frozenset(p.stem for p in _KEYS_DIR.glob("*.key") if not p.stem.startswith("global-pae"))
+    return frozenset(p.stem for p in _KEYS_DIR.glob("*.pem") if not p.stem.startswith("global-pae"))
 
 
 def _decode_sig(sig: str) -> bytes | None:
