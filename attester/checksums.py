@@ -50,10 +50,12 @@ def parse_checksums(data: bytes, *, where: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def subjects_from_checksums(path: str, *, found: Mapping[str, Mapping[str, str]]
-                            ) -> list[ResourceDescriptor]:
+def subjects_from_checksums(path: str, *, found: Mapping[str, Mapping[str, str]],
+                            stores: Sequence[str] = ()) -> list[ResourceDescriptor]:
     """A subject per line; a file present beside ``path`` (or in ``found``, the stores'
-    digests by name) must agree with the line."""
+    digests by name relative to their store) must agree with the line. With ``stores``
+    (``--artifacts``), every line's file must be in one of them: a line the stores cannot
+    check is an error, whatever the store (gs://, oci://, github-release://, file://)."""
     from attester.hashing import hash_file
     from attester.jsonio import read_bytes
 
@@ -63,9 +65,15 @@ def subjects_from_checksums(path: str, *, found: Mapping[str, Mapping[str, str]]
     for name, alg, hexd in lines:
         have = found.get(name)
         local = base / name
+        if have is None and stores:
+            raise InputError(f"checksums {path}: {name} is in none of the --artifacts stores "
+                             f"({', '.join(stores)}); its line cannot be checked")
         if have is None and os.path.isfile(local):
             have = hash_file(str(local), (alg,))
-        if have is not None and alg in have and have[alg].lower() != hexd:
+        if have is not None and alg not in have:
+            raise InputError(f"checksums {path}: {name}: no {alg} digest to compare its line "
+                             "with")
+        if have is not None and have[alg].lower() != hexd:
             raise InputError(f"checksums {path}: {name} has {alg}:{have[alg]}, the file "
                              f"says {alg}:{hexd}")
         subjects.append(ResourceDescriptor(name=name, digest={alg: hexd}))

@@ -180,14 +180,29 @@ def _json_error(where: str, text: str, e: json.JSONDecodeError) -> str:
     return line
 
 
+#: Largest YAML document read (policy files, kpromo manifests): a 10,000-image manifest
+#: is about 1 MiB.
+MAX_YAML_BYTES = 16 << 20
+
+
 def parse_yaml(source: Any, *, where: str, kind: str = "YAML", loader: Any = None) -> Any:
     """YAML (bytes, text or a stream) through a safe loader (the C one when PyYAML has it),
     every way the parser gives up as one InputError naming ``where``. Exceptions a custom
-    ``loader`` raises of its own pass through to the caller."""
+    ``loader`` raises of its own pass through to the caller.
+
+    Anchors and aliases are refused before anything is built: an alias is expanded by
+    whoever walks the document, so a 548-byte policy of nested aliases cost 1.6 GB (issue
+    16). Nesting is held to :data:`MAX_DEPTH` by the same event scan (PyYAML's composer
+    recurses per level)."""
     import yaml
 
+    if hasattr(source, "read"):
+        source = source.read(MAX_YAML_BYTES + 1)
+    if len(source) > MAX_YAML_BYTES:
+        raise InputError(f"{where}: larger than {MAX_YAML_BYTES} bytes, refusing to load it")
     safe = loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_yaml_events(source, where=where)
         return yaml.load(source, Loader=safe)  # noqa: S506 - a SafeLoader or a subclass
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8 text") from None
@@ -199,6 +214,117 @@ def parse_yaml(source: Any, *, where: str, kind: str = "YAML", loader: Any = Non
         raise InputError(f"{where}: nested too deeply; refusing it") from None
     except ValueError as e:  # e.g. an integer past CPython's 4,300-digit conversion limit
         raise InputError(f"{where}: unreadable value ({str(e).split(';')[0]})") from None
+
+
+def _check_yaml_events(source: str | bytes, *, where: str) -> None:
+    """One pass over the parser's events (no document built): refuse any anchor or alias
+    and nesting deeper than :data:`MAX_DEPTH`."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(source, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            line = f" (line {mark.line + 1})" if mark else ""
+            raise InputError(f"{where}: YAML anchors and aliases (&name, *name) are not "
+                             f"accepted{line}; write the value out in full")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InputError(f"{where}: nested more than {MAX_DEPTH} levels deep; "
+                                 "refusing it")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def json_kind(value: Any) -> str:
+    """How a JSON value reads in an error: 'a string', 'a list', 'null', ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) \
+        else "a value"
+
+
+_ABSENT: Any = object()
+
+
+class Fields:
+    """A JSON object read field by field into typed values: every wrong shape is one
+    :class:`InputError` naming the document (``where``) and the field's path. The typed
+    ``from_json`` constructors of the attrs classes that hold server answers (release
+    assets, run artifacts, image descriptors) are written with it."""
+
+    def __init__(self, value: Any, where: str, path: str = "") -> None:
+        if not isinstance(value, dict):
+            raise InputError(f"{where}: {_at(path)}{json_kind(value)}, expected an object")
+        self.value: dict[str, Any] = value
+        self.where, self.path = where, path
+
+    def _get(self, key: str, want: str, types: tuple[type, ...], default: Any) -> Any:
+        value = self.value.get(key, _ABSENT)
+        if value is _ABSENT or (value is None and default is not _ABSENT):
+            if default is _ABSENT:
+                raise InputError(f"{self.where}: field {self._name(key)!r} is missing")
+            return default
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise InputError(f"{self.where}: field {self._name(key)!r} is {json_kind(value)}, "
+                             f"expected {want}")
+        return value
+
+    def _name(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def text(self, key: str, default: Any = _ABSENT) -> str:
+        return self._get(key, "a string", (str,), default)  # type: ignore[no-any-return]
+
+    def count(self, key: str, default: Any = _ABSENT) -> int:
+        value = self._get(key, "a whole number", (int,), default)
+        if isinstance(value, int) and value < 0:
+            raise InputError(f"{self.where}: field {self._name(key)!r} is negative")
+        return value  # type: ignore[no-any-return]
+
+    def flag(self, key: str, default: Any = _ABSENT) -> bool:
+        return self._get(key, "true or false", (bool,), default)  # type: ignore[no-any-return]
+
+    def array(self, key: str, default: Any = _ABSENT) -> list[Any]:
+        return self._get(key, "a list", (list,), default)  # type: ignore[no-any-return]
+
+    def obj(self, key: str) -> Fields | None:
+        """The nested object ``key`` (absent or null: None)."""
+        value = self._get(key, "an object", (dict,), None)
+        return None if value is None else Fields(value, self.where, self._name(key))
+
+    def str_map(self, key: str) -> dict[str, str]:
+        """An object of string values (annotations, labels); absent or null: empty."""
+        value = self._get(key, "an object", (dict,), {})
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise InputError(f"{self.where}: field {self._name(key)}.{k!s:.80} is "
+                                 f"{json_kind(v)}, expected a string")
+        return dict(value)
+
+    def objects(self, key: str, default: Any = _ABSENT) -> list[Fields]:
+        """A list of objects, each read with :class:`Fields`."""
+        return [Fields(v, self.where, f"{self._name(key)}[{i}]")
+                for i, v in enumerate(self.array(key, default))]
+
+
+def _at(path: str) -> str:
+    return f"field {path!r} is " if path else "the answer is "
+
+
+def as_objects(value: Any, where: str, what: str = "") -> list[Fields]:
+    """A JSON list whose every item is an object (a REST listing's page)."""
+    if not isinstance(value, list):
+        raise InputError(f"{where}: {_at(what)}{json_kind(value)}, expected a list")
+    return [Fields(v, where, f"{what}[{i}]") for i, v in enumerate(value)]
 
 
 def load_json(path: str | Path, *, what: str = "file") -> Any:

@@ -554,7 +554,7 @@ def test_relabelled_intoto_bundle_cannot_switch_off_its_proof(attest, standin, r
 
 
 @pytest.mark.parametrize(("text", "needle"), [
-    ("steps: " + "[" * 5000, "nested too deeply"),
+    ("steps: " + "[" * 5000, "not valid YAML or JSON (line 1)"),  # libyaml gives up first
     ("steps: {stage: {keys: [" + "9" * 5000 + "]}}", "unreadable value (Exceeds the limit"),
 ])
 def test_hostile_policy_and_manifest_files(attest, rel, text, needle) -> None:
@@ -568,11 +568,15 @@ def test_hostile_policy_and_manifest_files(attest, rel, text, needle) -> None:
 
 
 def test_manifest_nested_as_deep_as_the_parser_allows(attest, tmp_path) -> None:
-    """800 levels still parse (the C parser stops near 1,000): what reads the parsed
-    manifest must not recurse per level either, or this would be an internal error."""
+    """Nesting is bounded before anything is built (128 levels, as for JSON); 128 still
+    parse, and what reads the parsed manifest must not fail on them either."""
     m = tmp_path / "deep.yaml"
     m.write_text("registries:\n- name: a\n  src: true\n- name: b\nimages: "
                  + "[" * 800 + "]" * 800 + "\n")
+    r = attest("promote", "--manifest", m)
+    assert r.code == 2 and f"manifest {m}: nested more than 128 levels deep" in r.err, r.err
+    m.write_text("registries:\n- name: a\n  src: true\n- name: b\nimages: "
+                 + "[" * 127 + "]" * 127 + "\n")
     r = attest("promote", "--manifest", m)
     assert r.code == 2 and f"manifest {m}: each image needs a name and a dmap" in r.err, r.err
 

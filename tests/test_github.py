@@ -180,12 +180,18 @@ def test_release_store(attest, github, repo, monkeypatch) -> None:
 
 
 def test_release_asset_disagreeing_with_api_digest_is_refused(attest, github, repo, monkeypatch):
-    github.raw("/repos/kubernetes/kubernetes/releases/assets/190000001", b"swapped in transit")
+    size = (GH / "blobs/kubernetes.tar.gz").stat().st_size  # as listed: only the digest differs
+    github.raw("/repos/kubernetes/kubernetes/releases/assets/190000001", b"s" * size)
     monkeypatch.chdir(repo)
     r = attest("provenance", "local://", "--artifacts",
                "github-release://kubernetes/kubernetes/v1.31.0")
     assert r.code == 2
     assert "asset kubernetes.tar.gz hashes to sha256:" in r.err and "the API says" in r.err
+    github.raw("/repos/kubernetes/kubernetes/releases/assets/190000001", b"swapped in transit")
+    r = attest("provenance", "local://", "--artifacts",
+               "github-release://kubernetes/kubernetes/v1.31.0")
+    assert r.code == 2
+    assert f"asset kubernetes.tar.gz: 18 bytes, shorter than the {size} listed" in r.err
 
 
 def test_artifact_zip_digest_mismatch_is_refused(attest, github) -> None:

@@ -201,9 +201,10 @@ def test_a_garbage_referrer_does_not_hide_the_others(attest, hostile, pub) -> No
 
 
 @pytest.mark.parametrize(("body", "needle"), [
-    (b'["v1"]', "tag list is not a JSON object with a 'tags' list"),
-    (b'{"tags": "v1"}', "tag list is not a JSON object with a 'tags' list"),
-    (b"[" * 5000, "tag list is not JSON"),
+    (b'["v1"]', "tag list: the answer is a list, expected an object"),
+    (b'{"tags": "v1"}', "tag list: field 'tags' is a string, expected a list"),
+    (b'{"tags": [1]}', "tag list: field 'tags[0]' is a number, expected a string"),
+    (b"[" * 5000, "tag list: nested more than 128 levels deep"),
 ])
 def test_malformed_tag_lists(attest, hostile, tmp_path, body, needle) -> None:
     hostile.routes["/v2/app/tags/list"] = (200, {"Content-Type": "application/json"}, body)

@@ -100,10 +100,11 @@ def test_policy_without_a_clear_signer_is_refused(attest, rel, policy, needle) -
 
 
 def test_policy_anchors_shared_by_steps(attest, rel) -> None:
-    # an alias makes the release step trust the stage key: that is what it says
+    # anchors and aliases are refused outright (issue 16: expansion is unbounded)
     rel.policy.write_text("steps:\n  stage: &s {keys: [stage.pub]}\n  release: *s\n")
     r = attest(*rel.chain())
-    assert r.code == 1, r.err
+    assert r.code == 2, r.err
+    assert "YAML anchors and aliases (&name, *name) are not accepted (line 2)" in r.err
     clean(r)
 
 
@@ -113,6 +114,7 @@ def test_policy_billion_laughs(attest, rel) -> None:
     rel.policy.write_text("\n".join(lines) + "\nsteps:\n  stage: {keys: [stage.pub]}\n")
     r = attest(*rel.chain())
     assert r.code == 2, r.err
+    assert "anchors and aliases (&name, *name) are not accepted (line 1)" in r.err
     clean(r)
 
 

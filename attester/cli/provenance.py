@@ -24,17 +24,26 @@ def _listed_subjects(args: argparse.Namespace, algorithms: tuple[str, ...]) -> l
     found there is checked against its line (and the stores add no further subjects)."""
     from attester import checksums
     from attester.stores import collect_subjects, open_store
+    from attester.stores.interface import relative_name
 
     found: dict[str, Any] = {}
     if args.subjects_from_checksums and args.artifacts:
-        algs = tuple(dict.fromkeys([*algorithms, "sha512"]))
+        from attester.jsonio import read_bytes
+
+        listed = {alg for path in args.subjects_from_checksums for _, alg, _ in
+                  checksums.parse_checksums(read_bytes(path, what="checksums"),
+                                            where=f"checksums {path}")}
+        algs = tuple(dict.fromkeys([*algorithms, *sorted(listed)]))
         for uri in args.artifacts:
             for s in collect_subjects(open_store(uri, **store_options(args)), algs,
                                       progress=not args.quiet):
-                found[s.name] = s.digest
+                # Keyed as the checksums file names them: relative to the store (a
+                # gs:// subject's full URI would never meet its line, issue 16).
+                found[relative_name(uri, s.name)] = s.digest
     out = []
     for path in args.subjects_from_checksums or []:
-        out.extend(checksums.subjects_from_checksums(path, found=found))
+        out.extend(checksums.subjects_from_checksums(
+            path, found=found, stores=list(args.artifacts or [])))
     out.extend(checksums.subjects_from_digests(args.subject_digest or []))
     return out
 

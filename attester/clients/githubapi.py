@@ -1,17 +1,22 @@
-"""The PyGithub client as attester uses it (the ``github`` extra).
+"""The GitHub API as attester uses it (the ``github`` extra).
 
 Honors ``GITHUB_API_URL`` (GitHub Enterprise, tests) and ``GITHUB_TOKEN``/``GH_TOKEN``;
-retries 429/5xx honoring Retry-After; turns PyGithub's exceptions into ours. The token
-is never part of any message.
+retries 429/5xx honoring Retry-After. Documents are read by :func:`get_json` and
+:func:`paginate` (bounded body, bounded JSON, one pager); PyGithub (``client``/``call``)
+is kept for writes, where the answer is small and ours. The token is never part of any
+message and never leaves the API host.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+from attester.clients import pager
+from attester.clients.pager import DEFAULT_LIMITS, Limits, Page
 from attester.clients.retry import RETRYABLE_STATUS
 from attester.errors import MissingExtraError, ServiceError, StoreError
 
@@ -78,22 +83,109 @@ def call(fn: Callable[[], T], *, what: str) -> T:
         raise ServiceError(f"{what}: cannot reach {api_url()}: {type(e).__name__}") from None
 
 
-def paginate(gh: Any, path: str, *, list_item: str | None, what: str) -> Iterator[Any]:
-    """Every item of a paginated REST list, following ``Link: rel="next"``.
+#: Largest answer one GitHub API request may send (a page of 100 items is a few hundred
+#: KiB; attestation pages with inline bundles a few MiB). PyGithub reads every body whole
+#: and parses it recursively, which is why reads go through :func:`get_json` below.
+MAX_API_BYTES = 64 << 20
 
-    Done on PyGithub's requester rather than its PaginatedList: list items there are
-    lazy objects whose ``raw_data`` re-fetches each item, one request per job.
-    """
-    url: str | None = path
-    params: dict[str, Any] | None = {"per_page": 100}
-    while url:
-        headers, data = call(functools.partial(gh.requester.requestJsonAndCheck, "GET", url,
-                                               parameters=params), what=what)
-        items = data.get(list_item) if list_item and isinstance(data, dict) else data
+
+def _session() -> Any:
+    import requests
+
+    with _LOCK:
+        if not _SESSIONS:
+            session = requests.Session()
+            session.trust_env = False  # the token goes to GITHUB_API_URL, nowhere else
+            _SESSIONS.append(session)
+        return _SESSIONS[0]
+
+
+_LOCK = threading.Lock()
+_SESSIONS: list[Any] = []
+
+
+def _absolute(path_or_url: str, base: str) -> str:
+    """An API path joined to ``base``; an absolute URL (a next link) must stay on the API's
+    scheme and host, since the token travels with it."""
+    if "://" not in path_or_url:
+        return base + "/" + path_or_url.lstrip("/")
+    url, api = urlsplit(path_or_url), urlsplit(base)
+    if (url.scheme, url.netloc) != (api.scheme, api.netloc):
+        raise ServiceError(f"GitHub API link {path_or_url[:200]!r} leaves {base}; refusing "
+                           "to follow it with the token")
+    return path_or_url
+
+
+def get_json(path: str, *, what: str, params: Mapping[str, Any] | None = None,
+             base_url: str | None = None) -> tuple[Mapping[str, str], Any]:
+    """GET one API document: retried on 429/5xx (Retry-After honored), the body streamed
+    and cut at :data:`MAX_API_BYTES`, parsed by the one bounded JSON reader. Returns the
+    response headers and the parsed document."""
+    import requests
+
+    from attester.clients.httpget import read_capped
+    from attester.clients.retry import RetryPolicy, send
+    from attester.jsonio import parse_json
+
+    base = (base_url or api_url()).rstrip("/")
+    url = _absolute(path, base)
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+               "User-Agent": "attester"}
+    tok = token()
+    if tok:
+        headers["Authorization"] = f"Bearer {tok}"
+    session = _session()
+    resp, attempts = send(
+        lambda: session.get(url, headers=headers, params=dict(params or {}), stream=True,
+                            timeout=60),
+        RetryPolicy(), transient=(requests.RequestException,),
+        unreachable=lambda e: ServiceError(f"{what}: cannot reach {base}: {type(e).__name__}"))
+    with resp:
+        body = read_capped(resp, MAX_API_BYTES, what=f"{what}: GitHub API answer")
+    if resp.status_code >= 400:
+        raise _status_error(resp.status_code, resp.headers, body, what, attempts)
+    return resp.headers, parse_json(body, where=f"{what}: GitHub API answer")
+
+
+def _status_error(status: int, headers: Mapping[str, str], body: bytes, what: str,
+                  attempts: int) -> Exception:
+    if status == 401:
+        return ServiceError(f"{what}: GitHub rejected the token (401)",
+                            hint="check GITHUB_TOKEN / GH_TOKEN")
+    if status == 404:
+        return StoreError(f"{what}: not found on GitHub (404); check the owner, repository "
+                          "and id, and that the token can read it")
+    if status in (403, 429) and (headers.get("X-RateLimit-Remaining") == "0"
+                                 or b"rate limit" in body[:4096].lower()):
+        return ServiceError(f"{what}: GitHub rate limit exceeded; retry later or set "
+                            "GITHUB_TOKEN")
+    return ServiceError(f"{what}: GitHub API answered {status}"
+                        + (" repeatedly; giving up" if status in RETRYABLE_STATUS
+                           and attempts > 1 else ""))
+
+
+def paginate(path: str, *, list_item: str | None, what: str, per_page: int = 100,
+             stop_after: int | None = None, base_url: str | None = None,
+             limits: Limits = DEFAULT_LIMITS) -> Iterator[Any]:
+    """Every item of a paginated REST list (``Link: rel="next"``), through the one pager:
+    page and item caps, a repeated link or endless empty pages end it with an error.
+    ``list_item`` names the list in an object answer (``artifacts``); None: the answer is
+    the list. An answer of another shape is one error naming ``what``."""
+
+    def fetch(url: str | None) -> Page[Any, str]:
+        headers, data = get_json(url or path, what=what, base_url=base_url,
+                                 params=None if url else {"per_page": per_page})
+        items = (data.get(list_item) if isinstance(data, dict) else None) if list_item \
+            else data
         if not isinstance(items, list):
-            raise ServiceError(f"{what}: unexpected API answer (no {list_item or 'list'})")
-        yield from items
-        url, params = _next_link(headers.get("link") or headers.get("Link") or ""), None
+            raise ServiceError(f"{what}: unexpected API answer (no "
+                               f"{list_item + ' ' if list_item else ''}list)")
+        if len(items) > per_page:
+            raise ServiceError(f"{what}: the API answered {len(items)} items on one page; at "
+                               f"most {per_page} were asked for")
+        return Page(items=items, next=_next_link(headers.get("link") or ""))
+
+    return pager.paginate(fetch, what=what, limits=limits, stop_after=stop_after)
 
 
 def _next_link(header: str) -> str | None:

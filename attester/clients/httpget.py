@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import requests
 
@@ -32,3 +33,65 @@ def get_stream(session: requests.Session, url: str, *, what: str,
                            hint="set GITHUB_TOKEN or GH_TOKEN with read access")
     raise ServiceError(f"{what}: download failed with {resp.status_code} {resp.reason}"
                        + (f" after {attempts} attempts" if attempts > 1 else ""))
+
+
+#: Cap on a body whose size nobody listed (an error page, a token answer).
+MAX_UNLISTED_BYTES = 1 << 20
+
+
+def read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
+    """A response body of at most ``limit`` bytes, streamed (``stream=True``): never more
+    than ``limit + 1`` bytes are read or held, whatever Content-Length says or omits."""
+    length = resp.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ServiceError(f"{what}: {length} bytes, over the {_size(limit)} limit; "
+                           "refusing it")
+    try:
+        if getattr(resp, "_content_consumed", False):  # not streamed: requests read it
+            data = resp.content[:limit + 1]
+        else:
+            data = resp.raw.read(limit + 1, decode_content=True)
+    except Exception as e:  # noqa: BLE001 - urllib3 raises several kinds mid-body
+        raise ServiceError(f"{what}: the answer broke off: {type(e).__name__}") from None
+    if data is None:
+        data = b""
+    if len(data) > limit:
+        raise ServiceError(f"{what}: more than {_size(limit)}; refusing it")
+    return bytes(data)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n} bytes"
+
+
+class CappedStream:
+    """A body stream cut at the size a listing gave: more bytes than listed is an error
+    after ``size + 1`` bytes, never a whole oversize body read (an asset listed as 11
+    bytes and served as 100 MiB), and fewer is an error at the end."""
+
+    def __init__(self, raw: Any, size: int, *, what: str) -> None:
+        self.raw, self.size, self.what = raw, size, what
+        self.pos = 0
+
+    def readinto(self, view: memoryview) -> int:
+        want = min(len(view), self.size + 1 - self.pos)
+        if want <= 0:
+            return 0
+        n = self.raw.readinto(view[:want]) or 0
+        self.pos += n
+        if self.pos > self.size:
+            raise StoreError(f"{self.what}: longer than the {self.size} bytes listed; the "
+                             "server sent something else, refusing it")
+        if n == 0 and self.pos < self.size:
+            raise StoreError(f"{self.what}: {self.pos} bytes, shorter than the {self.size} "
+                             "listed; the download broke off or the artifact changed")
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> CappedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

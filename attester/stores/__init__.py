@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,48 @@ def open_store(uri: str, **options: Any) -> Store:
     factory: Callable[..., Store] = plugins.load(REGISTRY, uri, kind="artifact store")
     wanted = OPTIONS.get(uri.partition("://")[0], ())
     return factory(uri, **{k: v for k, v in options.items() if k in wanted})
+
+
+def open_one(uri: str, **options: Any) -> tuple[Store, Entry]:
+    """The store and the one entry a single-artifact URI names (``verify --artifact``):
+    ``gs://B/OBJECT``, ``oci://R/REPO:TAG`` or ``@sha256:D``,
+    ``github-release://O/R/TAG/ASSET``, ``file://FILE``. Exactly that entry: a missing one
+    is an error, never the entries its name is a prefix of (issue 16)."""
+    from attester.errors import StoreError, UsageError
+
+    scheme = uri.partition("://")[0]
+    if scheme == "github-release":
+        rest = uri.removeprefix("github-release://")
+        head, _, asset = rest.rpartition("/")
+        if head.count("/") < 2 or not asset:
+            raise UsageError(f"{uri}: names a release, not one asset",
+                             hint="name the asset: github-release://OWNER/REPO/TAG/ASSET, or "
+                             "use --artifacts for every asset")
+        store = open_store(f"github-release://{head}", **options)
+        return store, store.one(asset)  # type: ignore[attr-defined]
+    if scheme == "oci":
+        store = open_store(uri, **{k: v for k, v in options.items() if k != "platforms"})
+        ref = store.ref  # type: ignore[attr-defined]
+        if not (ref.tag or ref.digest):
+            raise UsageError(f"{uri}: names a repository, not one image",
+                             hint="name the image by tag or digest, or use --artifacts")
+        entries = list(store.entries())
+    else:
+        store = open_store(uri, **options)
+        one = getattr(store, "one", None)
+        if callable(one):
+            return store, one()
+        if scheme != "file":
+            raise UsageError(f"{uri}: names many artifacts, not one",
+                             hint=f"use --artifacts {uri}")
+        entries = list(store.entries())
+        root = getattr(store, "root", None)
+        if root is not None and os.path.isdir(root):
+            raise UsageError(f"{uri}: names a folder, not one file",
+                             hint=f"use --artifacts {uri}")
+    if len(entries) != 1:
+        raise StoreError(f"{uri}: names {len(entries)} artifacts, expected exactly one")
+    return store, entries[0]
 
 
 def entries_to_hash(store: Store) -> list[Entry]:

@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from attester.clients.pager import Page, paginate
 from attester.clients.retry import RetryPolicy, send
-from attester.errors import MissingExtraError, ServiceError, StoreError
+from attester.errors import AttesterError, MissingExtraError, ServiceError, StoreError
 from attester.hashing import HashTask
 from attester.parallel import DEFAULT_JOBS
 from attester.stores.interface import Entry
@@ -153,6 +154,8 @@ class GcsStore:
                     self._prefetched[entry.name] = pool.submit(self._download, entry)
         except gexc.NotFound:
             raise StoreError(f"{self.uri}: bucket {self.bucket!r} does not exist") from None
+        except AttesterError:
+            raise
         except Exception as e:  # noqa: BLE001 - mapped to our error family below
             raise _service_error(self.uri, e) from None
         finally:
@@ -162,17 +165,60 @@ class GcsStore:
         return blobs
 
     def _list(self, bucket: Any) -> Iterator[Entry]:
-        for blob in self.client.list_blobs(bucket, prefix=self.prefix or None,
-                                           retry=self._retrying()):
+        """objects.list page by page through the one pager: the client's own iterator
+        follows ``nextPageToken`` without end when a server repeats it."""
+
+        def fetch(token: str | None) -> Page[Any, str]:
+            it = self.client.list_blobs(bucket, prefix=self.prefix or None, page_token=token,
+                                        retry=self._retrying())
+            page = next(it.pages, None)
+            blobs = list(page) if page is not None else []
+            return Page(items=blobs, next=it.next_page_token or None)
+
+        for blob in paginate(fetch, what=f"{self.uri}: listing"):
             if blob.name.endswith("/") and not blob.size:
                 continue  # a "folder" placeholder, not an artifact
-            identity = {"generation": str(blob.generation)}
-            if blob.md5_hash:
-                identity["md5"] = blob.md5_hash
-            yield Entry(name=f"gs://{self.bucket}/{blob.name}", size=int(blob.size or 0),
-                        identity=identity,
-                        handle=_Object(blob.name, blob.generation, blob.media_link or "",
-                                       blob.md5_hash or "", blob.crc32c or ""))
+            yield self._entry(blob)
+
+    def _entry(self, blob: Any) -> Entry:
+        """An object as listed, its fields type-checked (the listing is server input)."""
+        where = f"{self.uri}: listing"
+        try:  # the client converts size and generation with int(): hostile text raises
+            name, size, generation = blob.name, blob.size, blob.generation
+        except (ValueError, TypeError, OverflowError):
+            raise ServiceError(f"{where}: an object's size or generation is not a number") \
+                from None
+        if not isinstance(name, str) or not name:
+            raise ServiceError(f"{where}: an object has no name")
+        if not isinstance(size, int) or size < 0 or not isinstance(generation, int):
+            raise ServiceError(f"{where}: object {name[:200]!r} has no valid size and "
+                               "generation")
+        identity = {"generation": str(generation)}
+        md5, crc, link = blob.md5_hash, blob.crc32c, blob.media_link
+        for field, value in (("md5Hash", md5), ("crc32c", crc), ("mediaLink", link)):
+            if value is not None and not isinstance(value, str):
+                raise ServiceError(f"{where}: object {name[:200]!r}: field {field!r} is not a "
+                                   "string")
+        if md5:
+            identity["md5"] = md5
+        return Entry(name=f"gs://{self.bucket}/{name}", size=size, identity=identity,
+                     handle=_Object(name, generation, link or "", md5 or "", crc or ""))
+
+    def one(self) -> Entry:
+        """The one object this URI names (``--artifact gs://B/v1/kubectl``), exactly: a
+        missing object is an error, never the objects its name is a prefix of."""
+        if not self.prefix or self.prefix.endswith("/"):
+            raise StoreError(f"{self.uri}: names a folder, not one object",
+                             hint=f"use --artifacts {self.uri} for every object under it")
+        try:
+            blob = self.client.bucket(self.bucket).get_blob(self.prefix, retry=self._retrying())
+        except (ValueError, TypeError):
+            raise ServiceError(f"{self.uri}: the storage API's answer is malformed") from None
+        except Exception as e:  # noqa: BLE001 - mapped to our error family
+            raise _service_error(self.uri, e) from None
+        if blob is None:
+            raise StoreError(f"{self.uri}: no such object")
+        return self._entry(blob)
 
     def _blob(self, entry: Entry) -> Any:
         obj: _Object = entry.handle
@@ -299,13 +345,43 @@ def _light_get(http: Any, entry: Entry, policy: RetryPolicy) -> bytes:
                        + (f" {attempts} times; giving up" if attempts > 1 else ""))
 
 
+class _TooLongError(Exception):
+    pass
+
+
+class _CappedSink(io.RawIOBase):
+    """Where the client writes a download: at most ``cap`` bytes are kept; one more and
+    the download stops (a server ignoring the Range, or serving more than listed)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        if len(self.data) + len(b) > self.cap:
+            raise _TooLongError
+        self.data += b
+        return len(b)
+
+
 def _read(store: GcsStore, blob: Any, entry: Entry, start: int | None,
           end: int | None) -> bytes:
-    """One download request (the whole object, or bytes start..end), errors mapped."""
+    """One download request (the whole object, or bytes start..end), streamed into a
+    sink that stops one byte past what was asked for; errors mapped."""
+    want = (entry.size if start is None else (end or entry.size - 1) - start + 1)
+    sink = _CappedSink(want + 1 if start is None else want)
     try:
-        data: bytes = blob.download_as_bytes(start=start, end=end, checksum=None,
-                                             retry=store._retrying())
-        return data
+        blob.download_to_file(sink, start=start, end=end, checksum=None,
+                              retry=store._retrying())
+        return bytes(sink.data)
+    except _TooLongError:
+        raise StoreError(f"{entry.name}: the server sent more than the {entry.size} bytes "
+                         "listed; refusing it") from None
+    except AttesterError:
+        raise
     except Exception as e:  # noqa: BLE001
         from google.api_core import exceptions as gexc
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
@@ -21,14 +22,19 @@ import attrs
 import requests
 
 from attester.clients import githubapi
-from attester.clients.httpget import get_stream
+from attester.clients.httpget import CappedStream, get_stream
 from attester.errors import StoreError, UsageError
 from attester.hashing import CHUNK_SIZE, HashTask
+from attester.jsonio import Fields
 from attester.stores.interface import Entry, require_unique_names
 
 _URI = re.compile(r"^github-artifacts://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<run>\d+)/?$")
 MAX_ENTRY_BYTES = 10 << 30
 MAX_ZIP_BYTES = 20 << 30
+#: Bytes all entries of one run's artifacts may inflate to, together: the per-entry cap
+#: alone let a 2.2 MB zip of many entries inflate to 2 GiB (issue 16).
+MAX_TOTAL_BYTES = 20 << 30
+MAX_ENTRIES = 100_000
 MAX_RATIO = 200  # deflate tops out near 1032:1 on pathological input; real files stay far below
 RATIO_FLOOR = 1 << 20  # small entries may compress well; only judge ratios above 1 MiB
 
@@ -37,6 +43,8 @@ def check_member(info: zipfile.ZipInfo, where: str) -> str:
     """The entry's safe relative path, or an error naming it."""
     name = info.filename
     path = PurePosixPath(name)
+    if not name.strip("/") or str(path) in (".", ""):
+        raise StoreError(f"{where}: an entry has an empty name; refusing the archive")
     if "\\" in name or "\x00" in name or path.is_absolute() or ".." in path.parts or \
             re.match(r"^[A-Za-z]:", name):
         raise StoreError(f"{where}: entry {name!r} escapes the archive (zip-slip); refusing it")
@@ -47,6 +55,56 @@ def check_member(info: zipfile.ZipInfo, where: str) -> str:
         raise StoreError(f"{where}: entry {name!r} has a compression ratio over {MAX_RATIO}:1 "
                          "(zip bomb?); refusing it")
     return str(path)
+
+
+def check_members(infos: Sequence[zipfile.ZipInfo], where: str) -> list[tuple[str,
+                                                                          zipfile.ZipInfo]]:
+    """(safe path, entry) of every file of one archive, refusing the archive as a whole
+    when its entries together inflate past :data:`MAX_TOTAL_BYTES`, or when two of them
+    are one file on a case-insensitive or normalising file system (macOS, Windows): names
+    equal once case-folded and NFC-normalised would be two subjects for one file."""
+    if len(infos) > MAX_ENTRIES:
+        raise StoreError(f"{where}: more than {MAX_ENTRIES} entries; refusing the archive")
+    out = []
+    total = 0
+    folded: dict[str, str] = {}
+    for info in infos:
+        if info.is_dir():
+            continue
+        rel = check_member(info, where)
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise StoreError(f"{where}: entries would inflate to more than {MAX_TOTAL_BYTES} "
+                             "bytes together (zip bomb?); refusing the archive")
+        key = unicodedata.normalize("NFC", rel).casefold()
+        if key in folded:
+            raise StoreError(f"{where}: entries {folded[key]!r} and {rel!r} differ only by "
+                             "case or Unicode normalisation (one file on macOS and Windows); "
+                             "refusing the archive")
+        folded[key] = rel
+        out.append((rel, info))
+    return out
+
+
+@attrs.frozen
+class Artifact:
+    """One run artifact as the API lists it, type-checked field by field."""
+
+    id: int
+    name: str
+    archive_download_url: str
+    expired: bool = False
+    digest: str = ""
+
+    @classmethod
+    def from_json(cls, f: Fields) -> Artifact:
+        name = f.text("name")
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise StoreError(f"{f.where}: field {f.path}.name {name[:100]!r} is not a file "
+                             "name")
+        return cls(id=f.count("id"), name=name,
+                   archive_download_url=f.text("archive_download_url"),
+                   expired=f.flag("expired", False), digest=f.text("digest", ""))
 
 
 @attrs.frozen
@@ -66,14 +124,14 @@ class GitHubArtifactsStore:
             raise UsageError(f"{uri!r}: expected github-artifacts://OWNER/REPO/RUN_ID")
         return cls(uri=uri, owner=m["owner"], repo=m["repo"], run_id=int(m["run"]))
 
-    def _artifacts(self) -> list[dict[str, Any]]:
-        gh = githubapi.client()
+    def _artifacts(self) -> list[Artifact]:
         url = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}/artifacts"
-        return list(githubapi.paginate(gh, url, list_item="artifacts", what=self.uri))
+        return [Artifact.from_json(Fields(raw, self.uri, f"artifacts[{i}]")) for i, raw in
+                enumerate(githubapi.paginate(url, list_item="artifacts", what=self.uri))]
 
-    def _download(self, art: dict[str, Any], index: int) -> str:
-        where = f"{self.uri}: artifact {art['name']}"
-        resp = get_stream(self.session, art["archive_download_url"], what=where,
+    def _download(self, art: Artifact, index: int) -> str:
+        where = f"{self.uri}: artifact {art.name}"
+        resp = get_stream(self.session, art.archive_download_url, what=where,
                           headers=githubapi.download_headers())
         path = f"{self.tmp.name}/{index}.zip"
         h = hashlib.sha256()
@@ -85,30 +143,32 @@ class GitHubArtifactsStore:
                     raise StoreError(f"{where}: archive larger than {MAX_ZIP_BYTES} bytes")
                 h.update(chunk)
                 f.write(chunk)
-        alg, _, want = str(art.get("digest") or "").partition(":")
+        alg, _, want = art.digest.partition(":")
         if alg == "sha256" and want and want.lower() != h.hexdigest():
             raise StoreError(f"{where}: the downloaded zip hashes to sha256:{h.hexdigest()} but "
-                             f"the API says {art['digest']}; refusing it")
+                             f"the API says {art.digest}; refusing it")
         return path
 
     def entries(self) -> Sequence[Entry]:
-        artifacts = [a for a in self._artifacts() if not a.get("expired")]
+        artifacts = [a for a in self._artifacts() if not a.expired]
         if not artifacts:
             raise StoreError(f"{self.uri}: the run has no unexpired artifacts")
         out: list[Entry] = []
+        total = 0
         for i, art in enumerate(artifacts):
             path = self._download(art, i)
-            where = f"{self.uri}: artifact {art['name']}"
+            where = f"{self.uri}: artifact {art.name}"
             try:
                 zf = zipfile.ZipFile(path)
-            except zipfile.BadZipFile:
+            except (zipfile.BadZipFile, ValueError, OSError):
                 raise StoreError(f"{where}: not a valid zip archive") from None
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                rel = check_member(info, where)
-                out.append(Entry(name=f"{art['name']}/{rel}", size=info.file_size,
-                                 identity={"artifact_id": str(art["id"])},
+            for rel, info in check_members(zf.infolist(), where):
+                total += info.file_size
+                if total > MAX_TOTAL_BYTES:
+                    raise StoreError(f"{self.uri}: the run's artifacts would inflate to more "
+                                     f"than {MAX_TOTAL_BYTES} bytes together; refusing them")
+                out.append(Entry(name=f"{art.name}/{rel}", size=info.file_size,
+                                 identity={"artifact_id": str(art.id)},
                                  handle=(zf, info)))
         require_unique_names(out, self.uri)
         return out
@@ -117,9 +177,10 @@ class GitHubArtifactsStore:
         zf, info = entry.handle
 
         def opener() -> IO[bytes]:
-            try:
-                return zf.open(info)  # type: ignore[no-any-return]
-            except (zipfile.BadZipFile, OSError) as e:
+            try:  # cut at the size the entry declares: inflation past it is an error
+                return CappedStream(zf.open(info), info.file_size,  # type: ignore[return-value]
+                                    what=f"{self.uri}: {entry.name}")
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
                 raise StoreError(f"{self.uri}: {entry.name}: cannot read: {e}") from None
 
         return HashTask(label=entry.name, size=entry.size, open=opener)

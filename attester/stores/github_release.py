@@ -15,11 +15,38 @@ import requests
 import requests.adapters
 
 from attester.clients import githubapi
-from attester.clients.httpget import get_stream
+from attester.clients.httpget import CappedStream, get_stream
 from attester.errors import StoreError, UsageError
 from attester.hashing import HashTask
+from attester.jsonio import Fields
 from attester.parallel import DEFAULT_JOBS
 from attester.stores.interface import Entry, require_unique_names
+
+
+@attrs.frozen
+class Asset:
+    """One release asset as the API lists it, type-checked field by field."""
+
+    id: int
+    name: str
+    size: int
+    url: str
+    state: str = "uploaded"
+    digest: str = ""
+    updated_at: str = ""
+    browser_download_url: str = ""
+
+    @classmethod
+    def from_json(cls, f: Fields) -> Asset:
+        name = f.text("name")
+        if not name or "/" in name or name in (".", ".."):
+            raise StoreError(f"{f.where}: field {f.path}.name {name[:100]!r} is not a file "
+                             "name")
+        return cls(id=f.count("id"), name=name, size=f.count("size"), url=f.text("url"),
+                   state=f.text("state", "uploaded"), digest=f.text("digest", ""),
+                   updated_at=f.text("updated_at", ""),
+                   browser_download_url=f.text("browser_download_url", ""))
+
 
 _URI = re.compile(r"^github-release://(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<tag>.+)$")
 
@@ -49,35 +76,42 @@ class GitHubReleaseStore:
         return cls(uri=uri, owner=m["owner"], repo=m["repo"], tag=m["tag"], jobs=jobs)
 
     def entries(self) -> Sequence[Entry]:
-        gh = githubapi.client()
         base = f"/repos/{self.owner}/{self.repo}/releases"
-        _, release = githubapi.call(lambda: gh.requester.requestJsonAndCheck(
-            "GET", f"{base}/tags/{self.tag}"), what=self.uri)
+        _, doc = githubapi.get_json(f"{base}/tags/{self.tag}", what=self.uri)
+        release_id = Fields(doc, f"{self.uri}: GitHub API answer").count("id")
         out = []
-        path = f"{base}/{release['id']}/assets"
-        for raw in githubapi.paginate(gh, path, list_item=None, what=f"{self.uri} assets"):
-            if raw.get("state", "uploaded") != "uploaded":
+        path = f"{base}/{release_id}/assets"
+        for i, raw in enumerate(githubapi.paginate(path, list_item=None,
+                                                   what=f"{self.uri} assets")):
+            asset = Asset.from_json(Fields(raw, f"{self.uri} assets", f"[{i}]"))
+            if asset.state != "uploaded":
                 continue  # an upload that never finished is not an artifact
-            api_digest = raw.get("digest") or ""
-            out.append(Entry(name=raw["name"], size=int(raw.get("size") or 0),
-                             identity={"id": str(raw["id"]), "updated_at": str(raw.get(
-                                 "updated_at", ""))},
-                             annotations={"downloadLocation": raw.get("browser_download_url",
-                                                                      "")},
-                             handle=(raw["url"], api_digest)))
+            out.append(Entry(name=asset.name, size=asset.size,
+                             identity={"id": str(asset.id), "updated_at": asset.updated_at},
+                             annotations={"downloadLocation": asset.browser_download_url},
+                             handle=(asset.url, asset.digest)))
         if not out:
             raise StoreError(f"{self.uri}: the release has no uploaded assets")
         require_unique_names(out, self.uri)
         return out
 
+    def one(self, asset: str) -> Entry:
+        """The asset named ``asset``, exactly (``--artifact github-release://O/R/TAG/NAME``);
+        a release without it is an error, never its other assets."""
+        found = [e for e in self.entries() if e.name == asset]
+        if not found:
+            raise StoreError(f"{self.uri}: the release has no asset named {asset!r}")
+        return found[0]
+
     def task(self, entry: Entry) -> HashTask:
         url, _ = entry.handle
+        what = f"{self.uri}: asset {entry.name}"
 
         def opener() -> IO[bytes]:
-            resp = get_stream(self.session, url, what=f"{self.uri}: asset {entry.name}",
-                              headers=githubapi.download_headers())
+            resp = get_stream(self.session, url, what=what, headers=githubapi.download_headers())
             resp.raw.decode_content = True
-            return resp.raw  # type: ignore[return-value]
+            # Cut at the listed size: a server cannot make us read more than it listed.
+            return CappedStream(resp.raw, entry.size, what=what)  # type: ignore[return-value]
 
         return HashTask(label=entry.name, size=entry.size, open=opener)
 

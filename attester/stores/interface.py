@@ -60,3 +60,14 @@ def require_unique_names(entries: Sequence[Entry], what: str) -> None:
         from attester.errors import StoreError
 
         raise StoreError(f"{what}: two artifacts share the name {dupe!r}")
+
+
+def relative_name(uri: str, name: str) -> str:
+    """An entry's name relative to the store URI it was listed from, as a checksums file
+    names it: ``gs://B/v1/kubectl`` under ``gs://B/v1/`` (or ``gs://B/v1``, or the string
+    prefix ``gs://B/v1/kube``) is ``kubectl``. Names already relative (file://,
+    github-release://) are returned as they are."""
+    for base in (uri.rstrip("/") + "/", uri[:uri.rfind("/") + 1]):
+        if "://" in base and name.startswith(base) and len(name) > len(base):
+            return name[len(base):]
+    return name

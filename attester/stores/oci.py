@@ -16,22 +16,24 @@ import base64
 import hashlib
 import io
 import ipaddress
-import json
 import os
 import re
 import threading
 from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import attrs
 import requests
 import requests.adapters
 
+from attester.clients.httpget import MAX_UNLISTED_BYTES, read_capped
+from attester.clients.pager import Page, paginate
 from attester.clients.retry import RETRYABLE_STATUS, RetryPolicy, send
 from attester.errors import AttesterError, InputError, ServiceError, StoreError
 from attester.hashing import HashTask
+from attester.jsonio import Fields, json_kind, load_json, parse_json
 from attester.parallel import DEFAULT_JOBS, first_error, map_ordered
 from attester.stores.interface import Entry
 
@@ -101,8 +103,8 @@ def docker_credentials(registry: str) -> tuple[str, str] | None:
     folder = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
     path = Path(folder) / "config.json"
     try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError):
+        config = load_json(path, what="docker config")
+    except InputError:
         return None
     auths = config.get("auths") if isinstance(config, dict) else None
     if not isinstance(auths, dict):
@@ -234,7 +236,7 @@ class RegistryClient:
             raise ServiceError(f"{what}: refusing to send credentials to plain-HTTP token "
                                f"server {realm}")
         try:
-            tok = self.session.get(realm, params=params, auth=creds, timeout=60)
+            tok = self.session.get(realm, params=params, auth=creds, timeout=60, stream=True)
         except requests.RequestException as e:
             raise ServiceError(f"{what}: cannot reach token server {realm}: "
                                f"{type(e).__name__}") from None
@@ -242,9 +244,11 @@ class RegistryClient:
             raise ServiceError(f"{what}: token server {realm} answered {tok.status_code}",
                                hint="log in with 'docker login' (read from the docker config)")
         try:
-            body = tok.json()
-            token = body.get("token") or body.get("access_token")
-        except (ValueError, AttributeError):
+            body = parse_json(read_capped(tok, MAX_UNLISTED_BYTES, what=f"token server {realm}"),
+                              where=f"token server {realm}")
+            token = body.get("token") or body.get("access_token") \
+                if isinstance(body, dict) else None
+        except AttesterError:
             token = None
         if not isinstance(token, str) or not token:
             raise ServiceError(f"{what}: token server {realm} returned no token")
@@ -263,22 +267,23 @@ class RegistryClient:
         return body, resp.headers.get("Content-Type", "").split(";")[0].strip()
 
     def tags(self, repository: str, *, what: str) -> list[str]:
-        out: list[str] = []
-        path: str | None = f"{repository}/tags/list"
-        params: dict[str, str] | None = {"n": "1000"}
-        while path:
-            resp = self.get(path, what=what, params=params)
-            try:  # bounded and type-checked: a registry's answer is input
-                body = json.loads(_read_limited(resp, MAX_MANIFEST_BYTES, what))
-            except (ValueError, RecursionError):
-                raise ServiceError(f"{what}: tag list is not JSON") from None
-            tags = body.get("tags") if isinstance(body, dict) else ()
-            if tags is not None and not isinstance(tags, list):
-                raise ServiceError(f"{what}: tag list is not a JSON object with a 'tags' list")
-            out.extend(t for t in (tags or []) if isinstance(t, str))
-            link = resp.links.get("next", {}).get("url")
-            path, params = (urljoin(self.base, link), None) if link else (None, None)
-        return sorted(set(out))
+        """Every tag of ``repository``, through the one pager (``Link: rel="next"``)."""
+
+        def fetch(link: str | None) -> Page[str, str]:
+            resp = self.get(link or f"{repository}/tags/list", what=what,
+                            params=None if link else {"n": "1000"})
+            with resp:
+                body = parse_json(_read_limited(resp, MAX_MANIFEST_BYTES, what),
+                                  where=f"{what}: tag list")
+            tags = Fields(body, f"{what}: tag list").array("tags", [])
+            for i, t in enumerate(tags):
+                if not isinstance(t, str):
+                    raise InputError(f"{what}: tag list: field 'tags[{i}]' is {json_kind(t)}, "
+                                     "expected a string")
+            nxt = resp.links.get("next", {}).get("url")
+            return Page(items=tags, next=urljoin(self.base, nxt) if nxt else None)
+
+        return sorted(set(paginate(fetch, what=f"{what}: tag list")))
 
 
 def _repository_of(url: str) -> str:
@@ -292,26 +297,61 @@ def _repository_of(url: str) -> str:
 
 
 def _read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
-    data = resp.raw.read(limit + 1, decode_content=True)
-    if len(data) > limit:
-        raise ServiceError(f"{what}: registry answer larger than {limit} bytes; refusing it")
-    return bytes(data)
+    return read_capped(resp, limit, what=f"{what}: registry answer")
 
 
 def _registry_error(resp: requests.Response) -> str:
+    """The registry's own error code and message, when its (small) error body has them."""
     try:
-        errors = resp.json().get("errors") or []
-        return f" ({errors[0].get('code')}: {errors[0].get('message')})" if errors else ""
-    except (ValueError, AttributeError, IndexError, KeyError, TypeError, RecursionError):
+        doc = parse_json(read_capped(resp, MAX_UNLISTED_BYTES, what="registry error"),
+                         where="registry error")
+        first = Fields(doc, "registry error").objects("errors", [])[:1]
+        return f" ({first[0].text('code', '')[:100]}: {first[0].text('message', '')[:200]})" \
+            if first else ""
+    except AttesterError:
         return ""
+    finally:
+        resp.close()
 
 
-def _platform(desc: Mapping[str, Any]) -> str:
-    p = desc.get("platform") or {}
-    parts = [p.get("os", "unknown"), p.get("architecture", "unknown")]
-    if p.get("variant"):
-        parts.append(p["variant"])
-    return "/".join(str(x) for x in parts)
+def is_referrer_tag(tag: str) -> bool:
+    """A tag that names attestations, not an image: the OCI 1.1 referrers fallback tag
+    (``sha256-<hex>``, which ``attest attach`` writes) and cosign's ``sha256-<hex>.sig``,
+    ``.att`` and ``.sbom`` tags. Never an image, so never a subject."""
+    return _REFERRER_TAG.match(tag) is not None
+
+
+_REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$")
+
+
+@attrs.frozen
+class Platform:
+    os: str = "unknown"
+    architecture: str = "unknown"
+    variant: str = ""
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+@attrs.frozen
+class Descriptor:
+    """One entry of an image index, type-checked field by field."""
+
+    digest: str
+    media_type: str = ""
+    platform: Platform | None = None
+
+    @classmethod
+    def from_json(cls, f: Fields) -> Descriptor:
+        digest = f.text("digest")
+        if not _DIGEST.match(digest):
+            raise InputError(f"{f.where}: field {f.path}.digest is not sha256:<64 hex digits>")
+        p = f.obj("platform")
+        platform = None if p is None else Platform(
+            os=p.text("os", "unknown"), architecture=p.text("architecture", "unknown"),
+            variant=p.text("variant", ""))
+        return cls(digest=digest, media_type=f.text("mediaType", ""), platform=platform)
 
 
 class Clients:
@@ -368,7 +408,8 @@ class OciStore:
         elif ref.tag:
             refs = [(ref.tag, ref.name(tag=ref.tag))]
         else:
-            tags = self.client.tags(ref.repository, what=self.uri)
+            tags = [t for t in self.client.tags(ref.repository, what=self.uri)
+                    if not is_referrer_tag(t)]
             if not tags:
                 raise StoreError(f"{self.uri}: the repository has no tags")
             refs = [(t, ref.name(tag=t)) for t in tags]
@@ -403,21 +444,18 @@ class OciStore:
     def _platform_entries(self, index_entry: Entry) -> list[Entry]:
         index: bytes = index_entry.handle
         name = index_entry.name
-        try:
-            manifests = json.loads(index).get("manifests") or []
-        except (ValueError, AttributeError):
-            raise ServiceError(f"oci://{name}: image index is not valid JSON") from None
+        where = f"oci://{name}: image index"
+        doc = Fields(parse_json(index, where=where), where)
         out = []
-        for desc in manifests:
-            digest = desc.get("digest", "") if isinstance(desc, dict) else ""
-            if not _DIGEST.match(digest):
-                continue
+        for desc in (Descriptor.from_json(d) for d in doc.objects("manifests", [])):
+            digest = desc.digest
             child = self.ref.name(digest=digest)
             body, media_type = self.client.manifest(self.ref.repository, digest,
                                                     what=f"oci://{child}")
             out.append(Entry(name=child, size=len(body), handle=body,
                              identity={"sha256": digest.removeprefix("sha256:")},
-                             annotations={"mediaType": media_type, "platform": _platform(desc),
+                             annotations={"mediaType": media_type,
+                                          "platform": str(desc.platform or Platform()),
                                           "index": name}))
         return out
 

@@ -65,16 +65,18 @@ class Trust:
 
 def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *,
                      exact: bool = False, progress: bool = False) -> list[Any]:
-    """Every entry of a store as an artifact; with ``exact``, only the entry named ``uri``
-    when there is one (gs://b/kubectl names one object, whose prefix would also match
-    kubectl.sha256)."""
-    from attester.stores import digest_entries, entries_to_hash, open_store
+    """Every entry of a store as an artifact; with ``exact``, the one entry ``uri`` names
+    and nothing else (gs://b/kubectl names one object: missing is an error, never the
+    kubectl.sha256 its name is a prefix of)."""
+    from attester.stores import digest_entries, entries_to_hash, open_one, open_store
     from attester.verify.policy import Artifact
 
-    store = open_store(uri, **options)
-    entries = list(store.entries()) if exact else entries_to_hash(store)
     if exact:
-        entries = [e for e in entries if e.name == uri] or entries
+        store, one = open_one(uri, **options)
+        entries = [one]
+    else:
+        store = open_store(uri, **options)
+        entries = entries_to_hash(store)
     digests = digest_entries(store, entries, algorithms, progress=progress)
     return [Artifact(name=e.name, digest=d) for e, d in zip(entries, digests, strict=True)]
 

@@ -72,11 +72,11 @@ def fetch(scope: Scope, digest: str, *, limit: int = DEFAULT_LIMIT,
     is an empty list (the caller decides that it fails). ``api_url`` overrides
     GITHUB_API_URL (--hostname)."""
     check_limit(limit)
-    gh = githubapi.client(api_url)
     items: list[Any] = []
     for path in scope.paths(digest):
         try:
-            items = list(_items(gh, path, limit, what=f"attestations of {scope.name}"))
+            items = list(_items(path, limit, what=f"attestations of {scope.name}",
+                                api_url=api_url))
             break
         except StoreError:
             if path == scope.paths(digest)[-1]:
@@ -90,23 +90,12 @@ def fetch(scope: Scope, digest: str, *, limit: int = DEFAULT_LIMIT,
     return out
 
 
-def _items(gh: Any, path: str, limit: int, *, what: str) -> Iterator[Any]:
-    url: str | None = path
-    params: dict[str, Any] | None = {"per_page": min(limit, _PER_PAGE_MAX)}
-    seen = 0
-    while url and seen < limit:
-        headers, data = githubapi.call(functools.partial(
-            gh.requester.requestJsonAndCheck, "GET", url, parameters=params), what=what)
-        if not isinstance(data, dict) or not isinstance(data.get("attestations"), list):
-            raise ServiceError(f"{what}: unexpected API answer (no attestations list)")
-        page = data["attestations"]
-        if len(page) > _PER_PAGE_MAX:
-            raise ServiceError(f"{what}: the API answered {len(page)} attestations on one "
-                               f"page; at most {_PER_PAGE_MAX} were asked for")
-        seen += len(page)
-        yield from page
-        url = githubapi._next_link(headers.get("link") or headers.get("Link") or "")
-        params = None
+def _items(path: str, limit: int, *, what: str, api_url: str | None) -> Iterator[Any]:
+    """Up to ``limit`` attestations, through the one pager: empty pages that keep saying
+    "next" count (and end it), a repeated link ends it, pages are capped."""
+    return githubapi.paginate(path, list_item="attestations", what=what,
+                              per_page=min(limit, _PER_PAGE_MAX), stop_after=limit,
+                              base_url=api_url)
 
 
 def _bundle_of(item: Any, *, where: str) -> bytes:

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
@@ -116,19 +117,17 @@ class GitHubWatcher:
     def uri(self) -> str:
         return f"github://{self.owner}/{self.repo}/{self.run_id}"
 
-    def _fetch_run(self, gh: Any) -> dict[str, Any]:
+    def _fetch_run(self) -> dict[str, Any]:
         path = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}"
         if self.attempt is not None:
             path += f"/attempts/{self.attempt}"
-        _, data = githubapi.call(lambda: gh.requester.requestJsonAndCheck("GET", path),
-                                 what=self.uri)
+        _, data = githubapi.get_json(path, what=self.uri)
         if not isinstance(data, dict) or "head_sha" not in data:
             raise InputError(f"{self.uri}: the API returned something that is not a workflow run")
         return data
 
     def run(self) -> dict[str, Any]:
-        gh = githubapi.client()
-        run = wait_until_finished(lambda: self._fetch_run(gh),
+        run = wait_until_finished(self._fetch_run,
                                   running=lambda status: status != "completed", uri=self.uri,
                                   noun="run", wait=self.wait, timeout=self.wait_timeout,
                                   interval=self.poll_interval, sleep=self.sleep)
@@ -140,27 +139,26 @@ class GitHubWatcher:
     def _tag_at(self, name: str, sha: str) -> bool:
         """Whether tag ``name`` exists and names ``sha`` (directly or as an annotated tag)."""
         from attester.errors import StoreError
+        from attester.jsonio import Fields
 
-        gh = githubapi.client()
         path = f"/repos/{self.owner}/{self.repo}/git/ref/tags/{name}"
+        what = f"{self.uri} tag {name}"
         try:
-            _, ref = githubapi.call(lambda: gh.requester.requestJsonAndCheck("GET", path),
-                                    what=f"{self.uri} tag {name}")
+            _, ref = githubapi.get_json(path, what=what)
         except StoreError:
             return False
-        obj = ref.get("object") or {} if isinstance(ref, dict) else {}
-        if obj.get("type") == "tag":  # annotated: the tag object names the commit
-            _, tag = githubapi.call(lambda: gh.requester.requestJsonAndCheck(
-                "GET", f"/repos/{self.owner}/{self.repo}/git/tags/{obj.get('sha')}"),
-                what=f"{self.uri} tag {name}")
-            obj = tag.get("object") or {} if isinstance(tag, dict) else {}
-        return bool(obj.get("sha") == sha)
+        obj = Fields(ref, f"{what}: GitHub API answer").obj("object")
+        if obj is not None and obj.text("type", "") == "tag":  # annotated: names the commit
+            _, tag = githubapi.get_json(
+                f"/repos/{self.owner}/{self.repo}/git/tags/{quote(obj.text('sha'), safe='')}",
+                what=what)
+            obj = Fields(tag, f"{what}: GitHub API answer").obj("object")
+        return obj is not None and obj.text("sha", "") == sha
 
     def jobs(self, run: Mapping[str, Any]) -> list[dict[str, Any]]:
-        gh = githubapi.client()
         attempt = run.get("run_attempt") or 1
         url = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}/attempts/{attempt}/jobs"
-        return list(githubapi.paginate(gh, url, list_item="jobs", what=f"{self.uri} jobs"))
+        return list(githubapi.paginate(url, list_item="jobs", what=f"{self.uri} jobs"))
 
     def record(self, *, now: dt.datetime) -> BuildRecord:
         run = self.run()
