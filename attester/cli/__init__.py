@@ -38,7 +38,7 @@ examples (the release flow):
   attest keygen --type ecdsa-p256 --out release
   attest provenance local:// --artifacts file://dist --output prov.json
   attest sign prov.json --key release.key --output prov.intoto.json
-  attest verify prov.intoto.json --key release.pub --artifact dist/kubectl \\
+  attest verify prov.intoto.json --key release.pub --artifact dist/bin/kubectl \\
       --source-uri github.com/example/project
 
 exit codes: 0 ok, 1 verification failed, 2 usage or input error

@@ -46,8 +46,8 @@ def register(sub: Subcommands) -> None:
                        "referrer)", formatter_class=fmt,
                        description="Push ATTESTATION (DSSE envelope or Sigstore bundle) as an "
                        "OCI 1.1 referrer of the image; 'attest verify oci://REF' finds it.",
-                       epilog="example:\n  attest attach oci://127.0.0.1:5000/staging/pause@"
-                       "sha256:... stage.intoto.json")
+                       epilog="example:\n  attest attach "
+                       "oci://registry.example/staging/app:v1.31.0 stage.intoto.json")
     p.add_argument("image", metavar="oci://REF",
                    help="the image, by tag or digest, e.g. oci://REGISTRY/REPO:TAG")
     p.add_argument("attestation", metavar="ATTESTATION",

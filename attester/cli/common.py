@@ -20,7 +20,7 @@ def say(args: argparse.Namespace, message: str) -> None:
         print(safe(message), file=sys.stderr)  # names in it come from the command line
 
 
-def add_quiet(p: argparse.ArgumentParser) -> None:
+def add_quiet(p: argparse._ActionsContainer) -> None:
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress meter and no status line on stderr (errors still print)")
 
@@ -38,7 +38,7 @@ def store_options(args: argparse.Namespace) -> dict[str, Any]:
             "progress": not getattr(args, "quiet", False)}
 
 
-def add_store_flags(p: argparse.ArgumentParser) -> None:
+def add_store_flags(p: argparse._ActionsContainer) -> None:
     from attester.parallel import DEFAULT_JOBS, jobs_arg
 
     p.add_argument("--oci-platforms", action="store_true",

@@ -52,8 +52,10 @@ def register(sub: Subcommands) -> None:
                        "subject has the artifact's digest and write them, one bundle per "
                        "line, to ALG:HEX.jsonl for offline 'attest verify'. Reads "
                        "GITHUB_API_URL and GITHUB_TOKEN / GH_TOKEN.",
-                       epilog="examples:\n  attest download dist/kubectl --repo example/project\n"
-                       "  attest download --digest sha256:HEX --owner example -o attestations/")
+                       epilog="examples:\n  attest download dist/bin/kubectl --repo "
+                       "example/project\n  attest download --digest "
+                       "sha256:$(sha256sum dist/bin/kubectl | cut -c1-64) --owner example "
+                       "-o attestations/")
     p.add_argument("artifact", metavar="ARTIFACT", nargs="?", default="",
                    help="the artifact file (or oci://IMAGE) whose digest to look up")
     p.add_argument("--insecure-registry", action="store_true",

@@ -45,8 +45,10 @@ def register(sub: Subcommands) -> None:
     p = sub.add_parser("keygen", help="create a signing key pair", formatter_class=fmt,
                        description="Write PREFIX.key (PKCS#8 PEM, encrypted when "
                        "ATTEST_PASSPHRASE is set) and PREFIX.pub (PEM public key).",
-                       epilog="example:\n  ATTEST_PASSPHRASE=... attest keygen --type "
-                       "ecdsa-p256 --out release")
+                       epilog="examples:\n  attest keygen --out signer   "
+                       "# signer.key, NOT encrypted: keep it secret\n"
+                       "  ATTEST_PASSPHRASE='a long passphrase' attest keygen --type ed25519 "
+                       "--out second")
     p.add_argument("--type", default="ecdsa-p256",
                    choices=["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072"],
                    help="key algorithm (default: ecdsa-p256, as cosign)")

@@ -138,7 +138,9 @@ def register(sub: Subcommands) -> None:
                        description="Watch a build (SOURCE) and write an in-toto Statement "
                        "with a SLSA provenance predicate whose subjects are the artifacts "
                        "found in each --artifacts store.",
-                       epilog="sources: local:// (the current git checkout)\n"
+                       epilog="sources: local:// (the current git checkout: it needs git and "
+                       "at least one commit;\n"
+                       "                   uncommitted changes are recorded as a dirty tree)\n"
                        "         github://OWNER/REPO/RUN_ID[/ATTEMPT] (extra [github])\n"
                        "         cloudbuild://PROJECT/BUILD_ID (extra [cloudbuild])\n"
                        "         env:// (the GitHub Actions job or Cloud Build step we run in)\n"
@@ -149,8 +151,10 @@ def register(sub: Subcommands) -> None:
                        "[github])\n"
                        "         github-artifacts://OWNER/REPO/RUN_ID (files in run artifacts; "
                        "extra [github])\n\n"
-                       "example:\n  attest provenance local:// --artifacts file://dist "
-                       "--output prov.json")
+                       "examples:\n  attest provenance local:// --artifacts file://dist "
+                       "--output prov.json\n"
+                       "  attest provenance local:// --artifacts file://dist --digest sha512 "
+                       "--slsa 0.2 --output prov02.json")
     p.add_argument("source", metavar="SOURCE", help="the build to describe, e.g. local://")
     p.add_argument("--artifacts", action="append", metavar="URI",
                    help="store whose files become subjects (repeatable)")

@@ -35,9 +35,11 @@ def register(sub: Subcommands) -> None:
                        description="Record every artifact each store holds now (GCS "
                        "generation, OCI digest, or sha256 of files), so that 'attest "
                        "provenance --snapshot' attests only what the build adds or changes.",
-                       epilog="example:\n  attest start --artifacts gs://bucket/stage/ "
-                       "--output before.json\n  ... the build runs ...\n  attest provenance "
-                       "local:// --artifacts gs://bucket/stage/ --snapshot before.json")
+                       epilog="example (with gs://BUCKET/PREFIX/ the same):\n"
+                       "  attest start --artifacts file://dist --output before.json\n"
+                       "  echo built > dist/new-tool     # ... the build runs ...\n"
+                       "  attest provenance local:// --artifacts file://dist --snapshot "
+                       "before.json")
     p.add_argument("--artifacts", action="append", metavar="URI",
                    help="store to record (repeatable)")
     p.add_argument("--output", "-o", metavar="SNAPSHOT", help="write here (default: stdout)")

@@ -121,137 +121,169 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
+#: ``attest verify --help`` shows its options by what they check, in this order.
+GROUPS = {
+    "documents": "documents: what to verify, besides ATTESTATION",
+    "signer": "signer: who must have signed (one of --key, --certificate-identity[-regexp], "
+              "--owner, --repo, --publisher)",
+    "trust": "trust roots and logs: what the signer is checked against",
+    "source": "source: what it was built from",
+    "build": "build: how, and by whom, it was built",
+    "subjects": "subjects: the artifacts it must cover",
+    "output": "output",
+}
+
+USAGE = """\
+attest verify ATTESTATION|oci://IMAGE SIGNER [REQUIREMENTS] [OPTIONS]
+       attest verify --chain ATTESTATION ... (--policy POLICY | SIGNER) --artifact A ...
+       attest verify --artifact FILE --owner O|--repo O/R   (GitHub's attestation API)"""
+
+DESCRIPTION = """\
+Check, in order: the signature over the exact payload bytes (a trusted --key, or a Sigstore
+bundle's certificate, log entry and signer identity), the statement, the predicate type, the
+requirements (source, build, subjects). Fails closed: exit 0 only when every check passes,
+1 when one fails, 2 when nothing could be checked."""
+
+EXAMPLES = """\
+examples:
+  attest verify prov.intoto.json --key release.pub --artifact dist/bin/kubectl \\
+      --builder-id https://attester.dev/builders/local/v1 --source-uri github.com/example/project
+  attest verify prov.intoto.json --key release.pub --artifacts file://dist --require-complete \\
+      --format json
+  attest verify testdata/vsa/gke-gce-pre.bcid-vsa.jsonl \\
+      --key testdata/vsa/vsa_signing_public_key.pem --verified-level SLSA_BUILD_LEVEL_2
+  attest verify --chain stage.intoto.json --key stage.pub --artifact dist/bin/kubectl
+  attest verify oci://registry.example/app:v1 --key stage.pub
+
+A signer alone is not a policy: name what it must vouch for (an artifact, a store, a source
+or a builder); verify refuses an empty policy (exit 2).
+"""
+
+
 def register(sub: Subcommands) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser("verify", help="verify a signed attestation and artifacts",
-                       formatter_class=fmt,
-                       description="Check, in order: the signature over the exact payload "
-                       "bytes (a trusted --key, or a Sigstore bundle's certificate, log entry "
-                       "and signer identity), the statement, the predicate type, the policy "
-                       "flags, and that every --artifact has the digest a subject names. "
-                       "With --chain, follow artifacts back through the release steps. "
-                       "Fails closed: exit 0 only when every check passes.",
-                       epilog="examples:\n  attest verify prov.intoto.json --key release.pub "
-                       "--artifact dist/kubectl \\\n      --builder-id "
-                       "https://attester.dev/builders/local/v1 --source-uri "
-                       "github.com/example/project\n"
-                       "  attest verify prov.sigstore.json --certificate-identity "
-                       "release-bot@example.com \\\n      --certificate-oidc-issuer "
-                       "https://accounts.google.com --trusted-root trusted_root.json --offline\n"
-                       "  attest verify --chain stage.intoto.json --chain release.intoto.json "
-                       "--policy policy.yaml \\\n      --artifact dist/kubectl\n"
-                       "  attest verify oci://registry.example/app:v1 --key stage.pub")
+                       formatter_class=fmt, usage=USAGE, description=DESCRIPTION,
+                       epilog=EXAMPLES)
     p.add_argument("attestation", metavar="ATTESTATION", nargs="?", default="",
                    help="DSSE envelope (.intoto.json), Sigstore bundle (.sigstore.json), "
-                   ".intoto.jsonl, or Cloud Build's provenance (gcloud ... --show-provenance)")
-    p.add_argument("--key", action="append", metavar="PUB",
+                   ".intoto.jsonl, npm or PyPI attestations, Cloud Build's provenance (gcloud ... "
+                   "--show-provenance), or oci://IMAGE (its attached referrers)")
+    g = {name: p.add_argument_group(title) for name, title in GROUPS.items()}
+    d = g["documents"]
+    d.add_argument("--chain", action="append", metavar="ATTESTATION",
+                   help="follow --artifact back through these attestations (stage, release, "
+                   "promotion) to the source commit (repeatable)")
+    d.add_argument("--policy", metavar="POLICY",
+                   help="with --chain: YAML/JSON policy naming each step's signer and rules "
+                   "(reference: docs/policy.md)")
+    d.add_argument("--signature", metavar="FILE.sig", help="a bare signature (with "
+                   "--certificate and one --artifact)")
+    d.add_argument("--certificate", metavar="FILE.cert", help="the certificate of --signature")
+    d.add_argument("--limit", type=int, default=30, metavar="N",
+                   help="with no ATTESTATION and --owner/--repo: examine at most N "
+                   "attestations from GitHub's attestation API; with oci://REF: at most N "
+                   "referrers of the image (default 30, as gh)")
+    s = g["signer"]
+    s.add_argument("--key", action="append", metavar="PUB",
                    help="trusted PEM public key (repeatable; any one suffices)")
-    g = p.add_argument_group("keyless (Sigstore) signatures")
-    g.add_argument("--certificate-identity", metavar="ID",
-                   help="the signer's identity (certificate SAN), exact")
-    g.add_argument("--certificate-identity-regexp", metavar="RE",
-                   help="the signer's identity as a full-match regular expression")
-    g.add_argument("--certificate-oidc-issuer", "--cert-oidc-issuer", metavar="URL",
+    s.add_argument("--threshold", type=int, default=1, metavar="N",
+                   help="require signatures by N distinct trusted keys")
+    s.add_argument("--certificate-identity", metavar="ID",
+                   help="keyless: the signer's identity (certificate SAN), exact")
+    s.add_argument("--certificate-identity-regexp", metavar="RE",
+                   help="keyless: the signer's identity as a full-match regular expression")
+    s.add_argument("--certificate-oidc-issuer", "--cert-oidc-issuer", metavar="URL",
                    help="the OIDC issuer that vouched for the identity (required; --owner/--repo "
                    "default it to GitHub Actions')")
-    g.add_argument("--no-certificate-oidc-issuer", action="store_true",
+    s.add_argument("--certificate-oidc-issuer-regexp", metavar="RE",
+                   help="the OIDC issuer as a full-match regular expression")
+    s.add_argument("--no-certificate-oidc-issuer", action="store_true",
                    help="the certificate must carry no OIDC issuer extension, as GitHub "
-                   "release attestations (SAN https://dotcom.releases.github.com); "
-                   "instead of --certificate-oidc-issuer")
-    g.add_argument("--publisher", metavar="KIND:NAME",
+                   "release attestations (SAN https://dotcom.releases.github.com)")
+    s.add_argument("--owner", help="GitHub: the certificate's source repository owner; "
+                   "alone, a complete signer policy (a GitHub Actions workflow of OWNER)")
+    s.add_argument("--repo", metavar="OWNER/REPO",
+                   help="GitHub: the certificate's source repository; alone, a complete "
+                   "signer policy (a GitHub Actions workflow of OWNER/REPO)")
+    s.add_argument("--signer-workflow", metavar="OWNER/REPO/PATH",
+                   help="GitHub: the workflow that signed (Build Signer URI), reusable ones too")
+    s.add_argument("--signer-repo", metavar="OWNER/REPO",
+                   help="GitHub: the repository of the workflow that signed")
+    s.add_argument("--signer-digest", metavar="SHA",
+                   help="GitHub: the commit of the workflow that signed (Build Signer Digest)")
+    s.add_argument("--hostname", metavar="HOST",
+                   help="GitHub host for --owner/--repo: a GitHub Enterprise Server or a "
+                   "ghe.com tenancy (default github.com); sets the SAN anchor and the issuer")
+    s.add_argument("--deny-self-hosted-runners", action="store_true",
+                   help="GitHub: the certificate's runner environment must be github-hosted")
+    s.add_argument("--publisher", metavar="KIND:NAME",
                    help="PyPI's trusted publisher, as a complete signer: "
                    "github:OWNER/REPO[@WORKFLOW], gitlab:NAMESPACE/PROJECT[@PATH] or "
                    "google:SERVICE_ACCOUNT; checked on the certificate's Build Config URI and "
                    "source repository (reusable workflows too), not its SAN")
-    g.add_argument("--npm-publish-key", metavar="PUB",
+    s.add_argument("--npm-publish-key", metavar="PUB",
                    help="npm registry attestations: also verify the publish attestation with "
                    "the registry's public key (PEM), as slsa-verifier verify-npm-package")
-    g.add_argument("--trusted-root", metavar="FILE",
+    t = g["trust"]
+    t.add_argument("--trusted-root", metavar="FILE",
                    help="Sigstore trusted_root.json; implies no network")
-    g.add_argument("--rekor-url", metavar="URL",
+    t.add_argument("--offline", action="store_true",
+                   help="no network: use --trusted-root or the roots bundled with sigstore")
+    t.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
+    t.add_argument("--rekor-url", metavar="URL",
                    help="a DSSE envelope with no certificate (.intoto.jsonl of "
                    "slsa-github-generator up to v1.10): find its entry in this Rekor "
                    "(e.g. https://rekor.sigstore.dev) and verify it against the trusted root")
-    g.add_argument("--offline", action="store_true",
-                   help="no network: use --trusted-root or the roots bundled with sigstore")
-    g.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
-    g.add_argument("--signature", metavar="FILE.sig", help="a bare signature (with "
-                   "--certificate and one --artifact)")
-    g.add_argument("--certificate", metavar="FILE.cert", help="the certificate of --signature")
-    g.add_argument("--owner", help="GitHub: the certificate's source repository owner; "
-                   "alone, a complete signer policy (a GitHub Actions workflow of OWNER)")
-    g.add_argument("--repo", metavar="OWNER/REPO",
-                   help="GitHub: the certificate's source repository; alone, a complete "
-                   "signer policy (a GitHub Actions workflow of OWNER/REPO)")
-    g.add_argument("--signer-workflow", metavar="OWNER/REPO/PATH",
-                   help="GitHub: the workflow that signed (Build Signer URI), reusable ones too")
-    g.add_argument("--signer-repo", metavar="OWNER/REPO",
-                   help="GitHub: the repository of the workflow that signed")
-    g.add_argument("--certificate-oidc-issuer-regexp", metavar="RE",
-                   help="the OIDC issuer as a full-match regular expression")
-    g.add_argument("--hostname", metavar="HOST",
-                   help="GitHub host for --owner/--repo: a GitHub Enterprise Server or a "
-                   "ghe.com tenancy (default github.com); sets the SAN anchor and the issuer")
-    g.add_argument("--source-digest", metavar="SHA",
-                   help="GitHub: the source commit (certificate's Source Repository Digest "
-                   "and the provenance's resolved source)")
-    g.add_argument("--signer-digest", metavar="SHA",
-                   help="GitHub: the commit of the workflow that signed (Build Signer Digest)")
-    g.add_argument("--deny-self-hosted-runners", action="store_true",
-                   help="GitHub: the certificate's runner environment must be github-hosted")
-    g.add_argument("--workflow-trigger", metavar="EVENT",
+    src = g["source"]
+    src.add_argument("--source-uri", help="required source repository, e.g. "
+                     "github.com/ORG/REPO")
+    src.add_argument("--source-ref", help="required source ref, e.g. refs/tags/v1.2.3")
+    src.add_argument("--source-branch", help="required source branch (refs/heads/B)")
+    src.add_argument("--source-tag", help="required source tag (refs/tags/T)")
+    src.add_argument("--source-versioned-tag", metavar="V",
+                     help="a tag matching semver prefix V (v1.2 accepts v1.2.x)")
+    src.add_argument("--source-digest", metavar="SHA",
+                     help="the source commit (a certificate's Source Repository Digest and "
+                     "the provenance's resolved source)")
+    b = g["build"]
+    b.add_argument("--builder-id", help="required builder id; without @ any version, "
+                   "@vX.Y.Z equals @refs/tags/vX.Y.Z")
+    b.add_argument("--build-type", help="required build type URI")
+    b.add_argument("--predicate-type", help="required predicate type URI (also accepts "
+                   "types attester does not know)")
+    b.add_argument("--workflow-trigger", metavar="EVENT",
                    help="GitHub: the event that ran the workflow (push, release, "
                    "workflow_dispatch...), in the certificate and the provenance")
-    g.add_argument("--build-workflow-input", action="append", metavar="KEY=VALUE",
+    b.add_argument("--build-workflow-input", action="append", metavar="KEY=VALUE",
                    help="a workflow_dispatch input the provenance must record (repeatable)")
-    p.add_argument("--threshold", type=int, default=1, metavar="N",
-                   help="require signatures by N distinct trusted keys")
-    p.add_argument("--artifact", action="append", metavar="PATH|URI",
-                   help="artifact that must match a subject digest (repeatable)")
-    p.add_argument("--digest", action="append", metavar="ALG:HEX",
-                   help="an artifact by digest, without the file: sha256:HEX or sha512:HEX "
-                   "(repeatable; like --artifact NAME@sha256:HEX)")
-    p.add_argument("--artifacts", action="append", metavar="STORE_URI",
-                   help="store that must hold every subject with its digest (repeatable)")
-    p.add_argument("--require-complete", action="store_true",
-                   help="with --artifacts: also fail on any stored file no subject covers")
-    p.add_argument("--builder-id", help="required builder id; without @ any version, "
-                   "@vX.Y.Z equals @refs/tags/vX.Y.Z")
-    p.add_argument("--source-uri", help="required source repository, e.g. "
-                   "github.com/ORG/REPO")
-    p.add_argument("--source-ref", help="required source ref, e.g. refs/tags/v1.2.3")
-    p.add_argument("--source-branch", help="required source branch (refs/heads/B)")
-    p.add_argument("--source-tag", help="required source tag (refs/tags/T)")
-    p.add_argument("--source-versioned-tag", metavar="V",
-                   help="a tag matching semver prefix V (v1.2 accepts v1.2.x)")
-    p.add_argument("--build-type", help="required build type URI")
-    p.add_argument("--predicate-type", help="required predicate type URI (also accepts "
-                   "types attester does not know)")
-    p.add_argument("--verifier-id", metavar="URI",
+    b.add_argument("--verifier-id", metavar="URI",
                    help="a VSA: the verifier that must have written it (as slsa-verifier "
                    "verify-vsa)")
-    p.add_argument("--resource-uri", metavar="URI",
-                   help="a VSA: the resource it must be about")
-    p.add_argument("--verified-level", action="append", metavar="LEVEL",
+    b.add_argument("--verified-level", action="append", metavar="LEVEL",
                    help="a VSA: a level it must state, e.g. SLSA_BUILD_LEVEL_2 (a higher "
                    "SLSA level of the same track also satisfies; repeatable)")
-    p.add_argument("--vsa-out", metavar="FILE",
-                   help="after a pass, write a signed SLSA verification summary (VSA)")
-    p.add_argument("--vsa-key", metavar="KEY", help="sign the VSA with this key")
-    p.add_argument("--vsa-keyless", action="store_true", help="sign the VSA keyless")
-    p.add_argument("--vsa-trust-config", metavar="FILE",
-                   help="--vsa-keyless against a custom Sigstore instance")
-    p.add_argument("--limit", type=int, default=30, metavar="N",
-                   help="with no ATTESTATION and --owner/--repo: examine at most N "
-                   "attestations from GitHub's attestation API; with oci://REF: at most N "
-                   "referrers of the image (default 30, as gh)")
-    p.add_argument("--chain", action="append", metavar="ATTESTATION",
-                   help="follow --artifact back through these attestations (stage, release, "
-                   "promotion) to the source commit (repeatable)")
-    p.add_argument("--policy", metavar="POLICY",
-                   help="YAML/JSON policy naming each step's signer (see README)")
-    p.add_argument("--format", choices=["text", "json"], default="text",
+    a = g["subjects"]
+    a.add_argument("--artifact", action="append", metavar="PATH|URI",
+                   help="artifact that must match a subject digest (repeatable)")
+    a.add_argument("--digest", action="append", metavar="ALG:HEX",
+                   help="an artifact by digest, without the file: sha256:HEX or sha512:HEX "
+                   "(repeatable; like --artifact NAME@sha256:HEX)")
+    a.add_argument("--artifacts", action="append", metavar="STORE_URI",
+                   help="store that must hold every subject with its digest (repeatable)")
+    a.add_argument("--require-complete", action="store_true",
+                   help="with --artifacts: also fail on any stored file no subject covers")
+    a.add_argument("--resource-uri", metavar="URI",
+                   help="a VSA: the resource it must be about")
+    add_store_flags(a)
+    o = g["output"]
+    o.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints every check and its outcome")
-    add_store_flags(p)
-    add_quiet(p)
+    add_quiet(o)
+    o.add_argument("--vsa-out", metavar="FILE",
+                   help="after a pass, write a signed SLSA verification summary (VSA)")
+    o.add_argument("--vsa-key", metavar="KEY", help="sign the VSA with this key")
+    o.add_argument("--vsa-keyless", action="store_true", help="sign the VSA keyless")
+    o.add_argument("--vsa-trust-config", metavar="FILE",
+                   help="--vsa-keyless against a custom Sigstore instance")
     p.set_defaults(func=run)
