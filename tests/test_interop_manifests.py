@@ -1,6 +1,7 @@
-"""Every case of testdata/interop/realworld, testdata/interop/sigstore and
-testdata/interop/pypi gets its expected verdict offline, sockets blocked, with the flags its
-MANIFEST names (as the realworld README maps them). PyPI's cases run once for each form the
+"""Every case of testdata/interop/realworld, testdata/interop/sigstore, testdata/interop/pypi
+and testdata/interop/conformance (sigstore-conformance's whole bundle-verify suite) gets its
+expected verdict offline, sockets blocked, with the flags its MANIFEST names (as each set's
+README maps them). PyPI's cases run once for each form the
 same signature is given in (attestation object, provenance object, plain bundle), and once
 more with --publisher where the MANIFEST names PyPI's publisher."""
 
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import INTEROP, interop_path
 
-SETS = ("realworld", "sigstore", "pypi")
+SETS = ("realworld", "sigstore", "pypi", "conformance")
 #: PyPI cases: each of these files a case names is verified, with the same verdict
 PYPI_FORMS = ("attestation", "provenance", "bundle")
 #: manifest field -> verify flag, passed only when the value is not null
@@ -25,7 +26,14 @@ PYPI_FAILS = {"pa-rfc8785-whl-wrong-identity": "certificate identity is william@
               "pa-pypi-attestations-0.0.19-publish-staging-root": "signature: "}
 MALFORMED = {"gh-github-provenance-demo-missing-cert",
              "gh-github-provenance-demo-missing-verification-material",
-             "sp-invalid-mediatype", "sp-v0.1-empty-cert-chain"}
+             "sp-invalid-mediatype", "sp-v0.1-empty-cert-chain",
+             # conformance: the bundle, its key or its trusted root cannot be read
+             "bundle-empty-certificate-chain_fail", "bundle-invalid-base64-signature_fail",
+             "bundle-malformed-json_fail", "bundle-negative-log-index_fail",
+             "bundle-unknown-version_fail", "trust-root-tlog-missing-validity-start_fail",
+             "managed-key-wrong-key_fail",  # key.pub is not a PEM key ("...++++wrongkey==")
+             # FreeTSA's reply with embedded certificates: rfc3161-client cannot decode it
+             "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail"}
 
 
 def _cases() -> list[tuple[str, dict]]:
@@ -56,10 +64,24 @@ def _publisher_flag(publisher: dict) -> str:
     return f"{kind}:{publisher['repository']}" + (f"@{workflow}" if workflow else "")
 
 
+def conformance_args(case: dict) -> list[object]:
+    """conformance/README.md's mapping: BUNDLE --artifact --trusted-root --offline, and
+    --key KEY for managed-key bundles, else the identity and issuer."""
+    base = interop_path("conformance", "MANIFEST.json").parent
+    args: list[object] = ["verify", base / case["bundle"], "--artifact", base / case["artifact"],
+                          "--trusted-root", base / case["trusted_root"], "--offline"]
+    if case.get("key"):
+        return [*args, "--key", base / case["key"]]
+    return [*args, "--certificate-identity", case["identity"],
+            "--certificate-oidc-issuer", case["issuer"]]
+
+
 def manifest_args(set_name: str, case: dict) -> list[object]:
     """The README's mapping: FILE, --artifact, --trusted-root, --offline, identity, issuer
     (or --no-certificate-oidc-issuer for null), the policy flags that are not null, and
     --npm-publish-key for npm documents that name the registry key."""
+    if set_name == "conformance":
+        return conformance_args(case)
     base = interop_path(set_name, "MANIFEST.json").parent
     files = case["files"]
     verified = case.get("verified_file") or files.get("bundle") or files["provenance"]
@@ -109,5 +131,69 @@ def test_manifest_case_offline(attest, set_name, case, no_network) -> None:
         assert all(line.startswith("attest: ") for line in r.err.splitlines()), r.err
         if set_name == "pypi":
             assert PYPI_FAILS[case["id"].split("/")[0]] in r.err, r.err
+        if set_name == "conformance":
+            assert CONFORMANCE_REASONS[case["id"]] in r.err, (case["why"], r.err)
     assert no_network == [], "verification touched the network"
 
+
+
+def test_conformance_manifest_is_the_whole_suite() -> None:
+    """All 70 cases are run, and every refused one has its reason pinned below."""
+    cases = json.loads(interop_path("conformance", "MANIFEST.json").read_text())["cases"]
+    assert len(cases) == 70
+    assert {c["id"] for c in cases if c["expected"] == "invalid"} == set(CONFORMANCE_REASONS)
+    assert all(c["id"].endswith("_fail") == (c["expected"] == "invalid") for c in cases)
+
+
+#: why attest refuses each conformance _fail case: the reason its README gives, not another
+CONFORMANCE_REASONS = {
+    'bundle-empty-certificate-chain_fail': 'expected non-empty certificate chain',
+    'bundle-from-wrong-instance_fail': 'failed to build timestamp certificate chain',
+    'bundle-invalid-base64-signature_fail': 'Invalid base64-encoded string',
+    'bundle-malformed-json_fail': 'it looks truncated',
+    'bundle-negative-log-index_fail': 'Value exceeds uint64 domain: -1',
+    'bundle-unknown-version_fail': 'mediaType Input should be',
+    'bundle-with-root-cert_fail': 'certificate chain contains a root CA certificate',
+    'checkpoint-bad-keyhint_fail': "checkpoint carries no signature by the log's key",
+    'checkpoint-wrong-roothash_fail': 'Inclusion proof contains invalid root hash',
+    'dsse-invalid-sig_fail': 'DSSE: invalid signature',
+    'dsse-mismatch-envelope_fail': 'log entry payload hash does not match bundle',
+    'dsse-mismatch-sig_fail': 'log entry signatures do not match bundle',
+    'inclusion-proof-corrupted-hash_fail': 'inclusion proof contains invalid root hash',
+    'incorrect-public-key_fail': 'inclusion proof contains invalid root hash',
+    'integrated-time-in-future_fail': 'cert is not valid at validation time',
+    'intoto-expired-certificate_fail': 'certificate does not chain to the trusted root at 2023-02-01',
+    'intoto-log-entry-mismatch_fail': 'intoto 0.0.2 log entry: logged signature or certificate',
+    'intoto-missing-inclusion-proof_fail': 'must carry an inclusion proof with checkpoint',
+    'intoto-set-outside-signing-cert-validity_fail': 'certificate does not chain to the trusted root at 2023-02-02',
+    'intoto-tsa-timestamp-outside-cert-validity_fail': 'certificate was not valid at the timestamped time',
+    'invalid-checkpoint-signature_fail': 'checkpoint: invalid signature',
+    'invalid-ct-key_fail': 'failed to verify SCT on signing certificate',
+    'invalid-inclusion-proof_fail': 'entry must contain inclusion proof',
+    'managed-key-no-key_fail': 'the bundle is signed by a key, not a certificate',
+    'managed-key-wrong-key_fail': 'managed-key-wrong-key_fail/key.pub: not a PEM public key',
+    'message-digest-mismatch_fail': 'Bundle message digest mismatch',
+    'rekor2-checkpoint-missing-log-signature_fail': 'malformed log checkpoint',
+    'rekor2-checkpoint-missing-origin_fail': 'malformed LogCheckpoint',
+    'rekor2-checkpoint-missing-root-hash_fail': 'malformed LogCheckpoint',
+    'rekor2-checkpoint-missing-size_fail': 'malformed LogCheckpoint',
+    'rekor2-checkpoint-no-matching-signature_fail': 'checkpoint: invalid signature',
+    'rekor2-dsse-invalid-sig_fail': 'DSSE: invalid signature',
+    'rekor2-dsse-mismatch-envelope_fail': 'transparency log entry is inconsistent',
+    'rekor2-dsse-mismatch-sig_fail': 'transparency log entry is inconsistent',
+    'rekor2-no-inclusion-proof_fail': 'inclusionProof Field required',
+    'rekor2-no-timestamp_fail': 'must contain an inclusion promise or signed timestamp',
+    'rekor2-timestamp-outside-trust-root-tsa-validity_fail': 'not enough sources of verified time',
+    'rekor2-timestamp-outside-tsa-cert-validity_fail': 'not enough sources of verified time',
+    'rekor2-timestamp-payload-mismatch_fail': 'not enough sources of verified time',
+    'rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail': 'Invalid Timestamp Response',
+    'rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail': 'not enough sources of verified time',
+    'rekor2-timestamp-with-incorrect-time_fail': 'cert is not valid at validation time',
+    'set-invalid-signature_fail': 'SET: invalid inclusion promise',
+    'signature-mismatch_fail': 'Signature is invalid for input',
+    'trust-root-tlog-missing-validity-start_fail': 'validFor.start Field required',
+    'wrong-hashedrekord-artifact_fail': 'transparency log entry is inconsistent',
+    'wrong-hashedrekord-cert-and-sig_fail': 'transparency log entry is inconsistent',
+    'wrong-hashedrekord-entry_fail': 'transparency log entry is inconsistent',
+    'wrong-material_fail': 'Bundle message digest mismatch',
+}

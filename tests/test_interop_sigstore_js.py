@@ -54,21 +54,53 @@ def _rename_checkpoint(standin: SigstoreStandIn, bundle, name: str):
     return out
 
 
-def test_checkpoint_naming_another_log_fails_in_both(attest, attest_signed, standin) -> None:
-    """Real Rekor names its checkpoints after its host; one signed by the right key but
-    naming another log is refused by sigstore-js and by attest alike."""
+def _resign_checkpoint(other: SigstoreStandIn, bundle, name: str):
+    """The bundle with its checkpoint signed by another log's key (``other``'s), named as
+    the real log names it."""
+    doc = json.loads(bundle.read_text())
+    proof = doc["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    proof["checkpoint"]["envelope"] = other.checkpoint(
+        int(proof["treeSize"]), base64.b64decode(proof["rootHash"]), name=name)
+    out = bundle.with_name("resigned.sigstore.json")
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def test_checkpoint_named_after_a_private_instance_verifies(attest, attest_signed,
+                                                           standin) -> None:
+    """Issue 17 item 9: a private instance (sigstore/scaffolding) names its checkpoints after
+    its service, not the URL in the trusted root. What binds the checkpoint to the log is
+    the log key's signature, so a checkpoint signed by the log's key under another name
+    verifies. sigstore-js 3.1.1 disagrees: it matches the signer's name against the log's
+    URL ("invalid checkpoint signature"); sigstore-python and sigstore-go check the key."""
     bundle, root = attest_signed
+    args = ["--trusted-root", root, "--offline", "--certificate-identity", ME,
+            "--certificate-oidc-issuer", standin.issuer,
+            "--predicate-type", "https://slsa.dev/provenance/v1"]  # not an empty policy
     good = _rename_checkpoint(standin, bundle, standin.url.split("://")[1])
     assert sigstore_js.verify(good, root, ME, standin.issuer) == {"ok": True}
-    bad = _rename_checkpoint(standin, bundle, "rekor.attester.test")
-    verdict = sigstore_js.verify(bad, root, ME, standin.issuer)
-    assert verdict == {"ok": False, "code": "TLOG_INCLUSION_PROOF_ERROR",
-                       "message": "invalid checkpoint signature"}
-    r = attest("verify", bad, "--trusted-root", root, "--offline", "--certificate-identity", ME,
-               "--certificate-oidc-issuer", standin.issuer,
-               "--predicate-type", "https://slsa.dev/provenance/v1")  # not an empty policy
-    assert r.code == 1
-    assert "checkpoint origin 'rekor.attester.test - " in r.err and "is not the log" in r.err
+    renamed = _rename_checkpoint(standin, bundle, "rekor.rekor-system.svc")
+    r = attest("verify", renamed, *args)
+    assert r.code == 0, r.err
+    assert sigstore_js.verify(renamed, root, ME, standin.issuer) == {
+        "ok": False, "code": "TLOG_INCLUSION_PROOF_ERROR",
+        "message": "invalid checkpoint signature"}
+    # the same checkpoint signed by another log's key fails in both
+    with SigstoreStandIn() as other:
+        forged = _resign_checkpoint(other, bundle, standin.url.split("://")[1])
+    r = attest("verify", forged, *args)
+    assert r.code == 1 and "checkpoint carries no signature by the log's key" in r.err, r.err
+    assert sigstore_js.verify(forged, root, ME, standin.issuer)["ok"] is False
+    # and a checkpoint whose origin was rewritten after the log signed it fails in both
+    doc = json.loads(good.read_text())
+    proof = doc["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    proof["checkpoint"]["envelope"] = proof["checkpoint"]["envelope"].replace(
+        standin.url.split("://")[1], "rekor.attester.test")
+    rewritten = bundle.with_name("rewritten.sigstore.json")
+    rewritten.write_text(json.dumps(doc))
+    r = attest("verify", rewritten, *args)
+    assert r.code == 1 and "checkpoint: invalid signature" in r.err, r.err
+    assert sigstore_js.verify(rewritten, root, ME, standin.issuer)["ok"] is False
 
 
 # -- (b) attest verifies sigstore-js's bundles -------------------------------------------------
@@ -241,8 +273,9 @@ def test_sigstore_js_on_shared_cases(set_name, case, tmp_path) -> None:
         assert verdict["ok"] == (case["expected"] == "valid"), verdict
 
 
-def test_intoto_entry_checkpoint_naming_another_log_fails(attest, standin, tmp_path) -> None:
-    """The intoto 0.0.2 path (npm and BYOB bundles) checks the checkpoint's names too."""
+def test_intoto_entry_checkpoint_bound_by_the_log_key(attest, standin, tmp_path) -> None:
+    """The intoto 0.0.2 path (npm and BYOB bundles) binds the checkpoint the same way: the
+    log key's signature, whatever name it carries."""
     bundle = tmp_path / "intoto.sigstore.json"
     bundle.write_text(json.dumps(standin.intoto_bundle(STATEMENT, email=ME)))
     root = tmp_path / "root.json"
@@ -251,16 +284,20 @@ def test_intoto_entry_checkpoint_naming_another_log_fails(attest, standin, tmp_p
             "--certificate-oidc-issuer", standin.issuer,
             "--builder-id", "https://attester.dev/builders/test"]
     assert attest("verify", bundle, *args).code == 0
-    bad = _rename_checkpoint(standin, bundle, "rekor.attester.test")
-    r = attest("verify", bad, *args)
-    assert r.code == 1 and "checkpoint origin 'rekor.attester.test - " in r.err, r.err
-    assert sigstore_js.verify(bad, root, ME, standin.issuer)["ok"] is False
+    renamed = _rename_checkpoint(standin, bundle, "rekor.rekor-system.svc")
+    assert attest("verify", renamed, *args).code == 0
+    with SigstoreStandIn() as other:
+        forged = _resign_checkpoint(other, bundle, standin.url.split("://")[1])
+    r = attest("verify", forged, *args)
+    assert r.code == 1 and "checkpoint carries no signature by the log's key" in r.err, r.err
+    assert sigstore_js.verify(forged, root, ME, standin.issuer)["ok"] is False
 
 
-def test_real_checkpoint_checked_against_the_roots_log_name(attest, tmp_path) -> None:
-    """sigstore-python's real staging bundle verifies; with the trusted root naming its log
-    at another host (same key), its checkpoint (`rekor.sigstage.dev - ...`) names another
-    log, and attest and sigstore-js both refuse it."""
+def test_real_checkpoint_bound_by_key_not_host(attest, tmp_path) -> None:
+    """sigstore-python's real staging bundle still verifies when the trusted root names its
+    log at another host with the same key (a private instance's situation): its checkpoint
+    (`rekor.sigstage.dev - ...`) is signed by that key. sigstore-js refuses it (it matches
+    the name against the URL); the same root with another key for that log fails."""
     from conftest import interop_path
 
     base = interop_path("sigstore", "MANIFEST.json").parent
@@ -272,13 +309,10 @@ def test_real_checkpoint_checked_against_the_roots_log_name(attest, tmp_path) ->
             tlog["baseUrl"] = "https://rekor.elsewhere.example"
     moved.write_text(json.dumps(root))
     who = ["william@yossarian.net", "https://github.com/login/oauth"]
-    assert sigstore_js.verify(bundle, base / "trusted_root.sigstore-staging.json", *who,
-                              artifact) == {"ok": True}
     assert sigstore_js.verify(bundle, moved, *who, artifact) == {
         "ok": False, "code": "TLOG_INCLUSION_PROOF_ERROR",
         "message": "invalid checkpoint signature"}
-    r = attest("verify", bundle, "--trusted-root", moved, "--offline", "--artifact", artifact,
-               "--certificate-identity", who[0], "--certificate-oidc-issuer", who[1])
-    assert r.code == 1
-    assert ("checkpoint origin 'rekor.sigstage.dev - 8050909264565447525' is not the log "
-            "'rekor.elsewhere.example'") in r.err
+    args = ["--offline", "--artifact", artifact, "--certificate-identity", who[0],
+            "--certificate-oidc-issuer", who[1]]
+    r = attest("verify", bundle, "--trusted-root", moved, *args)
+    assert r.code == 0, r.err

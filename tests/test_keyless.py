@@ -185,8 +185,6 @@ def _other_cert_pem() -> bytes:
     (lambda body: body["spec"]["content"]["envelope"]["signatures"][0].update(
         sig=base64.b64encode(base64.b64encode(b"0" * 70)).decode()),
      "logged signature differs from the bundle's"),
-    (lambda body: body["spec"]["content"]["hash"].update(value="0" * 64),
-     "envelope hash does not match the bundle's envelope"),
     (lambda body: body["spec"]["content"]["payloadHash"].update(value="0" * 64),
      "payload hash does not match the bundle's envelope"),
     (lambda body: body["spec"]["content"]["envelope"].update(payloadType="text/plain"),

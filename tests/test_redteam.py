@@ -114,6 +114,8 @@ def test_timestamp_only_bundle_with_lists_for_objects_is_an_input_error(attest, 
                  lambda vm: (vm.pop("certificate"), vm.__setitem__("x509CertificateChain", [1]))):
         doc = _demo()
         edit(doc["verificationMaterial"])
+        if "x509CertificateChain" in doc["verificationMaterial"]:  # v0.3 refuses any chain
+            doc["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2"
         path = tmp_path / "b.json"
         path.write_text(json.dumps(doc))
         r = attest(*_demo_args(path))

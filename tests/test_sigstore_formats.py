@@ -151,7 +151,8 @@ def test_bundle_omitting_proto3_defaults_loads(attest, repo, monkeypatch, tmp_pa
     entry.pop("inclusionProof")
     (repo / "noproof.sigstore.json").write_text(json.dumps(doc))
     r = attest("verify", "noproof.sigstore.json", *args)
-    assert r.code == 2 and "inclusionProof Field required" in r.err
+    # missing evidence: verification fails (exit 1), as conformance rekor2-no-inclusion-proof
+    assert r.code == 1 and "inclusionProof Field required" in r.err
 
 
 # -- npm registry attestations ({"attestations": [...]}) -----------------------------------

@@ -26,7 +26,7 @@ from attester.verify.policy import Check
 BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 #: Bundles missing evidence fail verification (exit 1); broken structure is input (exit 2).
 _MISSING_EVIDENCE = ("log entry", "inclusion proof", "inclusion promise", "signed timestamp",
-                     "checkpoint")
+                     "checkpoint", "inclusionProof Field required")
 
 # Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md)
 OID_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
@@ -53,7 +53,32 @@ def _sigstore() -> Any:
         import sigstore.verify
     except ImportError:
         raise MissingExtraError("sigstore", "sigstore") from None
+    _route_library_warnings()
     return sigstore
+
+
+def _route_library_warnings() -> None:
+    """``sigstore`` logs some findings as warnings (e.g. "this bundle contains a root CA"),
+    which Python would print as a bare line; say them as ours, one ``attest: note:`` line
+    each, on stderr."""
+    import logging
+    import sys
+
+    log = logging.getLogger("sigstore")
+    if any(getattr(h, "_attest", False) for h in log.handlers):
+        return
+
+    class _Note(logging.Handler):
+        _attest = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            from attester.display import safe
+
+            print(f"attest: note: sigstore: {safe(record.getMessage())}", file=sys.stderr)
+
+    handler = _Note(level=logging.WARNING)
+    log.addHandler(handler)
+    log.propagate = False
 
 
 def with_proto3_defaults(doc: Any) -> Any:
@@ -88,7 +113,7 @@ def load_bundle(data: bytes, *, where: str) -> Any:
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle, InvalidBundle
 
-    from attester.verify import intoto_entry, tsa_bundle
+    from attester.verify import intoto_entry, keyed_bundle, tsa_bundle
 
     try:
         doc = with_proto3_defaults(json.loads(data))
@@ -96,9 +121,13 @@ def load_bundle(data: bytes, *, where: str) -> Any:
         raise InputError(f"{where}: not JSON") from None
     if not isinstance(doc, Mapping):
         raise InputError(f"{where}: not a valid Sigstore bundle: not a JSON object")
+    refuse_v03_chain(doc, where=where)
+    refuse_root_in_chain(doc, where=where)
     raw = intoto_entry.parse(doc, where=where)
     if raw is not None:
         return raw
+    if keyed_bundle.is_keyed(doc):
+        return keyed_bundle.parse(doc, where=where)
     if tsa_bundle.has_no_log_entry(doc):
         return tsa_bundle.parse(doc, where=where)
     try:
@@ -121,10 +150,57 @@ def load_bundle(data: bytes, *, where: str) -> Any:
                          f"{_one_line(e)}") from None
 
 
-def is_dsse(bundle: Any) -> bool:
-    from attester.verify import intoto_entry, tsa_bundle
+V03_MEDIA_TYPES = ("application/vnd.dev.sigstore.bundle+json;version=0.3",
+                   "application/vnd.dev.sigstore.bundle.v0.3+json")
 
-    if isinstance(bundle, tsa_bundle.TimestampedBundle):
+
+def refuse_v03_chain(doc: Mapping[str, Any], *, where: str) -> None:
+    """A v0.3 bundle carries its signing certificate as ``certificate``, never as an
+    ``x509CertificateChain`` (protobuf-specs ``bundle.proto``: "When used in a 0.3 bundle
+    with the PGI and keyless signing, form (3) MUST be used"; sigstore-python, sigstore-go
+    and sigstore-js refuse a chain in v0.3, sigstore-java accepts a one-element one). We
+    refuse it, with every reader of bundles, as the spec and three of four clients do:
+    docs/sigstore-clients.md says why."""
+    vm = doc.get("verificationMaterial")
+    if doc.get("mediaType") in V03_MEDIA_TYPES and isinstance(vm, Mapping) and \
+            "x509CertificateChain" in vm:
+        raise InputError(f"{where}: not a valid Sigstore bundle: a v0.3 bundle carries its "
+                         "certificate as verificationMaterial.certificate, not "
+                         "x509CertificateChain (bundle spec; sigstore-python, sigstore-go "
+                         "and sigstore-js refuse it too)")
+
+
+def refuse_root_in_chain(doc: Mapping[str, Any], *, where: str) -> None:
+    """A bundle's certificate chain must not carry a root CA (bundle.proto: "Signers MUST
+    NOT include root CA certificates in bundles"): trust comes from the trusted root, and a
+    bundle that brings its own root invites a verifier to trust it. ``sigstore`` only logs
+    a warning; sigstore-conformance ``bundle-with-root-cert_fail`` wants it refused."""
+    import base64
+    import binascii
+
+    from cryptography import x509
+
+    vm = doc.get("verificationMaterial")
+    chain = vm.get("x509CertificateChain") if isinstance(vm, Mapping) else None
+    certs = chain.get("certificates") if isinstance(chain, Mapping) else None
+    if not isinstance(certs, list):
+        return
+    for item in certs[1:]:
+        try:
+            cert = x509.load_der_x509_certificate(base64.b64decode(item["rawBytes"],
+                                                                   validate=True))
+            ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except (KeyError, TypeError, ValueError, binascii.Error, x509.ExtensionNotFound):
+            continue  # malformed material is the loader's to refuse
+        if ca and cert.subject == cert.issuer:
+            raise VerificationError(f"{where}: the bundle's certificate chain contains a root "
+                                    "CA certificate; a bundle must not carry its own root")
+
+
+def is_dsse(bundle: Any) -> bool:
+    from attester.verify import intoto_entry, keyed_bundle, tsa_bundle
+
+    if isinstance(bundle, tsa_bundle.TimestampedBundle | keyed_bundle.KeyedBundle):
         return bundle.payload_type is not None
     return isinstance(bundle, intoto_entry.IntotoBundle) or \
         bundle._dsse_envelope is not None
@@ -143,6 +219,17 @@ def root_from_bytes(data: bytes) -> Any:
         raise ValueError("not a JSON object")
     doc.setdefault("tlogs", [])
     doc.setdefault("ctlogs", [])
+    # A CA's or TSA's subject is a protobuf DistinguishedName: proto3 omits empty strings,
+    # and a CA whose certificate names no commonName (sigstore-go loads such roots) has
+    # none; ``sigstore``'s model requires both fields. The subject is informational: the
+    # certificates in the chain are what is trusted.
+    for field in ("certificateAuthorities", "timestampAuthorities"):
+        for ca in doc.get(field) or ():
+            if isinstance(ca, dict):
+                subject = ca.setdefault("subject", {})
+                if isinstance(subject, dict):
+                    subject.setdefault("organization", "")
+                    subject.setdefault("commonName", "")
     return TrustedRoot(RawTrustedRoot.from_json(json.dumps(doc)))
 
 
@@ -371,14 +458,149 @@ def _no_log_detail(times: list[Any]) -> str:
             "no transparency log)")
 
 
-def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
-                  artifact_sha256: bytes | None, where: str
-                  ) -> tuple[list[Check], tuple[str, bytes] | None]:
-    """Checks for the bundle; for DSSE bundles also the verified (payloadType, payload)."""
-    from sigstore.hashes import Hashed
+def _verifier(trusted_root: Any) -> Any:
+    """``sigstore``'s Verifier, but with RFC 3161 timestamps checked by
+    :func:`tsa_bundle.verify_timestamp` (a TSA's validity window closed at its end, as
+    protobuf-specs' ``TimeRange`` says; the library's excludes it)."""
+    from sigstore._internal.timestamp import TimestampSource, TimestampVerificationResult
     from sigstore.verify import Verifier
+
+    from attester.verify import tsa_bundle
+
+    class _Verifier(Verifier):
+        def _verify_signed_timestamp(self, timestamp_response: Any, message: bytes
+                                     ) -> TimestampVerificationResult | None:
+            when = tsa_bundle.verify_response(timestamp_response, message,
+                                              self._trusted_root)
+            return None if when is None else TimestampVerificationResult(
+                source=TimestampSource.TIMESTAMP_AUTHORITY, time=when)
+
+    return _Verifier(trusted_root=trusted_root)
+
+
+def signed_algorithm(bundle: Any) -> str:
+    """The digest algorithm a message-signature bundle signs (sha256, sha384, sha512):
+    what its log entry says, else its own (unsigned) hint, else the algorithm registry's
+    hash for the certificate's key. The signature over that digest is what binds it."""
+    import json
+
+    from attester.verify import keyed_bundle, sigalg, tsa_bundle
+
+    if isinstance(bundle, keyed_bundle.KeyedBundle):
+        return keyed_bundle.signed_algorithm(bundle)
+    if isinstance(bundle, tsa_bundle.TimestampedBundle):
+        return tsa_bundle.signed_algorithm(bundle)
+    try:
+        body = json.loads(bundle.log_entry._inner.canonicalized_body)
+        spec = body["spec"]
+        logged = spec["hashedRekordV002"]["data"]["algorithm"] if "hashedRekordV002" in spec \
+            else spec["data"]["hash"]["algorithm"]
+        if logged in sigalg.NAMES:
+            return sigalg.NAMES[logged]
+    except (KeyError, TypeError, ValueError):
+        pass
+    md = getattr(bundle._inner.message_signature, "message_digest", None)
+    if md is not None and str(md.algorithm.value) in sigalg.NAMES:
+        return sigalg.NAMES[str(md.algorithm.value)]
+    return sigalg.default_for(bundle.signing_certificate.public_key())
+
+
+def _check_hashedrekord_v001(bundle: Any, alg: str, digest: bytes) -> None:
+    """The hashedrekord 0.0.1 entry logs this digest, signature and certificate; compared
+    decoded (``sigstore``'s own comparison knows only SHA-256)."""
+    import base64
+    import json
+
+    from cryptography import x509
+    from sigstore.errors import VerificationError as SigstoreVerificationError
+
+    from attester.verify import sigalg
+
+    try:
+        spec = json.loads(bundle.log_entry._inner.canonicalized_body)["spec"]
+        logged = (sigalg.NAMES[spec["data"]["hash"]["algorithm"]],
+                  bytes.fromhex(spec["data"]["hash"]["value"]),
+                  base64.b64decode(spec["signature"]["content"], validate=True),
+                  x509.load_pem_x509_certificate(base64.b64decode(
+                      spec["signature"]["publicKey"]["content"], validate=True)))
+    except (KeyError, TypeError, ValueError):
+        raise SigstoreVerificationError("transparency log entry body is not a hashedrekord "
+                                        "0.0.1 record") from None
+    if logged != (alg, digest, bundle._inner.message_signature.signature,
+                  bundle.signing_certificate):
+        raise SigstoreVerificationError("transparency log entry is inconsistent with other "
+                                        "materials")
+
+
+def _verify_message(verifier: Any, bundle: Any, alg: str, digest: bytes) -> None:
+    """``Verifier.verify_artifact`` for every key and digest Fulcio issues for: the library
+    checks time, chain, SCT and log entry (steps 0-6); the signature and the entry's body
+    (steps 7 and 8) are checked here with the digest the bundle signs."""
+    from sigstore.errors import VerificationError as SigstoreVerificationError
+    from sigstore.hashes import Hashed
+    from sigstore.verify.verifier import _validate_hashedrekord_v002_entry_body
     from sigstore_models.common.v1 import HashAlgorithm
 
+    from attester.verify import sigalg
+
+    verifier._verify_common_signing_cert(bundle, _Deferred())
+    signature = bundle._inner.message_signature
+    if signature is None:
+        raise SigstoreVerificationError("Missing bundle message signature")
+    md = signature.message_digest
+    if md is not None and (sigalg.NAMES.get(str(md.algorithm.value)), md.digest) != (alg, digest):
+        raise SigstoreVerificationError("Bundle message digest mismatch")
+    if not sigalg.verify_digest(bundle.signing_certificate.public_key(), signature.signature,
+                                digest, alg):
+        raise SigstoreVerificationError("Signature is invalid for input")
+    kv = bundle.log_entry._inner.kind_version
+    if (kv.kind, kv.version) == ("hashedrekord", "0.0.1"):
+        _check_hashedrekord_v001(bundle, alg, digest)
+    elif (kv.kind, kv.version) == ("hashedrekord", "0.0.2"):
+        _validate_hashedrekord_v002_entry_body(
+            bundle, Hashed(algorithm=HashAlgorithm(sigalg.PROTO[alg]), digest=digest))
+    else:
+        raise SigstoreVerificationError(f"Expected entry type hashedrekord, got {kv.kind}")
+
+
+def verify_keyed(bundle: Any, trusted_root: Any, keys: Any, *,
+                 artifact_digest: tuple[str, bytes] | None, where: str
+                 ) -> tuple[list[Check], tuple[str, bytes] | None]:
+    """A bundle signed by a managed key: its checks, and for DSSE the verified payload."""
+    from attester.verify import intoto_entry, keyed_bundle
+
+    if not keys:
+        raise VerificationError(f"{where}: the bundle is signed by a key, not a certificate "
+                                "(cosign --key, managed-key bundles): a certificate identity "
+                                "cannot match it; pass --key PUB")
+    if isinstance(bundle, intoto_entry.IntotoBundle):
+        last: VerificationError | None = None
+        for k in keys:  # the entry names its key: the one that verifies is the signer
+            try:
+                ptype, body, when = intoto_entry.verify_with_key(bundle, trusted_root, k.key,
+                                                                 where=where)
+            except VerificationError as e:
+                last = e
+                continue
+            return [Check("signature", True, f"Sigstore bundle (intoto 0.0.2 entry) signed by "
+                          f"{k.label}: DSSE signature valid, logged in Rekor at "
+                          f"{when:%Y-%m-%dT%H:%M:%SZ}")], (ptype, body)
+        assert last is not None  # noqa: S101 - keys is not empty
+        raise last
+    label, payload = keyed_bundle.verify(bundle, trusted_root, keys,
+                                                    artifact_digest=artifact_digest,
+                                                    where=where)
+    what = "DSSE signature valid" if payload else "signature over the artifact valid"
+    return [Check("signature", True, f"Sigstore bundle signed by {label}: {what}, "
+                  "logged in Rekor (inclusion proof and signed checkpoint verified)")], payload
+
+
+def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
+                  artifact_digest: tuple[str, bytes] | None, where: str
+                  ) -> tuple[list[Check], tuple[str, bytes] | None]:
+    """Checks for the bundle; for DSSE bundles also the verified (payloadType, payload).
+    ``artifact_digest`` is (algorithm, digest) of the file a message signature signs, in
+    the algorithm :func:`signed_algorithm` names."""
     from attester.verify import checkpoint, intoto_entry, rekor_v2_dsse, tsa_bundle
 
     if not identity.given():
@@ -392,7 +614,7 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
     payload: tuple[str, bytes] | None = None
     if isinstance(bundle, tsa_bundle.TimestampedBundle):
         payload, times = tsa_bundle.verify(bundle, trusted_root,
-                                           artifact_sha256=artifact_sha256, where=where)
+                                           artifact_digest=artifact_digest, where=where)
         what = "DSSE signature valid" if payload else "signature over the artifact valid"
         checks.append(Check("signature", True, f"Sigstore bundle: {what}, certificate chains "
                             f"to the trusted root, {_no_log_detail(times)}"))
@@ -409,7 +631,7 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
                             f"in Rekor at {when:%Y-%m-%dT%H:%M:%SZ}"))
         checks.extend(identity.check(bundle.signing_certificate))
         return checks, (ptype, body)
-    verifier = Verifier(trusted_root=trusted_root)
+    verifier = _verifier(trusted_root)
     if bundle._dsse_envelope is not None:
         out: list[tuple[str, bytes]] = []
         if rekor_v2_dsse.is_dsse_v002(bundle):
@@ -422,13 +644,13 @@ def verify_bundle(bundle: Any, trusted_root: Any, identity: IdentityPolicy, *,
         checks.append(Check("signature", True, f"Sigstore bundle{kind}: DSSE signature valid, "
                             f"certificate chains to the trusted root, {_evidence(bundle)}"))
     else:
-        if artifact_sha256 is None:
+        if artifact_digest is None:
             raise UsageError(f"{where}: a message-signature bundle signs a file; pass "
                              "--artifact FILE")
-        hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=artifact_sha256)
-        _verify(lambda: verifier.verify_artifact(hashed, bundle, nopolicy), where=where)
+        alg, digest = artifact_digest
+        _verify(lambda: _verify_message(verifier, bundle, alg, digest), where=where)
         checks.append(Check("signature", True, f"Sigstore bundle: signature over the artifact "
-                            f"valid, certificate chains to the trusted root, "
+                            f"({alg}) valid, certificate chains to the trusted root, "
                             f"{_evidence(bundle)}"))
     checks.extend(identity.check(bundle.signing_certificate))
     return checks, payload

@@ -178,17 +178,18 @@ def sha256_of(path: str, *, progress: bool = False) -> bytes:
     return digest_of(path, "sha256", progress=progress)
 
 
-def _blob_sha256(spec: str) -> bytes:
-    """The sha256 a signed-file bundle must sign: the file's, or the one given by digest."""
+def _blob_digest(spec: str, alg: str) -> tuple[str, bytes]:
+    """The ``alg`` digest a signed-file bundle must sign: the file's, or the one given by
+    digest (``--digest sha384:HEX``)."""
     from attester.digests import artifact_ref
 
     ref = artifact_ref(spec)
     if ref is None:
-        return sha256_of(spec)
-    if ref[1] != "sha256":
-        raise UsageError(f"{spec}: a signed-file bundle signs a sha256 digest; give "
-                         "sha256:HEX")
-    return bytes.fromhex(ref[2])
+        return alg, digest_of(spec, alg)
+    if ref[1] != alg:
+        raise UsageError(f"{spec.removeprefix('@')}: this bundle signs a {alg} digest; give "
+                         f"{alg}:HEX or the file")
+    return alg, bytes.fromhex(ref[2])
 
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
@@ -366,9 +367,10 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
 
 def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                    blob: str | None) -> Report:
-    from attester.verify import bundles
+    from attester.verify import bundles, keyed_bundle
 
-    if trust.identity is None:
+    keyed = keyed_bundle.is_keyed_json(data)
+    if trust.identity is None and not keyed:
         raise UsageError(f"{where} is a Sigstore bundle: name its signer",
                          hint="pass --certificate-identity and --certificate-oidc-issuer")
     root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
@@ -380,14 +382,19 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
         if not is_dsse:
             if blob is None or demands.stores:
                 raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
-            digest = _blob_sha256(blob)
-        sig_checks, payload = bundles.verify_bundle(bundle, root, trust.identity,
-                                                    artifact_sha256=digest, where=where)
+            digest = _blob_digest(blob, bundles.signed_algorithm(bundle))
+        if keyed:
+            sig_checks, payload = bundles.verify_keyed(bundle, root, trust.keys,
+                                                       artifact_digest=digest, where=where)
+        else:
+            sig_checks, payload = bundles.verify_bundle(bundle, root, trust.identity,
+                                                        artifact_digest=digest, where=where)
     except VerificationError as e:
         return Report(attestation=where, checks=(Check("signature", False, e.message),))
     # The source flags are also checked against the certificate's CI extensions, as
     # `gh attestation verify` does; a signed file has nothing else to answer them.
-    repo, ref = bundles.certificate_source(bundle.signing_certificate)
+    cert = bundle.signing_certificate
+    repo, ref = bundles.certificate_source(cert) if cert is not None else ("", "")
     cert_checks: list[Check] = []
     if demands.policy.about_source():
         if repo or ref:

@@ -1,13 +1,20 @@
-"""A log entry's checkpoint must name the log that the trusted root says signed it.
+"""A log entry's checkpoint must carry a signature by the key of the log that logged it.
 
-Why this is ours: ``sigstore`` (4.5.1) verifies a checkpoint's signature with the log's
-key but never reads the names in it, so a checkpoint signed by a trusted key but naming
-another log passes. sigstore-js refuses it ("invalid checkpoint signature"), and so do
-we. A log names its checkpoints after its host, the trusted root's ``baseUrl`` without
-the scheme (C2SP signed-note and checkpoint formats): Rekor v1's origin line is
-``rekor.sigstore.dev - <tree id>``, Rekor v2's is ``log2025-1.rekor.sigstore.dev``, and
-the log's own signature line carries the same name with the key hint of the log's id.
-Witness cosignatures (other names, other keys) are allowed alongside.
+What binds a checkpoint to its log is the log key's signature over the note, not the names
+in it (C2SP signed-note: a name is a label, the key hint and signature are what verify).
+``sigstore`` (4.5.1) verifies the signature line whose key hint is the log's; we check,
+before it, that the note is well formed and that such a line exists, so a checkpoint
+without the log's signature fails with its own message.
+
+The origin need not equal the trusted root's host: Rekor v1 names its checkpoints
+``rekor.sigstore.dev - <tree id>`` and Rekor v2 ``log2025-1.rekor.sigstore.dev``, but a
+private instance (sigstore/scaffolding) names them after its Kubernetes service, whatever
+URL clients reach it at. sigstore-js (3.x) does match the signature's name against the
+log's URL and so refuses such checkpoints; sigstore-python and sigstore-go verify the key's
+signature. A checkpoint whose origin was rewritten fails here all the same: the log's
+signature no longer verifies over the changed note (conformance
+``rekor2-checkpoint-no-matching-signature_fail``). Witness cosignatures (other names,
+other keys) are allowed alongside.
 """
 
 from __future__ import annotations
@@ -23,19 +30,12 @@ from attester.errors import VerificationError
 MAX_CHECKPOINT = 64 * 1024
 
 
-def log_name(base_url: str) -> str:
-    """The name a log signs its checkpoints with: its base URL without scheme."""
-    name = base_url.split("://", 1)[-1]
-    return name.rstrip("/")
-
-
-def _logs(trusted_root: Any) -> Iterable[tuple[bytes, bytes | None, str]]:
-    """(log id, checkpoint key id or None, base URL) of every transparency log."""
+def _logs(trusted_root: Any) -> Iterable[tuple[bytes, bytes | None]]:
+    """(log id, checkpoint key id or None) of every transparency log."""
     inner = getattr(trusted_root, "_inner", trusted_root)
     for tlog in getattr(inner, "tlogs", None) or ():
         ck = getattr(tlog, "checkpoint_key_id", None)
-        yield (tlog.log_id.key_id, ck.key_id if ck is not None else None,
-               str(tlog.base_url or ""))
+        yield tlog.log_id.key_id, ck.key_id if ck is not None else None
 
 
 def parse(envelope: str) -> tuple[str, list[tuple[str, bytes]]]:
@@ -61,7 +61,9 @@ def parse(envelope: str) -> tuple[str, list[tuple[str, bytes]]]:
 
 
 def check_entry(entry: Mapping[str, Any], trusted_root: Any, *, where: str) -> None:
-    """Fail unless the entry's checkpoint (when it has one) names the log that logged it.
+    """Fail unless the entry's checkpoint (when it has one) is well formed and carries a
+    signature line with the key hint of the log that logged the entry (whose signature
+    ``sigstore`` then verifies with that log's key).
 
     ``entry`` is a bundle's ``tlogEntries`` item in its JSON form."""
     proof = entry.get("inclusionProof") or {}
@@ -71,20 +73,15 @@ def check_entry(entry: Mapping[str, Any], trusted_root: Any, *, where: str) -> N
         return  # no checkpoint: the inclusion verifier decides whether one is required
     try:
         log_id = base64.b64decode(entry["logId"]["keyId"], validate=True)
-        origin, signers = parse(str(envelope))
+        _, signers = parse(str(envelope))
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise VerificationError(f"{where}: malformed log checkpoint") from None
-    log = next(((ck or lid, url) for lid, ck, url in _logs(trusted_root) if lid == log_id), None)
-    if log is None:
+    hint_source = next((ck or lid for lid, ck in _logs(trusted_root) if lid == log_id), None)
+    if hint_source is None:
         return  # a log the root does not name fails its SET and checkpoint signature checks
-    hint_source, url = log
-    name = log_name(url)
-    if origin != name and not origin.startswith(name + " - "):
-        raise VerificationError(f"{where}: checkpoint origin {origin[:100]!r} is not the log "
-                                f"{name!r} the trusted root names")
-    if not any(n == name and hint == hint_source[:4] for n, hint in signers):
-        raise VerificationError(f"{where}: checkpoint carries no signature by the log "
-                                f"{name!r}")
+    if not any(hint == hint_source[:4] for _, hint in signers):
+        raise VerificationError(f"{where}: checkpoint carries no signature by the log's key "
+                                f"(key hint {hint_source[:4].hex()})")
 
 
 def check_bundle(bundle: Any, trusted_root: Any, *, where: str) -> None:

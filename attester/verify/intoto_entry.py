@@ -110,10 +110,10 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
 def _verify_timestamps(b: IntotoBundle, trusted_root: Any, where: str) -> None:
     """RFC 3161 timestamps a bundle carries must all verify, as ``sigstore`` demands of the
     bundles it reads: evidence present but false fails (redteam: they were ignored)."""
-    from attester.verify.tsa_bundle import _verify_timestamp
+    from attester.verify.tsa_bundle import verify_timestamp
 
     for raw in b.timestamps:
-        when = _verify_timestamp(raw, b.signatures[0] if b.signatures else b"", trusted_root)
+        when = verify_timestamp(raw, b.signatures[0] if b.signatures else b"", trusted_root)
         if when is None:
             raise _fail(where, "timestamp could not be verified against the trusted root's "
                         "timestamp authorities")
@@ -213,24 +213,8 @@ def verify_certificate(cert: Any, trusted_root: Any, when: dt.datetime, *, where
         raise VerificationError(f"{where}: certificate is not for code signing")
 
 
-def _envelope_hash(payload_type: str, payload: bytes, sig: bytes, logged_pem: str,
-                   keyid: str) -> str:
-    """The ``hash`` a client puts in an intoto 0.0.2 entry: SHA-256 of the canonical JSON
-    (RFC 8785) of the envelope as Rekor stores it, with the logged PEM as ``publicKey``.
-    Rekor itself never computes it (see rekor's intoto v0.0.2 ``IndexKeys``); sigstore-js
-    and sigstore-go both write it this way, so real entries and ours agree."""
-    import rfc8785
-
-    signature = {"sig": base64.b64encode(sig).decode(), "publicKey": logged_pem}
-    if keyid:  # an empty keyid is left out, as Rekor drops it
-        signature["keyid"] = keyid
-    return hashlib.sha256(rfc8785.dumps({
-        "payloadType": payload_type, "payload": base64.b64encode(payload).decode(),
-        "signatures": [signature]})).hexdigest()
-
-
-def _logged_signature(item: Any, keyed: bool) -> tuple[bytes, bytes, str]:
-    """(signature bytes, certificate or public key DER, PEM text) of one logged signature.
+def _logged_signature(item: Any, keyed: bool) -> tuple[bytes, bytes]:
+    """(signature bytes, certificate or public key DER) of one logged signature.
     The entry keeps ``sig`` base64-encoded twice and ``publicKey`` as base64 of a PEM whose
     exact text (trailing newline or not) differs between clients: compare what they decode
     to."""
@@ -244,11 +228,12 @@ def _logged_signature(item: Any, keyed: bool) -> tuple[bytes, bytes, str]:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     else:
         der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    return sig, der, pem.decode("ascii")
+    return sig, der
 
 
 def _verify_body(b: IntotoBundle, where: str, key: Any = None) -> None:
-    """The logged entry is about this envelope, signature and certificate. Values are
+    """The logged entry is about this envelope, signature and certificate: payload hash,
+    payload type, the one signature, its key id and its certificate or key. Values are
     compared once decoded (signature bytes, certificate DER, hashes), never as encoded
     text: real Rekor entries and bundles encode the same values differently."""
     from cryptography.hazmat.primitives import serialization
@@ -258,9 +243,7 @@ def _verify_body(b: IntotoBundle, where: str, key: Any = None) -> None:
         content = body["spec"]["content"]
         logged_sigs = content["envelope"]["signatures"]
         payload_hash = content["payloadHash"]
-        env_hash = content["hash"]
-        if not isinstance(logged_sigs, list) or not isinstance(payload_hash, dict) or \
-                not isinstance(env_hash, dict):
+        if not isinstance(logged_sigs, list) or not isinstance(payload_hash, dict):
             raise TypeError
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise _fail(where, "entry body is not an intoto 0.0.2 record") from None
@@ -275,8 +258,7 @@ def _verify_body(b: IntotoBundle, where: str, key: Any = None) -> None:
     if len(logged_sigs) != 1:
         raise _fail(where, f"expected one logged signature, found {len(logged_sigs)}")
     try:
-        sig, der, pem = _logged_signature(logged_sigs[0], keyed=key is not None)
-        keyid = str(logged_sigs[0].get("keyid") or "")
+        sig, der = _logged_signature(logged_sigs[0], keyed=key is not None)
     except (KeyError, TypeError, ValueError, binascii.Error, AttributeError):
         raise _fail(where, "logged signature or certificate is malformed") from None
     if sig != b.signatures[0]:
@@ -287,27 +269,21 @@ def _verify_body(b: IntotoBundle, where: str, key: Any = None) -> None:
             raise _fail(where, "logged public key is not the trusted key")
     elif der != b.certificate.public_bytes(serialization.Encoding.DER):
         raise _fail(where, "logged certificate differs from the bundle's")
-    if keyid != (b.keyids[0] if b.keyids else ""):
-        raise _fail(where, "logged key id differs from the envelope's")
     if content["envelope"].get("payloadType") != b.payload_type:
         raise _fail(where, "logged payload type differs from the envelope's")
-    if env_hash.get("algorithm") != "sha256" or env_hash.get("value") != \
-            _envelope_hash(b.payload_type, b.payload, sig, pem, keyid):
-        raise _fail(where, "envelope hash does not match the bundle's envelope")
+    # The entry's ``hash`` (of the whole envelope) is not compared: the client writes it,
+    # each in its own serialisation (sigstore-js and sigstore-go canonicalise differently,
+    # sigstore@1.3.0 kept ``"keyid": ""``), and Rekor never checks it. What binds the entry
+    # to this envelope is what sigstore-go and sigstore-js compare: the payload hash, the
+    # signature and the key, all checked above. Nor is the unsigned ``keyid``.
 
 
 def _check_signature(b: IntotoBundle, key: Any, where: str) -> None:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     from attester.signing.dsse import pae
+    from attester.verify import sigalg
 
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise _fail(where, "unsupported key type")
-    try:
-        key.verify(b.signatures[0], pae(b.payload_type, b.payload), ec.ECDSA(hashes.SHA256()))
-    except Exception:  # noqa: BLE001 - InvalidSignature
-        raise _fail(where, "DSSE signature does not verify") from None
+    if not sigalg.verify_message(key, b.signatures[0], pae(b.payload_type, b.payload)):
+        raise _fail(where, "DSSE signature does not verify")
 
 
 def verify(b: IntotoBundle, trusted_root: Any, *, where: str) -> tuple[str, bytes, dt.datetime]:

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, VerificationError
+from attester.verify import sigalg
 
 MAX_TIMESTAMPS = 32  # sigstore-python's MAX_ALLOWED_TIMESTAMP
 
@@ -37,7 +38,8 @@ class TimestampedBundle:
     payload_type: str | None = None  # None: a message signature over a file
     payload: bytes = b""
     signature: bytes = b""
-    message_digest: bytes | None = None
+    #: (algorithm, digest) the bundle says it signs (an unauthenticated hint)
+    message_digest: tuple[str, bytes] | None = None
 
     @property
     def signing_certificate(self) -> Any:
@@ -89,9 +91,13 @@ def parse(doc: Mapping[str, Any], *, where: str) -> TimestampedBundle:
                                      payload=_b64(env["payload"]), signature=_b64(sigs[0]["sig"]))
         if isinstance(msg, Mapping) and env is None:
             md = msg.get("messageDigest")
-            digest = _b64(md["digest"]) if isinstance(md, Mapping) else None
-            if isinstance(md, Mapping) and md.get("algorithm") not in (None, "SHA2_256"):
-                raise InputError(f"{where}: unsupported message digest {md.get('algorithm')}")
+            digest = None
+            if isinstance(md, Mapping):
+                alg = sigalg.NAMES.get(str(md.get("algorithm", "SHA2_256")))
+                if alg is None:
+                    raise InputError(f"{where}: unsupported message digest "
+                                     f"{str(md.get('algorithm'))[:40]}")
+                digest = (alg, _b64(md["digest"]))
             return TimestampedBundle(certificate=cert, timestamps=stamps,
                                      signature=_b64(msg["signature"]), message_digest=digest)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, binascii.Error):
@@ -106,16 +112,26 @@ def root_has_logs(trusted_root: Any) -> bool:
     return bool(trusted_root._inner.tlogs)
 
 
-def _verify_timestamp(raw: bytes, message: bytes, trusted_root: Any) -> dt.datetime | None:
+def verify_timestamp(raw: bytes, message: bytes, trusted_root: Any) -> dt.datetime | None:
     """The time a trusted TSA vouches for, or None (as sigstore's ``_verify_signed_timestamp``:
-    the TSA chain from the root, and the time inside the TSA's validity window)."""
-    from rfc3161_client import VerificationError as TsaError
-    from rfc3161_client import VerifierBuilder, decode_timestamp_response
+    the TSA chain from the root, and the time inside the TSA's validity window). The window
+    is closed at both ends, as protobuf-specs' ``TimeRange`` and sigstore-go have it;
+    ``sigstore`` 4.5.1 excludes the end (conformance ``trust-root-tsa-validity-end-inclusive``),
+    so every path, the library's included (bundles._Verifier), checks time here."""
+    from rfc3161_client import decode_timestamp_response
 
     try:
         response = decode_timestamp_response(raw)
     except Exception:  # noqa: BLE001 - rfc3161-client raises ValueError and others
         return None
+    return verify_response(response, message, trusted_root)
+
+
+def verify_response(response: Any, message: bytes, trusted_root: Any) -> dt.datetime | None:
+    """:func:`verify_timestamp` of a decoded ``rfc3161_client.TimeStampResponse``."""
+    from rfc3161_client import VerificationError as TsaError
+    from rfc3161_client import VerifierBuilder
+
     for authority in trusted_root.get_timestamp_authorities():
         certs = authority.certificates(allow_expired=True)
         if len(certs) < 2:
@@ -127,19 +143,24 @@ def _verify_timestamp(raw: bytes, message: bytes, trusted_root: Any) -> dt.datet
             builder.build().verify_message(response, message)
         except (TsaError, ValueError):
             continue
-        when = response.tst_info.gen_time
+        when: dt.datetime = response.tst_info.gen_time
         end = authority.validity_period_end
-        if authority.validity_period_start <= when and (end is None or when < end):
+        if authority.validity_period_start <= when and (end is None or when <= end):
             return when
     return None
 
 
-def verify(b: TimestampedBundle, trusted_root: Any, *, artifact_sha256: bytes | None,
-           where: str) -> tuple[tuple[str, bytes] | None, list[dt.datetime]]:
-    """Every check; returns the verified (payloadType, payload) for DSSE, and the times."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
+def signed_algorithm(b: TimestampedBundle) -> str:
+    """The digest a message signature covers: the bundle's hint (the signature checks it),
+    else the one the algorithm registry pairs with the certificate's key."""
+    return b.message_digest[0] if b.message_digest else \
+        sigalg.default_for(b.certificate.public_key())
 
+
+def verify(b: TimestampedBundle, trusted_root: Any, *,
+           artifact_digest: tuple[str, bytes] | None, where: str
+           ) -> tuple[tuple[str, bytes] | None, list[dt.datetime]]:
+    """Every check; returns the verified (payloadType, payload) for DSSE, and the times."""
     from attester.signing.dsse import pae
     from attester.verify.intoto_entry import verify_certificate
 
@@ -154,7 +175,7 @@ def verify(b: TimestampedBundle, trusted_root: Any, *, artifact_sha256: bytes | 
         raise VerificationError(f"{where}: the trusted root has no timestamp authority to "
                                 "check the bundle's timestamps against")
     times = [t for raw in b.timestamps
-             if (t := _verify_timestamp(raw, b.signature, trusted_root)) is not None]
+             if (t := verify_timestamp(raw, b.signature, trusted_root)) is not None]
     if len(times) != len(b.timestamps):
         raise VerificationError(f"{where}: timestamp could not be verified against the trusted "
                                 "root's timestamp authorities")
@@ -166,23 +187,16 @@ def verify(b: TimestampedBundle, trusted_root: Any, *, artifact_sha256: bytes | 
             raise VerificationError(f"{where}: certificate was not valid at the timestamped "
                                     f"time {when:%Y-%m-%dT%H:%M:%SZ}")
     key = cert.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise VerificationError(f"{where}: unsupported certificate key type")
-    alg: hashes.HashAlgorithm = hashes.SHA384() if isinstance(key.curve, ec.SECP384R1) \
-        else hashes.SHA256()
-    try:
-        if b.payload_type is not None:
-            key.verify(b.signature, pae(b.payload_type, b.payload), ec.ECDSA(alg))
-            return (b.payload_type, b.payload), times
-        if artifact_sha256 is None:
-            raise VerificationError(f"{where}: a message-signature bundle signs a file; pass "
-                                    "--artifact FILE")
-        if b.message_digest is not None and b.message_digest != artifact_sha256:
-            raise VerificationError(f"{where}: the bundle's message digest is not the "
-                                    "artifact's")
-        key.verify(b.signature, artifact_sha256, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-    except VerificationError:
-        raise
-    except Exception:  # noqa: BLE001 - InvalidSignature
-        raise VerificationError(f"{where}: signature does not verify") from None
+    if b.payload_type is not None:
+        if not sigalg.verify_message(key, b.signature, pae(b.payload_type, b.payload)):
+            raise VerificationError(f"{where}: signature does not verify")
+        return (b.payload_type, b.payload), times
+    if artifact_digest is None:
+        raise VerificationError(f"{where}: a message-signature bundle signs a file; pass "
+                                "--artifact FILE")
+    if b.message_digest is not None and b.message_digest != artifact_digest:
+        raise VerificationError(f"{where}: the bundle's message digest is not the "
+                                "artifact's")
+    if not sigalg.verify_digest(key, b.signature, artifact_digest[1], artifact_digest[0]):
+        raise VerificationError(f"{where}: signature does not verify")
     return None, times
