@@ -46,7 +46,8 @@ def test_image_follows_promotion_and_a_stage_gap_is_named() -> None:
                       f"promoted from gcr.io/staging/app@sha256:{D4} (promo.intoto.json, "
                       "promotion.pub)")
     assert got[1] == ("chain stage", False, f"registry.k8s.io/app (sha256:{D4[:12]}): no stage "
-                      f"attestation covers sha256:{D4} (gap after promotion)")
+                      f"attestation covers sha256:{D4} (gap after promotion, which names it "
+                      f"gcr.io/staging/app@sha256:{D4})")
 
 
 def test_release_naming_no_staged_file_and_source_policy() -> None:
@@ -61,7 +62,7 @@ def test_release_naming_no_staged_file_and_source_policy() -> None:
 
 def test_first_link_in_order_wins() -> None:
     other = link("release2.intoto.json", "release", {"gs://mirror/kubectl": D1},
-                 {"gs://stage/v1/kubectl.copy": D1})
+                 {"gs://stage/v1/kubectl": D1})
     assert "(release2.intoto.json," in details("kubectl", D1, [STAGE, other, RELEASE])[0][2]
     assert "(release.intoto.json," in details("kubectl", D1, [STAGE, RELEASE, other])[0][2]
 
@@ -83,8 +84,10 @@ def test_tampered_file_names_the_subject_it_claims_to_be() -> None:
     assert not check.ok and check.name == "chain digest"
     assert check.detail == (f"kubectl: sha256:{bad[:12]}… but the release attestation "
                             f"release.intoto.json says sha256:{D1[:12]}… for gs://prod/v1/kubectl")
-    (check,) = index.follow("downloads/bin/kubelet", bad).checks  # no subject ends with this
-    assert check.name == "chain stage" and "no stage attestation covers" in check.detail
+    # no subject ends with this path, but one has its file name: that one is named
+    (check,) = index.follow("downloads/bin/kubelet", bad).checks
+    assert check.name == "chain digest" and check.detail.endswith(
+        f"says sha256:{D3[:12]}… for gs://prod/v1/bin/kubelet")
     (check,) = index.follow("bin/kubelet", bad).checks
     assert check.detail.endswith(f"says sha256:{D3[:12]}… for gs://prod/v1/bin/kubelet")
     (check,) = index.follow("kubeadm", bad).checks  # only staged: the stage names it
@@ -114,3 +117,27 @@ def test_audit_json_is_the_report_document() -> None:
         report = AuditReport(release_dir='rel "artifacts": []', policy="p.yaml", rows=rs,
                              problems=(Check("attestation x", False, "bad"),), when=when)
         assert json.loads(render_json(report)) == report.to_json()
+
+
+def test_a_subject_is_its_name_and_its_digest() -> None:
+    """A file named kubectl holding another subject's bytes (the release's debugshell) is
+    not covered by that subject (red-team finding: the chain followed the digest alone),
+    and a release naming its staged source under another name does not link it."""
+    debugshell = link("release.intoto.json", "release", {"gs://prod/v1/kubectl": D1,
+                                                         "gs://prod/v1/debugshell": D2},
+                      {"gs://stage/v1/kubectl": D1, "gs://stage/v1/debugshell": D2})
+    stage = link("stage.intoto.json", "stage", {"gs://stage/v1/kubectl": D1,
+                                                "gs://stage/v1/debugshell": D2})
+    index = ChainIndex([stage, debugshell], require_top=("release",))
+    result = index.follow("kubectl", D2)
+    assert not result.ok
+    assert next((c.name, c.detail) for c in result.checks if not c.ok) == (
+        "chain digest", f"kubectl: sha256:{D2[:12]}… but the release attestation "
+        f"release.intoto.json says sha256:{D1[:12]}… for gs://prod/v1/kubectl")
+    assert index.follow("debugshell", D2).ok and index.follow("kubectl", D1).ok
+    renamed = link("release.intoto.json", "release", {"gs://prod/v1/kubectl": D2},
+                   {"gs://stage/v1/debugshell": D2})
+    (check, *_) = ChainIndex([stage, renamed]).follow("kubectl", D2).checks
+    assert (check.name, check.ok) == ("chain release", False)
+    assert check.detail.endswith("names no staged file with this digest and this name (only "
+                                 "gs://stage/v1/debugshell)")

@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_fail_closed import ARTIFACT, RELEASE_TYPE, SHA, STAGE_TYPE, Release, provenance, sign
+from test_fail_closed import (
+    ARTIFACT,
+    RELEASE_TYPE,
+    SHA,
+    STAGE_TYPE,
+    Release,
+    provenance,
+    sign,
+)
 
 EVIL = b"evil kubectl\n"
 EVIL_SHA = hashlib.sha256(EVIL).hexdigest()
@@ -208,7 +216,8 @@ def test_referrer_attached_to_another_image_does_not_vouch(attest, rel, registry
     attach(Target.resolve(f"oci://{registry}/rt/app:b", insecure=True), att.read_bytes(),
            predicate_type=stmt["predicateType"], is_bundle=False)
     r = attest("verify", f"oci://{registry}/rt/app:b", "--key", rel.tmp / "stage.pub")
-    assert r.code == 1 and "digest mismatch: file has " + b in r.err, r.err
+    assert r.code == 1 and (f"digest mismatch: subject '{registry}/rt/app' has {a}, the file "
+                            f"has {b}") in r.err, r.err
     clean(r)
     r = attest("verify", f"oci://{registry}/rt/app@{a}", "--key", rel.tmp / "stage.pub")
     assert r.code == 1 and "no attestation is attached" in r.err, r.err
@@ -234,9 +243,103 @@ def test_one_attestation_naming_a_subject_twice(attest, rel) -> None:
     stmt = provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA})
     stmt["subject"].append({"name": "stage/v1.31.0/bin/kubectl", "digest": {"sha256": EVIL_SHA}})
     sign(rel.stage, stmt, rel.keys["stage"])
-    r = attest(*rel.chain())  # the last one named counts: the file is not covered
-    assert r.code == 1 and "no stage attestation covers sha256:" + SHA in r.err, r.err
+    r = attest(*rel.chain())  # ambiguous: refused, and the row says which file and why
+    assert r.code == 1, r.err
+    assert (f"chain stage: {rel.artifact.name} (sha256:{SHA[:12]}): {rel.stage} names it as "
+            "stage/v1.31.0/bin/kubectl but fails the stage step: ") in r.err, r.err
+    assert (f"subject 'stage/v1.31.0/bin/kubectl' is named twice with different digests "
+            f"(sha256:{SHA}, sha256:{EVIL_SHA}): ambiguous") in r.err, r.err
     clean(r)
+
+
+# -- issue 16 item 2: a subject is its name and its digest on every path ------------------
+
+DEBUG = b"debugshell\n"
+DEBUG_SHA = hashlib.sha256(DEBUG).hexdigest()
+
+
+def _with_debugshell(rel: Release) -> None:
+    """The release also ships debugshell, staged and published under its own name."""
+    sign(rel.stage, provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA,
+                                            "stage/v1.31.0/bin/debugshell": DEBUG_SHA}),
+         rel.keys["stage"])
+    sign(rel.release, provenance(RELEASE_TYPE, {"bin/kubectl": SHA, "bin/debugshell": DEBUG_SHA}, [
+        {"uri": "gs://staging/stage/v1.31.0/bin/kubectl", "digest": {"sha256": SHA}},
+        {"uri": "gs://staging/stage/v1.31.0/bin/debugshell", "digest": {"sha256": DEBUG_SHA}}]),
+        rel.keys["release"])
+
+
+def test_kubectl_holding_debugshell_bytes_fails_chain_and_audit(attest, rel, tmp_path) -> None:
+    _with_debugshell(rel)
+    assert attest(*rel.chain()).code == 0
+    rel.artifact.write_bytes(DEBUG)  # a file named kubectl, the release's debugshell bytes
+    message = (f"chain digest: kubectl: sha256:{DEBUG_SHA[:12]}… but the release attestation "
+               f"{rel.release} says sha256:{SHA[:12]}… for bin/kubectl")
+    r = attest(*rel.chain())
+    assert r.code == 1 and message in r.err, r.err
+    clean(r)
+    r = attest("verify", rel.release, "--key", rel.tmp / "release.pub", "--artifact",
+               rel.artifact)  # plain verify: the same rule, its own words
+    assert r.code == 1 and (f"digest mismatch: subject 'bin/kubectl' has sha256:{SHA}, the "
+                            f"file has sha256:{DEBUG_SHA}") in r.err, r.err
+    d = tmp_path / "v1"
+    d.mkdir()
+    for f in (rel.stage, rel.release):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "kubectl").write_bytes(DEBUG)
+    (d / "debugshell").write_bytes(DEBUG)
+    r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+    assert r.code == 1, r.out + r.err
+    rows = {row["artifact"]: row for row in r.json()["artifacts"]}
+    assert rows["debugshell"]["verdict"] == "PASS"
+    assert rows["kubectl"]["verdict"] == "FAIL"
+    assert rows["kubectl"]["firstFailure"] == message.replace(str(rel.release),
+                                                              "release.intoto.json")
+
+
+# -- issue 18 item 8: a present but failing attestation is named, not called a gap ---------
+
+def test_stage_signed_by_another_key_is_named_in_every_row(attest, rel, tmp_path) -> None:
+    sign(rel.stage, provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA}), rel.keys["other"])
+    why = ("fails the stage step: not signed by any signer the policy trusts (the stage signer "
+           "is stage.pub; no valid signature by a trusted key")
+    r = attest(*rel.chain())
+    assert r.code == 1, r.err
+    assert (f"chain stage: kubectl (sha256:{SHA[:12]}): {rel.stage} names it as "
+            f"stage/v1.31.0/bin/kubectl but {why}") in r.err, r.err
+    assert "gap after" not in r.err
+    d = tmp_path / "v1"
+    d.mkdir()
+    for f in (rel.stage, rel.release):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "kubectl").write_bytes(ARTIFACT)
+    r = attest("audit", d, "--policy", rel.policy)
+    assert r.code == 1, r.out + r.err
+    assert (f"chain stage: kubectl (sha256:{SHA[:12]}): stage.intoto.json names it as "
+            f"stage/v1.31.0/bin/kubectl but {why}") in r.out, r.out
+    assert "gap after" not in r.out
+
+
+def test_stage_failing_its_source_ref_pattern_is_named(attest, rel) -> None:
+    rel.policy.write_text("steps:\n  stage: {keys: [stage.pub], source-ref-pattern: "
+                          "'^refs/tags/v2\\.'}\n  release: {keys: [release.pub]}\n")
+    r = attest(*rel.chain())
+    assert r.code == 1, r.err
+    assert (f"chain stage: kubectl (sha256:{SHA[:12]}): {rel.stage} names it as "
+            "stage/v1.31.0/bin/kubectl but fails the stage step: stage attestation fails its "
+            "step's policy: source-ref") in r.err, r.err
+    assert "gap after" not in r.err
+
+
+def test_release_signed_by_another_key_is_named(attest, rel) -> None:
+    sign(rel.release, provenance(RELEASE_TYPE, {"bin/kubectl": SHA}, [
+        {"uri": "gs://staging/stage/v1.31.0/bin/kubectl", "digest": {"sha256": SHA}}]),
+        rel.keys["other"])
+    r = attest(*rel.chain())
+    assert r.code == 1, r.err
+    assert (f"chain release: kubectl (sha256:{SHA[:12]}): {rel.release} names it as "
+            "bin/kubectl but fails the release step: not signed by any signer the policy "
+            "trusts (the release signer is release.pub; ") in r.err, r.err
 
 
 @pytest.mark.parametrize("step", [

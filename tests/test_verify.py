@@ -210,7 +210,29 @@ def test_source_uri_forms_are_equivalent(attest, kit, uri) -> None:
 def test_artifact_digest_mismatch_by_name(attest, kit) -> None:
     kit.artifact.write_bytes(KUBECTL + b"backdoor")
     _fails(attest("verify", kit.envelope(), "--key", kit.pub, "--artifact", kit.artifact),
-           f"artifact {kit.artifact}: digest mismatch: file has sha256:")
+           f"artifact {kit.artifact}: digest mismatch: subject 'kubectl' has sha256:"
+           f"{hashlib.sha256(KUBECTL).hexdigest()}, the file has sha256:"
+           f"{hashlib.sha256(KUBECTL + b'backdoor').hexdigest()}")
+
+
+def test_tampered_file_named_from_inside_its_folder(attest, kit, monkeypatch) -> None:
+    """Issue 18 item 14: the subject is bin/app, the file typed as ``app`` from inside
+    bin/: tampered, it is that subject's mismatch, not 'no subject covers it'."""
+    good = b"app v1\n"
+    doc = copy.deepcopy(STATEMENT)
+    doc["subject"] = [{"name": "bin/app", "digest": {"sha256": hashlib.sha256(good).hexdigest()}}]
+    env = kit.envelope(doc)
+    (kit.tmp / "bin").mkdir()
+    (kit.tmp / "bin" / "app").write_bytes(good)
+    monkeypatch.chdir(kit.tmp / "bin")
+    r = attest("verify", env, "--key", kit.pub, "--artifact", "app")
+    assert r.code == 0, r.err
+    assert "ok  artifact app: matches subject 'bin/app'" in r.out
+    (kit.tmp / "bin" / "app").write_bytes(b"tampered")
+    _fails(attest("verify", env, "--key", kit.pub, "--artifact", "app"),
+           "artifact app: digest mismatch: subject 'bin/app' has sha256:"
+           f"{hashlib.sha256(good).hexdigest()}, the file has sha256:"
+           f"{hashlib.sha256(b'tampered').hexdigest()}")
 
 
 def test_artifact_no_subject_covers_it(attest, kit, tmp_path) -> None:
@@ -221,11 +243,41 @@ def test_artifact_no_subject_covers_it(attest, kit, tmp_path) -> None:
 
 
 def test_artifact_renamed_matches_by_digest(attest, kit, tmp_path) -> None:
+    """No subject has the name: the digest finds it (a renamed download, as slsa-verifier's
+    and gh's own artifacts are), and the report says so."""
     renamed = tmp_path / "kubectl-linux-amd64"
     renamed.write_bytes(KUBECTL)
     r = attest("verify", kit.envelope(), "--key", kit.pub, "--artifact", renamed)
     assert r.code == 0
     assert "matches subject 'kubectl' by digest" in r.out
+
+
+def test_a_subject_with_the_name_decides(attest, kit, tmp_path) -> None:
+    """Issue 16 item 2: a file with one subject's name and another's bytes fails (a file
+    named kubectl holding debugshell's bytes must not pass as debugshell)."""
+    other = tmp_path / "other"
+    other.write_bytes(KUBECTL)
+    sha = hashlib.sha256(KUBECTL).hexdigest()
+    _fails(attest("verify", kit.envelope(), "--key", kit.pub, "--artifact", other),
+           f"artifact {other}: digest mismatch: subject 'other' has sha256:{'ab' * 32}, "
+           f"the file has sha256:{sha}")
+    r = attest("verify", kit.envelope(), "--key", kit.pub, "--digest", f"sha256:{sha}")
+    assert r.code == 0, r.err
+    assert f"matches subject 'kubectl' by digest (sha256:{sha})" in r.out
+
+
+def test_subject_named_twice_with_two_digests_is_refused(attest, kit) -> None:
+    """Issue 16 item 2: which file such a statement means is unknowable; it was accepted
+    for either (verify) or the last one named (--chain)."""
+    doc = copy.deepcopy(STATEMENT)
+    doc["subject"].append({"name": "kubectl", "digest": {"sha256": "cd" * 32}})
+    sha = hashlib.sha256(KUBECTL).hexdigest()
+    _fails(attest("verify", kit.envelope(doc), "--key", kit.pub, "--artifact", kit.artifact),
+           f"statement: subject 'kubectl' is named twice with different digests (sha256:{sha}, "
+           f"sha256:{'cd' * 32}): ambiguous")
+    doc["subject"][-1]["digest"] = {"sha256": sha}  # the same twice is one subject
+    r = attest("verify", kit.envelope(doc), "--key", kit.pub, "--artifact", kit.artifact)
+    assert r.code == 0, r.err
 
 
 def test_sha512_only_subject_is_compared_with_sha512(attest, kit) -> None:

@@ -16,7 +16,8 @@ from attester.errors import UsageError
 
 
 def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tuple[str, str]:
-    """(name, sha256 hex) of what the chain starts from: a file, oci://REF, or NAME@sha256:D."""
+    """(name, sha256 hex) of what the chain starts from: a file, oci://REF, NAME@sha256:D
+    or a bare sha256:D (``--digest``; its name is then the digest itself)."""
     from attester.verify import checker
 
     if spec.startswith("oci://"):
@@ -70,14 +71,15 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
     for path in args.chain:
         data, doc = checker.read_attestation(path)
         docs.append((path, data, doc))
-    links, problems = chain.load_links(docs, trusts, policies, predicate_types)
-    checks: list[Check] = list(problems)
+    loaded = chain.load_chain(docs, trusts, policies, predicate_types)
+    checks: list[Check] = list(loaded.problems)
     # built once: each artifact is then followed by lookups; with a policy, a top step it
     # names must cover each artifact (see ChainIndex)
-    index = chain.ChainIndex(links, tuple(trusts) if args.policy else ())
+    index = loaded.index(tuple(trusts) if args.policy else ())
     for spec in args.artifact:
         name, digest = _chain_artifact(spec, args.insecure_registry, progress=not args.quiet)
-        checks.extend(index.follow(name, digest, source_uri=source_uri).checks)
+        checks.extend(index.follow(name, digest, source_uri=source_uri,
+                                   by_digest=name == f"sha256:{digest}").checks)
     report = Report(attestation="chain", checks=tuple(checks))
     print_report(report, args.format, ok_title="verified the chain",
                  fail_title="verification FAILED")

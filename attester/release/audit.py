@@ -27,7 +27,7 @@ from attester.display import safe
 from attester.errors import InputError
 from attester.hashing import HashTask, hash_tasks, open_nofollow
 from attester.model.models import rfc3339
-from attester.release.chain import ChainIndex, ChainResult, Link, load_links
+from attester.release.chain import ChainResult, Link, load_chain
 from attester.verify.policy import Check
 
 ATTESTATION_SUFFIXES = (".intoto.json", ".intoto.jsonl", ".sigstore.json", ".sigstore")
@@ -112,6 +112,9 @@ class Scan:
     images: list[tuple[str, str]]
     hostile: list[tuple[str, str]]  # (name as shown, why it fails)
     problems: list[Check]
+    #: a symlink's name -> the name of the file it leads to (in the folder), which is
+    #: what an attestation names: a link is an alias, not a subject of its own
+    aliases: dict[str, str] = attrs.field(factory=dict)
 
 
 def scan(release_dir: str, *, exclude: tuple[str, ...] = ()) -> Scan:
@@ -162,6 +165,7 @@ def scan(release_dir: str, *, exclude: tuple[str, ...] = ()) -> Scan:
                 if stat.S_ISDIR(st.st_mode):
                     continue  # its files are listed under their own names
                 read_path = target
+                out.aliases[rel] = os.path.relpath(target, real_root).replace(os.sep, "/")
             else:
                 st = os.stat(path, follow_symlinks=False)
         except OSError:
@@ -277,15 +281,16 @@ def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
                 unreadable.append(Check(f"attestation {where}", False, e.message))
                 continue
             docs.append((where, data, doc))
-        links, problems = load_links(docs, trusts, pf.policies, pf.predicate_types)
-        problems = [*found.problems, *unreadable, *problems]
-        index = ChainIndex(links, tuple(trusts))  # the top steps the policy names must cover
+        loaded = load_chain(docs, trusts, pf.policies, pf.predicate_types)
+        problems = [*found.problems, *unreadable, *loaded.problems]
+        index = loaded.index(tuple(trusts))  # the top steps the policy names must cover
     finally:
         hasher.join()  # an attestation's error, if any, is the one reported
     if failed:
         raise failed[0]
     digests = hashed[0]
-    rows = [Row(name, d["sha256"], index.follow(name, d["sha256"], source_uri=pf.source_uri))
+    rows = [Row(name, d["sha256"], index.follow(found.aliases.get(name, name), d["sha256"],
+                                                source_uri=pf.source_uri))
             for (name, _, _), d in zip(files, digests, strict=True)]
     rows.extend(Row(ref, digest, index.follow(ref, digest, source_uri=pf.source_uri))
                 for ref, digest in images)

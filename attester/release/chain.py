@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -17,6 +17,7 @@ from attester.digests import is_hex_digest
 from attester.errors import InputError, UsageError
 from attester.jsonio import parse_json
 from attester.model.statement import PROVENANCE_TYPES, ParsedStatement, normalize_repo
+from attester.model.subjects import last_segment, name_rule
 from attester.release.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
 from attester.verify.envelope import Demands, Report
 from attester.verify.policy import Check, Policy
@@ -46,8 +47,10 @@ def step_of(stmt: ParsedStatement) -> str:
 def link_of(where: str, stmt: ParsedStatement, signer: str) -> Link:
     # Only well-formed sha256 digests take part in links: an empty or short one must never
     # be compared (it would match an artifact offered with an empty digest).
-    subjects = {s.name: s.digest["sha256"] for s in stmt.subjects()
-                if is_hex_digest("sha256", s.digest.get("sha256"))}
+    subjects: dict[str, str] = {}
+    for s in stmt.subjects():  # a verified statement names each subject once
+        if is_hex_digest("sha256", s.digest.get("sha256")):
+            subjects.setdefault(s.name, s.digest["sha256"])
     deps: dict[str, str] = {}
     p = stmt.predicate
     raw = ((p.get("buildDefinition") or {}).get("resolvedDependencies")
@@ -130,10 +133,30 @@ class ChainResult:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
+@attrs.frozen
+class Loaded:
+    """The attestations of a chain, verified: the links, a problem for each one that did
+    not verify, and those as they claim to be (to explain, never to cover)."""
+
+    links: tuple[Link, ...]
+    problems: tuple[Check, ...]
+    failed: tuple[FailedLink, ...]
+
+    def index(self, require_top: Sequence[str] = ()) -> ChainIndex:
+        return ChainIndex(self.links, require_top, self.failed)
+
+
 def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any],
                policies: Mapping[str, Policy],
                predicate_types: Mapping[str, Sequence[str]] | None = None
                ) -> tuple[list[Link], list[Check]]:
+    loaded = load_chain(docs, trusts, policies, predicate_types)
+    return list(loaded.links), list(loaded.problems)
+
+
+def load_chain(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any],
+               policies: Mapping[str, Policy],
+               predicate_types: Mapping[str, Sequence[str]] | None = None) -> Loaded:
     """Verify every attestation against the trust of the step it claims to be.
 
     An attestation that passes is verified once, with its claimed step's signer and
@@ -141,16 +164,21 @@ def load_links(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any]
     (a signer of another step, or no trusted signer at all)."""
     links: list[Link] = []
     problems: list[Check] = []
+    failed: list[FailedLink] = []
     for where, data, doc in docs:
         link = _load_fast(where, data, doc, trusts, policies, predicate_types)
         if link is None:
             link_or_problem = _load_explained(where, data, doc, trusts, policies, predicate_types)
             if isinstance(link_or_problem, Check):
                 problems.append(link_or_problem)
+                claimed = peek_statement(doc)
+                if claimed is not None and step_of(claimed):
+                    failed.append(FailedLink(link_of(where, claimed, ""),
+                                             link_or_problem.detail))
                 continue
             link = link_or_problem
         links.append(link)
-    return links, problems
+    return Loaded(tuple(links), tuple(problems), tuple(failed))
 
 
 def _load_fast(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
@@ -227,8 +255,13 @@ def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any]
             break
         why = why or next((c.detail for c in report.failures()), "")
     if opened is None:
+        step = step_of(peeked) if (peeked := peek_statement(doc)) is not None else ""
+        signer = _signer_named(trusts.get(step))
+        named = (step in trusts and bool(signer)
+                 and len({id(t) for t in trusts.values()}) > 1)  # a policy, not one --key
+        said = [f"the {step} signer is {signer}"] if named else []
         return Check(f"attestation {where}", False, "not signed by any signer the policy "
-                     "trusts" + (f" ({why})" if why else ""))
+                     "trusts" + (f" ({'; '.join([*said, why])})" if said or why else ""))
     stmt = opened[0].statement
     assert stmt is not None  # noqa: S101 - checked just above
     step = step_of(stmt)
@@ -255,27 +288,49 @@ def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any]
     return link_of(where, stmt, _signer(report))
 
 
+def _signer_named(trust: Any) -> str:
+    """Who a step's trust names, for a message: its keys, or its keyless identity."""
+    if trust is None:
+        return ""
+    keys = [k.label.rsplit("/", 1)[-1] for k in getattr(trust, "keys", ())]
+    if keys:
+        return ", ".join(keys)
+    identity = getattr(trust, "identity", None)
+    return str(getattr(identity, "identity", "") or "") if identity is not None else ""
+
+
 TOP_STEPS = ("promotion", "release")
+
+
+@attrs.frozen
+class FailedLink:
+    """An attestation that did not verify, as it *claims* to be (read without trusting
+    it): only to say, for an artifact it would have covered, which file that is and why
+    it fails its step, instead of calling it a gap. It never covers anything."""
+
+    link: Link
+    why: str
 
 
 class ChainIndex:
     """Every link's subjects and dependencies indexed by digest, built once, so that
     following an artifact is a few lookups whatever the size of the release (an audit
-    of N files is then O(N), not O(N x subjects))."""
+    of N files is then O(N), not O(N x subjects)). A subject covers an artifact when its
+    name and digest both match (:func:`attester.model.subjects.match`'s rule)."""
 
-    def __init__(self, links: Sequence[Link], require_top: Sequence[str] = ()) -> None:
+    def __init__(self, links: Sequence[Link], require_top: Sequence[str] = (),
+                 failed: Sequence[FailedLink] = ()) -> None:
         self.links = tuple(links)
+        self.failed = tuple(failed)
         # The top steps (release, promotion) the policy names a signer for: an artifact
         # must then be covered by one of them. Otherwise whoever holds only the stage key
         # could publish any file by signing a stage attestation for it (red-team finding).
         self.require_top = tuple(s for s in TOP_STEPS if s in require_top)
         self.conflict = _conflicts(self.links)
-        # digest -> the first promotion/release link naming it (as the list order had it)
-        self._top: dict[str, int] = {}
-        # digest -> (first stage link naming it, that link's first subject with it)
-        self._stage: dict[str, tuple[int, str]] = {}
-        # per link: digest -> its first dependency with that digest
-        self._deps: list[dict[str, str]] = []
+        # digest -> every (link, subject name) naming it, in list order
+        self._by_digest: dict[str, list[tuple[int, str]]] = {}
+        # per link: digest -> its dependencies with that digest
+        self._deps: list[dict[str, list[str]]] = []
         # last path segment of a subject name -> (link, subject name, digest): to say
         # which attestation names a tampered file with another digest (built when first
         # needed: a release that passes never asks)
@@ -283,72 +338,129 @@ class ChainIndex:
         self._sources: dict[tuple[int, str | None], tuple[bool, str]] = {}
         # digest -> two stage links naming different sources (repo, commit) for it
         self._source_conflict: dict[str, tuple[int, int]] = {}
+        first_stage: dict[str, int] = {}
         for i, lk in enumerate(self.links):
-            deps: dict[str, str] = {}
+            deps: dict[str, list[str]] = {}
             for uri, d in lk.dependencies.items():
-                deps.setdefault(d, uri)
+                deps.setdefault(d, []).append(uri)
             self._deps.append(deps)
             for name, d in lk.subjects.items():
-                if lk.step in TOP_STEPS:
-                    self._top.setdefault(d, i)
-                elif lk.step == "stage":
-                    first = self._stage.setdefault(d, (i, name))[0]
+                self._by_digest.setdefault(d, []).append((i, name))
+                if lk.step == "stage":
+                    first = first_stage.setdefault(d, i)
                     # a second stage attestation of the same digest naming another source
                     # (e.g. an old one copied in): which one is true is unknowable, and the
                     # verdict must not depend on the order files are read (red-team finding)
                     if _origin(lk) != _origin(self.links[first]):
                         self._source_conflict.setdefault(d, (first, i))
 
-    def same_name(self, name: str) -> tuple[Link, str, str] | None:
-        """The subject an artifact of this name was published as, by the topmost step that
-        names it: one path is the other's tail, whole segments only (``kubectl`` or
-        ``bin/kubectl`` and ``gs://bucket/release/v1/bin/kubectl``; a downloaded
-        ``v1/files/kubectl`` and a subject ``kubectl``)."""
+    def _name_index(self) -> dict[str, list[tuple[int, str, str]]]:
         if self._names is None:
             self._names = {}
             for i, lk in enumerate(self.links):
                 for n, d in lk.subjects.items():
-                    self._names.setdefault(_last_segment(n), []).append((i, n, d))
-        name = name.strip("/")
-        candidates = [(self.links[i], n, d) for i, n, d in self._names.get(_last_segment(name), ())
-                      if n == name or n.endswith("/" + name) or name.endswith("/" + n)]
+                    self._names.setdefault(last_segment(n), []).append((i, n, d))
+        return self._names
+
+    def _rule(self, name: str) -> Callable[[str], bool] | None:
+        """Which subject names are this artifact's (:func:`name_rule`, over every link of
+        every step): None when none is, and its digest alone then finds it."""
+        return name_rule((n for _, n, _ in self._name_index().get(last_segment(name), ())),
+                         name)
+
+    def _covering(self, steps: Sequence[str], name: str, digest: str
+                  ) -> tuple[int, str] | None:
+        """The first link of ``steps`` with a subject that is this artifact: its name
+        (when any subject has that name) and its digest."""
+        rule = self._rule(name)
+        for i, subject in self._by_digest.get(digest, ()):
+            if self.links[i].step in steps and (rule is None or rule(subject)):
+                return i, subject
+        return None
+
+    def _failing(self, steps: Sequence[str], name: str, digest: str, label: str
+                 ) -> Check | None:
+        """An attestation of ``steps`` that would cover the artifact but did not verify:
+        which file, and why it fails its step (not a gap: it is there)."""
+        for f in self.failed:
+            if f.link.step not in steps:
+                continue
+            rule = name_rule(f.link.subjects, name)
+            subject = next((n for n, d in f.link.subjects.items()
+                            if d == digest and (rule is None or rule(n))), None)
+            if subject is not None:
+                return Check(f"chain {f.link.step}", False,
+                             f"{label}: {f.link.where} names it as "
+                             f"{subject} but fails the {f.link.step} step: {f.why}")
+        return None
+
+    def same_name(self, name: str) -> tuple[Link, str, str] | None:
+        """The subject an artifact of this name was published as, by the topmost step that
+        names it (:func:`name_rule`: ``kubectl`` or ``bin/kubectl`` and
+        ``gs://bucket/release/v1/bin/kubectl``; a downloaded ``v1/files/kubectl`` and a
+        subject ``kubectl``)."""
+        rule = self._rule(name)
+        if rule is None:
+            return None
+        candidates = [(self.links[i], n, d)
+                      for i, n, d in self._name_index().get(last_segment(name), ()) if rule(n)]
         order = {"promotion": 0, "release": 1, "stage": 2}
         candidates.sort(key=lambda c: order.get(c[0].step, 3))  # stable: list order kept
         return candidates[0] if candidates else None
 
-    def follow(self, name: str, digest: str, *, source_uri: str | None = None) -> ChainResult:
-        """The chain for one artifact, as checks: each link found, or what broke."""
+    def follow(self, name: str, digest: str, *, source_uri: str | None = None,
+               by_digest: bool = False) -> ChainResult:
+        """The chain for one artifact, as checks: each link found, or what broke.
+        ``by_digest``: the artifact was given as a digest alone (``--digest``), so its
+        first link is found by digest; every link after it still by name and digest."""
         checks: list[Check] = []
         label = f"{name} (sha256:{digest[:12]})"
+        if by_digest:  # the topmost subject with this digest names it
+            named = sorted(self._by_digest.get(digest, ()),
+                           key=lambda c: TOP_STEPS.index(self.links[c[0]].step)
+                           if self.links[c[0]].step in TOP_STEPS else len(TOP_STEPS))
+            name = named[0][1] if named else name
         if self.conflict:
             checks.append(self.conflict)
         used: list[Link] = []
-        i = self._top.get(digest)
-        if i is not None:
+        staged_as = name  # what the stage must name: the artifact, or its top link's source
+        top = self._covering(TOP_STEPS, name, digest)
+        if top is not None:
+            i, subject = top
             lk = self.links[i]
             used.append(lk)
-            dep = self._deps[i].get(digest)
+            # the staged file the top link names with this digest, and the same file name
+            sources = self._deps[i].get(digest, ())
+            dep = next((u for u in sources if last_segment(u) == last_segment(subject)), None)
+            # a source with this digest under another name is no source of this file
+            renamed = "" if dep is not None or not sources else (
+                f" and this name (only {sources[0]})")
             if lk.step == "promotion":
                 checks.append(Check("chain promotion", dep is not None,
                                     f"{label}: promoted from {dep} ({lk.where}, {lk.signer})"
                                     if dep is not None else
                                     f"{label}: promotion attestation {lk.where} names no "
-                                    "staging source with this digest"))
+                                    f"staging source with this digest{renamed}"))
             else:
                 checks.append(Check("chain release", dep is not None,
                                     f"{label}: published from staged {dep} ({lk.where}, "
                                     f"{lk.signer})" if dep is not None else
                                     f"{label}: release attestation {lk.where} names no staged "
-                                    "file with this digest"))
+                                    f"file with this digest{renamed}"))
+            staged_as = dep or subject
         # only said when a stage covers it: without one the chain has failed already
-        top = [] if used or not self.require_top else [Check(
-            "chain top", False, f"{label}: no {' or '.join(self.require_top)} attestation "
-            f"covers sha256:{digest}; the policy names that step's signer, so a stage "
-            "attestation alone does not vouch for it")]
-        staged = self._stage.get(digest)
+        top_checks = [] if used or not self.require_top else [
+            self._failing(self.require_top, name, digest, label) or Check(
+                "chain top", False, f"{label}: no {' or '.join(self.require_top)} "
+                f"attestation covers sha256:{digest}; the policy names that step's signer, "
+                "so a stage attestation alone does not vouch for it")]
+        staged = self._covering(("stage",), staged_as, digest)
         if staged is None:
             other = None if used else self.same_name(name)
-            if other is not None:
+            failing = self._failing(("stage",) if used else STEPS, staged_as, digest, label)
+            if failing is not None:
+                checks.append(failing)
+            elif other is not None:
                 lk, subject, said = other
                 checks.append(Check("chain digest", False,
                                     f"{name}: sha256:{digest[:12]}… but the {lk.step} "
@@ -356,8 +468,10 @@ class ChainIndex:
                                     f"{subject}"))
             else:
                 checks.append(Check("chain stage", False, f"{label}: no stage attestation "
-                                    f"covers sha256:{digest} (gap after "
-                                    f"{used[0].step if used else 'the artifact'})"))
+                                    f"covers sha256:{digest} (gap after " + (
+                                        f"{used[0].step}, which names it {staged_as})"
+                                        if used and staged_as != name else
+                                        f"{used[0].step if used else 'the artifact'})")))
             return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
         i, subject = staged
         st = self.links[i]
@@ -371,7 +485,7 @@ class ChainIndex:
             checks.append(Check("chain consistency", False,
                                 f"{label}: {a.where} says built from {a.source[0]}@"
                                 f"{a.source[2]} but {b.where} says {b.source[0]}@{b.source[2]}"))
-        return ChainResult(artifact=name, checks=(*checks, *top), links=tuple(used))
+        return ChainResult(artifact=name, checks=(*checks, *top_checks), links=tuple(used))
 
     def _source(self, stage_index: int, source_uri: str | None) -> tuple[bool, str]:
         """Whether a stage link's source is what the policy wants, and the words for it:
@@ -392,10 +506,6 @@ class ChainIndex:
 def _origin(lk: Link) -> tuple[str, str]:
     """A stage link's source repository (normalized) and commit."""
     return normalize_repo(lk.source[0]) if lk.source[0] else "", lk.source[2].lower()
-
-
-def _last_segment(name: str) -> str:
-    return name.rstrip("/").rsplit("/", 1)[-1]
 
 
 def follow(name: str, digest: str, links: Sequence[Link] | ChainIndex, *,

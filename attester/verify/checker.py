@@ -111,7 +111,8 @@ def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
     for p in paths:
         ref = artifact_ref(p)
         if ref is not None:  # NAME@sha256:HEX or --digest: nothing to read
-            out.append(Artifact(name=ref[0], digest={ref[1]: ref[2]}))
+            out.append(Artifact(name=ref[0], digest={ref[1]: ref[2]},
+                                by_digest=ref[0] == f"{ref[1]}:{ref[2]}"))
         elif "://" in p:
             found = _store_artifacts(p, algorithms, options, exact=True, progress=progress)
             if not found:

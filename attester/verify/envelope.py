@@ -25,6 +25,7 @@ from attester.model.statement import (
     ParsedStatement,
     Subject,
 )
+from attester.model.subjects import ambiguous
 from attester.signing import keys
 from attester.signing.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
 from attester.verify.policy import (
@@ -136,6 +137,10 @@ def check_statement(env: Envelope, policy: Policy, *, also_known: Sequence[str] 
             checks.append(Check("statement", False,
                                 f"subject {i} ({s.name or 'unnamed'}) has no digest"))
             return checks, None
+    twice = ambiguous([(s.name, s.digest) for s in subjects])
+    if twice is not None:  # verify would accept either file, the chain keep one of them
+        checks.append(Check("statement", False, twice))
+        return checks, None
     checks.append(Check("statement", True, f"{stmt.type} with {len(subjects)} subject(s)"))
     want = policy.predicate_type
     got = stmt.predicate_type

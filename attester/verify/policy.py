@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from attester.hashing import SUPPORTED_ALGORITHMS
+from attester.model import subjects as subjects_model
 from attester.model.statement import ParsedStatement, Subject, normalize_repo
 
 
@@ -167,51 +168,33 @@ def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
 
 @attrs.frozen
 class Artifact:
-    """An artifact offered for verification: how the user named it, and its digests."""
+    """An artifact offered for verification: how the user named it, and its digests.
+    ``by_digest``: given as a digest alone (``--digest``), so no name to match."""
 
     name: str
     digest: Mapping[str, str]
+    by_digest: bool = False
 
 
 def _agree(subject: Mapping[str, str], artifact: Mapping[str, str]) -> bool | None:
-    """True/False when they share a supported algorithm, None when they share none."""
-    common = [a for a in SUPPORTED_ALGORITHMS if a in subject and a in artifact]
-    if not common:
-        return None
-    return all(subject[a] == artifact[a].lower() for a in common)
-
-
-def _name_matches(subject_name: str, artifact_name: str) -> bool:
-    if not subject_name:
-        return False
-    a = artifact_name.removeprefix("./")
-    return a == subject_name or a.endswith("/" + subject_name)
+    return subjects_model.agree(subject, artifact)
 
 
 def _show(digest: Mapping[str, str]) -> str:
-    alg = next((a for a in SUPPORTED_ALGORITHMS if a in digest), None)
-    return f"{alg}:{digest[alg]}" if alg else "no supported digest"
+    return subjects_model.show(digest)
 
 
 def match_artifact(subjects: Sequence[Subject], artifact: Artifact) -> Check:
-    """By name when a subject has the artifact's name, else by digest."""
+    """The subject with the artifact's name and digest (the one rule every path uses:
+    :func:`attester.model.subjects.match`)."""
     name = f"artifact {artifact.name}"
-    named = [s for s in subjects if _name_matches(s.name, artifact.name)]
-    if named:
-        for s in named:
-            if _agree(s.digest, artifact.digest):
-                return Check(name, True, f"matches subject {s.name!r} ({_show(artifact.digest)})")
-        s = named[0]
-        if _agree(s.digest, artifact.digest) is None:
-            return Check(name, False, f"subject {s.name!r} has no digest in "
-                         f"{', '.join(SUPPORTED_ALGORITHMS)} to compare with")
-        return Check(name, False, f"digest mismatch: file has {_show(artifact.digest)}, "
-                     f"subject {s.name!r} says {_show(s.digest)}")
-    for s in subjects:
-        if _agree(s.digest, artifact.digest):
-            return Check(name, True, f"matches subject {s.name!r} by digest "
-                         f"({_show(artifact.digest)})")
-    return Check(name, False, f"no subject covers it ({_show(artifact.digest)})")
+    found = subjects_model.match(((s.name, s.digest) for s in subjects),
+                                 "" if artifact.by_digest else artifact.name, artifact.digest)
+    if found.subject is not None:
+        how = " by digest" if artifact.by_digest or found.by_digest else ""
+        return Check(name, True, f"matches subject {found.subject[0]!r}{how} "
+                     f"({_show(artifact.digest)})")
+    return Check(name, False, found.why(artifact.digest))
 
 
 def algorithms_for(subjects: Sequence[Subject]) -> tuple[str, ...]:
