@@ -334,3 +334,166 @@ def test_gitlab_and_google_publishers() -> None:
     assert all(ok for _, ok, _ in _verdicts(f"google:{sa}", google))
     assert ("publisher", False, f"certificate identity is {sa}, publisher is x@y.z") in \
         _verdicts("google:x@y.z", google)
+
+
+# -- item 3: pypi://PROJECT/VERSION[/FILE] against a local replay of PyPI ----------------------
+
+SDIST_SHA = "9bb1add04b1b4e182be6b0b80931593f7a291eb49d69b4fd728a5d4cbcdc4bd3"
+OTHER_WHEEL = "pypi_attestations-0.0.19-py3-none-any.whl"
+JSON_PATH = "/pypi/pypi-attestations/0.0.19/json"
+
+
+def _integrity(name: str) -> str:
+    return f"/integrity/pypi-attestations/0.0.19/{name}/provenance"
+
+
+def _file_entry(name: str, sha: str, kind: str) -> dict:
+    """One file of the JSON API's ``urls``, in the shape PyPI answers it."""
+    return {"comment_text": None, "digests": {"blake2b_256": "00" * 32, "md5": "00" * 16,
+                                              "sha256": sha},
+            "downloads": -1, "filename": name, "has_sig": False, "md5_digest": "00" * 16,
+            "packagetype": kind, "python_version": "source" if kind == "sdist" else "py3",
+            "requires_python": ">=3.9", "size": 1, "upload_time": "2024-12-04T23:14:05",
+            "upload_time_iso_8601": "2024-12-04T23:14:05.071385Z",
+            "url": f"{{BASE}}/packages/{name}", "yanked": False, "yanked_reason": None}
+
+
+def _release(*files: dict) -> dict:
+    return {"info": {"name": "pypi-attestations", "version": "0.0.19"}, "last_serial": 1,
+            "urls": list(files), "vulnerabilities": []}
+
+
+@pytest.fixture
+def pypi(monkeypatch):
+    """PyPI's JSON and integrity APIs replayed from testdata/interop/pypi: the sdist with its
+    real provenance, and a wheel PyPI has no provenance for."""
+    from replay import Replay
+
+    monkeypatch.setenv("ATTEST_RETRY_BASE_DELAY", "0.01")
+    with Replay() as r:
+        # a client that refuses an oversize body hangs up mid-answer: the server's broken
+        # pipe is expected there, not a report for the test's stderr
+        r.server.handle_error = lambda *_: None  # type: ignore[method-assign]
+        r.json(JSON_PATH, _release(_file_entry(SDIST, SDIST_SHA, "sdist"),
+                                   _file_entry(OTHER_WHEEL, "ab" * 32, "bdist_wheel")))
+        r.raw(_integrity(SDIST), (PYPI / f"{SDIST}.provenance").read_bytes(), "application/json")
+        yield r
+
+
+def verify_pypi(attest, replay, uri: str, *flags: object, publisher: str = RELEASE):
+    return attest("verify", uri, "--index-url", replay.url, "--trusted-root", PROD,
+                  "--publisher", publisher, *flags)
+
+
+def test_pypi_one_file_of_a_release(attest, pypi) -> None:
+    r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}")
+    assert r.code == 0, r.err
+    assert f"verified pypi://pypi-attestations/0.0.19/{SDIST}" in r.out
+    assert f"ok  {SDIST}: pep740 subject: one subject, {SDIST}, naming the distribution" in r.out
+    assert f"ok  {SDIST}: artifact {SDIST}: matches subject '{SDIST}' (sha256:{SDIST_SHA})" \
+        in r.out
+    assert f"ok  {SDIST}: pypi publisher: certificate agrees" in r.out
+    assert pypi.log == [JSON_PATH, _integrity(SDIST)]
+
+
+def test_pypi_every_file_must_have_provenance(attest, pypi) -> None:
+    r = verify_pypi(attest, pypi, "pypi://Pypi_Attestations/0.0.19")  # PEP 503 normalized
+    assert r.code == 1
+    assert f"{OTHER_WHEEL}: provenance: PyPI has no provenance for it" in r.err, r.err
+    assert f"{SDIST}:" not in r.err  # the sdist passed
+    one_line(r)
+    assert pypi.log == [JSON_PATH, _integrity(SDIST), _integrity(OTHER_WHEEL)]
+    r = verify_pypi(attest, pypi, "pypi://pypi-attestations/0.0.19", "--format", "json")
+    report = json.loads(r.out)
+    assert report["verified"] is False
+    assert [a["attestation"] for a in report["attestations"]] == [SDIST, OTHER_WHEEL]
+    assert [a["verified"] for a in report["attestations"]] == [True, False]
+
+
+def test_pypi_publisher_and_digest_are_checked(attest, pypi) -> None:
+    r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}",
+                    publisher="github:trailofbits/pypi-attestations@publish.yml")
+    assert r.code == 1 and f"{SDIST}: publisher workflow: certificate Build Config URI" in r.err
+    one_line(r)
+    # the JSON API lists another digest than the one the publisher signed
+    pypi.json(JSON_PATH, _release(_file_entry(SDIST, "cd" * 32, "sdist")))
+    r = verify_pypi(attest, pypi, "pypi://pypi-attestations/0.0.19")
+    assert r.code == 1
+    assert f"{SDIST}: artifact {SDIST}: digest mismatch: file has sha256:{'cd' * 32}" in r.err
+    one_line(r)
+
+
+def test_pypi_retries_what_fails_for_a_while(attest, pypi) -> None:
+    pypi.fail(JSON_PATH, (503, {}), (429, {"Retry-After": "0"}))
+    pypi.fail(_integrity(SDIST), (502, {}))
+    r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}")
+    assert r.code == 0, r.err
+    assert pypi.log == [JSON_PATH] * 3 + [_integrity(SDIST)] * 2
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda r: r.fail(JSON_PATH, *[(500, {})] * 5),
+     "PyPI JSON API for pypi-attestations 0.0.19: 127.0.0.1:"),
+    (lambda r: r.json(JSON_PATH, {"message": "gone"}, status=410), "answered 410"),
+    (lambda r: r.routes.pop(JSON_PATH), "no such project or version on 127.0.0.1"),
+    (lambda r: r.json(JSON_PATH, {"urls": {"a": 1}}), "field 'urls' is missing or not a list"),
+    (lambda r: r.json(JSON_PATH, ["not", "an", "object"]), "not a JSON object"),
+    (lambda r: r.json(JSON_PATH, _release(_file_entry("../../etc/x.whl", "ab" * 32, "x"))),
+     "urls[0].filename is not a distribution file name: '../../etc/x.whl'"),
+    (lambda r: r.json(JSON_PATH, _release(_file_entry(SDIST, "not-hex", "sdist"))),
+     f"urls[0].digests.sha256 of {SDIST} is not a sha256 hex digest"),
+    (lambda r: r.json(JSON_PATH, _release(*[_file_entry(SDIST, SDIST_SHA, "sdist")] * 2)),
+     f"urls[1]: {SDIST} is listed twice"),
+    (lambda r: r.json(JSON_PATH, _release(*[_file_entry(f"p-{i}.tar.gz", SDIST_SHA, "sdist")
+                                            for i in range(2001)])),
+     "lists 2001 files, more than 2000; refusing it"),
+    (lambda r: r.raw(_integrity(SDIST), b"{" * 10, "application/json"),
+     f"provenance of {SDIST} from 127.0.0.1"),
+    (lambda r: r.raw(_integrity(SDIST), b'{"version": 1, "bundles": []}', "application/json"),
+     "not a PyPI provenance object (no attestation_bundles)"),
+    (lambda r: r.raw(_integrity(SDIST), b'{"version": 2, "attestation_bundles": []}',
+                     "application/json"), "not a PyPI provenance object: version"),
+    (lambda r: r.raw(_integrity(SDIST), b" " * (4 << 20) + b"{}", "application/json"),
+     f"PyPI integrity API for {SDIST}: 4194306 bytes, over the 4 MiB limit; refusing it"),
+])
+def test_pypi_answers_are_hostile(attest, pypi, setup, message) -> None:
+    setup(pypi)
+    r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}")
+    assert r.code == 2, r.err
+    assert message in r.err, r.err
+    one_line(r)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["pypi://pypi-attestations"], "expected pypi://PROJECT/VERSION"),
+    (["pypi://pypi-attestations/0.0.19/x/y"], "expected pypi://PROJECT/VERSION"),
+    (["pypi://-bad-/1.0"], "'-bad-' is not a PyPI project name"),
+    (["pypi://p/1.0/README.md"], "'README.md' is not a wheel or sdist file name"),
+    (["pypi://pypi-attestations/0.0.19/pypi_attestations-0.0.18.tar.gz"],
+     "the release has no file pypi_attestations-0.0.18.tar.gz (it has "
+     f"{SDIST}, {OTHER_WHEEL})"),
+    (["pypi://pypi-attestations/0.0.19", "--artifact", "x.whl"],
+     "--artifact does not apply to verify pypi://"),
+    (["pypi://pypi-attestations/0.0.19", "--key", "k.pub"], "--key does not apply"),
+])
+def test_pypi_usage_errors(attest, pypi, args, message) -> None:
+    r = verify_pypi(attest, pypi, *args)
+    assert r.code == 2, r.err
+    assert message in r.err, r.err
+    one_line(r)
+
+
+def test_pypi_index_url_forms(attest, pypi) -> None:
+    r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}", "--index-url",
+                    pypi.url + "/simple/")
+    assert r.code == 0, r.err
+    for bad in ("ftp://mirror.example", "https://user:s3cret@mirror.example", "mirror.example",
+                "https://mirror.example/?q=1"):
+        r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}",
+                        "--index-url", bad)
+        assert r.code == 2 and "--index-url" in r.err, r.err
+        assert "s3cret" not in r.err
+        one_line(r)
+    r = attest("verify", "pypi://pypi-attestations/0.0.19", "--index-url", pypi.url,
+               "--trusted-root", PROD)
+    assert r.code == 2 and "no trusted key or signer given" in r.err

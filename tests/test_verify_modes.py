@@ -24,6 +24,7 @@ BASE: dict[vm.Mode, list[str]] = {
                     "--key", "k2.pub"],
     vm.Mode.CHAIN_POLICY: ["verify", "--chain", "c.json", "--policy", "p.yaml",
                            "--artifact", "a.tgz"],
+    vm.Mode.PYPI: ["verify", "pypi://sampleproject/4.0.0", "--publisher", "github:o/r"],
 }
 #: Flags that choose the mode: tested on their own below.
 MODE_FLAGS = ("attestation", "chain", "policy", "signature", "certificate")

@@ -105,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
             args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,
             rekor_url=args.rekor_url, npm_publish_key=args.npm_publish_key)
-        if mode == Mode.OCI:
+        if mode == Mode.PYPI:
+            report, every = checker.verify_pypi(where, trust, demands, index=args.index_url)
+        elif mode == Mode.OCI:
             report = checker.verify_image(where, trust, demands,
                                           insecure=args.insecure_registry, limit=args.limit)
         else:
@@ -134,7 +136,7 @@ GROUPS = {
 }
 
 USAGE = """\
-attest verify ATTESTATION|oci://IMAGE SIGNER [REQUIREMENTS] [OPTIONS]
+attest verify ATTESTATION|oci://IMAGE|pypi://PROJECT/VERSION[/FILE] SIGNER [REQUIREMENTS] [OPTIONS]
        attest verify --chain ATTESTATION ... (--policy POLICY | SIGNER) --artifact A ...
        attest verify --artifact FILE --owner O|--repo O/R   (GitHub's attestation API)"""
 
@@ -154,6 +156,9 @@ examples:
       --key testdata/vsa/vsa_signing_public_key.pem --verified-level SLSA_BUILD_LEVEL_2
   attest verify --chain stage.intoto.json --key stage.pub --artifact dist/bin/kubectl
   attest verify oci://registry.example/app:v1 --key stage.pub
+  attest verify testdata/interop/pypi/pypi_attestations-0.0.19.tar.gz.publish.attestation \
+      --artifact testdata/interop/pypi/pypi_attestations-0.0.19.tar.gz --publisher \
+      github:trailofbits/pypi-attestations@release.yml --offline
 
 A signer alone is not a policy: name what it must vouch for (an artifact, a store, a source
 or a builder); verify refuses an empty policy (exit 2).
@@ -167,8 +172,10 @@ def register(sub: Subcommands) -> None:
                        epilog=EXAMPLES)
     p.add_argument("attestation", metavar="ATTESTATION", nargs="?", default="",
                    help="DSSE envelope (.intoto.json), Sigstore bundle (.sigstore.json), "
-                   ".intoto.jsonl, npm or PyPI attestations, Cloud Build's provenance (gcloud ... "
-                   "--show-provenance), or oci://IMAGE (its attached referrers)")
+                   ".intoto.jsonl, npm or PyPI attestations (.publish.attestation, "
+                   ".provenance), Cloud Build's provenance (gcloud ... --show-provenance), "
+                   "oci://IMAGE (its attached referrers), or pypi://PROJECT/VERSION[/FILE] "
+                   "(a release's files and provenance from PyPI)")
     g = {name: p.add_argument_group(title) for name, title in GROUPS.items()}
     d = g["documents"]
     d.add_argument("--chain", action="append", metavar="ATTESTATION",
@@ -225,6 +232,9 @@ def register(sub: Subcommands) -> None:
     s.add_argument("--npm-publish-key", metavar="PUB",
                    help="npm registry attestations: also verify the publish attestation with "
                    "the registry's public key (PEM), as slsa-verifier verify-npm-package")
+    d.add_argument("--index-url", metavar="URL",
+                   help="pypi://: the PyPI that serves the JSON and integrity APIs (a mirror; "
+                   "default https://pypi.org; pip's .../simple form is accepted)")
     t = g["trust"]
     t.add_argument("--trusted-root", metavar="FILE",
                    help="Sigstore trusted_root.json; implies no network")

@@ -33,6 +33,7 @@ class Mode(enum.Flag):
     PAIR = enum.auto()  #: --signature FILE.sig --certificate FILE.cert --artifact FILE
     CHAIN = enum.auto()  #: --chain, one signer from the command line for every step
     CHAIN_POLICY = enum.auto()  #: --chain --policy: the policy file names each step's signer
+    PYPI = enum.auto()  #: ATTESTATION is pypi://PROJECT/VERSION[/FILE]: PyPI's APIs
 
 
 #: What the refusal says each mode is.
@@ -40,13 +41,16 @@ MODE_TEXT: Mapping[Mode, str] = {
     Mode.FILE: "an attestation file", Mode.OCI: "verify oci://REF",
     Mode.GITHUB: "attestations from GitHub's API (no ATTESTATION)",
     Mode.PAIR: "a signature pair", Mode.CHAIN: "--chain",
-    Mode.CHAIN_POLICY: "--chain with --policy"}
+    Mode.CHAIN_POLICY: "--chain with --policy", Mode.PYPI: "verify pypi://"}
 
 NONE = Mode(0)
 ONE = Mode.FILE | Mode.OCI | Mode.GITHUB  #: one attestation (or the best of several)
 CHAINS = Mode.CHAIN | Mode.CHAIN_POLICY
-SIGNER = ONE | Mode.PAIR | Mode.CHAIN  #: who signs, said on the command line
-ALL = ONE | Mode.PAIR | CHAINS
+SIGNER = ONE | Mode.PAIR | Mode.CHAIN | Mode.PYPI  #: who signs, said on the command line
+ALL = ONE | Mode.PAIR | CHAINS | Mode.PYPI
+#: a release on PyPI: its files and their attestations come from PyPI's APIs
+PYPI_FILES = ("the release's files and their digests come from PyPI's JSON API: to check "
+              "files you have, verify each one's .publish.attestation with --artifact")
 
 STEP_POLICY = "set it under its step in the --policy file (or in one attestation's verify)"
 ONE_VSA = "a verification summary describes one verified attestation"
@@ -85,8 +89,8 @@ class Takes:
 #: flag here, one line; tests/test_verify_modes.py fails for a flag missing here.
 VERIFY_FLAGS: Mapping[str, Takes] = {
     # what to verify (these choose the mode)
-    "attestation": Takes(Mode.FILE | Mode.OCI, why="name every attestation with --chain; a "
-                         "signature pair is --signature and --certificate"),
+    "attestation": Takes(Mode.FILE | Mode.OCI | Mode.PYPI, why="name every attestation "
+                         "with --chain; a signature pair is --signature and --certificate"),
     "chain": Takes(CHAINS),
     "policy": Takes(Mode.CHAIN_POLICY, why="--policy names a signer per release step; it "
                     "applies to --chain (and 'attest audit'): for one attestation pass --key "
@@ -116,45 +120,51 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "signer_digest": Takes(SIGNER, why="the policy file names each step's signer"),
     "deny_self_hosted_runners": Takes(SIGNER, why="the policy file names each step's signer"),
     "publisher": Takes(SIGNER, why="the policy file names each step's signer"),
-    "source_digest": Takes(ONE | Mode.PAIR, why=STEP_POLICY),
-    "workflow_trigger": Takes(ONE | Mode.PAIR, why=STEP_POLICY),
+    "source_digest": Takes(ONE | Mode.PAIR | Mode.PYPI, why=STEP_POLICY),
+    "workflow_trigger": Takes(ONE | Mode.PAIR | Mode.PYPI, why=STEP_POLICY),
     "npm_publish_key": Takes(Mode.FILE | Mode.OCI, why="npm's publish attestation is "
                              "verified for one npm registry attestations document, named as "
                              "ATTESTATION"),
     # trust roots and logs
-    "trusted_root": Takes(ONE | CHAINS, why="a bare .sig/.cert pair has no log entry or "
-                          "timestamp to check against a trusted root"),
-    "offline": Takes(ONE | CHAINS, why="a bare .sig/.cert pair is checked offline anyway"),
-    "staging": Takes(ONE | Mode.CHAIN, why="the policy file's trusted-root names the instance; "
-                     "a bare .sig/.cert pair has no log entry to look up"),
+    "trusted_root": Takes(ONE | CHAINS | Mode.PYPI, why="a bare .sig/.cert pair has no log "
+                          "entry or timestamp to check against a trusted root"),
+    "offline": Takes(ONE | CHAINS | Mode.PYPI, why="a bare .sig/.cert pair is checked "
+                     "offline anyway"),
+    "staging": Takes(ONE | Mode.CHAIN | Mode.PYPI, why="the policy file's trusted-root names "
+                     "the instance; a bare .sig/.cert pair has no log entry to look up"),
     "rekor_url": Takes(Mode.FILE | Mode.OCI | Mode.CHAIN, excludes=("offline",),
                        why="only a bare DSSE envelope is looked up in Rekor by --rekor-url"),
     # what the statement must say
-    "build_workflow_input": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
-    "builder_id": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_uri": Takes(ONE | CHAINS, why=PAIR_FILE),
-    "source_ref": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_branch": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_tag": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_versioned_tag": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
-    "build_type": Takes(ONE, why=STEP_POLICY + "; " + PAIR_FILE),
-    "predicate_type": Takes(ONE, why="set predicate-types under its step in the --policy "
-                            "file; " + PAIR_FILE),
+    "build_workflow_input": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
+    "builder_id": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_uri": Takes(ONE | CHAINS | Mode.PYPI, why=PAIR_FILE),
+    "source_ref": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_branch": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_tag": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_versioned_tag": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
+    "build_type": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
+    "predicate_type": Takes(ONE | Mode.PYPI, why="set predicate-types under its step in the "
+                            "--policy file; " + PAIR_FILE),
     "verifier_id": Takes(ONE, why="it applies to verifying one VSA"),
     "resource_uri": Takes(ONE, why="it applies to verifying one VSA"),
     "verified_level": Takes(ONE, why="it applies to verifying one VSA"),
     # the artifacts
-    "artifact": Takes(ALL & ~Mode.OCI, why="the image is the artifact, checked by its own "
-                      "digest: pin it instead, oci://REGISTRY/REPO@sha256:HEX"),
-    "digest": Takes(ALL & ~(Mode.OCI | Mode.PAIR), why="the image is the artifact (pin it: "
-                    "oci://REGISTRY/REPO@sha256:HEX); a signature pair needs the file"),
+    "artifact": Takes(ALL & ~(Mode.OCI | Mode.PYPI), why="the image is the artifact, checked "
+                      "by its own digest: pin it instead, oci://REGISTRY/REPO@sha256:HEX; "
+                      "with pypi://, " + PYPI_FILES),
+    "digest": Takes(ALL & ~(Mode.OCI | Mode.PAIR | Mode.PYPI), why="the image is the "
+                    "artifact (pin it: oci://REGISTRY/REPO@sha256:HEX); a signature pair "
+                    "needs the file; with pypi://, " + PYPI_FILES),
+    "index_url": Takes(Mode.PYPI, why="it names the PyPI (or mirror) that pypi://PROJECT/"
+                       "VERSION is read from"),
     "artifacts": Takes(ONE, why="--chain follows single artifacts: pass each with --artifact "
                        "(or use 'attest audit DIR' for a whole folder)"),
     "require_complete": Takes(ONE, needs=("artifacts",), why="--chain follows single "
                               "artifacts: use 'attest audit DIR'"),
     # store reads
     "oci_platforms": Takes(ONE, why="it lists the platforms of an --artifacts oci:// store"),
-    "insecure_registry": Takes(ALL & ~Mode.PAIR, why="a signature pair reads local files"),
+    "insecure_registry": Takes(ALL & ~(Mode.PAIR | Mode.PYPI), why="a signature pair reads "
+                               "local files; pypi:// takes an http:// --index-url instead"),
     "jobs": Takes(ONE, why="--jobs sizes --artifacts store reads"),
     "limit": Takes(Mode.OCI | Mode.GITHUB, valid=_limit, why="it caps the attestations read "
                    "from a registry or GitHub's API; a file names its own"),
@@ -206,6 +216,8 @@ def mode_of(args: argparse.Namespace) -> Mode:
     if args.signature or args.certificate:
         return Mode.PAIR
     if args.attestation:
+        if args.attestation.startswith("pypi://"):
+            return Mode.PYPI
         return Mode.OCI if args.attestation.startswith("oci://") else Mode.FILE
     if (args.owner or args.repo) and (args.artifact or args.digest):
         return Mode.GITHUB

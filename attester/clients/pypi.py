@@ -1,0 +1,191 @@
+"""PyPI's JSON API (a release's files and their digests) and integrity API (each file's
+provenance), read as hostile answers: retried, size-bounded, type-checked.
+
+``GET {index}/pypi/PROJECT/VERSION/json`` lists the release's files under ``urls`` with
+their sha256; ``GET {index}/integrity/PROJECT/VERSION/FILE/provenance`` gives a file's PEP
+740 provenance object (404: the file has none). Both are PyPI's documented APIs
+(https://docs.pypi.org/api/json/, https://docs.pypi.org/api/integrity/); a mirror that
+serves them is named with ``--index-url``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import attrs
+import requests
+
+from attester.clients.retry import RetryPolicy, send
+from attester.errors import InputError, ServiceError, UsageError
+
+DEFAULT_INDEX = "https://pypi.org"
+#: A release's JSON (its description can be long, its file list is not).
+MAX_RELEASE_BYTES = 16 << 20
+#: A provenance object: a few attestations of ~10 KiB each.
+MAX_PROVENANCE_BYTES = 4 << 20
+#: Files of one release (wheels for every platform and Python): more is not a real release.
+MAX_FILES = 2000
+#: PEP 508 project names.
+_PROJECT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@attrs.frozen
+class DistFile:
+    """One file of a release, as the JSON API lists it."""
+
+    filename: str
+    sha256: str
+
+
+@attrs.frozen
+class Target:
+    """``pypi://PROJECT/VERSION[/FILE]``."""
+
+    project: str
+    version: str
+    filename: str | None = None
+
+    @classmethod
+    def parse(cls, uri: str) -> Target:
+        rest = uri.removeprefix("pypi://")
+        parts = rest.split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise UsageError(f"{uri}: expected pypi://PROJECT/VERSION or "
+                             "pypi://PROJECT/VERSION/FILE")
+        project, version = parts[0], parts[1]
+        if not _PROJECT.fullmatch(project):
+            raise UsageError(f"{uri}: {project!r} is not a PyPI project name")
+        if not _VERSION.fullmatch(version):
+            raise UsageError(f"{uri}: {version!r} is not a version")
+        filename = parts[2] if len(parts) == 3 else None
+        if filename is not None and not _dist_name_ok(filename):
+            raise UsageError(f"{uri}: {filename!r} is not a wheel or sdist file name")
+        return cls(project=project, version=version, filename=filename)
+
+    @property
+    def normalized(self) -> str:
+        """The project's normalized name (PEP 503), as PyPI's URLs take it."""
+        return re.sub(r"[-_.]+", "-", self.project).lower()
+
+    def __str__(self) -> str:
+        return f"pypi://{self.project}/{self.version}" + (f"/{self.filename}"
+                                                           if self.filename else "")
+
+
+def _dist_name_ok(name: str) -> bool:
+    return "/" not in name and "\\" not in name and name not in (".", "..") and \
+        name.endswith((".whl", ".tar.gz", ".zip"))
+
+
+def index_url(value: str | None) -> str:
+    """--index-url: PyPI or a mirror serving its JSON and integrity APIs. pip's form
+    (``.../simple``) is accepted and means the same host."""
+    url = (value or DEFAULT_INDEX).rstrip("/").removesuffix("/simple")
+    parts = urlsplit(url)
+    if parts.username or parts.password:  # never echoed: it would print the secret
+        raise UsageError("--index-url: credentials in the URL are not taken (PyPI's JSON and "
+                         "integrity APIs are public)")
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or \
+            parts.fragment:
+        raise UsageError(f"--index-url {value!r}: expected https://HOST[/PATH] (no query "
+                         "or fragment)")
+    return url
+
+
+def _read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
+    """At most ``limit`` bytes of a streamed body (never more than ``limit + 1`` read)."""
+    length = resp.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ServiceError(f"{what}: {length} bytes, over the {limit >> 20} MiB limit; "
+                           "refusing it")
+    try:
+        data = resp.raw.read(limit + 1, decode_content=True) or b""
+    except Exception as e:  # noqa: BLE001 - urllib3 raises several kinds mid-body
+        raise ServiceError(f"{what}: the answer broke off: {type(e).__name__}") from None
+    if len(data) > limit:
+        raise ServiceError(f"{what}: more than {limit >> 20} MiB; refusing it")
+    return bytes(data)
+
+
+class PyPI:
+    """The two read-only APIs verification needs, against PyPI or a mirror."""
+
+    def __init__(self, index: str | None = None, *, session: requests.Session | None = None,
+                 retry: RetryPolicy | None = None) -> None:
+        self.index = index_url(index)
+        self.session = session or requests.Session()
+        self.retry = retry or RetryPolicy()
+        self.host = urlsplit(self.index).netloc
+
+    def _get(self, url: str, *, what: str, limit: int) -> bytes | None:
+        """The body, or None for 404; every other failure is one ServiceError line."""
+        resp, attempts = send(
+            lambda: self.session.get(url, headers={"Accept": "application/json"},
+                                     stream=True, timeout=60),
+            self.retry, transient=(requests.RequestException,),
+            unreachable=lambda e: ServiceError(f"{what}: cannot reach {self.host}: "
+                                               f"{type(e).__name__}"))
+        try:
+            if resp.status_code == 404:
+                return None
+            if resp.status_code != 200:
+                raise ServiceError(f"{what}: {self.host} answered {resp.status_code} "
+                                   f"{resp.reason or ''}".rstrip()
+                                   + (f" after {attempts} attempts" if attempts > 1 else ""))
+            return _read_capped(resp, limit, what=what)
+        finally:
+            resp.close()
+
+    def release_files(self, target: Target) -> list[DistFile]:
+        """Every file of the release with its sha256, from the JSON API."""
+        from attester.jsonio import parse_json
+
+        url = (f"{self.index}/pypi/{quote(target.normalized, safe='')}/"
+               f"{quote(target.version, safe='')}/json")
+        what = f"PyPI JSON API for {target.project} {target.version}"
+        data = self._get(url, what=what, limit=MAX_RELEASE_BYTES)
+        if data is None:
+            raise InputError(f"{what}: no such project or version on {self.host} (404)")
+        return parse_release(parse_json(data, where=what), where=what)
+
+    def provenance(self, target: Target, filename: str) -> bytes | None:
+        """The file's provenance object (JSON bytes), or None when PyPI has none (404)."""
+        url = (f"{self.index}/integrity/{quote(target.normalized, safe='')}/"
+               f"{quote(target.version, safe='')}/{quote(filename, safe='')}/provenance")
+        return self._get(url, what=f"PyPI integrity API for {filename}",
+                         limit=MAX_PROVENANCE_BYTES)
+
+
+def parse_release(doc: Any, *, where: str) -> list[DistFile]:
+    """The JSON API's ``urls``: each a file name that is a distribution's, and its sha256;
+    a wrong shape is one line naming the field."""
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: not a JSON object")
+    urls = doc.get("urls")
+    if not isinstance(urls, list):
+        raise InputError(f"{where}: field 'urls' is missing or not a list")
+    if len(urls) > MAX_FILES:
+        raise InputError(f"{where}: lists {len(urls)} files, more than {MAX_FILES}; refusing it")
+    out: list[DistFile] = []
+    seen: set[str] = set()
+    for i, item in enumerate(urls):
+        at = f"{where}: urls[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(f"{at} is not an object")
+        name = item.get("filename")
+        if not isinstance(name, str) or not _dist_name_ok(name):
+            raise InputError(f"{at}.filename is not a distribution file name: "
+                             f"{str(name)[:100]!r}")
+        digests = item.get("digests")
+        sha = digests.get("sha256") if isinstance(digests, dict) else None
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha.lower()):
+            raise InputError(f"{at}.digests.sha256 of {name} is not a sha256 hex digest")
+        if name in seen:
+            raise InputError(f"{at}: {name} is listed twice")
+        seen.add(name)
+        out.append(DistFile(filename=name, sha256=sha.lower()))
+    return out
