@@ -419,7 +419,8 @@ def test_pypi_publisher_and_digest_are_checked(attest, pypi) -> None:
     pypi.json(JSON_PATH, _release(_file_entry(SDIST, "cd" * 32, "sdist")))
     r = verify_pypi(attest, pypi, "pypi://pypi-attestations/0.0.19")
     assert r.code == 1
-    assert f"{SDIST}: artifact {SDIST}: digest mismatch: file has sha256:{'cd' * 32}" in r.err
+    assert f"{SDIST}: artifact {SDIST}: digest mismatch: subject '{SDIST}' has " \
+        f"sha256:{SDIST_SHA}, the file has sha256:{'cd' * 32}" in r.err, r.err
     one_line(r)
 
 
