@@ -35,15 +35,18 @@ def run(script: str, *args: str | Path, stdin: Any = None) -> subprocess.Complet
 
 
 def verify(bundle: Path, root: Path, identity: str, issuer: str | None,
-           artifact: Path | None = None, *, no_tlog: bool = False) -> dict[str, Any]:
+           artifact: Path | None = None, *, no_tlog: bool = False,
+           key: Path | None = None) -> dict[str, Any]:
     """sigstore-js's verdict on a bundle: {"ok": bool, "code"?, "message"?}. ``no_tlog``
     verifies for a trust domain without a transparency log (as GitHub's), as gh does;
-    ``issuer`` None checks no issuer."""
+    ``issuer`` None checks no issuer; ``key`` verifies a managed-key bundle with it."""
     args: list[str | Path] = [bundle, root, identity, issuer or "-"]
     if artifact is not None:
         args += ["--artifact", artifact]
     if no_tlog:
         args += ["--tlog-threshold", "0"]
+    if key is not None:
+        args += ["--key", key]
     r = run("verify.js", *args)
     assert r.returncode in (0, 1), r.stderr
     verdict: dict[str, Any] = json.loads(r.stdout)

@@ -445,6 +445,60 @@ class SigstoreStandIn:
         self.log(body, index_keys=(f"sha256:{env_hash}", f"sha256:{payload_hash}"))
         return line
 
+    # -- a message signature by any key Fulcio certifies (sigstore-java, cosign, go) -------
+    def message_bundle(self, data: bytes, key: Any, alg: str = "sha256",
+                       email: str = "release-bot@example.com") -> dict[str, Any]:
+        """A v0.3 bundle signing ``data``'s ``alg`` digest with ``key`` (ECDSA P-256/384/521
+        or RSA PKCS#1 v1.5), its certificate from this Fulcio and its hashedrekord 0.0.1
+        entry from this Rekor, as sigstore-java and sigstore-go write them for such keys."""
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+
+        chosen = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
+                  "sha512": hashes.SHA512()}[alg]
+        csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
+               .sign(key, chosen))
+        _, resp = self.fulcio("Bearer " + self.token(email), json.dumps({
+            "certificateSigningRequest": base64.b64encode(
+                csr.public_bytes(serialization.Encoding.PEM)).decode()}).encode())
+        leaf_pem = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"][0].encode()
+        digest = hashlib.new(alg, data).digest()
+        if isinstance(key, rsa.RSAPrivateKey):
+            sig = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(chosen))
+        else:
+            sig = key.sign(digest, ec.ECDSA(utils.Prehashed(chosen)))
+        body = {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+            "data": {"hash": {"algorithm": alg, "value": digest.hex()}},
+            "signature": {"content": base64.b64encode(sig).decode(),
+                          "publicKey": {"content": base64.b64encode(leaf_pem).decode()}}}}
+        (entry,) = self.log(body).values()
+        proof = entry["verification"]["inclusionProof"]
+        leaf_der = x509.load_pem_x509_certificate(leaf_pem).public_bytes(serialization.Encoding.DER)
+        return {
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": {"rawBytes": base64.b64encode(leaf_der).decode()},
+                "tlogEntries": [{
+                    "logIndex": str(entry["logIndex"]),
+                    "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
+                    "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+                    "integratedTime": str(entry["integratedTime"]),
+                    "inclusionPromise": {"signedEntryTimestamp":
+                                         entry["verification"]["signedEntryTimestamp"]},
+                    "inclusionProof": {
+                        "logIndex": str(proof["logIndex"]),
+                        "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
+                        "treeSize": str(proof["treeSize"]),
+                        "hashes": [base64.b64encode(bytes.fromhex(h)).decode()
+                                   for h in proof["hashes"]],
+                        "checkpoint": {"envelope": proof["checkpoint"]}},
+                    "canonicalizedBody": entry["body"]}]},
+            "messageSignature": {
+                "messageDigest": {"algorithm": {"sha256": "SHA2_256", "sha384": "SHA2_384",
+                                                "sha512": "SHA2_512"}[alg],
+                                  "digest": base64.b64encode(digest).decode()},
+                "signature": base64.b64encode(sig).decode()},
+        }
+
     # -- a bundle whose entry is intoto 0.0.2 (as slsa-github-generator and npm logged) ----
     def intoto_bundle(self, payload: bytes, email: str = "release-bot@example.com",
                       log_edit: Any = None) -> dict[str, Any]:

@@ -4,8 +4,11 @@ exists, on bundles from the local Sigstore stand-in; sigstore-js gives its verdi
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+
+import pytest
 
 import sigstore_js
 from conftest import interop_path
@@ -178,3 +181,66 @@ def test_bundle_carrying_its_own_root_ca_is_refused(attest) -> None:
     assert all(line.startswith("attest: ") for line in r.err.splitlines()), r.err
 
 
+
+
+# -- item 7: message signatures by P-384, P-521 and RSA-4096 certificates -----------------------
+
+ARTIFACT = b"release artifact signed by a non-P-256 key\n"
+
+
+def _key(kind: str):
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if kind == "rsa-4096":
+        return rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    return ec.generate_private_key({"p-256": ec.SECP256R1(), "p-384": ec.SECP384R1(),
+                                    "p-521": ec.SECP521R1()}[kind])
+
+
+@pytest.mark.parametrize(("kind", "alg"), [("p-384", "sha384"), ("p-521", "sha512"),
+                                           ("rsa-4096", "sha256"), ("p-256", "sha256"),
+                                           ("p-384", "sha256"), ("rsa-4096", "sha512")])
+def test_message_signature_by_other_keys_and_digests(attest, standin, tmp_path, kind,
+                                                     alg) -> None:
+    """Issue 17 item 7: sigstore-java and cosign sign files with P-384/SHA-384, P-521/SHA-512
+    and RSA PKCS#1 v1.5 certificates; attest hashed SHA-256 only ("digest mismatch") and
+    gave RSA keys to ECDSA (a TypeError shown as a failed verification)."""
+    bundle = tmp_path / "b.sigstore.json"
+    bundle.write_text(json.dumps(standin.message_bundle(ARTIFACT, _key(kind), alg, email=ME)))
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    artifact = tmp_path / "artifact.txt"
+    artifact.write_bytes(ARTIFACT)
+    base = ["verify", bundle, "--trusted-root", root, "--offline",
+            "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer]
+    r = attest(*base, "--artifact", artifact)
+    assert r.code == 0, r.err
+    assert f"ok  signature: Sigstore bundle: signature over the artifact ({alg}) valid" in r.out
+    assert sigstore_js.verify(bundle, root, ME, standin.issuer, artifact) == {"ok": True}
+    # --digest in the algorithm the bundle signs stands in for the file
+    r = attest(*base, "--digest", f"{alg}:{hashlib.new(alg, ARTIFACT).hexdigest()}")
+    assert r.code == 0, r.err
+    other = "sha512" if alg != "sha512" else "sha384"
+    r = attest(*base, "--digest", f"{other}:{hashlib.new(other, ARTIFACT).hexdigest()}")
+    assert r.code == 2 and f"this bundle signs a {alg} digest" in r.err, r.err
+    # another file fails, on the digest
+    artifact.write_bytes(ARTIFACT + b"tampered")
+    r = attest(*base, "--artifact", artifact)
+    assert r.code == 1 and "Bundle message digest mismatch" in r.err, r.err
+    assert "TypeError" not in r.err
+
+
+def test_message_signature_tampered_signature_fails(attest, standin, tmp_path) -> None:
+    doc = standin.message_bundle(ARTIFACT, _key("rsa-4096"), "sha256", email=ME)
+    sig = bytearray(base64.b64decode(doc["messageSignature"]["signature"]))
+    sig[-1] ^= 1
+    doc["messageSignature"]["signature"] = base64.b64encode(bytes(sig)).decode()
+    bundle = tmp_path / "b.sigstore.json"
+    bundle.write_text(json.dumps(doc))
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    artifact = tmp_path / "artifact.txt"
+    artifact.write_bytes(ARTIFACT)
+    r = attest("verify", bundle, "--trusted-root", root, "--offline", "--artifact", artifact,
+               "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer)
+    assert r.code == 1 and "Signature is invalid for input" in r.err, r.err
