@@ -23,7 +23,7 @@ def test_dockerfile_installs_the_cloud_extras_and_runs_attest() -> None:
     assert 'ENTRYPOINT ["attest"]' in text
 
 
-def test_readme_documents_both_final_steps() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_docs_document_both_final_steps() -> None:
+    readme = (ROOT / "docs" / "provenance.md").read_text()
     assert "uses: OWNER/attester/.github/actions/attest@" in readme
     assert "BUILD_ID=$BUILD_ID" in readme and "attest provenance env://" in readme

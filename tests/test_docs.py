@@ -33,8 +33,7 @@ SKIPPED: dict[str, list[str]] = {}
 
 
 def pages() -> list[Path]:
-    # README.md joins when it is cut to its tour (tests/test_sign_e2e.py runs it until then)
-    return sorted((ROOT / "docs").glob("*.md"))
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def blocks(page: Path) -> list[tuple[int, str, str | None]]:
@@ -142,3 +141,32 @@ def test_the_site_builds_strictly(tmp_path) -> None:
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "site" / "index.html").is_file()
     assert "material" in (ROOT / "mkdocs.yml").read_text()
+
+
+def test_the_readme_is_short_and_starts_with_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    first = blocks(ROOT / "README.md")[0][1]
+    assert "bash .ci/demo" in first and "bash .ci/test" in first
+    assert "bash .ci/test\n" in (ROOT / ".ci" / "run").read_text()
+    prose = " ".join(text.replace("**", "").split())
+    assert "git checkout with at least one commit" in prose  # local:// needs one, up front
+    tour = [code for _, code, why in blocks(ROOT / "README.md") if why is None]
+    assert any("attest sign" in c for c in tour) and any("backdoor" in c for c in tour)
+
+
+def test_every_page_the_readme_links_exists() -> None:
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((docs/[^)#]+)", text)
+    assert len(links) >= 10
+    assert [link for link in links if not (ROOT / link).is_file()] == []
+    linked = {Path(link).name for link in links}
+    index = (ROOT / "docs" / "index.md").read_text()
+    assert [p.name for p in pages()[1:] if p.name not in linked and p.name != "index.md"
+            and f"]({p.name})" not in index] == [], "a docs page nobody links"
+
+
+def test_the_glossary_names_the_words_the_docs_use() -> None:
+    glossary = (ROOT / "docs" / "glossary.md").read_text()
+    for word in ("DSSE", "PAE", "SET", "SCT", "TSA", "VSA", "BYOB", "krel", "kpromo"):
+        assert f"\n{word}\n:   " in glossary, word

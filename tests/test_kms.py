@@ -106,7 +106,7 @@ def test_kms_errors_are_clear(attest, vault, repo, monkeypatch) -> None:
 
 def test_vault_uri_form_is_securesystemslibs_in_readme_help_and_code(attest, vault, repo,
                                                                     monkeypatch) -> None:
-    """securesystemslib names a Vault key hv:NAME/VERSION; README and sign --help document
+    """securesystemslib names a Vault key hv:NAME/VERSION; docs/provenance.md and sign --help document
     hv:NAME[/VERSION], and both spellings sign (the version is checked, not ignored)."""
     import re
     from contextlib import redirect_stdout
@@ -117,7 +117,7 @@ def test_vault_uri_form_is_securesystemslibs_in_readme_help_and_code(attest, vau
     from conftest import ROOT
 
     documented = "hv:NAME[/VERSION]"
-    assert f"`{documented}`" in (ROOT / "README.md").read_text()
+    assert f"`{documented}`" in (ROOT / "docs" / "provenance.md").read_text()
     out = StringIO()
     with redirect_stdout(out), pytest.raises(SystemExit):
         attest("sign", "--help")

@@ -1,14 +1,13 @@
-"""The README flow through the installed ``attest`` command, and sign's refusals."""
+"""The release flow through the installed ``attest`` command, and sign's refusals (the
+README's and docs' shell blocks run in tests/test_docs.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -51,86 +50,6 @@ def test_readme_flow_end_to_end(repo) -> None:
     assert r.returncode == 1
     assert r.stderr.startswith("attest: verification FAILED") and "digest mismatch" in r.stderr
     assert "Traceback" not in r.stderr
-
-
-#: A shell block the README test does not run says why, on the line before it.
-_BLOCK = re.compile(r"(?:<!-- not run by the README test: (?P<why>[^\n]*?) -->\n)?"
-                    r"```(?:sh|bash)\n(?P<code>.*?)```", re.S)
-
-
-def readme_shell_blocks() -> list[tuple[str, str | None]]:
-    """(code, why it is not run) for every ``sh`` block of the README, in order."""
-    text = (ROOT / "README.md").read_text()
-    return [(m["code"], m["why"]) for m in _BLOCK.finditer(text)]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_every_readme_shell_block_runs_in_order(tmp_path) -> None:
-    """Pasted in order into one shell, in a fresh checkout, every README block passes:
-    the release flow, each command's example (verify's on the provenance the blocks
-    before it made) and the whole 'Securing a release' walkthrough."""
-    import shutil
-    import signal
-
-    from conftest import git
-
-    blocks = readme_shell_blocks()
-    skipped = [why for _, why in blocks if why is not None]
-    assert all(why and why.strip() for why in skipped)
-    runnable = [code for code, why in blocks if why is None]
-    assert len(runnable) >= 8 and any("gcp-storage-emulator start" in c for c in runnable)
-    checkout = tmp_path / "attester"  # a fresh checkout: every tracked file, as it is now
-    for name in git(ROOT, "ls-files", "-z").split("\0"):
-        if name and (ROOT / name).is_file():
-            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, checkout / name)
-    git(checkout, "init", "-q", "-b", "main")
-    git(checkout, "remote", "add", "origin", "https://github.com/example/attester.git")
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "-q", "-m", "release")
-    (checkout / ".venv").symlink_to(sys.prefix)  # the README's `source .venv/bin/activate`
-    # The walkthrough's fixed ports, moved to free ones: other tests run servers too.
-    script = "\n".join(runnable)
-    for port in ("9023", "5000"):
-        script = re.sub(rf"\b{port}\b", str(_free_port()), script)
-    (tmp_path / "readme.sh").write_text(
-        "set -e -o pipefail\ntrap 'kill $emulator $registry 2>/dev/null || true' EXIT\n" + script)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ATTEST_PASSPHRASE", "STORAGE_EMULATOR_HOST", "VIRTUAL_ENV")}
-    env["PATH"] = f"{os.path.dirname(sys.executable)}:{env.get('PATH', '')}"
-    env["TMPDIR"] = str(tmp_path)
-    proc = subprocess.Popen(["bash", str(tmp_path / "readme.sh")], cwd=checkout, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-    assert proc.returncode == 0, f"stdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}"
-    assert "Traceback" not in err
-    # start/--snapshot: only what the build added became a subject.
-    assert [s["name"] for s in json.loads((checkout / "new.json").read_text())["subject"]] == \
-        ["kubectl"]
-    # verify --format json on the two-key envelope: every check passed.
-    report = json.loads(out[out.index('{\n  "attestation"'):].split("\n}\n", 1)[0] + "\n}")
-    assert report["verified"] is True and all(c["ok"] for c in report["checks"])
-    checked = {c["check"] for c in report["checks"]}
-    assert {"source-uri", "source-ref"} <= checked, checked
-    # The walkthrough ran in its own folder, audited the release, and left the checkout alone.
-    release = Path(re.search(r"the release's files are in (\S+)", out)[1])
-    assert release.parent == tmp_path
-    audit = (release / "audit.html").read_text()
-    assert "2 artifact(s): 2 passed" in audit or audit.count("PASS") >= 2, audit[:2000]
-    assert "/prod/app" in audit and "kubectl" in audit
-    assert not (checkout / "stage.intoto.json").exists()
 
 
 def test_sign_with_two_keys_and_wrong_passphrase(repo, attest, monkeypatch) -> None:

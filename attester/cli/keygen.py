@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from attester.cli.common import add_quiet, say
@@ -35,8 +36,15 @@ def run(args: argparse.Namespace) -> int:
     atomic_write(key_path, keys.private_pem(key, passphrase), mode=0o600)
     atomic_write(pub_path, keys.public_pem(key.public_key()), mode=0o644)
     state = "encrypted with ATTEST_PASSPHRASE" if passphrase else "NOT encrypted"
-    say(args, f"wrote {key_path} ({args.type}, {state}) and {pub_path}\n"
-        f"keyid {keys.keyid(key.public_key())}")
+    # Two status lines, each escaped on its own (one string would show its \n as \x0a).
+    say(args, f"wrote {key_path} ({args.type}, {state}) and {pub_path}")
+    say(args, f"keyid {keys.keyid(key.public_key())}")
+    if not passphrase:  # a warning, not a status line: --quiet keeps it
+        from attester.display import safe
+
+        print(f"attest: warning: {safe(key_path)} is not encrypted: anyone who can read it can "
+              "sign as you (set ATTEST_PASSPHRASE to encrypt it, as cosign prompts to)",
+              file=sys.stderr)
     return 0
 
 
