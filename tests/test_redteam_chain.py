@@ -390,3 +390,83 @@ def test_promote_requires_provenance_not_any_stage_signed_statement(attest, rel,
     r = attest("promote", "--manifest", m, "--require-provenance", "require", "--policy",
                rel.policy, "--insecure-registry")
     assert r.code == 0, r.err
+
+
+# -- issue 16 item 3: file promotion obeys --require-provenance as images do ---------------
+
+def _file_promotion(rel: Release, tmp_path: Path, names: tuple[str, ...]) -> tuple[Path, Path]:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    for d in (src, dst):
+        d.mkdir(exist_ok=True)
+        (d / "kubectl").write_bytes(ARTIFACT)
+        (d / "evil").write_bytes(EVIL)
+    (rel.tmp / "fp.yaml").write_text(f"filestores:\n- base: file://{src}\n  src: true\n"
+                                     f"- base: file://{dst}\n")
+    sums = {"kubectl": SHA, "evil": EVIL_SHA}
+    (rel.tmp / "files.yaml").write_text("files:\n" + "".join(
+        f"- name: {n}\n  sha256: {sums[n]}\n" for n in names))
+    return src, dst
+
+
+@pytest.mark.parametrize("signer", [["--key", "stage.pub"], ["--policy", "policy.yaml"]])
+def test_file_promotion_requires_staging_provenance(attest, rel, tmp_path, monkeypatch,
+                                                    signer) -> None:
+    monkeypatch.chdir(rel.tmp)
+    src, _ = _file_promotion(rel, tmp_path, ("kubectl", "evil"))
+    base = ["promote", "--manifest", "fp.yaml", "--files", "files.yaml"]
+    r = attest(*base, "--require-provenance", "require", *signer)
+    assert r.code == 2 and ("--require-provenance with a file manifest needs the staging "
+                            "attestations of the files") in r.err, r.err
+    r = attest(*base, "--require-provenance", "require", *signer, "--provenance", rel.stage)
+    assert r.code == 1 and r.out == "", r.out
+    assert (f"file://{src}/evil: staging provenance does not verify: no staging attestation "
+            f"covers it (sha256:{EVIL_SHA})") in r.err, r.err
+    clean(r)
+    r = attest(*base, "--require-provenance", "warn", *signer, "--provenance", rel.stage)
+    assert r.code == 0 and f"attest: warning: file://{src}/evil: staging provenance" in r.err
+    # only what the staging provenance covers: promoted and attested
+    _file_promotion(rel, tmp_path, ("kubectl",))
+    r = attest(*base, "--require-provenance", "require", *signer, "--provenance", rel.stage)
+    assert r.code == 0, r.err
+    # a staged file tampered after staging: its name decides, and its digest differs
+    (src / "kubectl").write_bytes(EVIL)
+    (rel.tmp / "files.yaml").write_text(f"files:\n- name: kubectl\n  sha256: {EVIL_SHA}\n")
+    r = attest(*base, "--require-provenance", "require", *signer, "--provenance", rel.stage)
+    assert r.code == 1 and (f"file://{src}/kubectl: staging provenance does not verify: "
+                            "digest mismatch: subject 'stage/v1.31.0/bin/kubectl' has sha256:"
+                            f"{SHA}, the file has sha256:{EVIL_SHA}") in r.err, r.err
+
+
+def test_file_promotion_staging_provenance_by_another_signer(attest, rel, tmp_path,
+                                                             monkeypatch) -> None:
+    monkeypatch.chdir(rel.tmp)
+    src, _ = _file_promotion(rel, tmp_path, ("kubectl",))
+    rogue = sign(rel.tmp / "rogue.intoto.json",
+                 provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA}), rel.keys["other"])
+    r = attest("promote", "--manifest", "fp.yaml", "--files", "files.yaml",
+               "--require-provenance", "require", "--key", "stage.pub", "--provenance", rogue)
+    assert r.code == 1, r.err
+    assert (f"file://{src}/kubectl: staging provenance does not verify: no staging attestation "
+            f"covers it (sha256:{SHA}); {rogue} does not verify (signature: ") in r.err, r.err
+    # and images refuse --provenance rather than ignore it
+    r = attest("promote", "--image", f"r.example/s/app@sha256:{SHA}=r.example/p/app:v1",
+               "--require-provenance", "require", "--key", "stage.pub", "--provenance", rogue)
+    assert r.code == 2 and "--provenance names staging attestations of files" in r.err, r.err
+
+
+# -- issue 16 item 7: the promotion statement digests the manifest bytes it parsed ---------
+
+def test_promotion_records_the_digest_of_a_manifest_read_from_stdin(rel, tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    _file_promotion(rel, tmp_path, ("kubectl",))
+    manifest = (rel.tmp / "fp.yaml").read_bytes()
+    r = subprocess.run([sys.executable, "-m", "attester", "promote", "--manifest", "-",
+                        "--files", rel.tmp / "files.yaml"], input=manifest,
+                       capture_output=True, check=False)
+    assert r.returncode == 0, r.stderr
+    recorded = json.loads(r.stdout)["predicate"]["buildDefinition"]["externalParameters"]
+    assert recorded["manifest"] == {"path": "-", "sha256": hashlib.sha256(manifest).hexdigest()}
+    assert recorded["manifest"]["sha256"] != hashlib.sha256(b"").hexdigest()

@@ -33,42 +33,44 @@ def run(args: argparse.Namespace) -> int:
                          hint="the policy file names the stage signer")
     now = utc_now()
     builder = args.builder_id or promote.DEFAULT_PROMOTER_ID
+    manifest = promote.Manifest.read(args.manifest) if args.manifest else None
+    files = manifest is not None and isinstance(manifest.doc, dict) and (
+        "filestores" in manifest.doc)
+    if args.provenance and not files:
+        raise UsageError("--provenance names staging attestations of files: a staged image's "
+                         "are read from the registry", hint="drop --provenance, or promote a "
+                         "file manifest (filestores)")
+    if args.provenance and args.require_provenance == "off":
+        raise UsageError("--provenance is checked only with --require-provenance warn|require")
+    # Files and images pass the same gate: the stage signer (--key/--certificate-identity,
+    # or the policy's stage step) and, with a policy, that step's rules.
+    gate = _stage_gate(args) if args.require_provenance != "off" else None
     statements = []
-    if args.manifest and "filestores" in (promote._yaml(args.manifest) or {}):
-        promos_f = promote.read_file_manifest(args.manifest, args.files)
+    if manifest is not None and files:
+        promos_f = promote.read_file_manifest(manifest, args.files)
+        if gate is not None:
+            if not args.provenance:
+                raise UsageError("--require-provenance with a file manifest needs the staging "
+                                 "attestations of the files",
+                                 hint="pass --provenance FILE (repeatable)")
+            promote.check_file_provenance(promos_f, args.provenance, args, *gate)
         statements = promote.file_statements(
             promos_f, promote.store_resolver(store_options(args), jobs=args.jobs,
                                              progress=not args.quiet),
             builder_id=builder,
-            now=now, manifest=args.manifest)
+            now=now, manifest=manifest)
     else:
-        if args.manifest:
-            promos = promote.read_image_manifest(args.manifest, args.images)
+        if manifest is not None:
+            promos = promote.read_image_manifest(manifest, args.images)
         else:
             promos = promote.adhoc_images(args.image)
-        if args.require_provenance != "off":
-            if args.policy:
-                from attester.release import policyfile
-
-                pf = policyfile.load(args.policy)
-                if "stage" not in pf.trusts:
-                    raise UsageError(f"policy {args.policy} names no stage signer to check "
-                                     "staging images against")
-                stage = pf.trusts["stage"]
-                if args.trusted_root:  # the command line's root wins, as for audit
-                    import attrs
-
-                    stage = attrs.evolve(stage, trusted_root_path=args.trusted_root,
-                                         offline=True)
-                promote.check_staging_provenance(promos, args, stage,
-                                                 pf.policies.get("stage"), pf.predicate_types)
-            else:
-                promote.check_staging_provenance(promos, args, _provenance_trust(args))
+        if gate is not None:
+            promote.check_staging_provenance(promos, args, *gate)
         statements = promote.image_statements(
             promos, promote.oci_resolver(insecure=args.insecure_registry, jobs=args.jobs,
                                         progress=not args.quiet),
             canonical_registry=args.canonical_registry, builder_id=builder, now=now,
-            manifest=args.manifest or "", fmt=args.format)
+            manifest=manifest, fmt=args.format)
     docs = [s.to_json() for s in statements]
     if args.output and args.output.endswith(("/", os.sep)):
         try:  # a trailing slash means a folder, even one that is not there yet
@@ -89,6 +91,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_output(b"".join(dumps_compact(d) + b"\n" for d in docs), args.output)
     return 0
+
+
+def _stage_gate(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(trust, policy, predicate types) staging provenance must pass: the policy file's
+    stage step, or the --key/--certificate-identity flags."""
+    if not args.policy:
+        return _provenance_trust(args), None, None
+    from attester.release import policyfile
+
+    pf = policyfile.load(args.policy)
+    if "stage" not in pf.trusts:
+        raise UsageError(f"policy {args.policy} names no stage signer to check staging "
+                         "artifacts against")
+    stage = pf.trusts["stage"]
+    if args.trusted_root:  # the command line's root wins, as for audit
+        import attrs
+
+        stage = attrs.evolve(stage, trusted_root_path=args.trusted_root, offline=True)
+    return stage, pf.policies.get("stage"), pf.predicate_types
 
 
 def _provenance_trust(args: argparse.Namespace) -> Any:
@@ -129,10 +150,15 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--format", choices=["slsa", "promo-tools"], default="slsa",
                    help="slsa (default) or kpromo's https://k8s.io/promo-tools/promotion/v1")
     p.add_argument("--require-provenance", choices=["off", "warn", "require"], default="off",
-                   help="check each staging image's attached attestation first")
+                   help="check each staging image's attached attestation (or each staged "
+                   "file against --provenance) first")
     p.add_argument("--policy", metavar="POLICY",
                    help="with --require-provenance: the policy file whose stage step "
                    "staging images must satisfy")
+    p.add_argument("--provenance", action="append", metavar="FILE",
+                   help="with --require-provenance and a file manifest: a staging "
+                   "attestation (repeatable); each staged file must be one of their "
+                   "subjects (images carry theirs in the registry)")
     p.add_argument("--key", action="append", metavar="PUB",
                    help="with --require-provenance: who signs staging attestations")
     p.add_argument("--certificate-identity", metavar="ID",

@@ -14,9 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -48,31 +46,28 @@ class FilePromotion:
     destinations: tuple[str, ...]
 
 
-def _yaml(path: str) -> Any:
-    """The parsed YAML file. The C parser when PyYAML has it (a 1,000-image manifest
-    takes 0.6 s in the pure-Python one), and parsed once per run: the command reads the
-    manifest to tell image from file promotion, then again to list what it promotes.
-    The document is shared between those calls: read it, never modify it (a copy would
-    recurse per nesting level, and a manifest nested 800 deep still parses)."""
-    from attester.jsonio import parse_yaml
+@attrs.frozen
+class Manifest:
+    """A kpromo manifest, read once: its parsed document and the sha256 of the very bytes
+    parsed, which the promotion statement records (read a second time, a manifest given
+    on stdin was recorded as the digest of nothing). The document is shared: read it,
+    never modify it."""
 
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(f"manifest {path}: no such file") from None
-    except OSError as e:
-        raise InputError(f"manifest {path}: cannot read: {e.strerror}") from None
-    key = (path, st.st_mtime_ns, st.st_size)
-    if key not in _PARSED:
-        try:
-            with open(path, encoding="utf-8") as f:
-                _PARSED[key] = parse_yaml(f, where=f"manifest {path}")
-        except OSError as e:
-            raise InputError(f"manifest {path}: cannot read: {e.strerror}") from None
-    return _PARSED[key]
+    path: str
+    sha256: str
+    doc: Any = attrs.field(eq=False, repr=False)
 
+    @classmethod
+    def read(cls, path: str | Manifest) -> Manifest:
+        """``path`` (``-`` for stdin) parsed with the C parser when PyYAML has it (a
+        1,000-image manifest takes 0.6 s in the pure-Python one)."""
+        from attester.jsonio import parse_yaml, read_bytes
 
-_PARSED: dict[tuple[str, int, int], Any] = {}
+        if isinstance(path, Manifest):
+            return path
+        data = read_bytes(path, what="manifest")
+        return cls(path=path, sha256=hashlib.sha256(data).hexdigest(),
+                   doc=parse_yaml(data, where=f"manifest {path}"))
 
 
 def _src_and_dsts(entries: Any, key: str, path: str) -> tuple[str, list[str]]:
@@ -90,13 +85,14 @@ def _src_and_dsts(entries: Any, key: str, path: str) -> tuple[str, list[str]]:
     return str(src[0]).rstrip("/"), [str(d).rstrip("/") for d in dsts]
 
 
-def read_image_manifest(manifest: str, images: str | None) -> list[ImagePromotion]:
+def read_image_manifest(manifest: str | Manifest, images: str | None) -> list[ImagePromotion]:
     """kpromo's promoter-manifest.yaml (registries, and images unless thin) + images.yaml."""
-    doc = _yaml(manifest)
+    m = Manifest.read(manifest)
+    doc, manifest = m.doc, m.path
     if not isinstance(doc, dict):
         raise InputError(f"manifest {manifest}: expected a mapping with 'registries'")
     src, dsts = _src_and_dsts(doc.get("registries"), "name", manifest)
-    image_list = _yaml(images) if images else doc.get("images")
+    image_list = Manifest.read(images).doc if images else doc.get("images")
     where = images or manifest
     if not isinstance(image_list, list) or not image_list:
         raise InputError(f"manifest {where}: no images listed (thin manifests need --images)")
@@ -115,12 +111,13 @@ def read_image_manifest(manifest: str, images: str | None) -> list[ImagePromotio
     return out
 
 
-def read_file_manifest(manifest: str, files: str | None) -> list[FilePromotion]:
-    doc = _yaml(manifest)
+def read_file_manifest(manifest: str | Manifest, files: str | None) -> list[FilePromotion]:
+    m = Manifest.read(manifest)
+    doc, manifest = m.doc, m.path
     if not isinstance(doc, dict) or "filestores" not in doc:
         raise InputError(f"manifest {manifest}: expected 'filestores'")
     src, dsts = _src_and_dsts(doc["filestores"], "base", manifest)
-    listing = _yaml(files) if files else doc
+    listing = Manifest.read(files).doc if files else doc
     entries = listing.get("files") if isinstance(listing, dict) else None
     if not isinstance(entries, list) or not entries:
         raise InputError(f"manifest {files or manifest}: no files listed")
@@ -184,12 +181,12 @@ def _promotion(*, builder_id: str, manifest: str, manifest_digest: str,
 
 def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
                      canonical_registry: str | None, builder_id: str, now: dt.datetime,
-                     manifest: str, fmt: str) -> list[Statement]:
+                     manifest: Manifest | None, fmt: str) -> list[Statement]:
     out = []
-    if manifest:
-        manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    if manifest is not None:
+        manifest_path, manifest_digest = manifest.path, manifest.sha256
     else:  # --image SRC=DST: the command line is the manifest
-        manifest = "(command line --image)"
+        manifest_path = "(command line --image)"
         manifest_digest = hashlib.sha256(json.dumps(
             [attrs.asdict(p) for p in promos], sort_keys=True).encode()).hexdigest()
     expected = _Expected()
@@ -215,7 +212,7 @@ def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
                                "builderId": builder_id}))
             continue
         out.append(_promotion(
-            builder_id=builder_id, manifest=manifest, manifest_digest=manifest_digest,
+            builder_id=builder_id, manifest=manifest_path, manifest_digest=manifest_digest,
             params={"image": p.name, "tags": list(p.tags), "source": f"{p.source}/{p.name}",
                     "destinations": refs},
             names=names, source=src_ref, sha256=hexd, now=now))
@@ -223,8 +220,7 @@ def image_statements(promos: Sequence[ImagePromotion], resolve: Resolver, *,
 
 
 def file_statements(promos: Sequence[FilePromotion], resolve: Resolver, *, builder_id: str,
-                    now: dt.datetime, manifest: str) -> list[Statement]:
-    manifest_digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+                    now: dt.datetime, manifest: Manifest) -> list[Statement]:
     expected = _Expected()
     for p in promos:
         expected.add("staging", f"{p.source}/{p.name}", p.sha256)
@@ -236,7 +232,7 @@ def file_statements(promos: Sequence[FilePromotion], resolve: Resolver, *, build
         src = f"{p.source}/{p.name}"
         dsts = [f"{d}/{p.name}" for d in p.destinations]
         out.append(_promotion(
-            builder_id=builder_id, manifest=manifest, manifest_digest=manifest_digest,
+            builder_id=builder_id, manifest=manifest.path, manifest_digest=manifest.sha256,
             params={"file": p.name, "source": src, "destinations": dsts},
             names=dsts, source=src, sha256=p.sha256, now=now))
     return out
@@ -322,13 +318,8 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
 
     jobs = getattr(args, "jobs", DEFAULT_JOBS)
     clients = Clients(insecure=args.insecure_registry, jobs=jobs)
-    from attester.release.chain import allowed_types
-
     base = policy or Policy()
-    # Only provenance (or the policy's stage predicate-types) counts: a VSA or any other
-    # statement the stage key signed is no staging provenance (red-team finding).
-    kinds = [base.predicate_type] if base.predicate_type else list(
-        allowed_types("stage", predicate_types))
+    kinds = _provenance_kinds(policy, predicate_types)
     uris = [f"oci://{p.source}/{p.name}@{p.digest}" for p in promos]
 
     def one(uri: str) -> Any:
@@ -354,6 +345,66 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
             continue
         bad = report.failures()[0]
         message = f"{uri}: staging provenance does not verify: {bad.name}: {bad.detail}"
+        if args.require_provenance == "require":
+            raise VerificationError(message)
+        print(f"attest: warning: {safe(message)}", file=sys.stderr)
+
+
+def _provenance_kinds(policy: Any, predicate_types: Mapping[str, Sequence[str]] | None
+                      ) -> list[str]:
+    """What counts as staging provenance: the policy's predicate type, else the stage
+    step's (SLSA provenance unless the policy lists others). A VSA or any other statement
+    the stage key signed is no staging provenance (red-team finding)."""
+    from attester.release.chain import allowed_types
+
+    if policy is not None and policy.predicate_type:
+        return [policy.predicate_type]
+    return list(allowed_types("stage", predicate_types))
+
+
+def check_file_provenance(promos: Sequence[FilePromotion], attestations: Sequence[str],
+                          args: Any, trust: Any, policy: Any = None,
+                          predicate_types: Mapping[str, Sequence[str]] | None = None) -> None:
+    """``--require-provenance`` for a file promotion: each staged file must be a subject
+    (name and digest, :func:`attester.model.subjects.match`) of a staging attestation
+    given with ``--provenance`` that passes (signed by the stage signer, meeting the
+    stage step's policy when a policy file is given): the gate images pass through."""
+    import sys
+
+    from attester.model.subjects import match
+    from attester.verify.checker import read_attestation, verify_document
+    from attester.verify.envelope import Demands
+    from attester.verify.policy import Policy
+
+    base = policy or Policy()
+    kinds = _provenance_kinds(policy, predicate_types)
+    subjects: list[tuple[str, Mapping[str, str]]] = []
+    refused: list[str] = []
+    for path in attestations:
+        data, doc = read_attestation(path)
+        reports = []
+        for kind in kinds:  # the next type only when the first did not pass
+            reports.append(verify_document(data, doc, path, trust, Demands(
+                policy=attrs.evolve(base, predicate_type=kind))))
+            if reports[-1].ok:
+                break
+        good = next((r for r in reports if r.ok and r.statement is not None), None)
+        if good is None:
+            bad = reports[0].failures()[0] if reports[0].failures() else None
+            refused.append(f"{path} does not verify" + (f" ({bad.name}: {bad.detail})"
+                                                        if bad else ""))
+            continue
+        assert good.statement is not None  # noqa: S101 - checked just above
+        subjects.extend((s.name, s.digest) for s in good.statement.subjects())
+    for p in promos:  # in manifest order
+        uri = f"{p.source}/{p.name}"
+        found = match(subjects, uri, {"sha256": p.sha256})
+        if found.ok:
+            continue
+        why = found.why({"sha256": p.sha256}) if found.named else (
+            f"no staging attestation covers it (sha256:{p.sha256})")
+        message = f"{uri}: staging provenance does not verify: {why}" + (
+            f"; {'; '.join(refused)}" if refused else "")
         if args.require_provenance == "require":
             raise VerificationError(message)
         print(f"attest: warning: {safe(message)}", file=sys.stderr)
