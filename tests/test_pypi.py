@@ -498,3 +498,80 @@ def test_pypi_index_url_forms(attest, pypi) -> None:
     r = attest("verify", "pypi://pypi-attestations/0.0.19", "--index-url", pypi.url,
                "--trusted-root", PROD)
     assert r.code == 2 and "no trusted key or signer given" in r.err
+
+
+# -- item 4: attest sign --format pep740 -----------------------------------------------------
+
+WHEEL_SHA = "c4e92e9ecc828bef2aa7dba1de8ac983511f7532a0df11c770d39099a25cf201"
+
+
+def _publish(subjects: list[dict], predicate_type: str = "https://docs.pypi.org/attestations/"
+             "publish/v1") -> dict:
+    return {"_type": "https://in-toto.io/Statement/v1", "subject": subjects,
+            "predicateType": predicate_type, "predicate": None}
+
+
+def _sign_pep740(attest, standin, tmp_path, stmt: dict, *extra: object):
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+    (tmp_path / "s.json").write_text(json.dumps(stmt))
+    out = tmp_path / f"{WHEEL}.publish.attestation"
+    return attest("sign", tmp_path / "s.json", "--keyless", "--identity-token",
+                  standin.token("release-bot@example.com"), "--trust-config",
+                  tmp_path / "trust.json", "--format", "pep740", "-o", out, *extra), out
+
+
+def test_sign_pep740_writes_what_pypi_and_attest_read(attest, standin, tmp_path) -> None:
+    from pypi_attestations import Attestation
+
+    r, out = _sign_pep740(attest, standin, tmp_path,
+                          _publish([{"name": WHEEL, "digest": {"sha256": WHEEL_SHA}}]))
+    assert r.code == 0, r.err
+    assert f"wrote {out}: PEP 740 attestation, 1 keyless signature logged in Rekor" in r.err
+    doc = json.loads(out.read_text())
+    assert doc["version"] == 1 and set(doc) == {"version", "verification_material", "envelope"}
+    entry = doc["verification_material"]["transparency_entries"][0]
+    assert entry["kindVersion"] == {"kind": "dsse", "version": "0.0.1"}  # Rekor v1, as PyPI takes
+    att = Attestation.model_validate(doc)  # pypi-attestations (twine's reader) reads it
+    assert att.statement["subject"][0]["name"] == WHEEL
+    r = attest("verify", out, "--artifact", PYPI / WHEEL, "--trusted-root", tmp_path / "root.json",
+               "--certificate-identity", "release-bot@example.com",
+               "--certificate-oidc-issuer", standin.issuer)
+    assert r.code == 0, r.err
+    assert f"ok  pep740 subject: one subject, {WHEEL}, naming the distribution" in r.out
+    # another signer, or another file, fails
+    r = attest("verify", out, "--artifact", PYPI / "digest-mismatch" / WHEEL, "--trusted-root",
+               tmp_path / "root.json", "--certificate-identity", "release-bot@example.com",
+               "--certificate-oidc-issuer", standin.issuer)
+    assert r.code == 1 and "digest mismatch" in r.err, r.err
+
+
+@pytest.mark.parametrize(("subjects", "ptype", "message"), [
+    ([], None, "subject: [] should be non-empty"),  # no statement has none
+    ([{"name": WHEEL, "digest": {"sha256": WHEEL_SHA}}] * 2, None, "this statement has 2"),
+    ([{"name": "kubectl", "digest": {"sha256": WHEEL_SHA}}], None,
+     "its subject 'kubectl' is not a wheel or sdist file name"),
+    ([{"name": WHEEL, "digest": {"sha512": "ab" * 64}}], None, "has no sha256 digest"),
+    ([{"name": WHEEL, "digest": {"sha256": WHEEL_SHA}}], "https://example.com/custom/v1",
+     "PyPI accepts the predicate types"),
+])
+def test_sign_pep740_refuses_what_pypi_refuses(attest, standin, tmp_path, subjects, ptype,
+                                               message) -> None:
+    stmt = _publish(subjects, ptype) if ptype else _publish(subjects)
+    r, out = _sign_pep740(attest, standin, tmp_path, stmt)
+    assert r.code == 2, r.err
+    assert message in r.err, r.err
+    assert not out.exists()
+    one_line(r)
+
+
+def test_sign_pep740_is_keyless(attest, tmp_path) -> None:
+    from attester.signing import keys
+
+    key = keys.generate("ed25519")
+    (tmp_path / "k.key").write_bytes(keys.private_pem(key, None))
+    (tmp_path / "s.json").write_text(json.dumps(
+        _publish([{"name": WHEEL, "digest": {"sha256": WHEEL_SHA}}])))
+    r = attest("sign", tmp_path / "s.json", "--key", tmp_path / "k.key", "--format", "pep740")
+    assert r.code == 2 and "--format pep740 writes a keyless signature: pass --keyless" in r.err
+    one_line(r)

@@ -29,12 +29,31 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(doc, dict):
         raise InputError(f"statement {args.statement}: expected a JSON object")
     schemas.validate_statement(doc, where=f"statement {args.statement}")
+    pep740 = args.format == "pep740"
+    if pep740:
+        from attester.model.pep740 import statement_problem
+
+        if not args.keyless:
+            raise UsageError("--format pep740 writes a keyless signature: pass --keyless",
+                             hint="PyPI accepts PEP 740 attestations signed by its trusted "
+                             "publishers' OIDC identities")
+        problem = statement_problem(doc)
+        if problem is not None:
+            raise InputError(f"statement {args.statement}: not for PyPI: {problem}")
     if args.keyless:
         from attester.signing.signers import keyless
 
         token = keyless.identity_token(args.identity_token)
         bundle = keyless.sign_statement(payload, token=token, trust_config=args.trust_config,
-                                        staging=args.staging)
+                                        staging=args.staging, rekor_v1=pep740)
+        if pep740:
+            from attester.signing.pep740 import from_bundle
+
+            write_output(from_bundle(bundle) + b"\n", args.output)
+            if to_file(args.output):
+                say(args, f"wrote {args.output}: PEP 740 attestation, 1 keyless signature "
+                    "logged in Rekor (for twine upload --attestations)")
+            return 0
         write_output(bundle + b"\n", args.output)
         if to_file(args.output):
             say(args, f"wrote {args.output}: Sigstore bundle, 1 keyless signature logged "
@@ -88,6 +107,10 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--staging", action="store_true", help="--keyless against Sigstore staging")
     p.add_argument("--trust-config", metavar="FILE",
                    help="--keyless against a custom Sigstore instance (ClientTrustConfig JSON)")
+    p.add_argument("--format", choices=["pep740"],
+                   help="pep740: with --keyless, write a PEP 740 attestation object instead of "
+                   "the Sigstore bundle, for PyPI (name it DIST.publish.attestation for twine "
+                   "upload --attestations); the statement must have one subject, the dist")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     add_quiet(p)
     p.set_defaults(func=run)

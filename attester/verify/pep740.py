@@ -18,13 +18,11 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, MissingExtraError
-from attester.model.models import SLSA_PROVENANCE_V1
+from attester.model.pep740 import PUBLISH_V1, PYPI_TYPES, parse_dist_name
 from attester.model.statement import ParsedStatement
 from attester.verify.policy import Check
 
-PUBLISH_V1 = "https://docs.pypi.org/attestations/publish/v1"
-#: The attestation types PyPI knows (pypi-attestations' AttestationType)
-PYPI_TYPES = (PUBLISH_V1, SLSA_PROVENANCE_V1)
+__all__ = ["PUBLISH_V1", "PYPI_TYPES", "parse_dist_name"]
 
 
 def looks_like_attestation(doc: Any) -> bool:
@@ -113,22 +111,6 @@ def provenance_bundles(doc: Any, *, where: str) -> list[PublishedBundle]:
             bundles=tuple(_bundle_bytes(a, where=f"{where} bundle {i} attestation {j}")
                           for j, a in enumerate(ab.attestations, 1))))
     return out
-
-
-def parse_dist_name(name: str) -> Any:
-    """A wheel's or sdist's file name parsed as PEP 740 compares them (pypi-attestations'
-    _check_dist_filename, private there): the same project, version and tags spelled
-    differently are the same file. None when it is not a distribution file name."""
-    from packaging.utils import parse_sdist_filename, parse_wheel_filename
-
-    try:
-        if name.endswith(".whl"):
-            return parse_wheel_filename(name)
-        if name.endswith((".tar.gz", ".zip")):
-            return parse_sdist_filename(name)
-    except ValueError:  # InvalidWheelFilename, InvalidSdistFilename, InvalidVersion
-        return None
-    return None
 
 
 def dist_check(stmt: ParsedStatement, dist_name: str) -> Check:

@@ -57,8 +57,10 @@ def identity_token(explicit: str | None) -> str:
 
 
 def sign_statement(payload: bytes, *, token: str, trust_config: str | None,
-                   staging: bool) -> bytes:
-    """The Sigstore bundle JSON for a DSSE envelope over exactly ``payload``."""
+                   staging: bool, rekor_v1: bool = False) -> bytes:
+    """The Sigstore bundle JSON for a DSSE envelope over exactly ``payload``. ``rekor_v1``:
+    log it in a Rekor v1 log even where the instance offers v2 (PEP 740 attestations carry
+    v1 entries only; pypi-attestations' own signing forces the same)."""
     try:
         from sigstore import dsse
         from sigstore.oidc import IdentityToken
@@ -72,6 +74,8 @@ def sign_statement(payload: bytes, *, token: str, trust_config: str | None,
     except SigstoreError as e:
         raise UsageError(f"identity token rejected: {str(e).splitlines()[0]}") from None
     config = _trust_config(trust_config, staging)
+    if rekor_v1:
+        config.force_tlog_version = 1
     try:
         statement = dsse.Statement(payload)
         ctx = SigningContext.from_trust_config(config)

@@ -1,0 +1,48 @@
+"""PEP 740's vocabulary, shared by signing (``attest sign --format pep740``) and verifying:
+PyPI's attestation types and how a distribution's file name is compared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attester.model.models import SLSA_PROVENANCE_V1
+
+PUBLISH_V1 = "https://docs.pypi.org/attestations/publish/v1"
+#: The attestation types PyPI accepts (pypi-attestations' AttestationType)
+PYPI_TYPES = (PUBLISH_V1, SLSA_PROVENANCE_V1)
+
+
+def parse_dist_name(name: str) -> Any:
+    """A wheel's or sdist's file name parsed as PEP 740 compares them (pypi-attestations'
+    _check_dist_filename, private there): the same project, version and tags spelled
+    differently are the same file. None when it is not a distribution file name."""
+    from packaging.utils import parse_sdist_filename, parse_wheel_filename
+
+    try:
+        if name.endswith(".whl"):
+            return parse_wheel_filename(name)
+        if name.endswith((".tar.gz", ".zip")):
+            return parse_sdist_filename(name)
+    except ValueError:  # InvalidWheelFilename, InvalidSdistFilename, InvalidVersion
+        return None
+    return None
+
+
+def statement_problem(doc: Any) -> str | None:
+    """Why PyPI would refuse this statement in a PEP 740 attestation, or None: exactly one
+    subject, named as a distribution file, with a sha256; a type PyPI knows."""
+    subjects = doc.get("subject") if isinstance(doc, dict) else None
+    if not isinstance(subjects, list) or len(subjects) != 1:
+        n = len(subjects) if isinstance(subjects, list) else 0
+        return f"a PEP 740 attestation has exactly one subject; this statement has {n}"
+    subject = subjects[0] if isinstance(subjects[0], dict) else {}
+    name = subject.get("name")
+    if not isinstance(name, str) or parse_dist_name(name) is None:
+        return f"its subject {name!r} is not a wheel or sdist file name"
+    digest = subject.get("digest")
+    if not isinstance(digest, dict) or "sha256" not in digest:
+        return f"its subject {name} has no sha256 digest"
+    if doc.get("predicateType") not in PYPI_TYPES:
+        return (f"PyPI accepts the predicate types {' and '.join(PYPI_TYPES)}, not "
+                f"{doc.get('predicateType')!r}")
+    return None
