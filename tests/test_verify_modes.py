@@ -25,9 +25,11 @@ BASE: dict[vm.Mode, list[str]] = {
     vm.Mode.CHAIN_POLICY: ["verify", "--chain", "c.json", "--policy", "p.yaml",
                            "--artifact", "a.tgz"],
     vm.Mode.PYPI: ["verify", "pypi://sampleproject/4.0.0", "--publisher", "github:o/r"],
+    vm.Mode.BATCH: ["verify", "--artifacts", "file://dist", "--attestations", "dist",
+                    "--key", "k.pub", "--key", "k2.pub"],
 }
 #: Flags that choose the mode: tested on their own below.
-MODE_FLAGS = ("attestation", "chain", "policy", "signature", "certificate")
+MODE_FLAGS = ("attestation", "chain", "policy", "signature", "certificate", "attestations")
 VALUES = {"threshold": "2", "jobs": "3", "limit": "3", "format": "json"}
 
 

@@ -10,6 +10,7 @@ from attester.cli import verify_modes
 from attester.cli.common import add_quiet, add_store_flags, store_options
 from attester.cli.parsing import Subcommands
 from attester.cli.report import print_report
+from attester.cli.verify_batch import verify_batch
 from attester.cli.verify_chain import verify_chain
 from attester.cli.verify_github import verify_from_github
 from attester.cli.verify_vsa import write_vsa
@@ -70,16 +71,22 @@ def run(args: argparse.Namespace) -> int:
                          hint="pass --key PUB, or --certificate-identity and "
                          "--certificate-oidc-issuer for keyless signatures")
     opts = store_options(args)
+    policy = Policy(builder_id=args.builder_id, source_uri=args.source_uri,
+                    source_ref=args.source_ref, source_branch=args.source_branch,
+                    source_tag=args.source_tag, source_versioned_tag=args.source_versioned_tag,
+                    build_type=args.build_type, predicate_type=args.predicate_type,
+                    source_digest=identity.extra.source_digest if identity.extra else None,
+                    workflow_trigger=args.workflow_trigger,
+                    workflow_inputs=certpolicy.workflow_inputs(args.build_workflow_input),
+                    verifier_id=args.verifier_id, resource_uri=args.resource_uri,
+                    verified_levels=vsapolicy.check_levels(args.verified_level or []))
+    if mode == Mode.BATCH:
+        return verify_batch(args, checker.Trust.from_flags(
+            args.key or [], identity, threshold=args.threshold,
+            trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging),
+            Demands(policy=policy))
     demands = Demands(
-        policy=Policy(builder_id=args.builder_id, source_uri=args.source_uri,
-                      source_ref=args.source_ref, source_branch=args.source_branch,
-                      source_tag=args.source_tag, source_versioned_tag=args.source_versioned_tag,
-                      build_type=args.build_type, predicate_type=args.predicate_type,
-                      source_digest=identity.extra.source_digest if identity.extra else None,
-                      workflow_trigger=args.workflow_trigger,
-                      workflow_inputs=certpolicy.workflow_inputs(args.build_workflow_input),
-                      verifier_id=args.verifier_id, resource_uri=args.resource_uri,
-                      verified_levels=vsapolicy.check_levels(args.verified_level or [])),
+        policy=policy,
         artifacts=args.artifact or [], stores=args.artifacts or [],
         require_complete=args.require_complete,
         hash_artifacts=functools.partial(checker.hash_artifacts, options=opts,
@@ -138,7 +145,8 @@ GROUPS = {
 USAGE = """\
 attest verify ATTESTATION|oci://IMAGE|pypi://PROJECT/VERSION[/FILE] SIGNER [REQUIREMENTS] [OPTIONS]
        attest verify --chain ATTESTATION ... (--policy POLICY | SIGNER) --artifact A ...
-       attest verify --artifact FILE --owner O|--repo O/R   (GitHub's attestation API)"""
+       attest verify --artifact FILE --owner O|--repo O/R   (GitHub's attestation API)
+       attest verify --artifacts STORE --attestations DIR SIGNER [REQUIREMENTS]   (a release)"""
 
 DESCRIPTION = """\
 Check, in order: the signature over the exact payload bytes (a trusted --key, or a Sigstore
@@ -187,6 +195,11 @@ def register(sub: Subcommands) -> None:
     d.add_argument("--signature", metavar="FILE.sig", help="a bare signature (with "
                    "--certificate and one --artifact)")
     d.add_argument("--certificate", metavar="FILE.cert", help="the certificate of --signature")
+    d.add_argument("--attestations", action="append", metavar="DIR|STORE_URI",
+                   help="verify a whole release: pair every file of --artifacts with its "
+                   "attestations here (NAME.sigstore.json, NAME.intoto.jsonl, "
+                   "NAME.attestation, or one naming it as a subject) and verify them all "
+                   "(repeatable; docs/batch.md)")
     d.add_argument("--limit", type=int, default=30, metavar="N",
                    help="with no ATTESTATION and --owner/--repo: examine at most N "
                    "attestations from GitHub's attestation API; with oci://REF: at most N "
@@ -282,7 +295,8 @@ def register(sub: Subcommands) -> None:
     a.add_argument("--artifacts", action="append", metavar="STORE_URI",
                    help="store that must hold every subject with its digest (repeatable)")
     a.add_argument("--require-complete", action="store_true",
-                   help="with --artifacts: also fail on any stored file no subject covers")
+                   help="with --artifacts: also fail on any stored file no subject covers "
+                   "(with --attestations: on any artifact no attestation claims)")
     a.add_argument("--resource-uri", metavar="URI",
                    help="a VSA: the resource it must be about")
     add_store_flags(a)

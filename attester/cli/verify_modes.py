@@ -33,6 +33,7 @@ class Mode(enum.Flag):
     PAIR = enum.auto()  #: --signature FILE.sig --certificate FILE.cert --artifact FILE
     CHAIN = enum.auto()  #: --chain, one signer from the command line for every step
     CHAIN_POLICY = enum.auto()  #: --chain --policy: the policy file names each step's signer
+    BATCH = enum.auto()  #: --attestations: every artifact of --artifacts with its attestations
     PYPI = enum.auto()  #: ATTESTATION is pypi://PROJECT/VERSION[/FILE]: PyPI's APIs
 
 
@@ -41,13 +42,14 @@ MODE_TEXT: Mapping[Mode, str] = {
     Mode.FILE: "an attestation file", Mode.OCI: "verify oci://REF",
     Mode.GITHUB: "attestations from GitHub's API (no ATTESTATION)",
     Mode.PAIR: "a signature pair", Mode.CHAIN: "--chain",
-    Mode.CHAIN_POLICY: "--chain with --policy", Mode.PYPI: "verify pypi://"}
+    Mode.CHAIN_POLICY: "--chain with --policy", Mode.PYPI: "verify pypi://",
+    Mode.BATCH: "--attestations (a whole release)"}
 
 NONE = Mode(0)
 ONE = Mode.FILE | Mode.OCI | Mode.GITHUB  #: one attestation (or the best of several)
 CHAINS = Mode.CHAIN | Mode.CHAIN_POLICY
-SIGNER = ONE | Mode.PAIR | Mode.CHAIN | Mode.PYPI  #: who signs, said on the command line
-ALL = ONE | Mode.PAIR | CHAINS | Mode.PYPI
+SIGNER = ONE | Mode.PAIR | Mode.CHAIN | Mode.PYPI | Mode.BATCH  #: who signs
+ALL = ONE | Mode.PAIR | CHAINS | Mode.PYPI | Mode.BATCH
 #: a release on PyPI: its files and their attestations come from PyPI's APIs
 PYPI_FILES = ("the release's files and their digests come from PyPI's JSON API: to check "
               "files you have, verify each one's .publish.attestation with --artifact")
@@ -90,8 +92,13 @@ class Takes:
 VERIFY_FLAGS: Mapping[str, Takes] = {
     # what to verify (these choose the mode)
     "attestation": Takes(Mode.FILE | Mode.OCI | Mode.PYPI, why="name every attestation "
-                         "with --chain; a signature pair is --signature and --certificate"),
-    "chain": Takes(CHAINS),
+                         "with --chain; --attestations reads them from its folder; a "
+                         "signature pair is --signature and --certificate"),
+    "chain": Takes(CHAINS, why="--chain follows single artifacts; 'attest audit DIR' follows "
+                   "a release's chain"),
+    "attestations": Takes(Mode.BATCH, needs=("artifacts",), why="--attestations pairs every "
+                          "file of --artifacts with its attestations (a whole release); "
+                          "--chain and a signature pair name theirs"),
     "policy": Takes(Mode.CHAIN_POLICY, why="--policy names a signer per release step; it "
                     "applies to --chain (and 'attest audit'): for one attestation pass --key "
                     "or --certificate-identity and the policy flags"),
@@ -100,9 +107,10 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "certificate": Takes(Mode.PAIR, needs=("signature",), why="a signature pair is verified "
                          "on its own"),
     # who signs
-    "key": Takes(ONE | Mode.CHAIN, why="the policy file names each step's signer; a "
+    "key": Takes(ONE | Mode.CHAIN | Mode.BATCH, why="the policy file names each step's signer; a "
                  "signature pair is keyless"),
-    "threshold": Takes(ONE | Mode.CHAIN, valid=_threshold, why="the policy file names each "
+    "threshold": Takes(ONE | Mode.CHAIN | Mode.BATCH, valid=_threshold,
+                       why="the policy file names each "
                        "step's signer; a signature pair is keyless"),
     "certificate_identity": Takes(SIGNER, why="the policy file names each step's signer"),
     "certificate_identity_regexp": Takes(SIGNER, why="the policy file names each step's signer"),
@@ -120,52 +128,59 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "signer_digest": Takes(SIGNER, why="the policy file names each step's signer"),
     "deny_self_hosted_runners": Takes(SIGNER, why="the policy file names each step's signer"),
     "publisher": Takes(SIGNER, why="the policy file names each step's signer"),
-    "source_digest": Takes(ONE | Mode.PAIR | Mode.PYPI, why=STEP_POLICY),
-    "workflow_trigger": Takes(ONE | Mode.PAIR | Mode.PYPI, why=STEP_POLICY),
+    "source_digest": Takes(ONE | Mode.PAIR | Mode.PYPI | Mode.BATCH, why=STEP_POLICY),
+    "workflow_trigger": Takes(ONE | Mode.PAIR | Mode.PYPI | Mode.BATCH, why=STEP_POLICY),
     "npm_publish_key": Takes(Mode.FILE | Mode.OCI, why="npm's publish attestation is "
                              "verified for one npm registry attestations document, named as "
                              "ATTESTATION"),
     # trust roots and logs
-    "trusted_root": Takes(ONE | CHAINS | Mode.PYPI, why="a bare .sig/.cert pair has no log "
+    "trusted_root": Takes(ONE | CHAINS | Mode.PYPI | Mode.BATCH,
+                          why="a bare .sig/.cert pair has no log "
                           "entry or timestamp to check against a trusted root"),
-    "offline": Takes(ONE | CHAINS | Mode.PYPI, why="a bare .sig/.cert pair is checked "
+    "offline": Takes(ONE | CHAINS | Mode.PYPI | Mode.BATCH, why="a bare .sig/.cert pair is checked "
                      "offline anyway"),
-    "staging": Takes(ONE | Mode.CHAIN | Mode.PYPI, why="the policy file's trusted-root names "
+    "staging": Takes(ONE | Mode.CHAIN | Mode.PYPI | Mode.BATCH,
+                     why="the policy file's trusted-root names "
                      "the instance; a bare .sig/.cert pair has no log entry to look up"),
     "rekor_url": Takes(Mode.FILE | Mode.OCI | Mode.CHAIN, excludes=("offline",),
                        why="only a bare DSSE envelope is looked up in Rekor by --rekor-url"),
     # what the statement must say
-    "build_workflow_input": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
-    "builder_id": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_uri": Takes(ONE | CHAINS | Mode.PYPI, why=PAIR_FILE),
-    "source_ref": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_branch": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_tag": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
-    "source_versioned_tag": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
-    "build_type": Takes(ONE | Mode.PYPI, why=STEP_POLICY + "; " + PAIR_FILE),
-    "predicate_type": Takes(ONE | Mode.PYPI, why="set predicate-types under its step in the "
+    "build_workflow_input": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    "builder_id": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_uri": Takes(ONE | CHAINS | Mode.PYPI | Mode.BATCH, why=PAIR_FILE),
+    "source_ref": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_branch": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_tag": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    "source_versioned_tag": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    "build_type": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    "predicate_type": Takes(ONE | Mode.PYPI | Mode.BATCH,
+                            why="set predicate-types under its step in the "
                             "--policy file; " + PAIR_FILE),
-    "verifier_id": Takes(ONE, why="it applies to verifying one VSA"),
-    "resource_uri": Takes(ONE, why="it applies to verifying one VSA"),
-    "verified_level": Takes(ONE, why="it applies to verifying one VSA"),
+    "verifier_id": Takes(ONE | Mode.BATCH, why="it applies to verifying one VSA"),
+    "resource_uri": Takes(ONE | Mode.BATCH, why="it applies to verifying one VSA"),
+    "verified_level": Takes(ONE | Mode.BATCH, why="it applies to verifying one VSA"),
     # the artifacts
-    "artifact": Takes(ALL & ~(Mode.OCI | Mode.PYPI), why="the image is the artifact, checked "
+    "artifact": Takes(ALL & ~(Mode.OCI | Mode.PYPI | Mode.BATCH), why="--attestations "
+                      "verifies the files of --artifacts; the image is the artifact, checked "
                       "by its own digest: pin it instead, oci://REGISTRY/REPO@sha256:HEX; "
                       "with pypi://, " + PYPI_FILES),
-    "digest": Takes(ALL & ~(Mode.OCI | Mode.PAIR | Mode.PYPI), why="the image is the "
+    "digest": Takes(ALL & ~(Mode.OCI | Mode.PAIR | Mode.PYPI | Mode.BATCH), why="--attestations "
+                    "hashes the files of --artifacts; the image is the "
                     "artifact (pin it: oci://REGISTRY/REPO@sha256:HEX); a signature pair "
                     "needs the file; with pypi://, " + PYPI_FILES),
     "index_url": Takes(Mode.PYPI, why="it names the PyPI (or mirror) that pypi://PROJECT/"
                        "VERSION is read from"),
-    "artifacts": Takes(ONE, why="--chain follows single artifacts: pass each with --artifact "
+    "artifacts": Takes(ONE | Mode.BATCH,
+                       why="--chain follows single artifacts: pass each with --artifact "
                        "(or use 'attest audit DIR' for a whole folder)"),
-    "require_complete": Takes(ONE, needs=("artifacts",), why="--chain follows single "
+    "require_complete": Takes(ONE | Mode.BATCH, needs=("artifacts",), why="--chain follows single "
                               "artifacts: use 'attest audit DIR'"),
     # store reads
-    "oci_platforms": Takes(ONE, why="it lists the platforms of an --artifacts oci:// store"),
+    "oci_platforms": Takes(ONE | Mode.BATCH,
+                           why="it lists the platforms of an --artifacts oci:// store"),
     "insecure_registry": Takes(ALL & ~(Mode.PAIR | Mode.PYPI), why="a signature pair reads "
                                "local files; pypi:// takes an http:// --index-url instead"),
-    "jobs": Takes(ONE, why="--jobs sizes --artifacts store reads"),
+    "jobs": Takes(ONE | Mode.BATCH, why="--jobs sizes --artifacts store reads"),
     "limit": Takes(Mode.OCI | Mode.GITHUB, valid=_limit, why="it caps the attestations read "
                    "from a registry or GitHub's API; a file names its own"),
     # the summary written after a pass
@@ -215,6 +230,8 @@ def mode_of(args: argparse.Namespace) -> Mode:
         return Mode.CHAIN_POLICY if args.policy else Mode.CHAIN
     if args.signature or args.certificate:
         return Mode.PAIR
+    if getattr(args, "attestations", None):
+        return Mode.BATCH
     if args.attestation:
         if args.attestation.startswith("pypi://"):
             return Mode.PYPI

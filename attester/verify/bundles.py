@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,66 @@ def looks_like_bundle(doc: Any) -> bool:
         or "verificationMaterial" in doc)
 
 
+_TUF = "sigstore._internal.tuf"
+
+
+def _defer_tuf() -> None:
+    """Load ``sigstore``'s TUF client only when a trust root is fetched through it.
+
+    ``sigstore.models`` imports it at once, and with it python-tuf, securesystemslib's
+    signers and, through them, google-cloud-kms: 0.3 of the 0.45 s ``sigstore`` takes to
+    import here, spent even when verifying offline against a trusted root file (a release
+    of hundreds of files verified in one call is mostly that start-up). The module is
+    registered as a stand-in holding its string constants, read from its source; the
+    first use of anything else in it (``TrustUpdater``) imports the real module then."""
+    import ast
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    if _TUF in sys.modules or "sigstore.models" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec(_TUF)
+        if spec is None or not spec.origin:
+            return
+        with open(spec.origin, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (ImportError, OSError, SyntaxError, ValueError):
+        return  # no sigstore, or not as we know it: import it the ordinary way
+    consts = {node.targets[0].id: node.value.value for node in tree.body
+              if isinstance(node, ast.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0], ast.Name)
+              and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+    if not {"DEFAULT_TUF_URL", "STAGING_TUF_URL"} <= consts.keys():
+        return
+    stub = types.ModuleType(_TUF)
+    stub.__dict__.update(consts)
+    lock = threading.Lock()
+
+    def real() -> Any:
+        with lock:
+            if sys.modules.get(_TUF) is stub:
+                del sys.modules[_TUF]
+            return importlib.import_module(_TUF)
+
+    class TrustUpdater:
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            return real().TrustUpdater(*args, **kwargs)
+
+    stub.TrustUpdater = TrustUpdater  # type: ignore[attr-defined]
+    def attribute(name: str) -> Any:
+        if name.startswith("__"):  # the import system asks for __path__, __spec__...
+            raise AttributeError(name)
+        return getattr(real(), name)
+
+    stub.__getattr__ = attribute  # type: ignore[method-assign]
+    sys.modules[_TUF] = stub
+
+
 def _sigstore() -> Any:
+    _defer_tuf()
     try:
         import sigstore.models
         import sigstore.verify
@@ -233,10 +293,24 @@ def root_from_bytes(data: bytes) -> Any:
     return TrustedRoot(RawTrustedRoot.from_json(json.dumps(doc)))
 
 
+#: Trusted roots parsed in this process, by the SHA-256 of their bytes: a batch of
+#: bundles (``verify --attestations``, ``audit``) parses its root once, and a file that
+#: changes is parsed again.
+_ROOTS: dict[bytes, Any] = {}
+_ROOTS_LOCK = threading.Lock()
+
+
 def _read_root(path: str) -> Any:
+    import hashlib
+
     from attester.jsonio import read_bytes
 
-    return root_from_bytes(read_bytes(path, what="trusted root"))
+    data = read_bytes(path, what="trusted root")
+    key = hashlib.sha256(data).digest()
+    with _ROOTS_LOCK:
+        if key not in _ROOTS:
+            _ROOTS[key] = root_from_bytes(data)
+        return _ROOTS[key]
 
 
 def load_trusted_root(path: str | None, *, offline: bool, staging: bool) -> Any:
@@ -458,7 +532,21 @@ def _no_log_detail(times: list[Any]) -> str:
             "no transparency log)")
 
 
+#: One Verifier per trusted root (building one loads the root's keyrings and CA
+#: certificates), kept beside the root it was built from: a batch builds it once.
+_VERIFIERS: dict[int, tuple[Any, Any]] = {}
+
+
 def _verifier(trusted_root: Any) -> Any:
+    with _ROOTS_LOCK:
+        root, verifier = _VERIFIERS.get(id(trusted_root), (None, None))
+        if root is not trusted_root:
+            verifier = _new_verifier(trusted_root)
+            _VERIFIERS[id(trusted_root)] = (trusted_root, verifier)
+        return verifier
+
+
+def _new_verifier(trusted_root: Any) -> Any:
     """``sigstore``'s Verifier, but with RFC 3161 timestamps checked by
     :func:`tsa_bundle.verify_timestamp` (a TSA's validity window closed at its end, as
     protobuf-specs' ``TimeRange`` says; the library's excludes it)."""

@@ -25,7 +25,7 @@ from attester.verify.envelope import (
     empty_policy_error,
     verify_envelope,
 )
-from attester.verify.policy import Check, source_checks
+from attester.verify.policy import Artifact, Check, source_checks
 
 
 @attrs.frozen
@@ -154,15 +154,24 @@ def verify_path(path: str, trust: Trust, demands: Demands, *, blob: str | None =
                 ) -> Report:
     """The attestation file at ``path``: one document, or JSON Lines (every line verified;
     one passing line passes)."""
-    from attester.jsonio import parse_json, read_bytes
+    from attester.jsonio import read_bytes
+
+    return verify_bytes(read_bytes(path, what="attestation"), path, trust, demands, blob=blob)
+
+
+def verify_bytes(data: bytes, where: str, trust: Trust, demands: Demands, *,
+                 blob: str | Artifact | None = None) -> Report:
+    """An attestation file's bytes: one document, or JSON Lines (every line verified; one
+    passing line passes). ``blob``: the file a signed-file bundle must sign, as a path or
+    digest spec, or already hashed (an :class:`Artifact`)."""
+    from attester.jsonio import parse_json
     from attester.verify import jsonl
 
-    data = read_bytes(path, what="attestation")
     lines = jsonl.split(data)
     if lines is None:
-        return verify_document(data, parse_json(data, where=f"attestation {path}"), path,
+        return verify_document(data, parse_json(data, where=f"attestation {where}"), where,
                                trust, demands, blob=blob)
-    return jsonl.verify_lines(path, lines, lambda line, doc, name: verify_document(
+    return jsonl.verify_lines(where, lines, lambda line, doc, name: verify_document(
         line, doc, name, trust, demands, blob=blob))
 
 
@@ -179,11 +188,16 @@ def sha256_of(path: str, *, progress: bool = False) -> bytes:
     return digest_of(path, "sha256", progress=progress)
 
 
-def _blob_digest(spec: str, alg: str) -> tuple[str, bytes]:
+def _blob_digest(spec: str | Artifact, alg: str) -> tuple[str, bytes]:
     """The ``alg`` digest a signed-file bundle must sign: the file's, or the one given by
-    digest (``--digest sha384:HEX``)."""
+    digest (``--digest sha384:HEX``), or the one already computed (an :class:`Artifact`)."""
     from attester.digests import artifact_ref
 
+    if isinstance(spec, Artifact):
+        if alg not in spec.digest:
+            raise UsageError(f"{spec.name}: this bundle signs a {alg} digest, which was not "
+                             "computed")
+        return alg, bytes.fromhex(spec.digest[alg])
     ref = artifact_ref(spec)
     if ref is None:
         return alg, digest_of(spec, alg)
@@ -194,7 +208,7 @@ def _blob_digest(spec: str, alg: str) -> tuple[str, bytes]:
 
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
-                    blob: str | None = None) -> Report:
+                    blob: str | Artifact | None = None) -> Report:
     from attester.signing.dsse import looks_like_envelope, parse_envelope
     from attester.verify import bundles, gcb_provenance, npm_attestations, pep740
 
@@ -251,7 +265,7 @@ def _verify_gcb(doc: Any, where: str, trust: Trust, demands: Demands) -> Report:
 
 
 def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
-                blob: str | None) -> Report:
+                blob: str | Artifact | None) -> Report:
     """npm registry attestations: the provenance as any keyless bundle, then (given the
     registry key) the publish attestation, which must name the same package."""
     from attester.verify import bundles, npm_attestations
@@ -367,7 +381,7 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
 
 
 def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
-                   blob: str | None) -> Report:
+                   blob: str | Artifact | None) -> Report:
     from attester.verify import bundles, keyed_bundle
 
     keyed = keyed_bundle.is_keyed_json(data)
@@ -406,7 +420,8 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                                  "but this signed file's certificate carries no Source "
                                  "Repository extensions")]
     if payload is None:
-        art = Check(f"artifact {str(blob).removeprefix('@')}", True, "is the file the bundle signs")
+        shown = blob.name if isinstance(blob, Artifact) else str(blob).removeprefix("@")
+        art = Check(f"artifact {shown}", True, "is the file the bundle signs")
         needs = demands.policy.about_statement()
         extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
                        "but this bundle signs a plain file")] if needs else []

@@ -232,9 +232,13 @@ class Demands:
     hash_store: StoreHasher | None = attrs.field(default=None, eq=False)
     #: predicate types this kind of document may carry without --predicate-type
     also_known: tuple[str, ...] = ()
+    #: The caller matches the verified subjects against artifacts itself (``verify
+    #: --attestations``: which artifacts an attestation covers is known only from them).
+    subjects_checked_by_caller: bool = False
 
     def is_empty(self) -> bool:
-        return self.policy.is_empty() and not self.artifacts and not self.stores
+        return (self.policy.is_empty() and not self.artifacts and not self.stores
+                and not self.subjects_checked_by_caller)
 
 
 #: Policy fields that exist only in policy files, not as ``attest verify`` flags.
