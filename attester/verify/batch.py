@@ -149,7 +149,7 @@ def _store_uri(spec: str) -> str:
 def _same(a: Any, b: Any) -> bool:
     ra, rb = getattr(a, "root", None), getattr(b, "root", None)
     if ra is not None and rb is not None:
-        return os.path.realpath(ra) == os.path.realpath(rb)
+        return bool(os.path.realpath(ra) == os.path.realpath(rb))
     return str(a.uri) == str(b.uri)
 
 
