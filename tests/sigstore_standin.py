@@ -182,10 +182,16 @@ class SigstoreStandIn:
             server.server_close()
 
     # -- OIDC -------------------------------------------------------------------------
-    def token(self, email: str = "release-bot@example.com", *, lifetime: int = 600) -> str:
+    def token(self, email: str = "release-bot@example.com", *, lifetime: int = 600,
+              username: str | None = None) -> str:
+        """An identity token; with ``username``, one Fulcio certifies as a username identity
+        (an otherName SAN, as sigstore/scaffolding's OIDC issuer gets)."""
         now = int(time.time())
         claims = {"iss": self.issuer, "aud": "sigstore", "sub": email, "email": email,
                   "email_verified": True, "iat": now, "nbf": now, "exp": now + lifetime}
+        if username:
+            claims = {k: v for k, v in claims.items() if not k.startswith("email")}
+            claims["username"] = username
         return jwt.encode(claims, self.oidc_key, algorithm="ES256")
 
     # -- Fulcio -----------------------------------------------------------------------
@@ -209,8 +215,11 @@ class SigstoreStandIn:
             subject_key = x509.load_pem_x509_csr(
                 base64.b64decode(request["certificateSigningRequest"])).public_key()
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        san = x509.RFC822Name(claims["email"]) if claims.get("email") else \
+        san: x509.GeneralName = x509.RFC822Name(claims["email"]) if claims.get("email") else \
             x509.UniformResourceIdentifier(claims["sub"])
+        if claims.get("username"):  # Fulcio's username identity: otherName 57264.1.7
+            san = x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7"),
+                                 _utf8string(f"{claims['username']}!{self.url.split('://')[1]}"))
         ski = self.ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         builder = (
             x509.CertificateBuilder().subject_name(x509.Name([]))
@@ -447,7 +456,8 @@ class SigstoreStandIn:
 
     # -- a message signature by any key Fulcio certifies (sigstore-java, cosign, go) -------
     def message_bundle(self, data: bytes, key: Any, alg: str = "sha256",
-                       email: str = "release-bot@example.com") -> dict[str, Any]:
+                       email: str = "release-bot@example.com",
+                       username: str | None = None) -> dict[str, Any]:
         """A v0.3 bundle signing ``data``'s ``alg`` digest with ``key`` (ECDSA P-256/384/521
         or RSA PKCS#1 v1.5), its certificate from this Fulcio and its hashedrekord 0.0.1
         entry from this Rekor, as sigstore-java and sigstore-go write them for such keys."""
@@ -457,7 +467,7 @@ class SigstoreStandIn:
                   "sha512": hashes.SHA512()}[alg]
         csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
                .sign(key, chosen))
-        _, resp = self.fulcio("Bearer " + self.token(email), json.dumps({
+        _, resp = self.fulcio("Bearer " + self.token(email, username=username), json.dumps({
             "certificateSigningRequest": base64.b64encode(
                 csr.public_bytes(serialization.Encoding.PEM)).decode()}).encode())
         leaf_pem = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"][0].encode()

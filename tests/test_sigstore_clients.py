@@ -244,3 +244,25 @@ def test_message_signature_tampered_signature_fails(attest, standin, tmp_path) -
     r = attest("verify", bundle, "--trusted-root", root, "--offline", "--artifact", artifact,
                "--certificate-identity", ME, "--certificate-oidc-issuer", standin.issuer)
     assert r.code == 1 and "Signature is invalid for input" in r.err, r.err
+
+
+def test_username_identity_of_a_private_instance(attest, standin, tmp_path) -> None:
+    """A private instance's Fulcio (sigstore/scaffolding) certifies a username identity as
+    an otherName SAN, a DER UTF8String: it is matched as its text ("foo!HOST"), not as the
+    encoded bytes (sigstore-go's othernameBundle.json had "\\x0c\\x0efoo!oidc.local")."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    doc = standin.message_bundle(ARTIFACT, ec.generate_private_key(ec.SECP256R1()),
+                                 username="foo")
+    bundle = tmp_path / "b.sigstore.json"
+    bundle.write_text(json.dumps(doc))
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    who = "foo!" + standin.url.split("://")[1]
+    base = ["verify", bundle, "--trusted-root", root, "--offline", "--digest",
+            "sha256:" + hashlib.sha256(ARTIFACT).hexdigest(),
+            "--certificate-oidc-issuer", standin.issuer]
+    r = attest(*base, "--certificate-identity", who)
+    assert r.code == 0 and f"ok  certificate-identity: signed by {who}" in r.out, r.err
+    r = attest(*base, "--certificate-identity", "bar!" + standin.url.split("://")[1])
+    assert r.code == 1 and f"certificate identity is {who}, policy wants bar!" in r.err, r.err

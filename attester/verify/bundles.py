@@ -139,6 +139,17 @@ def _route_library_warnings() -> None:
     handler = _Note(level=logging.WARNING)
     log.addHandler(handler)
     log.propagate = False
+    # Python warnings raised while sigstore reads certificates (cryptography's "Attribute's
+    # length must be ..." for a subject whose country is "USA", as scaffolding's CA has)
+    # would print as two bare lines: say them as notes too.
+    import warnings
+
+    def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        from attester.display import safe
+
+        print(f"attest: note: {category.__name__}: {safe(message)}", file=sys.stderr)
+
+    warnings.showwarning = show
 
 
 def with_proto3_defaults(doc: Any) -> Any:
@@ -350,7 +361,13 @@ def _ext(cert: Any, oid: str) -> str | None:
     raw = ext.value if isinstance(ext, UnrecognizedExtension) else b""
     if int(oid.rsplit(".", 1)[1]) < 8:  # Fulcio's legacy extensions (.1 - .6) are raw bytes
         return raw.decode("utf-8", "replace")
-    # v2 extensions are DER UTF8String: tag 0x0c, length, value (short or long form)
+    return _der_utf8(raw)
+
+
+def _der_utf8(raw: bytes) -> str:
+    """A DER UTF8String's text (tag 0x0c, length in short or long form, value); other bytes
+    as they are. Fulcio's v2 extensions and its otherName SAN (a username identity, as
+    sigstore/scaffolding's instances issue) are encoded so."""
     if len(raw) >= 2 and raw[0] == 0x0C:
         n = raw[1]
         offset = 2
@@ -382,8 +399,7 @@ def sans(cert: Any) -> list[str]:
     out = list(ext.get_values_for_type(RFC822Name))
     out += ext.get_values_for_type(UniformResourceIdentifier)
     for other in ext.get_values_for_type(OtherName):
-        out.append(other.value.decode("utf-8", "replace") if isinstance(other.value, bytes)
-                   else str(other))
+        out.append(_der_utf8(other.value) if isinstance(other.value, bytes) else str(other))
     return out
 
 
