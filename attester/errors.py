@@ -50,6 +50,26 @@ class MissingExtraError(UsageError):
         )
 
 
+#: Which extra installs each optional top-level module (pyproject.toml's extras).
+EXTRA_OF_MODULE = {"sigstore": "sigstore", "sigstore_models": "sigstore",
+                   "sigstore_protobuf_specs": "sigstore", "github": "github", "cramjam": "github",
+                   "google": "gcs", "gcp_storage_emulator": "gcs", "spdx_tools": "sbom",
+                   "securesystemslib": "kms", "pypi_attestations": "pypi"}
+
+
+def missing_extra(error: BaseException) -> MissingExtraError | None:
+    """The MissingExtraError an ImportError or PackageNotFoundError stands for, when the
+    module missing is one an extra installs (the CLI's last net: every path says which)."""
+    name = getattr(error, "name", None) or ""
+    if not name and type(error).__name__ == "PackageNotFoundError" and error.args:
+        name = str(error.args[0])
+    top = name.split(".")[0].replace("-", "_")
+    if top == "google" and ("build" in name or "devtools" in name):
+        return MissingExtraError("cloudbuild", name)
+    extra = EXTRA_OF_MODULE.get(top)
+    return MissingExtraError(extra, top.replace("_", "-")) if extra else None
+
+
 class VerificationError(AttesterError):
     """The attestation or artifact failed a check: do not trust it."""
 

@@ -59,18 +59,16 @@ def test_usage_errors_never_print_a_traceback_even_with_debug(attest) -> None:
     assert r.code == 2 and "Traceback" not in r.err
 
 
-def test_mistyped_flag_shows_subcommand_usage_and_suggestion(attest) -> None:
+def test_mistyped_flag_is_one_line_with_the_suggestion(attest) -> None:
     r = attest("verify", "prov.intoto.json", "--keys", "release.pub")
     assert r.code == 2
-    assert r.err.startswith("usage: attest verify ")
-    assert r.err.splitlines()[-1] == ("attest: error: unrecognized arguments: --keys "
-                                      "release.pub (did you mean --key?)")
+    assert r.err == ("attest: error: attest verify: unrecognized arguments: --keys "
+                     "release.pub (did you mean --key?)\n")
     r = attest("sign", "s.json", "--keyz=a.key", "--outptu", "x")
-    assert r.err.startswith("usage: attest sign ")
+    assert len(r.err.splitlines()) == 1
     assert "(--keyz: did you mean --key?; --outptu: did you mean --output?)" in r.err
     r = attest("audit", "dir", "--policy", "p.yaml", "--zzzzzz")
-    assert r.err.startswith("usage: attest audit ")
-    assert r.err.rstrip().endswith("unrecognized arguments: --zzzzzz")
+    assert r.err.rstrip().endswith("unrecognized arguments: --zzzzzz (see 'attest audit --help')")
     r = attest("verify", "prov.intoto.json", "--debgu")
     assert r.err.rstrip().endswith("unrecognized arguments: --debgu (did you mean --debug?)")
 
@@ -141,7 +139,7 @@ def test_mistyped_command_or_choice_gets_the_closest_one(attest) -> None:
     r = attest("verfy", "x.json")
     assert r.code == 2 and r.err.rstrip().endswith("(did you mean 'verify'?)")
     r = attest("verify", "x.json", "--format", "jsn")
-    assert r.err.startswith("usage: attest verify ")
+    assert len(r.err.splitlines()) == 1
     assert r.err.rstrip().endswith("invalid choice: 'jsn' (choose from 'text', 'json') "
                                    "(did you mean 'json'?)")
 

@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
 
 def test_keygen_prints_two_plain_lines_and_warns_the_key_is_not_encrypted(attest, tmp_path,
                                                                           monkeypatch) -> None:
@@ -18,3 +25,82 @@ def test_keygen_prints_two_plain_lines_and_warns_the_key_is_not_encrypted(attest
     monkeypatch.setenv("ATTEST_PASSPHRASE", "long enough passphrase")
     r = attest("keygen", "--out", "e", "--quiet")
     assert r.code == 0 and r.err == ""
+
+
+# -- item 6: other tools' names, one line, plain `attest` -----------------------------------
+
+@pytest.mark.parametrize(("typed", "suggested"), [
+    (["--public-key", "k.pub"], "did you mean --key?"),
+    (["--public-key-path=k.pub"], "did you mean --key?"),
+    (["--type", "https://slsa.dev/provenance/v1"], "did you mean --predicate-type?"),
+    (["--cert-identity", "me@example.com"], "did you mean --certificate-identity?"),
+    (["--cert-identity-regex", "^x"], "did you mean --certificate-identity-regexp?"),
+    (["-o", "json"], "did you mean --format json?"),
+    (["--custom-trusted-root", "r.json"], "did you mean --trusted-root?"),
+])
+def test_other_tools_flag_names_get_ours_in_one_line(attest, typed, suggested) -> None:
+    r = attest("verify", "att.json", *typed)
+    assert r.code == 2
+    assert len(r.err.splitlines()) == 1, r.err
+    assert r.err.startswith("attest: error: attest verify: unrecognized arguments: ")
+    assert r.err.rstrip().endswith(f"({suggested})"), r.err
+
+
+def test_keygen_type_is_still_keygens_own(attest) -> None:
+    r = attest("keygen", "--type", "dsa")
+    assert r.code == 2 and "invalid choice: 'dsa'" in r.err and len(r.err.splitlines()) == 1
+
+
+def test_plain_attest_lists_the_commands(attest) -> None:
+    r = attest()
+    assert r.code == 2
+    assert "commands:" in r.err
+    for command in ("keygen", "provenance", "sign", "verify", "audit", "promote"):
+        assert f"\n  {command} " in r.err
+    assert "verify a signed attestation" in r.err
+
+
+# -- item 9: a missing extra is one line naming it ------------------------------------------
+
+#: Runs ``attest`` as if the named distributions were not installed: their modules do not
+#: import and their metadata is not found, as in an environment without that extra.
+_WITHOUT = """
+import importlib.abc, importlib.metadata as md, sys
+blocked = set(sys.argv[1].split(","))
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Absent())
+version = md.version
+def absent_version(name):
+    if name.replace("-", "_") in blocked:
+        raise md.PackageNotFoundError(name)
+    return version(name)
+md.version = absent_version
+from attester.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def attest_without(blocked: str, *args, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _WITHOUT, blocked, *map(str, args)],
+                          capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
+
+
+@pytest.mark.parametrize("args", [
+    ["trusted-root", "-o", "-"],
+    ["trusted-root", "--offline", "-o", "-"],
+    ["trusted-root", "--instance", "github", "--offline", "-o", "-"],
+    ["verify", "testdata/sigstore/rekor2-dsse-happy-path.sigstore.json",
+     "--certificate-identity", "x@example.com", "--certificate-oidc-issuer",
+     "https://accounts.google.com", "--offline", "--digest", "sha256:" + "a" * 64],
+])
+def test_a_missing_extra_is_one_line_naming_it(args) -> None:
+    r = attest_without("sigstore,sigstore_models,sigstore_protobuf_specs", *args, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines() == [
+        "attest: error: this needs the optional dependency 'sigstore' "
+        "(pip install 'attester[sigstore]')"], r.stderr
+    assert r.stdout == ""

@@ -28,8 +28,8 @@ from attester.cli import (
     upload,
     verify,
 )
-from attester.cli.parsing import Parser, did_you_mean
-from attester.errors import AttesterError, UsageError
+from attester.cli.parsing import Parser, command_list, did_you_mean
+from attester.errors import AttesterError, UsageError, missing_extra
 
 __all__ = ["build_parser", "main", "parse_args"]
 
@@ -71,9 +71,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args, extras = parser.parse_known_args(argv)
     if extras:
         sub = _subcommands(parser).get(getattr(args, "command", None) or "", parser)
-        sub.print_usage(sys.stderr)
-        raise UsageError(f"unrecognized arguments: {' '.join(extras)}",
-                         hint=did_you_mean(sub, extras))
+        raise UsageError(f"{sub.prog}: unrecognized arguments: {' '.join(extras)}",
+                         hint=did_you_mean(sub, extras) or f"see '{sub.prog} --help'")
     return args
 
 
@@ -103,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from attester.display import safe
 
     argv, debug = _strip_debug(list(sys.argv[1:] if argv is None else argv))
+    if not argv:  # plain `attest`: what it can do, not a usage line
+        print(f"usage: attest COMMAND [--help]\n\ncommands:\n{command_list(build_parser())}\n\n"
+              "attest COMMAND --help shows its flags and examples", file=sys.stderr)
+        return 2
     try:
         args = parse_args(argv)
     except UsageError as e:  # the command line itself: no traceback is of any use
@@ -117,6 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
         return e.exit_code
+    except (ImportError, LookupError) as e:  # an optional dependency not installed
+        extra = missing_extra(e)
+        if extra is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        print(f"attest: error: {safe(extra.diagnostics())}", file=sys.stderr)
+        return extra.exit_code
     except KeyboardInterrupt:
         print("attest: interrupted", file=sys.stderr)
         return 130

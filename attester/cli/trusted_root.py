@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     from attester.verify import trustroots
 
     fetched = trustroots.fetch(args.instance, offline=args.offline)
-    root = trustroots.check(fetched.data)
+    root = trustroots.check(fetched.data, f"trusted root from the {fetched.source}")
     write_output(fetched.data, args.output)
     where = args.output if args.output and args.output != "-" else "stdout"
     tsas = len(root.get_timestamp_authorities())

@@ -50,7 +50,7 @@ def _from_tuf(instance: str) -> bytes:
 
 def fetch(instance: str, *, offline: bool) -> Fetched:
     """The instance's trusted root and where it came from (said to the user)."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     if instance not in INSTANCES:
         raise InputError(f"unknown Sigstore instance {instance!r} (one of "
@@ -59,7 +59,10 @@ def fetch(instance: str, *, offline: bool) -> Fetched:
         return Fetched((resources.files("attester") / "data" / "trusted_root.github.json")
                        .read_bytes(), "embedded copy in attester (GitHub's TUF repository "
                        "is not fetched: no bootstrap root for it ships with sigstore)")
-    embedded = f"embedded copy in sigstore {version('sigstore')}"
+    try:
+        embedded = f"embedded copy in sigstore {version('sigstore')}"
+    except PackageNotFoundError:
+        raise MissingExtraError("sigstore", "sigstore") from None
     if offline:
         return Fetched(_embedded_sigstore(instance), f"{embedded} (--offline)")
     try:
@@ -71,11 +74,15 @@ def fetch(instance: str, *, offline: bool) -> Fetched:
                        f"reachable ({reason})")
 
 
-def check(data: bytes) -> Any:
+def check(data: bytes, source: str = "trusted root") -> Any:
     """The root parses as one ``verify`` accepts; never write one it would refuse."""
-    from attester.verify.bundles import root_from_bytes
-
+    try:
+        from attester.verify.bundles import root_from_bytes
+    except ImportError:
+        raise MissingExtraError("sigstore", "sigstore") from None
     try:
         return root_from_bytes(data)
+    except ImportError:
+        raise MissingExtraError("sigstore", "sigstore") from None
     except Exception as e:  # noqa: BLE001 - sigstore raises several kinds for bad roots
-        raise InputError(f"the fetched trusted root does not load: {str(e)[:200]}") from None
+        raise InputError(f"the {source} does not load: {str(e)[:200]}") from None
