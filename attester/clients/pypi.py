@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 import requests
 
+from attester.clients.httpget import read_capped
 from attester.clients.retry import RetryPolicy, send
 from attester.errors import InputError, ServiceError, UsageError
 
@@ -96,21 +97,6 @@ def index_url(value: str | None) -> str:
     return url
 
 
-def _read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
-    """At most ``limit`` bytes of a streamed body (never more than ``limit + 1`` read)."""
-    length = resp.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > limit:
-        raise ServiceError(f"{what}: {length} bytes, over the {limit >> 20} MiB limit; "
-                           "refusing it")
-    try:
-        data = resp.raw.read(limit + 1, decode_content=True) or b""
-    except Exception as e:  # noqa: BLE001 - urllib3 raises several kinds mid-body
-        raise ServiceError(f"{what}: the answer broke off: {type(e).__name__}") from None
-    if len(data) > limit:
-        raise ServiceError(f"{what}: more than {limit >> 20} MiB; refusing it")
-    return bytes(data)
-
-
 class PyPI:
     """The two read-only APIs verification needs, against PyPI or a mirror."""
 
@@ -136,7 +122,7 @@ class PyPI:
                 raise ServiceError(f"{what}: {self.host} answered {resp.status_code} "
                                    f"{resp.reason or ''}".rstrip()
                                    + (f" after {attempts} attempts" if attempts > 1 else ""))
-            return _read_capped(resp, limit, what=what)
+            return read_capped(resp, limit, what=what)
         finally:
             resp.close()
 
@@ -162,30 +148,26 @@ class PyPI:
 
 def parse_release(doc: Any, *, where: str) -> list[DistFile]:
     """The JSON API's ``urls``: each a file name that is a distribution's, and its sha256;
-    a wrong shape is one line naming the field."""
-    if not isinstance(doc, dict):
-        raise InputError(f"{where}: not a JSON object")
-    urls = doc.get("urls")
-    if not isinstance(urls, list):
-        raise InputError(f"{where}: field 'urls' is missing or not a list")
+    a wrong shape is one line naming the field (jsonio.Fields)."""
+    from attester.jsonio import Fields
+
+    urls = Fields(doc, where).objects("urls")
     if len(urls) > MAX_FILES:
         raise InputError(f"{where}: lists {len(urls)} files, more than {MAX_FILES}; refusing it")
     out: list[DistFile] = []
     seen: set[str] = set()
     for i, item in enumerate(urls):
-        at = f"{where}: urls[{i}]"
-        if not isinstance(item, dict):
-            raise InputError(f"{at} is not an object")
-        name = item.get("filename")
-        if not isinstance(name, str) or not _dist_name_ok(name):
-            raise InputError(f"{at}.filename is not a distribution file name: "
-                             f"{str(name)[:100]!r}")
-        digests = item.get("digests")
-        sha = digests.get("sha256") if isinstance(digests, dict) else None
-        if not isinstance(sha, str) or not _SHA256.fullmatch(sha.lower()):
-            raise InputError(f"{at}.digests.sha256 of {name} is not a sha256 hex digest")
+        name = item.text("filename")
+        if not _dist_name_ok(name):
+            raise InputError(f"{where}: field 'urls[{i}].filename' is not a distribution file "
+                             f"name: {name[:100]!r}")
+        digests = item.obj("digests")
+        sha = digests.text("sha256", "") if digests is not None else ""
+        if not _SHA256.fullmatch(sha.lower()):
+            raise InputError(f"{where}: field 'urls[{i}].digests.sha256' of {name} is not a "
+                             "sha256 hex digest")
         if name in seen:
-            raise InputError(f"{at}: {name} is listed twice")
+            raise InputError(f"{where}: urls[{i}]: {name} is listed twice")
         seen.add(name)
         out.append(DistFile(filename=name, sha256=sha.lower()))
     return out
