@@ -19,6 +19,8 @@ from test_fail_closed import (
     sign,
 )
 
+from attester.signing import keys
+
 EVIL = b"evil kubectl\n"
 EVIL_SHA = hashlib.sha256(EVIL).hexdigest()
 
@@ -470,3 +472,57 @@ def test_promotion_records_the_digest_of_a_manifest_read_from_stdin(rel, tmp_pat
     recorded = json.loads(r.stdout)["predicate"]["buildDefinition"]["externalParameters"]
     assert recorded["manifest"] == {"path": "-", "sha256": hashlib.sha256(manifest).hexdigest()}
     assert recorded["manifest"]["sha256"] != hashlib.sha256(b"").hexdigest()
+
+
+# -- issue 16 item 7: --vsa-out names the digest of the bytes it verified -----------------
+
+def _vsa_inputs(path: Path) -> list[dict[str, Any]]:
+    import base64
+    import json
+
+    env = json.loads(path.read_text())
+    return json.loads(base64.b64decode(env["payload"]))["predicate"]["inputAttestations"]
+
+
+def test_vsa_of_an_attestation_read_from_stdin(rel) -> None:
+    import subprocess
+    import sys
+
+    data = rel.stage.read_bytes()
+    r = subprocess.run([sys.executable, "-m", "attester", "verify", "-", "--key",
+                        rel.tmp / "stage.pub", "--artifact", rel.artifact, "--vsa-out",
+                        rel.tmp / "vsa.json", "--vsa-key", rel.tmp / "release.pub"],
+                       input=data, capture_output=True, check=False)
+    # a key that cannot sign is refused before anything is verified or printed
+    assert r.returncode == 2 and r.stdout == b"", r.stdout
+    assert b"release.pub: is a public key; signing needs the private key" in r.stderr
+    key = keys.generate("ed25519")
+    (rel.tmp / "vsa.key").write_bytes(keys.private_pem(key, None))
+    r = subprocess.run([sys.executable, "-m", "attester", "verify", "-", "--key",
+                        rel.tmp / "stage.pub", "--artifact", rel.artifact, "--vsa-out",
+                        rel.tmp / "vsa.json", "--vsa-key", rel.tmp / "vsa.key"],
+                       input=data, capture_output=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert _vsa_inputs(rel.tmp / "vsa.json") == [
+        {"uri": "-", "digest": {"sha256": hashlib.sha256(data).hexdigest()}}]
+
+
+def test_vsa_of_an_image_is_written(attest, rel, registry, monkeypatch) -> None:
+    """verify oci://... --vsa-out printed 'verified', then exited 2 and wrote nothing."""
+    from test_release_chain import push
+
+    digest = push(registry, "vsa/app", "v1", b'{"v":1}', b"vsa layer")
+    att = sign(rel.tmp / "img.intoto.json",
+               provenance(STAGE_TYPE, {f"{registry}/vsa/app": digest.removeprefix("sha256:")}),
+               rel.keys["stage"])
+    assert attest("attach", f"oci://{registry}/vsa/app:v1", att, "--insecure-registry").code == 0
+    key = keys.generate("ed25519")
+    (rel.tmp / "vsa.key").write_bytes(keys.private_pem(key, None))
+    out = rel.tmp / "image.vsa.json"
+    r = attest("verify", f"oci://{registry}/vsa/app:v1", "--key", rel.tmp / "stage.pub",
+               "--insecure-registry", "--vsa-out", out, "--vsa-key", rel.tmp / "vsa.key")
+    assert r.code == 0, r.err
+    assert f"wrote a signed verification summary to {out}" in r.err + r.out
+    (inp,) = _vsa_inputs(out)
+    assert inp["digest"] == {"sha256": hashlib.sha256(att.read_bytes()).hexdigest()}
+    assert inp["uri"].startswith(f"oci://{registry}/vsa/app:v1")

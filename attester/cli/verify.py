@@ -13,7 +13,7 @@ from attester.cli.report import print_report
 from attester.cli.verify_batch import verify_batch
 from attester.cli.verify_chain import verify_chain
 from attester.cli.verify_github import verify_from_github
-from attester.cli.verify_vsa import write_vsa
+from attester.cli.verify_vsa import vsa_signer, write_vsa
 from attester.errors import UsageError
 
 
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     every: list[Any] | None = None
     if mode in verify_modes.CHAINS:
         return verify_chain(args, identity)
+    signer = vsa_signer(args)  # before verifying: never 'verified' and then exit 2
     if mode == Mode.PAIR:
         if len(args.artifact or []) != 1:
             raise UsageError("a signature pair needs --signature FILE.sig, --certificate "
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                  fail_title=f"verification FAILED for {report.attestation}", every=every)
     if report.ok:
         if args.vsa_out:
-            write_vsa(args, report)
+            write_vsa(args, report, signer)
         return 0
     return 1
 

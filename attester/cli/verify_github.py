@@ -42,5 +42,4 @@ def verify_from_github(args: argparse.Namespace, identity: Any, demands: Any
         trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging)
     report, every = github_attestations.verify_fetched(fetched, trust, demands, blob=blob,
                                                        digest=digest, scope=scope)
-    args.vsa_inputs = [(f.where, f.data) for f in fetched if f.where == report.attestation]
     return report, every

@@ -10,7 +10,16 @@ from attester.cli.common import say, utc_now
 from attester.errors import UsageError
 
 
-def write_vsa(args: argparse.Namespace, report: Any) -> None:
+def vsa_signer(args: argparse.Namespace) -> Any:
+    """The --vsa-key signer, loaded before anything is verified: a key that cannot sign
+    (a public key, a wrong passphrase) is refused up front, never after 'verified' was
+    printed. None for --vsa-keyless (its token is fetched when it signs)."""
+    from attester.signing.signers.keyfile import KeyFileSigner
+
+    return KeyFileSigner.from_file(args.vsa_key) if args.vsa_out and args.vsa_key else None
+
+
+def write_vsa(args: argparse.Namespace, report: Any, signer: Any = None) -> None:
     """Sign and write a VSA for what this run verified (only ever after a pass)."""
     from attester.jsonio import dumps_compact, dumps_pretty, read_bytes, write_output
     from attester.release import vsa
@@ -21,6 +30,9 @@ def write_vsa(args: argparse.Namespace, report: Any) -> None:
     stmt = report.statement
     if stmt is None:
         raise UsageError("--vsa-out summarizes a verified statement; this run verified none")
+    if not report.inputs:  # every one-attestation path digests what it verified
+        raise UsageError("--vsa-out: this run recorded no digest of the attestation it "
+                         "verified")
     subjects = [(s.name, s.digest["sha256"]) for s in stmt.subjects() if "sha256" in s.digest]
     flags = {k: v for k, v in sorted(vars(args).items())
              if k.startswith(("builder", "source", "build_type", "predicate", "certificate",
@@ -32,9 +44,7 @@ def write_vsa(args: argparse.Namespace, report: Any) -> None:
     statement = vsa.build_vsa(
         subjects=subjects, resource_uri=(args.artifact or [subjects[0][0]])[0],
         policy_uri=policy_uri, policy_digest=digest,
-        inputs=getattr(args, "vsa_inputs", None)
-        or [(args.attestation, read_bytes(args.attestation, what="attestation"))],
-        now=utc_now())
+        inputs=report.inputs, now=utc_now())
     payload = dumps_pretty(statement.to_json())
     if args.vsa_keyless:
         from attester.signing.signers import keyless
@@ -42,7 +52,8 @@ def write_vsa(args: argparse.Namespace, report: Any) -> None:
         out = keyless.sign_statement(payload, token=keyless.identity_token(None),
                                      trust_config=args.vsa_trust_config, staging=args.staging)
     else:
-        env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload, [KeyFileSigner.from_file(args.vsa_key)])
+        env = sign_envelope(IN_TOTO_PAYLOAD_TYPE, payload,
+                            [signer or KeyFileSigner.from_file(args.vsa_key)])
         out = dumps_compact(env.to_json())
     write_output(out + b"\n", args.vsa_out)
     say(args, f"wrote a signed verification summary to {args.vsa_out}")

@@ -22,8 +22,9 @@ VERIFIER_ID = "https://attester.dev/verifier/v1"
 
 def build_vsa(*, subjects: Sequence[tuple[str, str]], resource_uri: str,
               policy_uri: str, policy_digest: str,
-              inputs: Sequence[tuple[str, bytes]], now: dt.datetime) -> Statement:
-    """A PASSED summary for ``subjects`` ((name, sha256) pairs)."""
+              inputs: Sequence[tuple[str, str]], now: dt.datetime) -> Statement:
+    """A PASSED summary for ``subjects`` ((name, sha256) pairs) of the attestations
+    ``inputs`` ((uri, sha256 of the bytes verified) pairs)."""
     return Statement(
         subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": d}) for n, d in subjects),
         predicate_type=VSA_PREDICATE,
@@ -32,9 +33,8 @@ def build_vsa(*, subjects: Sequence[tuple[str, str]], resource_uri: str,
             "timeVerified": rfc3339(now),
             "resourceUri": resource_uri,
             "policy": {"uri": policy_uri, "digest": {"sha256": policy_digest}},
-            "inputAttestations": [{"uri": uri, "digest": {"sha256":
-                                                          hashlib.sha256(data).hexdigest()}}
-                                  for uri, data in inputs],
+            "inputAttestations": [{"uri": uri, "digest": {"sha256": digest}}
+                                  for uri, digest in inputs],
             "verificationResult": "PASSED",
             "verifiedLevels": ["SLSA_BUILD_LEVEL_1"],
             "slsaVersion": "1.0",

@@ -209,6 +209,16 @@ def _blob_digest(spec: str | Artifact, alg: str) -> tuple[str, bytes]:
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
                     blob: str | Artifact | None = None) -> Report:
+    """The document ``data`` (parsed: ``doc``) verified; the report carries the sha256 of
+    ``data``, the bytes verified (:attr:`Report.inputs`)."""
+    import hashlib
+
+    report = _verify_document(data, doc, where, trust, demands, blob=blob)
+    return attrs.evolve(report, inputs=((where, hashlib.sha256(data).hexdigest()),))
+
+
+def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
+                     blob: str | Artifact | None = None) -> Report:
     from attester.signing.dsse import looks_like_envelope, parse_envelope
     from attester.verify import bundles, gcb_provenance, npm_attestations, pep740
 
