@@ -11,31 +11,41 @@ from attester.errors import InputError
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester.jsonio import parse_json, read_bytes
+    from attester.jsonio import Fields, parse_json, read_bytes
     from attester.signing.dsse import looks_like_envelope, parse_envelope
     from attester.stores.oci_referrers import Target, attach
     from attester.verify import bundles
 
+    where = f"attestation {args.attestation}"
     data = read_bytes(args.attestation, what="attestation")
-    doc = parse_json(data, where=f"attestation {args.attestation}")
+    doc = parse_json(data, where=where)
     is_bundle = bundles.looks_like_bundle(doc)
     if is_bundle:
-        payload = parse_json(base64.b64decode(doc.get("dsseEnvelope", {}).get("payload", ""))
-                             or b"{}", where=args.attestation)
+        envelope = Fields(doc, where).obj("dsseEnvelope")
+        if envelope is None:
+            raise InputError(f"{where}: a bundle without a dsseEnvelope; attach attestations, "
+                             "not signatures of a file")
+        try:
+            raw = base64.b64decode(envelope.text("payload"), validate=True)
+        except ValueError:
+            raise InputError(f"{where}: field 'dsseEnvelope.payload' is not base64") from None
+        payload = parse_json(raw, where=f"{where} payload")
     elif looks_like_envelope(doc):
-        payload = parse_json(parse_envelope(doc, where=args.attestation).payload,
-                             where=f"attestation {args.attestation} payload")
+        payload = parse_json(parse_envelope(doc, where=where).payload, where=f"{where} payload")
     else:
-        raise InputError(f"attestation {args.attestation}: attach signed attestations only "
-                         "(a DSSE envelope or a Sigstore bundle)")
+        raise InputError(f"{where}: attach signed attestations only (a DSSE envelope or a "
+                         "Sigstore bundle)")
+    statement = Fields(payload, f"{where} payload")
+    digests = set()
+    for subject in statement.objects("subject"):
+        found = subject.obj("digest")
+        digests.add(found.text("sha256", "") if found is not None else "")
+    predicate_type = statement.text("predicateType", "")
     target = Target.resolve(args.image, insecure=args.insecure_registry)
-    digests = {s.get("digest", {}).get("sha256") for s in payload.get("subject", [])
-               if isinstance(s, dict)}
     if target.digest.removeprefix("sha256:") not in digests:
         raise InputError(f"attestation {args.attestation} does not name {target.name} as a "
                          "subject; attaching it there would mislead")
-    digest = attach(target, data, predicate_type=str(payload.get("predicateType", "")),
-                    is_bundle=is_bundle)
+    digest = attach(target, data, predicate_type=predicate_type, is_bundle=is_bundle)
     say(args, f"attached {args.attestation} to {target.name} as {digest}")
     return 0
 

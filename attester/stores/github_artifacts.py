@@ -69,6 +69,8 @@ def check_members(infos: Sequence[zipfile.ZipInfo], where: str) -> list[tuple[st
     total = 0
     folded: dict[str, str] = {}
     for info in infos:
+        if not info.filename.strip("/"):  # before is_dir(), which indexes the name
+            raise StoreError(f"{where}: an entry has an empty name; refusing the archive")
         if info.is_dir():
             continue
         rel = check_member(info, where)
