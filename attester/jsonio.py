@@ -32,11 +32,11 @@ MAX_INT_DIGITS = 100
 def read_bytes(path: str | Path, *, what: str = "file", limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     """Read a whole small file, refusing anything over ``limit`` bytes."""
     if str(path) == "-":
-        data = sys.stdin.buffer.read(limit + 1)
+        data = _read_upto(sys.stdin.buffer, limit + 1)
     else:
         try:
             with open(path, "rb") as f:
-                data = f.read(limit + 1)
+                data = _read_upto(f, limit + 1)
         except FileNotFoundError:
             raise InputError(f"{what} {path}: no such file") from None
         except IsADirectoryError:
@@ -48,6 +48,20 @@ def read_bytes(path: str | Path, *, what: str = "file", limit: int = MAX_DOCUMEN
     if len(data) > limit:
         raise InputError(f"{what} {path}: larger than {limit} bytes, refusing to load it")
     return data
+
+
+def _read_upto(f: Any, n: int) -> bytes:
+    """At most ``n`` bytes, read in pieces: ``f.read(n)`` allocates all ``n`` up front
+    (256 MiB for every small policy file)."""
+    parts = []
+    left = n
+    while left > 0:
+        chunk = f.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 class _DuplicateKeyError(ValueError):
