@@ -53,6 +53,22 @@ def _octet_string(raw: bytes) -> bytes:
     return bytes([0x04, 0x80 | len(size)]) + size + raw
 
 
+def _github_extensions(claims: dict[str, Any]) -> list[tuple[str, str]]:
+    """Fulcio's mapping of a GitHub Actions token's claims to its CI extensions (the part
+    the certificate <-> provenance cross-check reads; fulcio pkg/identity/ciprovider)."""
+    if "repository" not in claims:
+        return []
+    server = "https://github.com"
+    run = (f"{server}/{claims['repository']}/actions/runs/{claims.get('run_id', '1')}"
+           f"/attempts/{claims.get('run_attempt', '1')}")
+    values = {"1.3.6.1.4.1.57264.1.12": f"{server}/{claims['repository']}",
+              "1.3.6.1.4.1.57264.1.13": claims.get("sha", ""),
+              "1.3.6.1.4.1.57264.1.14": claims.get("ref", ""),
+              "1.3.6.1.4.1.57264.1.20": claims.get("event_name", ""),
+              "1.3.6.1.4.1.57264.1.21": run}
+    return [(oid, v) for oid, v in values.items() if v]
+
+
 def _leaf(data: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + data).digest()
 
@@ -183,12 +199,15 @@ class SigstoreStandIn:
 
     # -- OIDC -------------------------------------------------------------------------
     def token(self, email: str = "release-bot@example.com", *, lifetime: int = 600,
-              username: str | None = None) -> str:
+              username: str | None = None, github: dict[str, str] | None = None) -> str:
         """An identity token; with ``username``, one Fulcio certifies as a username identity
-        (an otherName SAN, as sigstore/scaffolding's OIDC issuer gets)."""
+        (an otherName SAN, as sigstore/scaffolding's OIDC issuer gets); ``github`` adds
+        GitHub Actions' claims (repository, ref, sha, event_name, run_id, run_attempt),
+        which Fulcio turns into its CI extensions."""
         now = int(time.time())
         claims = {"iss": self.issuer, "aud": "sigstore", "sub": email, "email": email,
-                  "email_verified": True, "iat": now, "nbf": now, "exp": now + lifetime}
+                  "email_verified": True, "iat": now, "nbf": now, "exp": now + lifetime,
+                  **(github or {})}
         if username:
             claims = {k: v for k, v in claims.items() if not k.startswith("email")}
             claims["username"] = username
@@ -242,6 +261,9 @@ class SigstoreStandIn:
                 x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), _utf8string(self.issuer)),
                 critical=False)
         )
+        for oid, value in _github_extensions(claims):
+            builder = builder.add_extension(x509.UnrecognizedExtension(
+                x509.ObjectIdentifier(oid), _utf8string(value)), critical=False)
         # The SCT signs the certificate's TBS without the SCT list (RFC 6962 3.2).
         tbs = builder.sign(self.ca_key, hashes.SHA384()).tbs_certificate_bytes
         ts = int(time.time() * 1000)

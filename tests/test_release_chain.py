@@ -581,3 +581,69 @@ def test_chain_by_digest_without_the_file(attest, release) -> None:
     assert r.code == 1 and "no stage attestation covers" in r.err
     r = attest("verify", *CHAIN, "--digest", f"sha512:{'1' * 128}")
     assert r.code == 2 and "--chain follows sha256 digests" in r.err
+
+
+# -- Rego policies on every path (issue 19 items 1, 2) ----------------------------------------
+
+STAGE_REGO = """\
+package sigstore
+import rego.v1
+default isCompliant := false
+isCompliant if {
+  input.signer.kind == "key"
+  input.predicate.buildDefinition.buildType == "https://attester.dev/buildtypes/stage/v1"
+  some dep in input.predicate.buildDefinition.resolvedDependencies
+  startswith(dep.uri, "git+https://github.com/kubernetes/release")
+}
+"""
+DENY_ALL = """\
+package release.rules
+import rego.v1
+deny contains msg if {
+  some s in input.subject
+  msg := sprintf("%s is frozen", [s.name])
+}
+"""
+
+
+def test_rego_on_chain_audit_and_promote(attest, release, tmp_path) -> None:
+    repo, reg = release["repo"], release["reg"]
+    (repo / "stage.rego").write_text(STAGE_REGO)
+    (repo / "deny.rego").write_text(DENY_ALL)
+    base = ("steps:\n  release: {keys: [release.pub]}\n  promotion: {keys: [promoter.pub]}\n"
+            "  stage: {keys: [stage.pub], rego: [%s]}\n")
+    (repo / "rego-policy.yaml").write_text(base % "stage.rego")
+    chain = [a if a != "policy.yaml" else "rego-policy.yaml" for a in CHAIN]
+    # --chain: the stage step's rego: runs on the stage attestation
+    r = attest("verify", *chain, "--artifact", "downloaded/kubectl")
+    assert r.code == 0, r.err
+    (repo / "rego-policy.yaml").write_text(base % "deny.rego")
+    r = attest("verify", *chain, "--artifact", "downloaded/kubectl")
+    assert r.code == 1
+    assert "stage attestation fails its step's policy: rego" in r.err and "is frozen" in r.err
+    # --rego beside a policy applies to every step
+    (repo / "rego-policy.yaml").write_text(base % "stage.rego")
+    r = attest("verify", *chain, "--rego", "deny.rego", "--artifact", "downloaded/kubectl")
+    assert r.code == 1 and "release attestation fails its step's policy: rego" in r.err
+    # audit: per artifact, through the policy file
+    (repo / "rego-policy.yaml").write_text(base % "deny.rego")
+    d = _release_dir(release, tmp_path)
+    r = attest("audit", d, "--policy", repo / "rego-policy.yaml", "--format", "json")
+    assert r.code == 1
+    assert "is frozen" in json.dumps(r.json())
+    # promote --require-provenance: the stage step's rego judges the staging images
+    app = release["app"]
+    assert attest("attach", f"oci://{reg}/{app}:v1.0.0", "stage.intoto.json").code == 0
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
+               "require", "--policy", "rego-policy.yaml")
+    assert r.code == 1 and "staging provenance does not verify: rego" in r.err
+    assert "is frozen" in r.err
+    (repo / "rego-policy.yaml").write_text(base % "stage.rego")
+    r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
+               "require", "--policy", "rego-policy.yaml")
+    assert r.code == 0, r.err
+    # a policy file whose rego does not parse is exit 2 naming the file and line
+    (repo / "bad.rego").write_text("package p\ndeny contains msg if {\n")
+    (repo / "rego-policy.yaml").write_text(base % "bad.rego")
+    r = attest("verify", *chain, "--artifact", "downloaded/kubectl")
+    assert r.code == 2 and "rego policy " in r.err and "bad.rego:2:" in r.err

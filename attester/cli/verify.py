@@ -50,6 +50,14 @@ def _with_digests(args: argparse.Namespace) -> list[str]:
     return [*(args.artifact or []), *("@" + d for d in args.digest or [])]
 
 
+def _load_rego(args: argparse.Namespace) -> tuple[Any, ...]:
+    """Every --rego FILE, parsed now: one that does not parse is exit 2 before anything
+    is fetched or verified."""
+    from attester.verify import rego
+
+    return tuple(rego.load(path) for path in args.rego or ())
+
+
 def run(args: argparse.Namespace) -> int:
     from attester.verify import certpolicy, checker, vsapolicy
     from attester.verify.envelope import Demands
@@ -59,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     Mode = verify_modes.Mode  # noqa: N806 - the enum, named as in verify_modes
     identity = _no_issuer(args, _identity(args))
     args.artifact = _with_digests(args)
+    rego = _load_rego(args)
     where = args.attestation
     # A plain attestation file is judged by verify_document, which knows the documents that
     # carry their own trust (Cloud Build's provenance, signed by Google's keys).
@@ -79,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                     workflow_trigger=args.workflow_trigger,
                     workflow_inputs=certpolicy.workflow_inputs(args.build_workflow_input),
                     verifier_id=args.verifier_id, resource_uri=args.resource_uri,
-                    verified_levels=vsapolicy.check_levels(args.verified_level or []))
+                    verified_levels=vsapolicy.check_levels(args.verified_level or []),
+                    rego=rego)
     if mode == Mode.BATCH:
         return verify_batch(args, checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
@@ -301,6 +311,12 @@ def register(sub: Subcommands) -> None:
     a.add_argument("--resource-uri", metavar="URI",
                    help="a VSA: the resource it must be about")
     add_store_flags(a)
+    b.add_argument("--rego", action="append", metavar="FILE.rego",
+                   help="a Rego policy the verified statement must pass (repeatable): "
+                   "cosign's package sigstore (isCompliant, or result with allow/errors/"
+                   "warnings), package signature (allow), or witness-style deny rules; "
+                   "input is the verified statement plus input.signer "
+                   "(docs/policy-cookbook.md)")
     o = g["output"]
     o.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints every check and its outcome")

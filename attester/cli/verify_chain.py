@@ -67,6 +67,14 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
             raise UsageError("no trusted key or signer given", hint="pass --policy, or --key")
         trusts = dict.fromkeys(chain.STEPS, trust)
         policies, source_uri, predicate_types = {}, args.source_uri, {}
+    if getattr(args, "rego", None):  # --rego applies to every step's attestations
+        from attester.verify import rego
+        from attester.verify.policy import Policy
+
+        extra = tuple(rego.load(path) for path in args.rego)
+        policies = {step: attrs.evolve(policies.get(step) or Policy(),
+                                       rego=(*(policies.get(step) or Policy()).rego, *extra))
+                    for step in trusts}
     docs = []
     for path in args.chain:
         data, doc = checker.read_attestation(path)

@@ -147,6 +147,9 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     # what the statement must say
     "build_workflow_input": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
     "builder_id": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
+    # with --chain, each --rego applies to every step's attestations (and the policy
+    # file's rego: to its own step)
+    "rego": Takes(ONE | CHAINS | Mode.PYPI | Mode.BATCH, why=PAIR_FILE),
     "source_uri": Takes(ONE | CHAINS | Mode.PYPI | Mode.BATCH, why=PAIR_FILE),
     "source_ref": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
     "source_branch": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),

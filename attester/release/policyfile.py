@@ -3,7 +3,7 @@
     steps:
       stage:     {keys: [stage.pub], builder-id: https://cloudbuild.googleapis.com/GoogleHostedWorker}
       release:   {certificate-identity: ..., certificate-oidc-issuer: ...}
-      promotion: {keys: [promoter.pub]}
+      promotion: {keys: [promoter.pub], rego: [promotion.rego]}
     source-uri: github.com/kubernetes/kubernetes
     trusted-root: trusted_root.json      # for keyless signers; implies offline
 
@@ -122,8 +122,11 @@ def load(path: str) -> PolicyFile:
         trusts[step] = checker.Trust.from_flags(
             [base / k for k in key_paths], identity, labels=[str(k) for k in key_paths],
             trusted_root_path=root_path, offline=True)
+        from attester.verify import rego
+
         policies[step] = Policy(
             **{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec},
+            rego=tuple(rego.load(str(base / r)) for r in spec.get("rego") or ()),
             source_digest=identity.extra.source_digest if identity.extra else None,
             workflow_trigger=spec.get("workflow-trigger"),
             workflow_inputs=tuple(sorted((str(k), str(v)) for k, v in

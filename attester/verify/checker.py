@@ -386,7 +386,9 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
     if demands.policy.about_source() and (repo or ref):
         checks += source_checks(repo, ref, demands.policy, prefix="certificate ",
                                 what="certificate source")
-    rest, stmt = check_payload(env.payload_type, env.payload, demands)
+    from attester.verify.signer import from_certificate
+
+    rest, stmt = check_payload(env.payload_type, env.payload, demands, from_certificate(cert))
     return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
 
 
@@ -445,7 +447,10 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
 
         cleared: dict[str, Any] = dict.fromkeys((*SOURCE_FLAGS, *CERTIFICATE_ANSWERS))
         demands = attrs.evolve(demands, policy=attrs.evolve(demands.policy, **cleared))
-    rest, stmt = check_payload(payload[0], payload[1], demands)
+    from attester.verify.signer import from_certificate
+
+    rest, stmt = check_payload(payload[0], payload[1], demands,
+                               from_certificate(bundle.signing_certificate))
     return Report(attestation=where, checks=(*sig_checks, *cert_checks, *rest), statement=stmt)
 
 
@@ -590,7 +595,11 @@ def _verify_cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust
         if payload is not None:
             if not all(c.ok for c in checks):
                 return Report(attestation=where, checks=tuple(checks))
-            rest, stmt = check_payload(payload[0], payload[1], demands)
+            from attester.verify.signer import from_certificate
+
+            # the certificate verify_keyless checked (chain, SCT, logged entry)
+            who = from_certificate(cosign._certificate(layer))
+            rest, stmt = check_payload(payload[0], payload[1], demands, who)
             return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
     needs = demands.policy.about_statement()
     if needs:

@@ -86,26 +86,31 @@ class Report:
         return out
 
 
-def check_signatures(env: Envelope, trusted: Sequence[TrustedKey], threshold: int) -> Check:
-    """At least ``threshold`` distinct trusted keys signed PAE(type, exact payload)."""
+def signed_by(env: Envelope, trusted: Sequence[TrustedKey]) -> list[TrustedKey]:
+    """The distinct trusted keys with a valid signature over PAE(type, exact payload)."""
+    message = env.pae()
+    distinct = {tk.keyid: tk for tk in trusted}  # the same key named twice counts once
+    return [tk for tk in distinct.values()
+            if any(keys.verify(tk.key, s.sig, message) for s in env.signatures)]
+
+
+def check_signatures(env: Envelope, trusted: Sequence[TrustedKey], threshold: int,
+                     signers: Sequence[TrustedKey] | None = None) -> Check:
+    """At least ``threshold`` distinct trusted keys signed PAE(type, exact payload)
+    (``signers``: those :func:`signed_by` found, when already computed)."""
     if not env.signatures:
         return Check("signature", False, "envelope has no signatures")
-    message = env.pae()
-    signed_by: list[str] = []
-    distinct = {tk.keyid: tk for tk in trusted}  # the same key named twice counts once
-    for tk in distinct.values():
-        if any(keys.verify(tk.key, s.sig, message) for s in env.signatures):
-            signed_by.append(tk.label)
-    if len(signed_by) >= threshold:
-        return Check("signature", True, f"signed by {', '.join(signed_by)}"
-                     + (f" ({len(signed_by)} of threshold {threshold})" if threshold > 1 else ""))
-    if not signed_by:
+    signed = [tk.label for tk in (signed_by(env, trusted) if signers is None else signers)]
+    if len(signed) >= threshold:
+        return Check("signature", True, f"signed by {', '.join(signed)}"
+                     + (f" ({len(signed)} of threshold {threshold})" if threshold > 1 else ""))
+    if not signed:
         return Check("signature", False,
                      f"no valid signature by a trusted key ({len(env.signatures)} signature(s) "
                      f"checked against {len(trusted)} key(s); payload or signature altered, "
                      "or signed by another key)")
-    return Check("signature", False, f"only {len(signed_by)} trusted key(s) signed "
-                 f"({', '.join(signed_by)}), threshold is {threshold}")
+    return Check("signature", False, f"only {len(signed)} trusted key(s) signed "
+                 f"({', '.join(signed)}), threshold is {threshold}")
 
 
 def check_statement(env: Envelope, policy: Policy, *, also_known: Sequence[str] = ()
@@ -266,14 +271,22 @@ def empty_policy_error() -> UsageError:
                       hint="give at least one of " + ", ".join(policy_flags()))
 
 
-def check_payload(payload_type: str, payload: bytes, demands: Demands
+def check_payload(payload_type: str, payload: bytes, demands: Demands, signer: Any = None
                   ) -> tuple[list[Check], ParsedStatement | None]:
-    """Everything after the signature: statement, predicate type, policy, artifacts."""
+    """Everything after the signature: statement, predicate type, policy, artifacts.
+
+    Every path that verifies a signature hands the verified payload here, with ``signer``
+    (a signer.Signer: who the signature check says signed). So the certificate <->
+    provenance cross-check and Rego policies run on every path, on verified bytes only."""
     env = Envelope(payload_type=payload_type, payload=payload)
     checks, stmt = check_statement(env, demands.policy, also_known=demands.also_known)
     if stmt is None:
         return checks, None
-    checks.extend(check_policy(stmt, demands.policy))
+    if signer is not None and signer.kind == "certificate":
+        from attester.verify.crosscheck import cross_check
+
+        checks.extend(cross_check(stmt, signer))
+    checks.extend(check_policy(stmt, demands.policy, signer))
     subjects: list[Subject] = stmt.subjects()
     if demands.artifacts:
         assert demands.hash_artifacts is not None  # noqa: S101 - wiring, not input
@@ -292,8 +305,12 @@ def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
     """A keyed DSSE envelope: run every check in order; stop at the first stage that fails."""
     if demands.is_empty():
         raise empty_policy_error()
-    sig = check_signatures(env, trusted, threshold)
+    from attester.verify.signer import from_keys
+
+    signers = signed_by(env, trusted) if env.signatures else []
+    sig = check_signatures(env, trusted, threshold, signers)
     if not sig.ok:
         return Report(attestation=where, checks=(sig,))
-    rest, stmt = check_payload(env.payload_type, env.payload, demands)
+    who = from_keys([tk.keyid for tk in signers], [tk.label for tk in signers])
+    rest, stmt = check_payload(env.payload_type, env.payload, demands, who)
     return Report(attestation=where, checks=(sig, *rest), statement=stmt)

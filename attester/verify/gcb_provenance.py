@@ -45,7 +45,7 @@ _REGIONAL = re.compile(r"^projects/verified-builder/locations/(.*)/keyRings/atte
 _KEYS_DIR = Path(__file__).parent / "gcb_keys"
 #: Policy fields this provenance can answer; any other is refused (exit 2), never skipped
 ANSWERS = ("builder_id", "source_uri", "source_tag", "source_versioned_tag", "build_type",
-           "predicate_type")
+           "predicate_type", "rego")
 _V01_RECIPE_TYPES = {"v0.3": ("https://cloudbuild.googleapis.com/CloudBuildYaml@",
                               "https://cloudbuild.googleapis.com/CloudBuildSteps@")}
 _BUILD_TYPE = "type.googleapis.com/google.devtools.cloudbuild.v1.Build"
@@ -223,13 +223,14 @@ def verify(doc: Any, *, where: str, policy: Policy, artifacts: Sequence[str],
         key, payload = got
         sig = Check("signature", True, f"entry {i + 1} of {len(document.entries)} signed by "
                     f"Google Cloud Build key {key!r}")
-        return _check_entry(document, entry, payload, sig, digest, policy, where)
+        return _check_entry(document, entry, payload, sig, digest, policy, where, key)
     return [Check("signature", False, "no provenance entry is signed by a Google Cloud Build "
                   "key: " + "; ".join(reasons)[:600])], None
 
 
 def _check_entry(document: Document, entry: Entry, payload: bytes, sig: Check, digest: str,
-                 policy: Policy, where: str) -> tuple[list[Check], ParsedStatement | None]:
+                 policy: Policy, where: str, key: str = ""
+                 ) -> tuple[list[Check], ParsedStatement | None]:
     from attester.jsonio import parse_json
 
     stmt = parse_json(payload, where=f"{where}: signed payload")
@@ -274,6 +275,12 @@ def _check_entry(document: Document, entry: Entry, payload: bytes, sig: Check, d
         checks.append(Check("source-versioned-tag", ok, f"built tag is {tag!r}" if ok else
                             f"built tag is {tag or 'missing'!r}, policy wants a tag matching "
                             f"{policy.source_versioned_tag!r}"))
+    if policy.rego:  # on the signed statement, signed by Google's key
+        from attester.verify import rego
+        from attester.verify.signer import from_keys
+
+        who = from_keys([key], [f"Google Cloud Build key {key}"]).to_json()
+        checks.extend(rego.evaluate(p, stmt, who) for p in policy.rego)
     return checks, parsed
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -19,9 +20,14 @@ class Check:
     name: str
     ok: bool
     detail: str
+    #: facts this check could not compare, and why (the certificate <-> provenance check)
+    not_compared: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+        out: dict[str, object] = {"check": self.name, "ok": self.ok, "detail": self.detail}
+        if self.not_compared:
+            out["notCompared"] = list(self.not_compared)
+        return out
 
 
 @attrs.frozen
@@ -43,6 +49,8 @@ class Policy:
     verifier_id: str | None = None
     resource_uri: str | None = None
     verified_levels: tuple[str, ...] = ()
+    #: Rego policies (rego.RegoPolicy) the verified statement and its signer must pass
+    rego: tuple[Any, ...] = ()
 
     def is_empty(self) -> bool:
         return not any(attrs.astuple(self))
@@ -129,7 +137,9 @@ def source_checks(repo: str, ref: str, policy: Policy, *, prefix: str = "",
     return checks
 
 
-def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
+def check_policy(stmt: ParsedStatement, policy: Policy, signer: Any = None) -> list[Check]:
+    """Every requirement of ``policy`` on a verified statement; ``signer`` (a
+    signer.Signer) is who signed it, which Rego policies read as input.signer."""
     checks: list[Check] = []
     if policy.verifier_id or policy.resource_uri or policy.verified_levels:
         from attester.model.statement import VSA_PREDICATE
@@ -163,6 +173,11 @@ def check_policy(stmt: ParsedStatement, policy: Policy) -> list[Check]:
         checks.extend(statement_checks(stmt.predicate, source_digest=policy.source_digest,
                                        workflow_trigger=policy.workflow_trigger,
                                        inputs=policy.workflow_inputs))
+    if policy.rego:
+        from attester.verify import rego
+
+        who = signer.to_json() if signer is not None else None
+        checks.extend(rego.evaluate(p, stmt.raw, who) for p in policy.rego)
     return checks
 
 
