@@ -104,3 +104,51 @@ def test_a_missing_extra_is_one_line_naming_it(args) -> None:
         "attest: error: this needs the optional dependency 'sigstore' "
         "(pip install 'attester[sigstore]')"], r.stderr
     assert r.stdout == ""
+
+
+# -- item 5: verify ARTIFACT --bundle B, --provenance-path P ------------------------------
+
+@pytest.fixture
+def signed(attest, repo, monkeypatch):
+    """repo's dist/ attested and signed by k.key: (repo, the envelope)."""
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("ATTEST_PASSPHRASE", raising=False)
+    assert attest("keygen", "--out", "k", "-q").code == 0
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json",
+                  "-q").code == 0
+    assert attest("sign", "p.json", "--key", "k.key", "-o", "p.intoto.json", "-q").code == 0
+    return repo
+
+
+@pytest.mark.parametrize("flag", ["--bundle", "-b", "--provenance-path"])
+def test_the_artifact_first_with_the_attestation_as_a_flag(attest, signed, flag) -> None:
+    r = attest("verify", "dist/bin/kubectl", flag, "p.intoto.json", "--key", "k.pub")
+    assert r.code == 0, r.err
+    assert "ok  artifact dist/bin/kubectl: matches subject 'bin/kubectl'" in r.out
+    r = attest("verify", "dist/bin/kubectl", "dist/kube-apiserver", flag, "p.intoto.json",
+               "--key", "k.pub")
+    assert r.code == 0, r.err
+    assert "ok  artifact dist/kube-apiserver" in r.out
+    (signed / "dist" / "bin" / "kubectl").write_bytes(b"tampered\n")
+    r = attest("verify", "dist/bin/kubectl", flag, "p.intoto.json", "--key", "k.pub")
+    assert r.code == 1 and "digest mismatch" in r.err
+
+
+def test_an_artifact_named_as_the_attestation_is_said_to_be_one(attest, signed) -> None:
+    r = attest("verify", "dist/bin/kubectl", "--key", "k.pub")
+    assert r.code == 2
+    assert r.err.startswith("attest: error: ATTESTATION dist/bin/kubectl: this looks like the "
+                            "artifact, not an attestation")
+    assert "--bundle" in r.err and "UTF-8" not in r.err
+    (signed / "app.bin").write_bytes(bytes(range(256)))  # not UTF-8 either
+    r = attest("verify", "app.bin", "--key", "k.pub")
+    assert r.code == 2 and "this looks like the artifact" in r.err
+
+
+def test_two_positionals_without_bundle_say_how(attest, signed) -> None:
+    r = attest("verify", "p.intoto.json", "dist/bin/kubectl", "--key", "k.pub")
+    assert r.code == 2
+    assert "one ATTESTATION at a time" in r.err and "--bundle" in r.err
+    r = attest("verify", "--chain", "p.intoto.json", "--bundle", "p.intoto.json", "--key",
+               "k.pub", "--artifact", "dist/bin/kubectl")
+    assert r.code == 2 and "does not apply to --chain" in r.err

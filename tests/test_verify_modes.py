@@ -29,7 +29,8 @@ BASE: dict[vm.Mode, list[str]] = {
                     "--key", "k.pub", "--key", "k2.pub"],
 }
 #: Flags that choose the mode: tested on their own below.
-MODE_FLAGS = ("attestation", "chain", "policy", "signature", "certificate", "attestations")
+MODE_FLAGS = ("attestation", "chain", "policy", "signature", "certificate", "attestations",
+              "bundle")
 VALUES = {"threshold": "2", "jobs": "3", "limit": "3", "format": "json"}
 
 

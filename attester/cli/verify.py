@@ -58,6 +58,21 @@ def _load_rego(args: argparse.Namespace) -> tuple[Any, ...]:
     return tuple(rego.load(path) for path in args.rego or ())
 
 
+def _not_an_artifact(path: str) -> None:
+    """A file that is not JSON named as ATTESTATION is the artifact, given the other way
+    round (gh's ``verify FILE``): say so, rather than that it is not UTF-8 or not JSON."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return  # the reader says what is wrong with it
+    if head and head[:1] not in (b"{", b"["):
+        raise UsageError(f"ATTESTATION {path}: this looks like the artifact, not an "
+                         "attestation (it is not JSON)",
+                         hint="name the attestation and pass the file with --artifact, or "
+                         f"as gh and cosign: attest verify {path} --bundle ATTESTATION")
+
+
 def run(args: argparse.Namespace) -> int:
     from attester.verify import certpolicy, checker, vsapolicy
     from attester.verify.envelope import Demands
@@ -129,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
             report = checker.verify_image(where, trust, demands,
                                           insecure=args.insecure_registry, limit=args.limit)
         else:
+            _not_an_artifact(where)
             report = checker.verify_path(where, trust, demands,
                                          blob=args.artifact[0] if args.artifact and
                                          len(args.artifact) == 1 else None)
@@ -189,14 +205,19 @@ def register(sub: Subcommands) -> None:
     p = sub.add_parser("verify", help="verify a signed attestation and artifacts",
                        formatter_class=fmt, usage=USAGE, description=DESCRIPTION,
                        epilog=EXAMPLES)
-    p.add_argument("attestation", metavar="ATTESTATION", nargs="?", default="",
-                   help="DSSE envelope (.intoto.json), Sigstore bundle (.sigstore.json), "
+    p.add_argument("attestation", metavar="ATTESTATION", nargs="*", default="",
+                   help="(with --bundle or --provenance-path: the ARTIFACTs) DSSE envelope "
+                   "(.intoto.json), Sigstore bundle (.sigstore.json), "
                    ".intoto.jsonl, npm or PyPI attestations (.publish.attestation, "
                    ".provenance), Cloud Build's provenance (gcloud ... --show-provenance), "
                    "oci://IMAGE (its attached referrers), or pypi://PROJECT/VERSION[/FILE] "
                    "(a release's files and provenance from PyPI)")
     g = {name: p.add_argument_group(title) for name, title in GROUPS.items()}
     d = g["documents"]
+    d.add_argument("--bundle", "-b", "--provenance-path", dest="bundle", metavar="FILE",
+                   help="the attestation, as gh and cosign (--bundle, -b) and slsa-verifier "
+                   "(--provenance-path) name it; the positional arguments are then the "
+                   "artifacts: attest verify ARTIFACT --bundle FILE")
     d.add_argument("--chain", action="append", metavar="ATTESTATION",
                    help="follow --artifact back through these attestations (stage, release, "
                    "promotion) to the source commit (repeatable)")

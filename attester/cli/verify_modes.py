@@ -94,6 +94,8 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "attestation": Takes(Mode.FILE | Mode.OCI | Mode.PYPI, why="name every attestation "
                          "with --chain; --attestations reads them from its folder; a "
                          "signature pair is --signature and --certificate"),
+    "bundle": Takes(Mode.FILE, why="--bundle (and --provenance-path) names one attestation "
+                    "file, with the artifacts as positional arguments"),
     "chain": Takes(CHAINS, why="--chain follows single artifacts; 'attest audit DIR' follows "
                    "a release's chain"),
     "attestations": Takes(Mode.BATCH, needs=("artifacts",), why="--attestations pairs every "
@@ -245,8 +247,26 @@ def mode_of(args: argparse.Namespace) -> Mode:
                      hint="or fetch it from GitHub: --artifact FILE --owner O")
 
 
+def positionals(args: argparse.Namespace) -> None:
+    """ATTESTATION, or with --bundle/--provenance-path the artifacts (gh's and cosign's
+    ``verify ARTIFACT --bundle B``, slsa-verifier's ``ARTIFACT --provenance-path P``)."""
+    if not isinstance(args.attestation, list):
+        return  # already done
+    named = args.attestation
+    if args.bundle:
+        args.artifact = [*named, *(args.artifact or [])]
+        args.attestation = args.bundle
+        return
+    if len(named) > 1:
+        raise UsageError(f"one ATTESTATION at a time (got {len(named)}: {', '.join(named)})",
+                         hint="to name the artifacts first, as gh, cosign and slsa-verifier "
+                         "do, pass the attestation with --bundle FILE (or --provenance-path)")
+    args.attestation = named[0] if named else ""
+
+
 def check(args: argparse.Namespace) -> Mode:
     """The mode, after refusing every flag the mode does not take (exit 2, one line)."""
+    positionals(args)
     mode = mode_of(args)
     chosen = [d for d in VERIFY_FLAGS if given(args, d)]
     for dest in chosen:
