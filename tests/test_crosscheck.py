@@ -142,3 +142,35 @@ def test_certificate_naming_a_fork_fails_without_any_flag(attest, keyless) -> No
     assert check["check"] == "certificate-provenance repository"
     assert "'https://github.com/attacker/project'" in check["detail"]
     assert "github.com/example/project" in check["detail"]
+
+
+def test_exact_pin_of_a_reusable_workflow_is_still_cross_checked() -> None:
+    """The exception is for a repository's own workflow pinned exactly, never for a SAN
+    that any repository calling a reusable workflow gets (Build Config URI differs)."""
+    from attester.model.statement import ParsedStatement
+    from attester.verify.crosscheck import cross_check
+    from attester.verify.signer import Signer
+
+    generator = ("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
+                 "generator_generic_slsa3.yml@refs/tags/v2.0.0")
+    stmt = ParsedStatement(raw={
+        "_type": "https://in-toto.io/Statement/v1", "subject": [],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"buildDefinition": {
+            "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+            "externalParameters": {"workflow": {"ref": "refs/heads/main",
+                                                "repository": "https://github.com/victim/app",
+                                                "path": ".github/workflows/release.yml"}},
+            "resolvedDependencies": []}, "runDetails": {"builder": {"id": generator}}}})
+
+    def signer(config: str) -> Signer:
+        return Signer(kind="certificate", identities=(generator,),
+                      extensions=(("buildSignerURI", generator), ("buildConfigURI", config),
+                                  ("sourceRepositoryURI", "https://github.com/attacker/app")))
+
+    caller = "https://github.com/attacker/app/.github/workflows/release.yml@refs/heads/main"
+    checks = cross_check(stmt, signer(caller), pinned=generator)
+    assert [c.name for c in checks if not c.ok] == ["certificate-provenance repository"]
+    own = cross_check(stmt, signer(generator), pinned=generator)
+    assert all(c.ok for c in own) and "pinned exactly" in own[0].detail
+    assert not all(c.ok for c in cross_check(stmt, signer(generator), pinned=None))

@@ -313,9 +313,19 @@ def test_rekor_v2_dsse_entry_verifies(attest) -> None:
     assert "Sigstore bundle (Rekor v2 dsse 0.0.2 entry): DSSE signature valid" in sig["detail"]
     assert "signing time from its RFC 3161 timestamp" in sig["detail"]
     # sigstore-conformance signs loosebazooka/aa-test's provenance with its own beacon
-    # workflow: every check passes but the certificate <-> provenance cross-check (issue 19),
-    # since the certificate names the beacon's repository, commit and run
-    failed = sorted(name for name, c in checks.items() if not c["ok"])
+    # workflow: the certificate names the beacon's repository, commit and run. Pinned
+    # exactly, the beacon (its repository's own workflow) may attest another build: the
+    # cross-check passes, saying so (crosscheck._dedicated_signer).
+    cross = checks["certificate-provenance"]
+    assert cross["ok"] and "pinned exactly" in cross["detail"], cross
+    assert "loosebazooka/aa-test" in cross["detail"]
+    assert r.code == 0, r.err
+    # Matched by a pattern, the same signer is no dedicated one: the cross-check refuses
+    args = _rekor2_args(REKOR2_DSSE)
+    i = args.index("--certificate-identity")
+    args[i:i + 2] = ["--certificate-identity-regexp", "https://github.com/sigstore-conformance/.*"]
+    r = attest(*args, "--format", "json")
+    failed = sorted(c["check"] for c in r.json()["checks"] if not c["ok"])
     assert failed == ["certificate-provenance commit", "certificate-provenance repository",
                       "certificate-provenance run"], failed
     assert r.code == 1

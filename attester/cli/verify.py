@@ -109,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
         return verify_batch(args, checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging),
-            Demands(policy=policy))
+            Demands(policy=policy, pinned_identity=args.certificate_identity))
     demands = Demands(
-        policy=policy,
+        policy=policy, pinned_identity=args.certificate_identity,
         artifacts=args.artifact or [], stores=args.artifacts or [],
         require_complete=args.require_complete,
         hash_artifacts=functools.partial(checker.hash_artifacts, options=opts,

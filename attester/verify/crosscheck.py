@@ -6,7 +6,8 @@ commit, trigger and run that requested it; SLSA provenance records the same fact
 A workflow that signs provenance claiming another repository's source or another run is
 caught here, with no flag: each fact both state is compared, a disagreement fails naming
 both values, and each fact only one of them states is listed as not compared (shown in
-``--format json`` under ``notCompared``).
+``--format json`` under ``notCompared``). One exception: a signer the user pinned exactly
+that is one repository's own workflow may attest other builds (see ``_dedicated_signer``).
 
 Layouts read: GitHub Actions workflow/v1 (actions/attest-build-provenance), slsa-github-
 generator (v0.2 and v1, BYOB builders), GitLab's SLSA v1 (externalParameters.source and
@@ -113,7 +114,20 @@ _SAME: Mapping[str, Callable[[str], str]] = {
     "trigger": lambda v: v, "run": _run}
 
 
-def cross_check(stmt: ParsedStatement, signer: Any) -> list[Check]:
+def _dedicated_signer(signer: Any, pinned: str | None) -> bool:
+    """The user named this exact signer (``--certificate-identity``, not a pattern) and it
+    is a repository's own top-level workflow (Build Signer URI = Build Config URI = SAN),
+    not a reusable workflow that any repository can call and so get the same SAN. Such a
+    signer is trusted for what it attests, as a promoter or a verification service is,
+    including other repositories' builds (sigstore-conformance's re-signed provenance)."""
+    if not pinned or signer.identity != pinned:
+        return False
+    build_signer, build_config = signer.ext("buildSignerURI"), signer.ext("buildConfigURI")
+    return bool(build_signer) and build_signer == build_config == pinned
+
+
+def cross_check(stmt: ParsedStatement, signer: Any, *, pinned: str | None = None
+                ) -> list[Check]:
     """One failing check per fact the certificate and the provenance state differently;
     otherwise one passing check listing what agreed and what could not be compared. A
     certificate that states no CI facts (a person's e-mail identity), or a statement that is
@@ -141,6 +155,11 @@ def cross_check(stmt: ParsedStatement, signer: Any) -> list[Check]:
         elif p:
             not_compared.append(f"{fact}: the provenance says {p!r}, the certificate "
                                 "states none")
+    if failures and _dedicated_signer(signer, pinned):
+        return [Check(NAME, True, "the signer, pinned exactly by --certificate-identity and "
+                      "its repository's own workflow, attests a build its certificate does "
+                      "not describe: " + "; ".join(f.detail for f in failures),
+                      tuple(not_compared))]
     if failures:
         return [Check(f.name, False, f.detail, tuple(not_compared)) for f in failures]
     detail = (f"certificate and provenance agree on {', '.join(agree)}" if agree else

@@ -244,6 +244,9 @@ class Demands:
     #: The caller matches the verified subjects against artifacts itself (``verify
     #: --attestations``: which artifacts an attestation covers is known only from them).
     subjects_checked_by_caller: bool = False
+    #: The exact certificate identity the user pinned (--certificate-identity), if any:
+    #: the cross-check lets such a signer attest other builds (crosscheck._dedicated_signer)
+    pinned_identity: str | None = None
 
     def is_empty(self) -> bool:
         return (self.policy.is_empty() and not self.artifacts and not self.stores
@@ -285,7 +288,7 @@ def check_payload(payload_type: str, payload: bytes, demands: Demands, signer: A
     if signer is not None and signer.kind == "certificate":
         from attester.verify.crosscheck import cross_check
 
-        checks.extend(cross_check(stmt, signer))
+        checks.extend(cross_check(stmt, signer, pinned=demands.pinned_identity))
     checks.extend(check_policy(stmt, demands.policy, signer))
     subjects: list[Subject] = stmt.subjects()
     if demands.artifacts:
