@@ -70,6 +70,37 @@ def missing_extra(error: BaseException) -> MissingExtraError | None:
     return MissingExtraError(extra, top.replace("_", "-")) if extra else None
 
 
+#: What a failed connection's text says, in the words a person acts on (the exception's
+#: class name, "ConnectionError", says nothing about what to fix).
+_UNREACHABLE = (
+    (("Name or service not known", "nodename nor servname", "getaddrinfo failed",
+      "Temporary failure in name resolution", "No address associated"),
+     "the host name does not resolve"),
+    (("Connection refused",), "connection refused (nothing listens there)"),
+    (("timed out", "Timeout"), "timed out"),
+    (("ProxyError", "Unable to connect to proxy"), "the proxy (HTTPS_PROXY) refused or failed"),
+    (("CERTIFICATE_VERIFY_FAILED", "SSLError", "certificate verify failed"),
+     "TLS failed: the server's certificate is not trusted"),
+    (("Connection reset", "RemoteDisconnected", "Connection aborted"),
+     "the connection was dropped"),
+)
+
+
+def unreachable_reason(error: BaseException) -> str:
+    """Why a connection failed, from the exception and its causes: 'connection refused',
+    'the host name does not resolve'... (the class name when nothing known matches)."""
+    seen: list[str] = []
+    e: BaseException | None = error
+    while e is not None and len(seen) < 8:
+        seen.append(f"{type(e).__name__}: {e}")
+        e = e.__cause__ or e.__context__
+    text = " ".join(seen)
+    for needles, reason in _UNREACHABLE:
+        if any(n in text for n in needles):
+            return reason
+    return type(error).__name__
+
+
 class VerificationError(AttesterError):
     """The attestation or artifact failed a check: do not trust it."""
 

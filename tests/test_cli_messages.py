@@ -152,3 +152,32 @@ def test_two_positionals_without_bundle_say_how(attest, signed) -> None:
     r = attest("verify", "--chain", "p.intoto.json", "--bundle", "p.intoto.json", "--key",
                "k.pub", "--artifact", "dist/bin/kubectl")
     assert r.code == 2 and "does not apply to --chain" in r.err
+
+
+# -- item 11 and 13: attach takes only what it reads; reversed arguments; unreachable hosts --
+
+def test_attach_takes_no_flag_it_would_not_read(attest) -> None:
+    for flag in (["--jobs", "3"], ["--oci-platforms"]):
+        r = attest("attach", "oci://127.0.0.1:1/app:v1", "a.intoto.json", *flag)
+        assert r.code == 2 and "unrecognized arguments: " + flag[0] in r.err
+
+
+def test_attach_recognises_reversed_arguments(attest, signed) -> None:
+    r = attest("attach", "p.intoto.json", "oci://127.0.0.1:1/app:v1")
+    assert r.code == 2
+    assert r.err == ("attest: error: the image comes first: attest attach oci://REF "
+                     "ATTESTATION (attest attach oci://127.0.0.1:1/app:v1 p.intoto.json)\n")
+
+
+def test_an_unreachable_registry_is_named_with_the_reason(attest, signed, monkeypatch) -> None:
+    import socket
+
+    monkeypatch.setenv("ATTEST_RETRY_BASE_DELAY", "0.01")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = attest("attach", f"oci://127.0.0.1:{port}/app:v1", "p.intoto.json")
+    assert r.code == 2
+    assert r.err == (f"attest: error: oci://127.0.0.1:{port}/app:v1: cannot reach registry "
+                     f"127.0.0.1:{port}: connection refused (nothing listens there)\n")
+    assert "ConnectionError" not in r.err

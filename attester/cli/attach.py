@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import base64
 
-from attester.cli.common import add_quiet, add_store_flags, say
+from attester.cli.common import add_quiet, say
 from attester.cli.parsing import Subcommands
-from attester.errors import InputError
+from attester.errors import InputError, UsageError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,6 +16,11 @@ def run(args: argparse.Namespace) -> int:
     from attester.stores.oci_referrers import Target, attach
     from attester.verify import bundles
 
+    if args.attestation.startswith("oci://") and not args.image.startswith("oci://"):
+        raise UsageError("the image comes first: attest attach oci://REF ATTESTATION",
+                         hint=f"attest attach {args.attestation} {args.image}")
+    if not args.image.startswith("oci://"):
+        raise UsageError(f"{args.image}: name the image as oci://REGISTRY/REPO[:TAG|@DIGEST]")
     where = f"attestation {args.attestation}"
     data = read_bytes(args.attestation, what="attestation")
     doc = parse_json(data, where=where)
@@ -63,5 +68,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("attestation", metavar="ATTESTATION",
                    help="signed attestation naming the image's digest as a subject")
     add_quiet(p)
-    add_store_flags(p)
+    # Only the flag attach reads: it lists no platforms and makes one push (--oci-platforms
+    # and --jobs were accepted here and never read).
+    p.add_argument("--insecure-registry", action="store_true",
+                   help="allow plain HTTP to a non-loopback registry")
     p.set_defaults(func=run)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from attester.clients import pager
 from attester.clients.pager import DEFAULT_LIMITS, Limits, Page
 from attester.clients.retry import RETRYABLE_STATUS
-from attester.errors import MissingExtraError, ServiceError, StoreError
+from attester.errors import MissingExtraError, ServiceError, StoreError, unreachable_reason
 
 DEFAULT_API_URL = "https://api.github.com"
 T = TypeVar("T")
@@ -80,7 +80,8 @@ def call(fn: Callable[[], T], *, what: str) -> T:
                            + (" repeatedly; giving up" if e.status in RETRYABLE_STATUS else "")
                            ) from None
     except requests.RequestException as e:
-        raise ServiceError(f"{what}: cannot reach {api_url()}: {type(e).__name__}") from None
+        raise ServiceError(f"{what}: cannot reach {api_url()}: {unreachable_reason(e)}") \
+            from None
 
 
 #: Largest answer one GitHub API request may send (a page of 100 items is a few hundred
@@ -139,7 +140,8 @@ def get_json(path: str, *, what: str, params: Mapping[str, Any] | None = None,
         lambda: session.get(url, headers=headers, params=dict(params or {}), stream=True,
                             timeout=60),
         RetryPolicy(), transient=(requests.RequestException,),
-        unreachable=lambda e: ServiceError(f"{what}: cannot reach {base}: {type(e).__name__}"))
+        unreachable=lambda e: ServiceError(f"{what}: cannot reach {base}: "
+                                           f"{unreachable_reason(e)}"))
     with resp:
         body = read_capped(resp, MAX_API_BYTES, what=f"{what}: GitHub API answer")
     if resp.status_code >= 400:

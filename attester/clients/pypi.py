@@ -19,7 +19,7 @@ import requests
 
 from attester.clients.httpget import read_capped
 from attester.clients.retry import RetryPolicy, send
-from attester.errors import InputError, ServiceError, UsageError
+from attester.errors import InputError, ServiceError, UsageError, unreachable_reason
 
 DEFAULT_INDEX = "https://pypi.org"
 #: A release's JSON (its description can be long, its file list is not).
@@ -114,7 +114,7 @@ class PyPI:
                                      stream=True, timeout=60),
             self.retry, transient=(requests.RequestException,),
             unreachable=lambda e: ServiceError(f"{what}: cannot reach {self.host}: "
-                                               f"{type(e).__name__}"))
+                                               f"{unreachable_reason(e)}"))
         try:
             if resp.status_code == 404:
                 return None

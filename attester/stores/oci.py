@@ -31,7 +31,13 @@ import requests.adapters
 from attester.clients.httpget import MAX_UNLISTED_BYTES, read_capped
 from attester.clients.pager import Page, paginate
 from attester.clients.retry import RETRYABLE_STATUS, RetryPolicy, send
-from attester.errors import AttesterError, InputError, ServiceError, StoreError
+from attester.errors import (
+    AttesterError,
+    InputError,
+    ServiceError,
+    StoreError,
+    unreachable_reason,
+)
 from attester.hashing import HashTask
 from attester.jsonio import Fields, json_kind, load_json, parse_json
 from attester.parallel import DEFAULT_JOBS, first_error, map_ordered
@@ -177,7 +183,7 @@ class RegistryClient:
 
         def unreachable(e: Exception) -> Exception:
             return ServiceError(f"{what}: cannot reach registry {self.registry}: "
-                                f"{type(e).__name__}")
+                                f"{unreachable_reason(e)}")
 
         sent_with = self._auth.get(repository)
         resp, attempts = send(once, self.retry, transient=(requests.RequestException,),
@@ -239,7 +245,7 @@ class RegistryClient:
             tok = self.session.get(realm, params=params, auth=creds, timeout=60, stream=True)
         except requests.RequestException as e:
             raise ServiceError(f"{what}: cannot reach token server {realm}: "
-                               f"{type(e).__name__}") from None
+                               f"{unreachable_reason(e)}") from None
         if tok.status_code != 200:
             raise ServiceError(f"{what}: token server {realm} answered {tok.status_code}",
                                hint="log in with 'docker login' (read from the docker config)")
