@@ -264,6 +264,25 @@ def test_gcs_page_token_that_repeats(attest, repo, monkeypatch) -> None:
 
 # -- item 10: bodies cut at their listed size -----------------------------------------------
 
+def test_gcs_listing_page_over_the_cap(attest, repo, monkeypatch) -> None:
+    def listing(query: dict[str, list[str]]) -> Any:
+        return 200, {"Content-Type": "application/json"}, endless(200 << 20), None
+
+    with Scripted(_gcs_answer(listing)) as srv:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", srv.url)
+        monkeypatch.chdir(repo)
+        tracemalloc.start()
+        try:
+            r = attest("provenance", "local://", "--artifacts", "gs://big/p/")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert r.code == 2, r.err
+    assert "gs://big/p/: storage API answer (GET): more than 32 MiB; refusing it" in r.err
+    one_line(r)
+    assert peak < 64 << 20, peak  # about the 32 MiB cap, never the 200 MiB answer
+
+
 def test_gcs_object_longer_than_listed(attest, repo, monkeypatch) -> None:
     data = b"11 bytes!!!"
 

@@ -49,8 +49,18 @@ def read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
     try:
         if getattr(resp, "_content_consumed", False):  # not streamed: requests read it
             data = resp.content[:limit + 1]
-        else:
-            data = resp.raw.read(limit + 1, decode_content=True)
+        else:  # in pieces: urllib3's read(n) joins copies of everything it read
+            buf = bytearray()
+            while len(buf) <= limit:
+                piece = resp.raw.read(min(1 << 20, limit + 1 - len(buf)), decode_content=True)
+                if not piece:
+                    break
+                buf += piece
+            if len(buf) > limit:
+                raise ServiceError(f"{what}: more than {_size(limit)}; refusing it")
+            data = bytes(buf)
+    except ServiceError:
+        raise
     except Exception as e:  # noqa: BLE001 - urllib3 raises several kinds mid-body
         raise ServiceError(f"{what}: the answer broke off: {type(e).__name__}") from None
     if data is None:

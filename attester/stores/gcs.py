@@ -58,6 +58,35 @@ def _client() -> Any:
 _CLIENTS: dict[tuple[str, ...], Any] = {}
 
 
+#: Largest JSON answer of the storage API (a listing page of 1,000 objects is ~1 MiB).
+MAX_API_BYTES = 32 << 20
+
+
+def _capped_session(credentials: Any) -> Any:
+    """google-auth's AuthorizedSession for the client's JSON API calls, whose bodies are
+    read streamed and cut at :data:`MAX_API_BYTES`: the client reads every answer whole
+    (``requests`` without ``stream``), so a listing page served as gigabytes would sit in
+    memory before anything could refuse it. Downloads, which the client streams itself,
+    pass through untouched."""
+    import google.auth.transport.requests as gauth
+
+    from attester.clients.httpget import read_capped
+
+    class CappedSession(gauth.AuthorizedSession):
+        def request(self, method: Any, url: Any, *args: Any,
+                    **kwargs: Any) -> Any:
+            streamed = kwargs.get("stream", False)
+            kwargs["stream"] = True
+            resp = super().request(method, url, *args, **kwargs)  # type: ignore[no-untyped-call]
+            if not streamed:
+                body = read_capped(resp, MAX_API_BYTES, what=f"storage API answer ({method})")
+                resp._content, resp._content_consumed = body, True  # what requests would hold
+                resp.close()
+            return resp
+
+    return CappedSession(credentials)  # type: ignore[no-untyped-call]
+
+
 def _new_client() -> Any:
     try:
         import google.cloud.storage as storage
@@ -66,10 +95,15 @@ def _new_client() -> Any:
     if os.environ.get("STORAGE_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials
 
+        anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
         return storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT", "attester"),
-                              credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+                              credentials=anonymous, _http=_capped_session(anonymous))
     try:
-        return storage.Client()
+        import google.auth
+
+        credentials, project = google.auth.default(scopes=list(storage.Client.SCOPE))
+        return storage.Client(project=project, credentials=credentials,
+                              _http=_capped_session(credentials))
     except Exception as e:  # noqa: BLE001 - google.auth raises many kinds; all mean "no creds"
         raise ServiceError(f"cannot reach Google Cloud Storage: {type(e).__name__}: {e}",
                            hint="run 'gcloud auth application-default login' or set "
@@ -87,6 +121,13 @@ def _service_error(uri: str, e: Exception) -> Exception:
     if isinstance(e, gexc.GoogleAPICallError):
         return ServiceError(f"{uri}: storage API error {e.code}: {_short(e)}")
     return ServiceError(f"{uri}: cannot reach storage: {type(e).__name__}: {_short(e)}")
+
+
+def _named(uri: str, e: AttesterError) -> AttesterError:
+    """``e``, its line starting with the store URI when it does not name what it read."""
+    if e.message.startswith("gs://"):
+        return e
+    return type(e)(f"{uri}: {e.message}", hint=e.hint)
 
 
 def _short(e: Exception) -> str:
@@ -154,8 +195,8 @@ class GcsStore:
                     self._prefetched[entry.name] = pool.submit(self._download, entry)
         except gexc.NotFound:
             raise StoreError(f"{self.uri}: bucket {self.bucket!r} does not exist") from None
-        except AttesterError:
-            raise
+        except AttesterError as e:
+            raise _named(self.uri, e) from None
         except Exception as e:  # noqa: BLE001 - mapped to our error family below
             raise _service_error(self.uri, e) from None
         finally:
@@ -212,6 +253,8 @@ class GcsStore:
                              hint=f"use --artifacts {self.uri} for every object under it")
         try:
             blob = self.client.bucket(self.bucket).get_blob(self.prefix, retry=self._retrying())
+        except AttesterError as e:
+            raise _named(self.uri, e) from None
         except (ValueError, TypeError):
             raise ServiceError(f"{self.uri}: the storage API's answer is malformed") from None
         except Exception as e:  # noqa: BLE001 - mapped to our error family
