@@ -181,3 +181,35 @@ def test_an_unreachable_registry_is_named_with_the_reason(attest, signed, monkey
     assert r.err == (f"attest: error: oci://127.0.0.1:{port}/app:v1: cannot reach registry "
                      f"127.0.0.1:{port}: connection refused (nothing listens there)\n")
     assert "ConnectionError" not in r.err
+
+
+# -- item 15: local:// needs a commit, and a dirty tree is noted ---------------------------
+
+def test_a_dirty_tree_is_noted_when_recorded(attest, repo, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json")
+    assert r.code == 0 and "dirty" not in r.err
+    (repo / "main.go").write_text("package main // changed\n")
+    r = attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json", "-q")
+    assert r.code == 0
+    assert r.err == ("attest: note: local://: the working tree has uncommitted changes; "
+                     "recorded as dirty (workingTreeClean: false): the artifacts may not be "
+                     "what the commit builds\n")
+
+
+def test_local_needs_a_checkout_with_a_commit_and_help_says_so(attest, tmp_path,
+                                                               monkeypatch) -> None:
+    from conftest import git
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "a").write_text("a")
+    r = attest("provenance", "local://", "--artifacts", "file://dist")
+    assert r.code == 2 and "is not inside a git checkout" in r.err
+    git(tmp_path, "init", "-q", "-b", "main")
+    r = attest("provenance", "local://", "--artifacts", "file://dist")
+    assert r.code == 2 and "has no commit yet" in r.err
+    from attester.cli import _subcommands, build_parser
+
+    text = " ".join(_subcommands(build_parser())["provenance"].format_help().split())
+    assert "local:// (the current git checkout: it needs git and at least one commit;" in text

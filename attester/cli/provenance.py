@@ -71,6 +71,15 @@ def run(args: argparse.Namespace) -> int:
         options["started_on"] = snapshot.created_on
     watcher = open_watcher(args.source, **options)
     record = watcher.record(now=utc_now())
+    if (record.internal_parameters or {}).get("workingTreeClean") is False:
+        import sys
+
+        from attester.display import safe
+
+        # Said even with --quiet: the provenance will say so for as long as it exists.
+        print(f"attest: note: {safe(args.source)}: the working tree has uncommitted changes; "
+              "recorded as dirty (workingTreeClean: false): the artifacts may not be what "
+              "the commit builds", file=sys.stderr)
     algorithms = _algorithms(args.digest)
     subjects: list[Any] = list(record.subjects)
     materials: list[Any] = []
