@@ -625,6 +625,10 @@ def test_rego_on_chain_audit_and_promote(attest, release, tmp_path) -> None:
     (repo / "rego-policy.yaml").write_text(base % "stage.rego")
     r = attest("verify", *chain, "--rego", "deny.rego", "--artifact", "downloaded/kubectl")
     assert r.code == 1 and "release attestation fails its step's policy: rego" in r.err
+    # --policy-mode warn: the same failure reported as a warning, exit 0 (issue 19 item 5)
+    r = attest("verify", *chain, "--rego", "deny.rego", "--artifact", "downloaded/kubectl",
+               "--policy-mode", "warn")
+    assert r.code == 0 and "attest: warning: " in r.err and "is frozen" in r.err
     # audit: per artifact, through the policy file
     (repo / "rego-policy.yaml").write_text(base % "deny.rego")
     d = _release_dir(release, tmp_path)

@@ -31,7 +31,7 @@ BASE: dict[vm.Mode, list[str]] = {
 #: Flags that choose the mode: tested on their own below.
 MODE_FLAGS = ("attestation", "chain", "policy", "signature", "certificate", "attestations",
               "bundle")
-VALUES = {"threshold": "2", "jobs": "3", "limit": "3", "format": "json"}
+VALUES = {"threshold": "2", "jobs": "3", "limit": "3", "format": "json", "policy_mode": "warn"}
 
 
 def _actions() -> list[argparse.Action]:

@@ -148,11 +148,14 @@ def run(args: argparse.Namespace) -> int:
             report = checker.verify_path(where, trust, demands,
                                          blob=args.artifact[0] if args.artifact and
                                          len(args.artifact) == 1 else None)
-    print_report(report, args.format, ok_title=f"verified {report.attestation}",
-                 fail_title=f"verification FAILED for {report.attestation}", every=every)
-    if report.ok:
+    code = print_report(report, args.format, ok_title=f"verified {report.attestation}",
+                        fail_title=f"verification FAILED for {report.attestation}",
+                        every=every, mode=args.policy_mode)
+    if report.ok:  # never a VSA for what only --policy-mode warn let pass
         if args.vsa_out:
             write_vsa(args, report, signer)
+        return 0
+    if code == 0:
         return 0
     return 1
 
@@ -339,6 +342,10 @@ def register(sub: Subcommands) -> None:
                    "input is the verified statement plus input.signer "
                    "(docs/policy-cookbook.md)")
     o = g["output"]
+    o.add_argument("--policy-mode", choices=["enforce", "warn"], default="enforce",
+                   help="warn: report every failing requirement (as warnings; wouldFail in "
+                   "json) and exit 0, to roll a policy out before enforcing it (as kpromo's "
+                   "--require-provenance warn); default enforce")
     o.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints every check and its outcome")
     add_quiet(o)

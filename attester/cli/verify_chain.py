@@ -89,6 +89,6 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
         checks.extend(index.follow(name, digest, source_uri=source_uri,
                                    by_digest=name == f"sha256:{digest}").checks)
     report = Report(attestation="chain", checks=tuple(checks))
-    print_report(report, args.format, ok_title="verified the chain",
-                 fail_title="verification FAILED")
-    return 0 if report.ok else 1
+    return print_report(report, args.format, ok_title="verified the chain",
+                        fail_title="verification FAILED",
+                        mode=getattr(args, "policy_mode", "enforce"))

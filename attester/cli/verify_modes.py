@@ -152,6 +152,8 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     # with --chain, each --rego applies to every step's attestations (and the policy
     # file's rego: to its own step)
     "rego": Takes(ONE | CHAINS | Mode.PYPI | Mode.BATCH, why=PAIR_FILE),
+    "policy_mode": Takes(ALL & ~Mode.BATCH, why="a batch reports every artifact's verdict "
+                         "already; run it with --format json to see them all"),
     "source_uri": Takes(ONE | CHAINS | Mode.PYPI | Mode.BATCH, why=PAIR_FILE),
     "source_ref": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
     "source_branch": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),
