@@ -411,6 +411,9 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                 raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
             digest = _blob_digest(blob, bundles.signed_algorithm(bundle))
         if keyed:
+            if trust.threshold > 1:  # one signature can never be N distinct keys
+                raise VerificationError(f"{where}: a Sigstore bundle carries one signature; "
+                                        f"--threshold {trust.threshold} cannot be met")
             sig_checks, payload = bundles.verify_keyed(bundle, root, trust.keys,
                                                        artifact_digest=digest, where=where)
         else:
