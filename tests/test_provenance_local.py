@@ -267,3 +267,59 @@ def test_two_stores_naming_the_same_subject_are_refused(attest, repo, monkeypatc
                "file://other")
     assert r.code == 2
     assert "two artifacts share the subject name 'kubectl'" in r.err
+
+
+def test_folder_swapped_for_a_symlink_after_listing_is_not_followed(tmp_path) -> None:
+    """Issue 16 item 8: listed, then a folder is replaced by a symlink to a folder outside
+    the root holding a file of the same name: hashing reads through the root's handle, one
+    component at a time without following links, so the outside file is never read."""
+    from attester.errors import InputError
+    from attester.stores import digest_entries
+
+    d = tmp_path / "dist"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "app").write_bytes(b"the real app")
+    (d / "top").write_bytes(b"top")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "app").write_bytes(b"a secret outside the folder")
+    store = FileStore.from_uri(f"file://{d}")
+    entries = store.entries()
+    assert [e.name for e in entries] == ["sub/app", "top"]
+    os.rename(d / "sub", tmp_path / "sub.moved")
+    os.symlink(tmp_path / "outside", d / "sub")
+    with pytest.raises(StoreError) as err:
+        digest_entries(store, entries)
+    assert isinstance(err.value, InputError)  # exit 2 in the CLI
+    assert err.value.message == (f"{d}/sub/app: a folder or file on its path was replaced by "
+                                 f"a symlink while hashing; refusing to read outside {d}")
+    # the file itself swapped for a link: refused the same way
+    os.remove(d / "sub")
+    os.rename(tmp_path / "sub.moved", d / "sub")
+    os.rename(d / "sub" / "app", d / "sub" / "app.moved")
+    os.symlink(tmp_path / "outside" / "app", d / "sub" / "app")
+    with pytest.raises(StoreError, match="replaced by a symlink while hashing"):
+        digest_entries(store, entries)
+    # and the root renamed after listing changes nothing: its handle is read
+    os.remove(d / "sub" / "app")
+    os.rename(d / "sub" / "app.moved", d / "sub" / "app")
+    os.rename(d, tmp_path / "dist.moved")
+    os.symlink(tmp_path / "outside", d)
+    import hashlib
+
+    assert [x["sha256"] for x in digest_entries(store, entries)] == [
+        hashlib.sha256(b"the real app").hexdigest(), hashlib.sha256(b"top").hexdigest()]
+
+
+def test_dir_root_refuses_what_is_not_a_plain_file_under_it(tmp_path) -> None:
+    from attester.hashing import DirRoot
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    os.mkfifo(tmp_path / "d" / "pipe")
+    root = DirRoot(str(tmp_path / "d"))
+    with root.open("f") as f:
+        assert f.read() == b"x"
+    for rel in ("../d/f", "./f", "/f", "pipe"):
+        with pytest.raises(OSError):
+            root.open(rel)
+    root.close()

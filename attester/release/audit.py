@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import gc
 import html
 import os
@@ -25,7 +26,7 @@ import attrs
 from attester.digests import is_hex_digest
 from attester.display import safe
 from attester.errors import InputError
-from attester.hashing import HashTask, hash_tasks, open_nofollow
+from attester.hashing import DirRoot, HashTask, hash_tasks
 from attester.model.models import rfc3339
 from attester.release.chain import ChainResult, Link, load_chain
 from attester.verify.policy import Check
@@ -249,6 +250,11 @@ def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
     if trusted_root:
         trusts = {k: attrs.evolve(t, trusted_root_path=trusted_root, offline=True)
                   for k, t in trusts.items()}
+    try:  # every file is read through this handle of the folder, never by its path
+        root = DirRoot(release_dir)
+    except OSError as e:
+        raise InputError(f"release {release_dir}: cannot open the folder: "
+                         f"{e.strerror}") from None
     found = scan(release_dir, exclude=(policy_path,))
     attestations, files, images = found.attestations, found.files, found.images
     if not attestations:
@@ -258,7 +264,8 @@ def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
     # the background while the attestations are read and each verified once; their
     # subjects and dependencies indexed by digest once; each artifact then followed by
     # lookups in the index.
-    tasks = [HashTask(label=path, size=size, open=_opener(path)) for _, path, size in files]
+    tasks = [HashTask(label=path, size=size, open=_opener(root, found.aliases.get(name, name)))
+             for name, path, size in files]
     hashed: list[list[dict[str, str]]] = []
     failed: list[BaseException] = []
 
@@ -300,8 +307,20 @@ def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
                        problems=tuple(problems), when=now)
 
 
-def _opener(path: str) -> Callable[[], IO[bytes]]:
-    return lambda: open_nofollow(path)
+def _opener(root: DirRoot, rel: str) -> Callable[[], IO[bytes]]:
+    def opener() -> IO[bytes]:
+        try:
+            return root.open(rel)
+        except FileNotFoundError:
+            raise InputError(f"{rel}: disappeared while the release was audited") from None
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise InputError(f"{rel}: a folder or file on its path was replaced by a "
+                                 "symlink during the audit; refusing to read outside "
+                                 f"{root.path}") from None
+            raise InputError(f"{rel}: cannot read: {e.strerror}") from None
+
+    return opener
 
 
 def render_text(report: AuditReport) -> str:

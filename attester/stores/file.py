@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 import attrs
 
 from attester.display import safe
 from attester.errors import StoreError
-from attester.hashing import HashTask, open_nofollow
+from attester.hashing import DirRoot, HashTask, open_nofollow
 from attester.stores.interface import Entry
 
 
@@ -47,12 +49,17 @@ class FileStore:
         if stat.S_ISREG(st.st_mode):
             return [Entry(name=_name(root.name, str(root)), size=st.st_size, handle=str(root))]
         real_root = os.path.realpath(root)
+        try:  # every file is read through this handle of the root, never by its path
+            handle = DirRoot(str(root))
+        except OSError as e:
+            raise StoreError(f"{self.uri}: cannot open the folder: {e.strerror}") from None
         out: list[Entry] = []
-        self._walk(str(root), "", real_root, out)
+        self._walk(str(root), "", real_root, out, handle)
         out.sort(key=lambda e: e.name)
         return out
 
-    def _walk(self, top: str, prefix: str, real_root: str, out: list[Entry]) -> None:
+    def _walk(self, top: str, prefix: str, real_root: str, out: list[Entry],
+              handle: DirRoot) -> None:
         """Walk with an explicit stack, not recursion: a folder tree nested thousands of
         levels deep (hostile input) must not exhaust Python's recursion limit."""
         stack = [(top, prefix)]
@@ -66,17 +73,19 @@ class FileStore:
             for item in items:
                 rel = prefix + item.name
                 if item.is_symlink():
-                    self._symlink(item.path, rel, real_root, out)
+                    self._symlink(item.path, rel, real_root, out, handle)
                 elif item.is_dir(follow_symlinks=False):
                     stack.append((item.path, rel + "/"))
                 elif item.is_file(follow_symlinks=False):
                     size = item.stat(follow_symlinks=False).st_size
-                    out.append(Entry(name=_name(rel, item.path), size=size, handle=item.path))
+                    out.append(Entry(name=_name(rel, item.path), size=size,
+                                     handle=(handle, rel.replace(os.sep, "/"))))
                 else:
                     print(f"attest: skipping {safe(item.path)}: not a regular file",
                           file=sys.stderr)
 
-    def _symlink(self, path: str, rel: str, real_root: str, out: list[Entry]) -> None:
+    def _symlink(self, path: str, rel: str, real_root: str, out: list[Entry],
+                 handle: DirRoot) -> None:
         target = os.path.realpath(path)
         if os.path.commonpath([real_root, target]) != real_root:
             raise StoreError(
@@ -87,23 +96,38 @@ class FileStore:
             st = os.stat(target)
         except OSError:
             raise StoreError(f"{path}: broken symlink") from None
-        if stat.S_ISREG(st.st_mode):
-            out.append(Entry(name=_name(rel, path), size=st.st_size, handle=target))
+        if stat.S_ISREG(st.st_mode):  # read as the file it leads to, under the root
+            inside = os.path.relpath(target, real_root).replace(os.sep, "/")
+            out.append(Entry(name=_name(rel, path), size=st.st_size, handle=(handle, inside)))
         # A link to a folder inside the root: its files are already listed under their
         # real names; following it could also loop.
 
     def task(self, entry: Entry) -> HashTask:
-        path = str(entry.handle)
+        if isinstance(entry.handle, tuple):
+            handle, rel = entry.handle
+            path = os.path.join(str(self.root), rel)
 
-        def opener() -> object:
-            try:
+            def open_it() -> IO[bytes]:
+                return handle.open(rel)  # type: ignore[no-any-return]
+        else:  # the URI names one file
+            path = str(entry.handle)
+
+            def open_it() -> IO[bytes]:
                 return open_nofollow(path)
+
+        def opener() -> IO[bytes]:
+            try:
+                return open_it()
             except FileNotFoundError:
                 raise StoreError(f"{path}: disappeared while hashing") from None
             except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise StoreError(f"{path}: a folder or file on its path was replaced by "
+                                     f"a symlink while hashing; refusing to read outside "
+                                     f"{self.root}") from None
                 raise StoreError(f"{path}: cannot read: {e.strerror}") from None
 
-        return HashTask(label=path, size=entry.size, open=opener)  # type: ignore[arg-type]
+        return HashTask(label=path, size=entry.size, open=opener)
 
     def after_hash(self, entry: Entry, digest: Mapping[str, str]) -> None:
         return None
