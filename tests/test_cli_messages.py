@@ -213,3 +213,40 @@ def test_local_needs_a_checkout_with_a_commit_and_help_says_so(attest, tmp_path,
 
     text = " ".join(_subcommands(build_parser())["provenance"].format_help().split())
     assert "local:// (the current git checkout: it needs git and at least one commit;" in text
+
+
+# -- item 12: policy files say every problem, with the closest name ------------------------
+
+def test_policy_errors_name_the_closest_key_and_show_every_problem(attest, signed) -> None:
+    (signed / "p.yaml").write_text("steps:\n  stage: {key: [k.pub], buildtype: x, "
+                                   "source-uri: 3}\n")
+    r = attest("verify", "--chain", "p.intoto.json", "--policy", "p.yaml", "--artifact",
+               "dist/bin/kubectl")
+    assert r.code == 2
+    assert r.err == (
+        "attest: error: policy p.yaml: steps/stage: unknown key 'key' (did you mean 'keys'?); "
+        "steps/stage: unknown key 'buildtype' (did you mean 'build-type'?); steps/stage: names "
+        "no signer (keys, certificate-identity or -regexp with certificate-oidc-issuer, owner "
+        "or repo); steps/stage/source-uri: 3 is not of type 'string' (reference: "
+        "docs/policy.md)\n")
+    assert "(and 1 more)" not in r.err and "Additional properties" not in r.err
+
+
+def test_a_wrong_step_name_lists_the_steps(attest, signed) -> None:
+    (signed / "p.yaml").write_text("steps:\n  publish: {keys: [k.pub]}\n")
+    r = attest("audit", "dist", "--policy", "p.yaml")
+    assert r.code == 2
+    assert "unknown step 'publish' (allowed: stage, release, promotion)" in r.err
+    (signed / "p.yaml").write_text("steps:\n  staging: {keys: [k.pub]}\n")
+    r = attest("audit", "dist", "--policy", "p.yaml")
+    assert "unknown step 'staging' (did you mean 'stage'?)" in r.err
+
+
+def test_every_policy_flag_help_points_to_the_reference(attest) -> None:
+    from attester.cli import _subcommands, build_parser
+
+    subs = _subcommands(build_parser())
+    for command in ("verify", "audit", "promote"):
+        text = " ".join(subs[command].format_help().split())
+        assert "(reference: docs/policy.md)" in text, command
+    assert (ROOT / "docs" / "policy.md").is_file()

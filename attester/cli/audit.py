@@ -45,7 +45,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("release_dir", metavar="RELEASE_DIR",
                    help="the downloaded release: files, attestations, optional images.txt")
     p.add_argument("--policy", required=True, metavar="POLICY",
-                   help="YAML/JSON policy naming each step's signer")
+                   help="YAML/JSON policy naming each step's signer and rules "
+                   "(reference: docs/policy.md)")
     p.add_argument("--trusted-root", metavar="FILE", help="Sigstore trusted root for keyless "
                    "signers")
     p.add_argument("--format", choices=["text", "json", "html"], default="text",

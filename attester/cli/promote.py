@@ -154,7 +154,7 @@ def register(sub: Subcommands) -> None:
                    "file against --provenance) first")
     p.add_argument("--policy", metavar="POLICY",
                    help="with --require-provenance: the policy file whose stage step "
-                   "staging images must satisfy")
+                   "staging images must satisfy (reference: docs/policy.md)")
     p.add_argument("--provenance", action="append", metavar="FILE",
                    help="with --require-provenance and a file manifest: a staging "
                    "attestation (repeatable); each staged file must be one of their "

@@ -83,6 +83,48 @@ def _unique_keys_loader() -> Any:
     return Loader
 
 
+#: Where the policy file's keys are documented (said in every policy error).
+REFERENCE = "docs/policy.md"
+
+
+def _unknown(what: str, name: object, allowed: list[str]) -> str:
+    """"unknown step 'staging' (did you mean 'stage'?; allowed: ...)"."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.5)
+    if close:
+        return f"unknown {what} {name!r} (did you mean {close[0]!r}?)"
+    return f"unknown {what} {name!r} (allowed: {', '.join(allowed)})"
+
+
+def _readable(problem: str) -> str:
+    """The schema's "X is not valid under any of the given schemas" (its anyOf of signers)
+    echoes the whole step; say what it means."""
+    where, _, message = problem.partition(": ")
+    if message.endswith("is not valid under any of the given schemas"):
+        return (f"{where}: names no signer (keys, certificate-identity or -regexp with "
+                "certificate-oidc-issuer, owner or repo)")
+    return problem
+
+
+def _check_names(doc: dict[str, Any]) -> list[str]:
+    """Unknown top-level keys, step names and step keys, all at once, each with the closest
+    allowed one (the schema alone says "Additional properties ... were unexpected")."""
+    from attester.model import schemas
+
+    schema = schemas.load("policy.schema.json")
+    top_keys = list(schema["properties"])
+    step_keys = list(schema["$defs"]["step"]["properties"])
+    problems = [_unknown("key", k, top_keys) for k in doc if k not in top_keys]
+    for step, spec in doc["steps"].items():
+        if step not in STEP_NAMES:
+            problems.append(_unknown("step", step, list(STEP_NAMES)))
+        if isinstance(spec, dict):
+            problems.extend(f"steps/{step}: " + _unknown("key", k, step_keys)
+                            for k in spec if k not in step_keys)
+    return problems
+
+
 def load(path: str) -> PolicyFile:
     from attester.jsonio import parse_yaml, read_bytes
     from attester.verify import certpolicy, checker
@@ -98,7 +140,12 @@ def load(path: str) -> PolicyFile:
         raise InputError(f"policy {path}: names no steps; an empty policy trusts nothing")
     from attester.model import schemas
 
-    schemas.validate(doc, "policy.schema.json", where=f"policy {path}")
+    # Every problem, not the first: a policy is fixed in one go. Unknown names are said
+    # with the closest allowed one; the schema's "Additional properties" would not.
+    problems = [*_check_names(doc), *(_readable(p) for p in schemas.errors(
+        doc, "policy.schema.json") if "Additional properties are not allowed" not in p)]
+    if problems:
+        raise InputError(f"policy {path}: " + "; ".join(problems) + f" (reference: {REFERENCE})")
     base = Path(path).parent
     root = doc.get("trusted-root")
     root_path = str(base / root) if root else None
