@@ -75,8 +75,16 @@ class Scripted:
 
             do_GET = do_POST = do_PUT = do_HEAD = do_PATCH = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                import sys
+
+                outer.errors.append(repr(sys.exc_info()[1]))  # the client hung up, mostly
+
+        self.errors: list[str] = []
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self.url = f"http://{self.host}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
