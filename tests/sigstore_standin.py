@@ -531,6 +531,82 @@ class SigstoreStandIn:
                 "signature": base64.b64encode(sig).decode()},
         }
 
+    # -- bundles signed by a managed key (cosign --key --new-bundle-format, sigstore-go) ----
+    def keyed_bundle(self, key: Any, *, payload: bytes | None = None,
+                     data: bytes | None = None, rekor_v2: bool = False) -> dict[str, Any]:
+        """A v0.3 bundle whose signer is ``key`` (ECDSA P-256), named only by a hint: a DSSE
+        envelope over ``payload`` logged as dsse 0.0.1, or a signature over ``data``'s
+        SHA-256 logged as hashedrekord 0.0.1 (or 0.0.2 on the Rekor v2 log)."""
+        from cryptography.hazmat.primitives.asymmetric import utils
+
+        pub_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo)
+        content: dict[str, Any]
+        if payload is not None:
+            ptype = "application/vnd.in-toto+json"
+            pae = b"DSSEv1 %d %b %d %b" % (len(ptype), ptype.encode(), len(payload), payload)
+            sig = key.sign(pae, ec.ECDSA(hashes.SHA256()))
+            envelope = {"payload": base64.b64encode(payload).decode(), "payloadType": ptype,
+                        "signatures": [{"sig": base64.b64encode(sig).decode(), "keyid": ""}]}
+            _, answer = self.rekor(json.dumps({"kind": "dsse", "apiVersion": "0.0.1", "spec": {
+                "proposedContent": {"envelope": json.dumps(envelope),
+                                    "verifiers": [base64.b64encode(pub_pem).decode()]}}}).encode())
+            content = {"dsseEnvelope": envelope}
+        else:
+            assert data is not None
+            digest = hashlib.sha256(data).digest()
+            sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+            content = {"messageSignature": {
+                "messageDigest": {"algorithm": "SHA2_256",
+                                  "digest": base64.b64encode(digest).decode()},
+                "signature": base64.b64encode(sig).decode()}}
+            if rekor_v2:
+                _, tle = self.rekor_v2(json.dumps({"hashedRekordRequestV002": {
+                    "digest": base64.b64encode(digest).decode(),
+                    "signature": {"content": base64.b64encode(sig).decode(), "verifier": {
+                        "publicKey": {"rawBytes": base64.b64encode(_der(key.public_key()))
+                                      .decode()},
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}}).encode())
+                # Rekor v2 has no signed entry timestamp: the TSA proves the time
+                stamp = self.tsa.response(hashlib.sha256(sig).digest())
+                return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                        "verificationMaterial": {
+                            "publicKey": {"hint": "a-hint"}, "tlogEntries": [tle],
+                            "timestampVerificationData": {"rfc3161Timestamps": [
+                                {"signedTimestamp": base64.b64encode(stamp).decode()}]}},
+                        **content}
+            _, answer = self.rekor(json.dumps({"kind": "hashedrekord", "apiVersion": "0.0.1",
+                                               "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+                "signature": {"content": base64.b64encode(sig).decode(),
+                              "publicKey": {"content": base64.b64encode(pub_pem).decode()}}}})
+                .encode())
+        (entry,) = answer.values()
+        proof = entry["verification"]["inclusionProof"]
+        kind = json.loads(base64.b64decode(entry["body"]))["kind"]
+        return {
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "publicKey": {"hint": base64.b64encode(hashlib.sha256(_der(key.public_key()))
+                                                       .digest()).decode()},
+                "tlogEntries": [{
+                    "logIndex": str(entry["logIndex"]),
+                    "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
+                    "kindVersion": {"kind": kind, "version": "0.0.1"},
+                    "integratedTime": str(entry["integratedTime"]),
+                    "inclusionPromise": {"signedEntryTimestamp":
+                                         entry["verification"]["signedEntryTimestamp"]},
+                    "inclusionProof": {
+                        "logIndex": str(proof["logIndex"]),
+                        "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
+                        "treeSize": str(proof["treeSize"]),
+                        "hashes": [base64.b64encode(bytes.fromhex(h)).decode()
+                                   for h in proof["hashes"]],
+                        "checkpoint": {"envelope": proof["checkpoint"]}},
+                    "canonicalizedBody": entry["body"]}]},
+            **content,
+        }
+
     # -- a bundle whose entry is intoto 0.0.2 (as slsa-github-generator and npm logged) ----
     def intoto_bundle(self, payload: bytes, email: str = "release-bot@example.com",
                       log_edit: Any = None) -> dict[str, Any]:

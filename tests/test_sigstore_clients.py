@@ -270,3 +270,62 @@ def test_username_identity_of_a_private_instance(attest, standin, tmp_path) -> N
     assert r.code == 0 and f"ok  certificate-identity: signed by {who}" in r.out, r.err
     r = attest(*base, "--certificate-identity", "bar!" + standin.url.split("://")[1])
     assert r.code == 1 and f"certificate identity is {who}, policy wants bar!" in r.err, r.err
+
+
+def _pub(tmp_path, key, name: str = "signer.pub"):
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / name
+    path.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["dsse-0.0.1", "hashedrekord-0.0.1", "hashedrekord-0.0.2"])
+def test_managed_key_bundle_kinds(attest, standin, tmp_path, kind) -> None:
+    """Item 6 beyond the conformance cases: a managed key's DSSE bundle (dsse 0.0.1) and its
+    signed files on Rekor v1 and v2; sigstore-js (given the key) agrees on each."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    if kind == "dsse-0.0.1":
+        doc = standin.keyed_bundle(key, payload=STATEMENT)
+    else:
+        doc = standin.keyed_bundle(key, data=ARTIFACT, rekor_v2=kind.endswith("0.0.2"))
+    bundle = tmp_path / "keyed.sigstore.json"
+    bundle.write_text(json.dumps(doc))
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    artifact = tmp_path / "artifact.txt"
+    artifact.write_bytes(ARTIFACT)
+    dsse = kind.startswith("dsse")
+    base = ["verify", bundle, "--trusted-root", root, "--offline"]
+    base += ["--builder-id", "https://attester.dev/builders/test"] if dsse else \
+        ["--artifact", artifact]
+    r = attest(*base, "--key", _pub(tmp_path, key))
+    assert r.code == 0, r.err
+    assert f"ok  signature: Sigstore bundle signed by {tmp_path / 'signer.pub'}" in r.out
+    verdict = sigstore_js.verify(bundle, root, "-", "-", None if dsse else artifact,
+                                 key=_pub(tmp_path, key))
+    assert verdict["ok"] is True, verdict
+    other = _pub(tmp_path, ec.generate_private_key(ec.SECP256R1()), "other.pub")
+    r = attest(*base, "--key", other)
+    assert r.code == 1 and "signed by a key that is not trusted" in r.err, r.err
+    # the envelope or signature swapped for another signed by the same key fails on the log
+    if dsse:
+        swapped = standin.keyed_bundle(key, payload=STATEMENT.replace(b"app.bin", b"app.exe"))
+        doc["dsseEnvelope"] = swapped["dsseEnvelope"]
+        needle = "log entry signature does not match the bundle's"
+    else:
+        swapped = standin.keyed_bundle(key, data=ARTIFACT + b"2")
+        doc["messageSignature"]["signature"] = swapped["messageSignature"]["signature"]
+        needle = "log entry signature does not match the bundle's"
+    bundle.write_text(json.dumps(doc))
+    r = attest(*base, "--key", _pub(tmp_path, key))
+    assert r.code == 1 and needle in r.err, r.err
+    if kind.endswith("0.0.2"):  # Rekor v2 without its timestamp: no verified time at all
+        doc = standin.keyed_bundle(key, data=ARTIFACT, rekor_v2=True)
+        del doc["verificationMaterial"]["timestampVerificationData"]
+        bundle.write_text(json.dumps(doc))
+        r = attest(*base, "--key", _pub(tmp_path, key))
+        assert r.code == 1 and "inclusion promise or signed timestamp" in r.err, r.err

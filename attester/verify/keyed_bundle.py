@@ -8,9 +8,11 @@ bundle names it only by an unsigned ``hint`` (sigstore-conformance ``managed-key
 The library does the log: ``TransparencyLogEntry._verify`` checks the Merkle inclusion
 proof, the signed checkpoint and (when present) the signed entry timestamp against the
 trusted root's Rekor keys; RFC 3161 timestamps go through the same TSA check as every
-other bundle (present but unverifiable fails). We add what a key needs: the logged entry
-names one of the user's keys, that key signed the artifact's digest (or the DSSE PAE),
-and the entry is about this digest (or payload) and this signature. The ``hint`` is never
+other bundle (present but unverifiable fails), and one source of verified time is required
+as for keyless bundles (a Rekor v2 entry has no signed entry timestamp). We add what a
+key needs: the logged entry names one of the user's keys, that key signed the artifact's
+digest (or the DSSE PAE), and the entry is about this digest (or payload) and this
+signature. The ``hint`` is never
 trusted: the key is found by comparing the logged key with the keys given.
 """
 
@@ -243,6 +245,12 @@ def verify(b: KeyedBundle, trusted_root: Any, keys: Sequence[Any], *,
         if verify_timestamp(raw, b.signature, trusted_root) is None:
             raise _fail(where, "timestamp could not be verified against the trusted root's "
                         "timestamp authorities")
+    promise = b.entry.get("inclusionPromise")
+    if not b.timestamps and not (isinstance(promise, Mapping) and b.entry.get("integratedTime")):
+        # As for every bundle (and sigstore-go, sigstore-js): some verified time, the SET's
+        # or a timestamp authority's; a Rekor v2 entry has no SET (conformance
+        # rekor2-no-timestamp_fail).
+        raise _fail(where, "bundle must contain an inclusion promise or signed timestamp(s)")
     if b.payload_type is not None:
         message = pae(b.payload_type, b.payload)
         if not sigalg.verify_message(trusted.key, b.signature, message):
