@@ -150,7 +150,9 @@ def test_dsse_bundle_statement_checks(attest) -> None:
 
 def test_blob_bundle_cannot_satisfy_provenance_policy(attest) -> None:
     r = attest(*_args(_gha_case()), "--builder-id", "x")
-    assert r.code == 1 and "--builder-id need a provenance statement" in r.err
+    assert r.code == 2 and "--builder-id cannot be checked: " in r.err, r.err
+    assert "is a Sigstore bundle that signs a file, with no statement, and --builder-id " \
+        "needs a SLSA provenance statement" in r.err
 
 
 def test_jsonl_with_bare_dsse_and_no_key_says_what_is_missing(attest, tmp_path) -> None:

@@ -208,7 +208,8 @@ def test_npm_publish_attestation_needs_the_registry_key(attest, tmp_path) -> Non
     assert r.code == 1 and "holds no npm publish attestation" in r.err
     r = attest(*_npm_args(_rw("gh_sigstore.js-2.2.0.bundle.json"), "--npm-publish-key",
                           _rw("sg_npm_publish_key.pub")))
-    assert r.code == 2 and "--npm-publish-key applies to npm registry attestations" in r.err
+    assert r.code == 2 and "--npm-publish-key cannot be checked: " in r.err, r.err
+    assert "and --npm-publish-key needs npm's publish attestation" in r.err
 
 
 # -- JSON Lines: several attestations, one per line -----------------------------------------

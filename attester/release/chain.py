@@ -21,6 +21,7 @@ from attester.model.subjects import last_segment, name_rule
 from attester.release.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
 from attester.verify.envelope import Demands, Report
 from attester.verify.policy import Check, Policy
+from attester.verify.requirements import UnansweredError
 
 STEPS = ("stage", "release", "promotion")
 
@@ -244,16 +245,22 @@ def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any]
     opened: tuple[Report, str] | None = None
     claimed = peek_predicate_type(doc) or "unknown"
     why = ""
+    refused: list[UnansweredError] = []
     for step, trust in trusts.items():
         try:
             report = verify_document(data, doc, where, trust,
                                      Demands(policy=Policy(predicate_type=claimed)))
+        except UnansweredError as e:  # a requirement of this step's signer this form cannot
+            refused.append(e)    # answer: another step's signer may open it
+            continue
         except UsageError:
             continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
         if report.ok and report.statement is not None:
             opened = (report, step)
             break
         why = why or next((c.detail for c in report.failures()), "")
+    if opened is None and refused:
+        raise refused[0]  # never "not signed": a requirement went unanswered (exit 2)
     if opened is None:
         step = step_of(peeked) if (peeked := peek_statement(doc)) is not None else ""
         signer = _signer_named(trusts.get(step))

@@ -168,7 +168,7 @@ def load(path: str) -> PolicyFile:
                              "certificate-identity, owner or repo)")
         trusts[step] = checker.Trust.from_flags(
             [base / k for k in key_paths], identity, labels=[str(k) for k in key_paths],
-            trusted_root_path=root_path, offline=True)
+            trusted_root_path=root_path, offline=True, where=f"policy {path} step {step}")
         from attester.verify import rego
 
         policies[step] = Policy(

@@ -17,6 +17,7 @@ import attrs
 
 from attester.display import safe
 from attester.errors import InputError, UsageError, VerificationError
+from attester.verify import requirements
 from attester.verify.envelope import (
     Demands,
     Report,
@@ -26,6 +27,7 @@ from attester.verify.envelope import (
     verify_envelope,
 )
 from attester.verify.policy import Artifact, Check, source_checks
+from attester.verify.requirements import Requirement
 
 
 @attrs.frozen
@@ -41,6 +43,8 @@ class Trust:
     #: npm registry key: verify an npm document's publish attestation too
     npm_publish_key: str | None = None
     rekor_url: str | None = None
+    #: what the signer asks of every document beyond its signature (see requirements)
+    requires: tuple[Requirement, ...] = ()
 
     def given(self) -> bool:
         return bool(self.keys) or self.identity is not None
@@ -50,15 +54,21 @@ class Trust:
                    labels: Sequence[str] | None = None, threshold: int = 1,
                    trusted_root_path: str | None = None, offline: bool = False,
                    staging: bool = False, rekor_url: str | None = None,
-                   npm_publish_key: str | None = None) -> Trust:
-        """Load the public keys and keep the keyless identity only when one was named."""
+                   npm_publish_key: str | None = None, where: str = "") -> Trust:
+        """Load the public keys and keep the keyless identity only when one was named.
+        What the identity asks of a certificate is kept either way (``requires``): with
+        only keys, no document can answer it, and that is refused here (exit 2)."""
         from attester.signing import keys
 
+        keyless = identity is not None and identity.given()
+        requires = requirements.of_signer(identity, threshold=threshold,
+                                          npm_publish_key=npm_publish_key, where=where)
+        requirements.refuse_impossible(requires, keys=bool(key_paths), keyless=keyless)
         names = labels or [str(k) for k in key_paths]
-        return cls(keys=tuple(TrustedKey(label=n, key=keys.load_public(k))
+        return cls(requires=requires, keys=tuple(TrustedKey(label=n, key=keys.load_public(k))
                               for n, k in zip(names, key_paths, strict=True)),
                    threshold=threshold,
-                   identity=identity if identity is not None and identity.given() else None,
+                   identity=identity if keyless else None,
                    trusted_root_path=trusted_root_path, offline=offline, staging=staging,
                    rekor_url=rekor_url, npm_publish_key=npm_publish_key)
 
@@ -207,39 +217,52 @@ def _blob_digest(spec: str | Artifact, alg: str) -> tuple[str, bytes]:
     return alg, bytes.fromhex(ref[2])
 
 
+def asked(trust: Trust, demands: Demands) -> tuple[Requirement, ...]:
+    """Every requirement of a verification: the signer's and the demands'."""
+    return requirements.merged(trust.requires, requirements.of_demands(
+        demands.policy, artifacts=demands.artifacts, stores=demands.stores,
+        require_complete=demands.require_complete))
+
+
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
                     blob: str | Artifact | None = None) -> Report:
     """The document ``data`` (parsed: ``doc``) verified; the report carries the sha256 of
-    ``data``, the bytes verified (:attr:`Report.inputs`)."""
+    ``data``, the bytes verified (:attr:`Report.inputs`). Each requirement is answered by
+    the document's evidence or refused (exit 2, :class:`requirements.UnansweredError`),
+    never passed unchecked: each form is gated when it is known, and a passing report
+    must show every answer."""
     import hashlib
 
-    report = _verify_document(data, doc, where, trust, demands, blob=blob)
+    reqs = asked(trust, demands)
+    report = _verify_document(data, doc, where, trust, demands, blob, reqs)
+    if report.ok:
+        requirements.check_answered(reqs, report.checks, where)
     return attrs.evolve(report, inputs=((where, hashlib.sha256(data).hexdigest()),))
 
 
-def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
-                     blob: str | Artifact | None = None) -> Report:
+def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands,
+                     blob: str | Artifact | None, reqs: tuple[Requirement, ...]) -> Report:
     from attester.signing.dsse import looks_like_envelope, parse_envelope
     from attester.verify import bundles, gcb_provenance, npm_attestations, pep740
 
     if gcb_provenance.looks_like(doc):
+        requirements.refuse_unanswerable(reqs, requirements.CLOUD_BUILD, where)
         return _verify_gcb(doc, where, trust, demands)
     if not trust.given():
         raise no_trust_error()
     if demands.is_empty():
         raise empty_policy_error()
     if npm_attestations.looks_like(doc):
+        requirements.refuse_unanswerable(reqs, requirements.NPM_DOCUMENT, where)
         return _verify_npm(doc, where, trust, demands, blob)
-    if trust.npm_publish_key:
-        raise UsageError(f"--npm-publish-key applies to npm registry attestations "
-                         f"({{\"attestations\": [...]}}); {where} is not one")
     if pep740.looks_like_attestation(doc) or pep740.looks_like_provenance(doc):
-        return _verify_pep740(doc, where, trust, demands)
+        return _verify_pep740(doc, where, trust, demands, reqs)
     if bundles.looks_like_bundle(doc):
-        return _verify_bundle(data, where, trust, demands, blob)
+        return _verify_bundle(data, where, trust, demands, blob, reqs)
     if looks_like_envelope(doc):
         env = parse_envelope(doc, where=f"attestation {where}")
         if not trust.keys and trust.rekor_url and trust.identity is not None:
+            requirements.refuse_unanswerable(reqs, requirements.REKOR_ENVELOPE, where)
             return _verify_by_rekor(data, env, where, trust, demands)
         if not trust.keys:
             return Report(attestation=where, checks=(Check(
@@ -247,6 +270,7 @@ def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: D
                 "transparency-log entry to verify a keyless signature offline; verify "
                 "its Sigstore bundle, pass --rekor-url URL to find its log entry online, "
                 "or pass --key for a keyed signature"),))
+        requirements.refuse_unanswerable(reqs, requirements.KEYED_ENVELOPE, where)
         return verify_envelope(env, where=where, trusted=trust.keys,
                                threshold=trust.threshold, demands=demands)
     raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore bundle; "
@@ -282,7 +306,7 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
 
     npm = npm_attestations.parse(doc, where=f"attestation {where}")
     report = _verify_bundle(npm_attestations.bundle_bytes(npm.provenance),
-                            f"{where} (provenance)", trust, demands, blob)
+                            f"{where} (provenance)", trust, demands, blob, ())  # gated above
     if report.ok:  # only a verified statement is compared with the container's label
         label = npm_attestations.provenance_check(
             npm, report.statement.raw if report.statement is not None else None)
@@ -321,7 +345,8 @@ def _dist_name(demands: Demands, where: str) -> str:
     return base
 
 
-def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands) -> Report:
+def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands,
+                   reqs: tuple[Requirement, ...]) -> Report:
     """A PEP 740 attestation object, or the integrity API's provenance object (every
     attestation in it must pass, and its certificate agree with the publisher PyPI
     states for it)."""
@@ -335,7 +360,7 @@ def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands) -> Repo
     demands = attrs.evolve(demands, also_known=pep740.PYPI_TYPES)
     if pep740.looks_like_attestation(doc):
         bundle, _ = pep740.attestation_bundle(doc, where=f"attestation {where}")
-        return _pep740_one(bundle, where, trust, demands, dist)
+        return _pep740_one(bundle, where, trust, demands, dist, reqs)
     published = pep740.provenance_bundles(doc, where=f"provenance {where}")
     total = sum(len(p.bundles) for p in published)
     if total == 0:
@@ -345,7 +370,7 @@ def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands) -> Repo
     for p in published:
         for bundle, cert in p.bundles:
             name = where if total == 1 else f"{where} (attestation {len(reports) + 1} of {total})"
-            report = _pep740_one(bundle, name, trust, demands, dist)
+            report = _pep740_one(bundle, name, trust, demands, dist, reqs)
             if report.ok:
                 report = attrs.evolve(report, checks=(
                     *report.checks, pep740.publisher_check(p, cert)))
@@ -358,10 +383,10 @@ def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands) -> Repo
 
 
 def _pep740_one(bundle: bytes, where: str, trust: Trust, demands: Demands,
-                dist: str) -> Report:
+                dist: str, reqs: tuple[Requirement, ...]) -> Report:
     from attester.verify import pep740
 
-    report = _verify_bundle(bundle, where, trust, demands, None)
+    report = _verify_bundle(bundle, where, trust, demands, None, reqs)
     if report.statement is None:
         return report
     return attrs.evolve(report, checks=(*report.checks,
@@ -393,7 +418,9 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
 
 
 def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
-                   blob: str | Artifact | None) -> Report:
+                   blob: str | Artifact | None, reqs: tuple[Requirement, ...]) -> Report:
+    """A Sigstore bundle (TSA-only, intoto 0.0.2 and managed-key ones too): a DSSE bundle,
+    or one that signs a file; ``reqs`` are gated against that form once it is read."""
     from attester.verify import bundles, keyed_bundle
 
     keyed = keyed_bundle.is_keyed_json(data)
@@ -405,6 +432,11 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
     try:
         bundle = bundles.load_bundle(data, where=f"bundle {where}")
         is_dsse = bundles.is_dsse(bundle)
+        form = {(False, True): requirements.KEYLESS_BUNDLE,
+                (False, False): requirements.FILE_BUNDLE,
+                (True, True): requirements.KEYED_BUNDLE,
+                (True, False): requirements.KEYED_FILE_BUNDLE}[(keyed, is_dsse)]
+        requirements.refuse_unanswerable(reqs, form, where)
         digest = None
         if not is_dsse:
             if blob is None or demands.stores:
@@ -435,12 +467,10 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                                  "but this signed file's certificate carries no Source "
                                  "Repository extensions")]
     if payload is None:
+        # what needs a statement was refused above (requirements.FILE_BUNDLE answers none)
         shown = blob.name if isinstance(blob, Artifact) else str(blob).removeprefix("@")
         art = Check(f"artifact {shown}", True, "is the file the bundle signs")
-        needs = demands.policy.about_statement()
-        extra = [Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
-                       "but this bundle signs a plain file")] if needs else []
-        return Report(attestation=where, checks=(*sig_checks, art, *cert_checks, *extra))
+        return Report(attestation=where, checks=(*sig_checks, art, *cert_checks))
     if not all(c.ok for c in sig_checks):
         return Report(attestation=where, checks=tuple(sig_checks))
     if (repo or ref) and _records_no_source(payload[1]):
@@ -541,6 +571,8 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
 
     image_demands = attrs.evolve(demands, artifacts=[image.name], hash_artifacts=hash_image)
     reports = []
+    refused: list[requirements.UnansweredError] = []
+    broken = 0
     for i, data in enumerate(docs):
         from attester.jsonio import parse_json
 
@@ -548,7 +580,11 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
         try:  # one malformed referrer (anyone may push one) must not hide a good one
             doc = parse_json(data, where=f"{uri} attestation {i + 1}")
             reports.append(verify_document(data, doc, where, trust, image_demands))
+        except requirements.UnansweredError as e:  # another referrer may answer it
+            refused.append(e)
+            reports.append(Report(attestation=where, checks=(requirements.refused_check(e),)))
         except InputError as e:
+            broken += 1
             reports.append(Report(attestation=where, checks=(Check("attestation", False,
                                                                    e.message),)))
     for layer in layers:
@@ -562,6 +598,8 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     for r in reports:
         if r.ok:
             return r
+    if refused and len(refused) + broken == len(reports):  # none could answer it: exit 2
+        raise refused[0]
     return reports[0]
 
 
@@ -627,6 +665,8 @@ def verify_blob_pair(signature: str, certificate: str, artifact: str, identity: 
     if not identity.given():
         raise UsageError("a keyless signature needs --certificate-identity (or -regexp) and "
                          "--certificate-oidc-issuer")
+    reqs = requirements.merged(requirements.of_signer(identity), (requirements.ARTIFACT,))
+    requirements.refuse_unanswerable(reqs, requirements.SIGNATURE_PAIR, signature)
     raw_cert = read_bytes(certificate, what="certificate").strip()
     if not raw_cert.startswith(b"-----BEGIN"):
         try:
@@ -656,9 +696,13 @@ def verify_blob_pair(signature: str, certificate: str, artifact: str, identity: 
     checks = [Check("signature", ok, "signature over the artifact valid for the certificate's "
                     "key" if ok else "signature does not match the artifact and certificate")]
     if ok:
+        checks.append(Check(f"artifact {artifact}", True, "is the file the pair signs"))
         checks.extend(identity.check(cert))
         checks.append(Check("transparency-log", False, "no transparency-log entry or signed "
                             "timestamp accompanies a bare .sig/.cert pair, so nothing proves "
                             "the short-lived certificate was valid when it signed; verify the "
                             "Sigstore bundle instead (cosign sign-blob --bundle)"))
-    return Report(attestation=signature, checks=tuple(checks))
+    report = Report(attestation=signature, checks=tuple(checks))
+    if report.ok:  # never today: no log entry (above); kept for the day one is verified
+        requirements.check_answered(reqs, report.checks, signature)
+    return report

@@ -17,6 +17,7 @@ import attrs
 from attester.errors import InputError, VerificationError
 from attester.verify.envelope import Report
 from attester.verify.policy import Check
+from attester.verify.requirements import UnansweredError, refused_check, was_refused
 
 MAX_LINES = 256  # gh downloads at most --limit (default 30) bundles per digest
 
@@ -40,18 +41,26 @@ def verify_lines(where: str, lines: list[bytes],
 
     reports: list[Report] = []
     broken: dict[int, InputError] = {}
+    refused: list[UnansweredError] = []
     for n, line in enumerate(lines, 1):
         name = f"{where} line {n}"
         try:
             report = verify_one(line, parse_json(line, where=f"attestation {name}"), name)
+        except UnansweredError as e:  # another line may answer it
+            refused.append(e)
+            report = Report(attestation=name, checks=(refused_check(e),))
         except InputError as e:
             broken[n - 1] = e
             report = Report(attestation=name, checks=(Check("attestation", False, e.message),))
         except VerificationError as e:
             report = Report(attestation=name, checks=(Check("signature", False, e.message),))
         reports.append(report)
+    if refused and len(refused) + len(broken) == len(reports):  # no line could answer: exit 2
+        raise refused[0]
     if len(broken) == len(reports):
         raise broken[0]
+    # the lines whose evidence answered what was asked, before those refused
+    answered = [r for i, r in enumerate(reports) if i not in broken and not was_refused(r.checks)]
     chosen = next((r for r in reports if r.ok), None) or \
-        next(r for i, r in enumerate(reports) if i not in broken)
+        next(iter(answered), None) or next(r for i, r in enumerate(reports) if i not in broken)
     return attrs.evolve(chosen, lines=tuple(reports))
