@@ -250,3 +250,62 @@ def test_every_policy_flag_help_points_to_the_reference(attest) -> None:
         text = " ".join(subs[command].format_help().split())
         assert "(reference: docs/policy.md)" in text, command
     assert (ROOT / "docs" / "policy.md").is_file()
+
+
+# -- item 7: the verified content is printed ----------------------------------------------
+
+SIGSTORE_JS = ["verify", "testdata/interop/realworld/sg_sigstore.js@2.0.0-provenance.sigstore.json",
+               "--artifact", "testdata/interop/realworld/npm_sigstore-2.0.0.tgz",
+               "--certificate-identity-regexp", "^https://github.com/sigstore/sigstore-js/.*",
+               "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+               "--trusted-root", "testdata/interop/sigstore/trusted_root.sigstore-production.json",
+               "--offline"]
+
+
+def test_json_carries_the_verified_statement_and_its_signer(attest, monkeypatch) -> None:
+    import json
+
+    from attester.model import schemas
+
+    monkeypatch.chdir(ROOT)
+    r = attest(*SIGSTORE_JS, "--format", "json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert schemas.errors(report, "verification-report.schema.json") == []
+    assert report["statement"]["subject"][0]["name"] == "pkg:npm/sigstore@2.0.0"
+    signer = report["signer"]
+    assert signer["kind"] == "certificate"
+    assert signer["identity"] == ("https://github.com/sigstore/sigstore-js/.github/workflows/"
+                                  "release.yml@refs/heads/main")
+    assert signer["issuer"] == "https://token.actions.githubusercontent.com"
+    assert signer["extensions"]["sourceRepositoryURI"] == "https://github.com/sigstore/sigstore-js"
+    assert signer["signedAt"] == "2023-08-18T16:05:35Z"
+    assert signer["timeSource"] == "transparency log"
+
+
+def test_json_and_print_statement_show_nothing_that_did_not_verify(attest, signed) -> None:
+    import json
+
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl",
+               "--format", "json")
+    assert r.code == 0
+    report = json.loads(r.out)
+    assert report["signer"] == {"kind": "key", "keyids": report["signer"]["keyids"],
+                                "keys": ["k.pub"]}
+    assert report["statement"] == json.loads((signed / "p.json").read_text())
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl",
+               "--print-statement")
+    assert r.code == 0
+    assert json.loads(r.out) == json.loads((signed / "p.json").read_text())
+    assert "ok  artifact dist/bin/kubectl" in r.err  # the report, off stdout
+    (signed / "dist" / "bin" / "kubectl").write_bytes(b"tampered\n")
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl",
+               "--print-statement")
+    assert r.code == 1 and r.out == ""
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl",
+               "--format", "json")
+    report = json.loads(r.out)
+    assert r.code == 1 and "statement" not in report and "signer" not in report
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl",
+               "--format", "json", "--print-statement")
+    assert r.code == 2 and "contradict" in r.err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import sys
 from typing import Any
 
 from attester.cli import verify_modes
@@ -66,11 +68,29 @@ def _not_an_artifact(path: str) -> None:
             head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
     except OSError:
         return  # the reader says what is wrong with it
-    if head and head[:1] not in (b"{", b"["):
+    # A file named as a document (bad.json) is a broken document: its reader says how.
+    named_as_document = path.lower().endswith((".json", ".jsonl", ".sigstore", ".attestation",
+                                               ".provenance", ".slsa"))
+    if head and head[:1] not in (b"{", b"[") and not named_as_document:
         raise UsageError(f"ATTESTATION {path}: this looks like the artifact, not an "
                          "attestation (it is not JSON)",
                          hint="name the attestation and pass the file with --artifact, or "
                          f"as gh and cosign: attest verify {path} --bundle ATTESTATION")
+
+
+def _print_statements(report: Any, every: list[Any] | None) -> None:
+    """--print-statement (slsa-verifier's --print-provenance): each statement whose
+    signature and policy verified, one JSON object per line, and nothing else."""
+    from attester.jsonio import dumps_pretty
+
+    seen: set[bytes] = set()
+    for r in (report, *getattr(report, "lines", ()), *(every or ())):
+        if r.ok and r.statement is not None:
+            text = dumps_pretty(dict(r.statement.raw))
+            if text not in seen:
+                seen.add(text)
+                sys.stdout.buffer.write(text)
+    sys.stdout.flush()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,9 +168,13 @@ def run(args: argparse.Namespace) -> int:
             report = checker.verify_path(where, trust, demands,
                                          blob=args.artifact[0] if args.artifact and
                                          len(args.artifact) == 1 else None)
-    code = print_report(report, args.format, ok_title=f"verified {report.attestation}",
-                        fail_title=f"verification FAILED for {report.attestation}",
-                        every=every, mode=args.policy_mode)
+    with contextlib.redirect_stdout(sys.stderr) if args.print_statement else \
+            contextlib.nullcontext():  # --print-statement: stdout holds the statements alone
+        code = print_report(report, args.format, ok_title=f"verified {report.attestation}",
+                            fail_title=f"verification FAILED for {report.attestation}",
+                            every=every, mode=args.policy_mode)
+    if args.print_statement and report.ok:
+        _print_statements(report, every)
     if report.ok:  # never a VSA for what only --policy-mode warn let pass
         if args.vsa_out:
             write_vsa(args, report, signer)
@@ -347,7 +371,11 @@ def register(sub: Subcommands) -> None:
                    "json) and exit 0, to roll a policy out before enforcing it (as kpromo's "
                    "--require-provenance warn); default enforce")
     o.add_argument("--format", choices=["text", "json"], default="text",
-                   help="json prints every check and its outcome")
+                   help="json prints every check and its outcome, and for what verified "
+                   "the statement and its signer (identity, issuer, extensions, log time)")
+    o.add_argument("--print-statement", action="store_true",
+                   help="print the statement(s) that verified, alone, on stdout (the report "
+                   "goes to stderr), as slsa-verifier's --print-provenance")
     add_quiet(o)
     o.add_argument("--vsa-out", metavar="FILE",
                    help="after a pass, write a signed SLSA verification summary (VSA)")

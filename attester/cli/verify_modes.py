@@ -197,6 +197,10 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "vsa_trust_config": Takes(ONE, needs=("vsa_keyless",), why=ONE_VSA),
     # output
     "format": Takes(ALL),
+    "print_statement": Takes(ONE | Mode.PYPI, excludes=("format",),
+                             why="it prints the one statement that verified; --chain and "
+                             "--attestations verify many, a signature pair signs no statement "
+                             "(--format json lists them)"),
     "quiet": Takes(ALL),
 }
 

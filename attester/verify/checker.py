@@ -413,8 +413,9 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
                                 what="certificate source")
     from attester.verify.signer import from_certificate
 
-    rest, stmt = check_payload(env.payload_type, env.payload, demands, from_certificate(cert))
-    return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
+    who = from_certificate(cert)
+    rest, stmt = check_payload(env.payload_type, env.payload, demands, who)
+    return Report(attestation=where, checks=(*checks, *rest), statement=stmt, signer=who)
 
 
 def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
@@ -482,9 +483,10 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
         demands = attrs.evolve(demands, policy=attrs.evolve(demands.policy, **cleared))
     from attester.verify.signer import from_certificate
 
-    rest, stmt = check_payload(payload[0], payload[1], demands,
-                               from_certificate(bundle.signing_certificate))
-    return Report(attestation=where, checks=(*sig_checks, *cert_checks, *rest), statement=stmt)
+    who = from_certificate(bundle.signing_certificate)
+    rest, stmt = check_payload(payload[0], payload[1], demands, who)
+    return Report(attestation=where, checks=(*sig_checks, *cert_checks, *rest), statement=stmt,
+                  signer=who)
 
 
 def _records_no_source(payload: bytes) -> bool:
@@ -641,7 +643,8 @@ def _verify_cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust
             # the certificate verify_keyless checked (chain, SCT, logged entry)
             who = from_certificate(cosign._certificate(layer))
             rest, stmt = check_payload(payload[0], payload[1], demands, who)
-            return Report(attestation=where, checks=(*checks, *rest), statement=stmt)
+            return Report(attestation=where, checks=(*checks, *rest), statement=stmt,
+                          signer=who)
     needs = demands.policy.about_statement()
     if needs:
         checks.append(Check("policy", False, f"{', '.join(needs)} need a provenance statement, "

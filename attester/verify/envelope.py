@@ -62,6 +62,8 @@ class Report:
     #: once where they were read, so a summary written after (--vsa-out) names them (a
     #: second read of stdin recorded the digest of nothing)
     inputs: tuple[tuple[str, str], ...] = ()
+    #: who signed (a signer.Signer), as the signature check established it
+    signer: Any = None
 
     @property
     def ok(self) -> bool:
@@ -69,6 +71,20 @@ class Report:
 
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
+
+    def _signed_at(self) -> dict[str, str]:
+        """When the log or a timestamp authority says it was signed, as the signature check
+        verified it (its detail is the one place that time is stated)."""
+        import re
+
+        for c in self.checks:
+            m = re.search(r"(logged in Rekor|timestamped) at (\d{4}-\d\d-\d\dT[\d:]+Z)",
+                          c.detail)
+            if c.ok and m:
+                source = "transparency log" if m[1] == "logged in Rekor" else \
+                    "timestamp authority"
+                return {"signedAt": m[2], "timeSource": source}
+        return {}
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -79,6 +95,10 @@ class Report:
         if self.statement is not None:
             out["predicateType"] = self.statement.predicate_type
             out["subjects"] = len(self.statement.raw_subjects())
+        if self.ok and self.statement is not None:  # only what verified, as gh prints it
+            out["statement"] = dict(self.statement.raw)
+            if self.signer is not None:
+                out["signer"] = {**self.signer.to_json(), **self._signed_at()}
         if self.notes:
             out["notes"] = list(self.notes)
         if self.lines:
@@ -316,4 +336,4 @@ def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
         return Report(attestation=where, checks=(sig,))
     who = from_keys([tk.keyid for tk in signers], [tk.label for tk in signers])
     rest, stmt = check_payload(env.payload_type, env.payload, demands, who)
-    return Report(attestation=where, checks=(sig, *rest), statement=stmt)
+    return Report(attestation=where, checks=(sig, *rest), statement=stmt, signer=who)
