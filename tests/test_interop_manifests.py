@@ -162,7 +162,7 @@ CONFORMANCE_REASONS = {
     'incorrect-public-key_fail': 'inclusion proof contains invalid root hash',
     'integrated-time-in-future_fail': 'cert is not valid at validation time',
     'intoto-expired-certificate_fail': 'certificate does not chain to the trusted root at 2023-02-01',
-    'intoto-log-entry-mismatch_fail': 'intoto 0.0.2 log entry: logged signature or certificate',
+    'intoto-log-entry-mismatch_fail': 'intoto 0.0.2 log entry: logged signature differs',
     'intoto-missing-inclusion-proof_fail': 'must carry an inclusion proof with checkpoint',
     'intoto-set-outside-signing-cert-validity_fail': 'certificate does not chain to the trusted root at 2023-02-02',
     'intoto-tsa-timestamp-outside-cert-validity_fail': 'certificate was not valid at the timestamped time',

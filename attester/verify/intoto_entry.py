@@ -215,13 +215,19 @@ def verify_certificate(cert: Any, trusted_root: Any, when: dt.datetime, *, where
 
 def _logged_signature(item: Any, keyed: bool) -> tuple[bytes, bytes]:
     """(signature bytes, certificate or public key DER) of one logged signature.
-    The entry keeps ``sig`` base64-encoded twice and ``publicKey`` as base64 of a PEM whose
-    exact text (trailing newline or not) differs between clients: compare what they decode
-    to."""
+    Rekor keeps ``sig`` base64-encoded twice (the envelope's base64 text, encoded again);
+    read once-encoded bytes as they are, so an entry that logged another signature so is
+    compared, and differs, rather than being "malformed". ``publicKey`` is base64 of a PEM
+    whose exact text (trailing newline or not) differs between clients: compare what they
+    decode to."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    sig = base64.b64decode(base64.b64decode(item["sig"], validate=True), validate=True)
+    once = base64.b64decode(item["sig"], validate=True)
+    try:
+        sig = base64.b64decode(once, validate=True)
+    except (binascii.Error, ValueError):
+        sig = once
     pem = base64.b64decode(item["publicKey"], validate=True)
     if keyed:
         der = serialization.load_pem_public_key(pem).public_bytes(
