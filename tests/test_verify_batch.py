@@ -255,3 +255,33 @@ def test_keyless_release_signed_by_sigstore(attest, standin, tmp_path) -> None:
     r = attest("verify", "--artifacts", f"file://{dist}", "--attestations", dist,
                *keyless[:4], "someone@example.com", *keyless[5:])
     assert r.code == 1 and r.out.count("FAIL  ") == 5
+
+
+def test_many_attestations_across_processes(attest, repo, monkeypatch, tmp_path) -> None:
+    """Enough attestations for the signature checks to be spread over forked processes
+    (a real `attest` process: the suite's own threads keep in-process runs in one): the
+    verdicts are the same as in one process, a failure in any share is reported."""
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("ATTEST_PASSPHRASE", "")
+    assert attest("keygen", "--type", "ed25519", "--out", "release").code == 0
+    out = tmp_path / "many"
+    out.mkdir()
+    for i in range(24):
+        (out / f"f{i:02d}.bin").write_bytes(f"file {i}\n".encode() * (i + 1))
+        _attest_files(attest, [out / f"f{i:02d}.bin"], out / f"f{i:02d}.bin.intoto.json")
+    (out / "f07.bin").write_bytes(b"changed\n")
+    (out / "f12.bin.intoto.json").write_text("{}")
+
+    def run(jobs: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "attester", "verify", "--artifacts",
+                               f"file://{out}", "--attestations", str(out), "--key",
+                               "release.pub", "--format", "json", "--jobs", jobs],
+                              capture_output=True, text=True, check=False, cwd=repo)
+
+    one, many = run("1"), run("4")
+    assert one.returncode == many.returncode == 1, many.stderr
+    assert one.stdout == many.stdout
+    status = {a["artifact"]: a["status"] for a in json.loads(many.stdout)["artifacts"]}
+    assert [n for n, s in status.items() if s != "ok"] == ["f07.bin", "f12.bin"]
+    assert "f07.bin: " in many.stderr and "digest mismatch" in many.stderr
+    assert "f12.bin.intoto.json: attestation:" in many.stderr

@@ -281,7 +281,7 @@ def verify_release(artifact_stores: Sequence[str], attestation_stores: Sequence[
     """Pair, hash and verify. ``verify(data, where, demands, blob)`` verifies one
     attestation file's bytes (checker.verify_bytes with the trust bound); ``warm_up`` runs
     while the artifacts hash (load the trusted root and the verifier's libraries)."""
-    from attester.parallel import map_ordered
+    from attester.parallel import map_forked
     from attester.stores import open_store
 
     stores = [open_store(_store_uri(u), **options) for u in artifact_stores]
@@ -344,8 +344,8 @@ def verify_release(artifact_stores: Sequence[str], attestation_stores: Sequence[
             return Report(attestation=doc.where, checks=(Check("attestation", False,
                                                                e.message),))
 
-    results = map_ordered(one, docs, jobs=jobs,
-                          progress=("verifying", "attestations") if progress else None)
+    # Signature checks are CPU-bound and hold the GIL: spread over processes, not threads.
+    results = map_forked(one, docs, processes=jobs)
     reports: list[Report] = []
     for r in results:
         if isinstance(r, AttesterError):

@@ -161,6 +161,8 @@ def with_proto3_defaults(doc: Any) -> Any:
 
     if not isinstance(doc, Mapping) or not isinstance(doc.get("verificationMaterial"), Mapping):
         return doc
+    if not _lacks_defaults(doc["verificationMaterial"]):
+        return doc
     doc = copy.deepcopy(dict(doc))
     vm = doc["verificationMaterial"]
     entries = vm.setdefault("tlogEntries", [])
@@ -177,6 +179,20 @@ def with_proto3_defaults(doc: Any) -> Any:
     return doc
 
 
+def _lacks_defaults(vm: Mapping[str, Any]) -> bool:
+    entries = vm.get("tlogEntries")
+    if not isinstance(entries, list):
+        return True
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        proof = entry.get("inclusionProof")
+        if "logIndex" not in entry or (isinstance(proof, dict) and (
+                "logIndex" not in proof or "hashes" not in proof)):
+            return True
+    return False
+
+
 def load_bundle(data: bytes, *, where: str) -> Any:
     _sigstore()
     import json
@@ -187,7 +203,8 @@ def load_bundle(data: bytes, *, where: str) -> Any:
     from attester.verify import intoto_entry, keyed_bundle, tsa_bundle
 
     try:
-        doc = with_proto3_defaults(json.loads(data))
+        raw_doc = json.loads(data)
+        doc = with_proto3_defaults(raw_doc)
     except ValueError:
         raise InputError(f"{where}: not JSON") from None
     if not isinstance(doc, Mapping):
@@ -202,7 +219,8 @@ def load_bundle(data: bytes, *, where: str) -> Any:
     if tsa_bundle.has_no_log_entry(doc):
         return tsa_bundle.parse(doc, where=where)
     try:
-        bundle = Bundle.from_json(json.dumps(doc))
+        # the bytes as they are when no default had to be filled in (parsed once)
+        bundle = Bundle.from_json(data if doc is raw_doc else json.dumps(doc))
         # sigstore checks the DSSE envelope (exactly one, non-empty signature) only when
         # it is first used: check it here, where its error becomes an input error.
         bundle._dsse_envelope  # noqa: B018 - evaluated for its check
@@ -308,6 +326,7 @@ def root_from_bytes(data: bytes) -> Any:
 #: bundles (``verify --attestations``, ``audit``) parses its root once, and a file that
 #: changes is parsed again.
 _ROOTS: dict[bytes, Any] = {}
+_ROOT_FILES: dict[tuple[str, int, int, int], Any] = {}
 _ROOTS_LOCK = threading.Lock()
 
 
@@ -316,11 +335,21 @@ def _read_root(path: str) -> Any:
 
     from attester.jsonio import read_bytes
 
+    try:  # the same file, unchanged since it was read: not even read again
+        st = os.stat(path)
+        seen = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        seen = None
+    with _ROOTS_LOCK:
+        if seen is not None and seen in _ROOT_FILES:
+            return _ROOT_FILES[seen]
     data = read_bytes(path, what="trusted root")
     key = hashlib.sha256(data).digest()
     with _ROOTS_LOCK:
         if key not in _ROOTS:
             _ROOTS[key] = root_from_bytes(data)
+        if seen is not None:
+            _ROOT_FILES[seen] = _ROOTS[key]
         return _ROOTS[key]
 
 
@@ -566,12 +595,31 @@ def _new_verifier(trusted_root: Any) -> Any:
     """``sigstore``'s Verifier, but with RFC 3161 timestamps checked by
     :func:`tsa_bundle.verify_timestamp` (a TSA's validity window closed at its end, as
     protobuf-specs' ``TimeRange`` says; the library's excludes it)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
     from sigstore._internal.timestamp import TimestampSource, TimestampVerificationResult
     from sigstore.verify import Verifier
 
     from attester.verify import tsa_bundle
 
+    chains: dict[tuple[bytes, Any], list[Any]] = {}
+    chains_lock = threading.Lock()
+
     class _Verifier(Verifier):
+        def _verify_chain_at_time(self, certificate: Any, timestamp_result: Any) -> Any:
+            # The chain of one certificate at one time is checked once per verifier: a
+            # release signed in one `sigstore sign` run has hundreds of bundles, each
+            # with the same certificate and a logged time from the same few seconds.
+            # Only successes are kept; the key is the certificate's bytes and the time.
+            key = (certificate.public_bytes(Encoding.DER), timestamp_result.time)
+            with chains_lock:
+                if key in chains:
+                    return list(chains[key])
+            chain = super()._verify_chain_at_time(certificate, timestamp_result)
+            with chains_lock:
+                if len(chains) < 4096:
+                    chains[key] = list(chain)
+            return chain
+
         def _verify_signed_timestamp(self, timestamp_response: Any, message: bytes
                                      ) -> TimestampVerificationResult | None:
             when = tsa_bundle.verify_response(timestamp_response, message,
