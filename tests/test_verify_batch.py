@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Result
+from conftest import Result, interop_path
 
 SIGNER = "release-bot@example.com"
 
@@ -285,3 +285,26 @@ def test_many_attestations_across_processes(attest, repo, monkeypatch, tmp_path)
     assert [n for n, s in status.items() if s != "ok"] == ["f07.bin", "f12.bin"]
     assert "f07.bin: " in many.stderr and "digest mismatch" in many.stderr
     assert "f12.bin.intoto.json: attestation:" in many.stderr
+
+
+def test_sigstore_tuf_client_loads_only_when_used() -> None:
+    """Start-up: verifying offline against a root file never imports sigstore's TUF client
+    (python-tuf, securesystemslib's signers, google-cloud-kms); fetching a root through TUF
+    still works, loading it then."""
+    code = """
+import sys
+from attester.verify import bundles
+bundles.load_trusted_root(sys.argv[1], offline=True, staging=False)
+heavy = [m for m in ("tuf.ngclient", "securesystemslib.signer", "google.cloud.kms")
+         if m in sys.modules]
+print("before", heavy)
+root = bundles.load_trusted_root(None, offline=True, staging=False)
+print("after", "tuf.ngclient" in sys.modules, type(root).__name__)
+"""
+    root = Path(__file__).resolve().parent.parent
+    root_file = interop_path("sigstore", "trusted_root.sigstore-production.json")
+    p = subprocess.run([sys.executable, "-c", code, str(root_file)], capture_output=True,
+                       text=True,
+                       cwd=root, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "before []" in p.stdout and "after True TrustedRoot" in p.stdout, p.stdout

@@ -60,7 +60,6 @@ def _defer_tuf() -> None:
     of hundreds of files verified in one call is mostly that start-up). The module is
     registered as a stand-in holding its string constants, read from its source; the
     first use of anything else in it (``TrustUpdater``) imports the real module then."""
-    import ast
     import importlib
     import importlib.util
     import sys
@@ -73,13 +72,11 @@ def _defer_tuf() -> None:
         if spec is None or not spec.origin:
             return
         with open(spec.origin, encoding="utf-8") as f:
-            tree = ast.parse(f.read())
-    except (ImportError, OSError, SyntaxError, ValueError):
+            source = f.read()
+    except (ImportError, OSError, ValueError):
         return  # no sigstore, or not as we know it: import it the ordinary way
-    consts = {node.targets[0].id: node.value.value for node in tree.body
-              if isinstance(node, ast.Assign) and len(node.targets) == 1
-              and isinstance(node.targets[0], ast.Name)
-              and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+    # module-level NAME = "string" lines (the TUF URLs); ast would cost more than the rest
+    consts = dict(re.findall(r'^([A-Z_]+) = "([^"\\\n]*)"$', source, flags=re.M))
     if not {"DEFAULT_TUF_URL", "STAGING_TUF_URL"} <= consts.keys():
         return
     stub = types.ModuleType(_TUF)
@@ -106,7 +103,12 @@ def _defer_tuf() -> None:
     sys.modules[_TUF] = stub
 
 
+_LOADED: list[Any] = []  # the sigstore package, once imported and set up
+
+
 def _sigstore() -> Any:
+    if _LOADED:  # every bundle of a batch asks: answer at once
+        return _LOADED[0]
     _defer_tuf()
     try:
         import sigstore.models
@@ -114,6 +116,7 @@ def _sigstore() -> Any:
     except ImportError:
         raise MissingExtraError("sigstore", "sigstore") from None
     _route_library_warnings()
+    _LOADED.append(sigstore)
     return sigstore
 
 
