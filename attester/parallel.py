@@ -120,8 +120,13 @@ def map_forked(fn: Callable[[T], R], items: Sequence[T], *, processes: int
     if n <= 1 or len(items) < MIN_FORKED_ITEMS or not hasattr(os, "fork") or \
             threading.active_count() > 1:
         return [guarded(i) for i in items]
+    import gc
+
     results: list[Any] = [None] * len(items)
     children: list[tuple[int, int, range]] = []
+    # Objects the collector would visit in a child are copied there page by page (copy on
+    # write): keep everything allocated so far out of its reach while the children run.
+    gc.freeze()
     for k in range(1, n):
         share = range(k, len(items), n)
         r, w = os.pipe()
@@ -129,6 +134,7 @@ def map_forked(fn: Callable[[T], R], items: Sequence[T], *, processes: int
         if pid == 0:  # the child: compute its share, send it, leave without cleanup
             code = 1
             try:
+                gc.disable()
                 os.close(r)
                 data = pickle.dumps([guarded(items[i]) for i in share])
                 with os.fdopen(w, "wb") as out:
@@ -138,6 +144,7 @@ def map_forked(fn: Callable[[T], R], items: Sequence[T], *, processes: int
                 os._exit(code)
         os.close(w)
         children.append((pid, r, share))
+    gc.unfreeze()
     for i in range(0, len(items), n):
         results[i] = guarded(items[i])
     for pid, r, share in children:

@@ -322,7 +322,24 @@ def root_from_bytes(data: bytes) -> Any:
                 if isinstance(subject, dict):
                     subject.setdefault("organization", "")
                     subject.setdefault("commonName", "")
-    return TrustedRoot(RawTrustedRoot.from_json(json.dumps(doc)))
+
+    class _Root(TrustedRoot):
+        """Each keyring built once: ``sigstore`` builds the CT and Rekor keyrings anew
+        (parsing every key) for each bundle it verifies; they depend on the root alone."""
+
+        def ct_keyring(self, purpose: Any) -> Any:
+            return self._keyring("ct", purpose, super().ct_keyring)
+
+        def rekor_keyring(self, purpose: Any) -> Any:
+            return self._keyring("rekor", purpose, super().rekor_keyring)
+
+        def _keyring(self, kind: str, purpose: Any, build: Any) -> Any:
+            cache = self.__dict__.setdefault("_attest_keyrings", {})
+            if (kind, purpose) not in cache:
+                cache[(kind, purpose)] = build(purpose)
+            return cache[(kind, purpose)]
+
+    return _Root(RawTrustedRoot.from_json(json.dumps(doc)))
 
 
 #: Trusted roots parsed in this process, by the SHA-256 of their bytes: a batch of
