@@ -485,24 +485,40 @@ def test_zip_names_that_are_one_file(attest, github, entries, needle) -> None:
     one_line(r)
 
 
-def test_zip_total_inflation_is_capped(attest, github, monkeypatch) -> None:
-    from attester.stores import github_artifacts
-
-    # The cap lowered so the test inflates megabytes, not gigabytes: 40 entries of 1 MiB of
-    # zeros each pass the per-entry checks (under the ratio floor), together not.
-    monkeypatch.setattr(github_artifacts, "MAX_TOTAL_BYTES", 32 << 20)
-    data = _zip({f"part{i:02d}": bytes(1 << 20) for i in range(40)})
-    assert len(data) < 200_000
+def _one_artifact(github: Replay, data: bytes) -> None:
     github.raw("/repos/kubernetes/kubernetes/actions/artifacts/1840000001/zip", data)
     path = "/repos/kubernetes/kubernetes/actions/runs/9000001/artifacts"
     doc = json.loads((GH / "artifacts-9000001.json").read_text())
     doc["artifacts"] = doc["artifacts"][:1]
     doc["artifacts"][0].pop("digest")
     github.json(f"{path}?per_page=100", doc)
+
+
+def test_zip_total_inflation_ratio_is_capped(attest, github) -> None:
+    # 40 entries of 1 MiB of zeros: each under the per-entry ratio floor, together 1000:1.
+    data = _zip({f"part{i:02d}": bytes(1 << 20) for i in range(40)})
+    assert len(data) < 100_000
+    _one_artifact(github, data)
     r = attest("start", "--artifacts", "github-artifacts://kubernetes/kubernetes/9000001",
                "-o", "-")
     assert r.code == 2
-    assert "entries would inflate to more than 33554432 bytes together (zip bomb?)" in r.err
+    assert "-byte archive, over 200:1 together (zip bomb?); refusing the archive" in r.err, r.err
+    one_line(r)
+
+
+def test_zip_total_inflation_is_capped(attest, github, monkeypatch) -> None:
+    import os
+
+    from attester.stores import github_artifacts
+
+    # The cap lowered so the test inflates megabytes, not gigabytes; the bytes do not
+    # compress, so only the total cap can refuse them.
+    monkeypatch.setattr(github_artifacts, "MAX_TOTAL_BYTES", 4 << 20)
+    _one_artifact(github, _zip({f"part{i}": os.urandom(1 << 20) for i in range(5)}))
+    r = attest("start", "--artifacts", "github-artifacts://kubernetes/kubernetes/9000001",
+               "-o", "-")
+    assert r.code == 2
+    assert "entries would inflate to more than 4194304 bytes together (zip bomb?)" in r.err
     one_line(r)
 
 
@@ -559,3 +575,36 @@ def test_fallback_and_cosign_tags_are_not_images(attest, registry, repo, monkeyp
                f"oci://{registry}/ref/app", "--require-complete")
     assert r.code == 1, r.err  # scratch is uncovered: the fallback tag no longer is
     assert "sha256-" not in r.err and "ref/app:scratch" in r.err + r.out
+
+
+# -- docs/limits.md states the limits the code enforces -------------------------------------
+
+def test_limits_page_states_every_limit() -> None:
+    from attester import jsonio
+    from attester.clients import githubapi, httpget, pager
+    from attester.stores import gcs, github_artifacts, oci, oci_referrers
+
+    page = (TESTDATA.parent / "docs" / "limits.md").read_text()
+    stated = {
+        "| pages per listing | 1000 |": pager.MAX_PAGES == 1000,
+        "| items per listing | 200,000 |": pager.MAX_ITEMS == 200_000,
+        "still say \"next\" | 3 |": pager.MAX_EMPTY_PAGES == 3,
+        "(one page, one object) | 64 MiB |": githubapi.MAX_API_BYTES == 64 << 20,
+        "object metadata) | 32 MiB |": gcs.MAX_API_BYTES == 32 << 20,
+        "tag list page | 4 MiB": oci.MAX_MANIFEST_BYTES == 4 << 20,
+        "blob in a registry | 16 MiB |": oci_referrers.MAX_ATTESTATION_BYTES == 16 << 20,
+        "token answers) | 1 MiB |": httpget.MAX_UNLISTED_BYTES == 1 << 20,
+        "zip download | 20 GiB |": github_artifacts.MAX_ZIP_BYTES == 20 << 30,
+        "bundle) | 256 MiB |": jsonio.MAX_DOCUMENT_BYTES == 256 << 20,
+        "kpromo manifest) | 16 MiB |": jsonio.MAX_YAML_BYTES == 16 << 20,
+        "| 128 levels, checked before parsing |": jsonio.MAX_DEPTH == 128,
+        "| integer literal | 100 digits |": jsonio.MAX_INT_DIGITS == 100,
+        "| one entry | 10 GiB |": github_artifacts.MAX_ENTRY_BYTES == 10 << 30,
+        "(entries over 1 MiB) | 200:1 |": github_artifacts.MAX_RATIO == 200
+        and github_artifacts.RATIO_FLOOR == 1 << 20,
+        "together | 20 GiB |": github_artifacts.MAX_TOTAL_BYTES == 20 << 30,
+        "| entries per archive | 100,000 |": github_artifacts.MAX_ENTRIES == 100_000,
+    }
+    for row, agrees in stated.items():
+        assert row in page, f"docs/limits.md no longer states {row!r}"
+        assert agrees, f"docs/limits.md states {row!r}, the code enforces another value"

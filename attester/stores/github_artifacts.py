@@ -10,6 +10,7 @@ are refused before a byte is inflated.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 import unicodedata
@@ -57,10 +58,12 @@ def check_member(info: zipfile.ZipInfo, where: str) -> str:
     return str(path)
 
 
-def check_members(infos: Sequence[zipfile.ZipInfo], where: str) -> list[tuple[str,
-                                                                          zipfile.ZipInfo]]:
+def check_members(infos: Sequence[zipfile.ZipInfo], where: str, *,
+                  archive_size: int | None = None) -> list[tuple[str, zipfile.ZipInfo]]:
     """(safe path, entry) of every file of one archive, refusing the archive as a whole
-    when its entries together inflate past :data:`MAX_TOTAL_BYTES`, or when two of them
+    when its entries together inflate past :data:`MAX_TOTAL_BYTES` or more than
+    :data:`MAX_RATIO` times ``archive_size`` (many small entries each under the
+    per-entry ratio floor made a 2.2 MB zip of 2 GiB, 937:1), or when two of them
     are one file on a case-insensitive or normalising file system (macOS, Windows): names
     equal once case-folded and NFC-normalised would be two subjects for one file."""
     if len(infos) > MAX_ENTRIES:
@@ -78,6 +81,11 @@ def check_members(infos: Sequence[zipfile.ZipInfo], where: str) -> list[tuple[st
         if total > MAX_TOTAL_BYTES:
             raise StoreError(f"{where}: entries would inflate to more than {MAX_TOTAL_BYTES} "
                              "bytes together (zip bomb?); refusing the archive")
+        if archive_size is not None and total > RATIO_FLOOR and \
+                total > MAX_RATIO * max(archive_size, 1):
+            raise StoreError(f"{where}: entries would inflate to more than {total} bytes from "
+                             f"a {archive_size}-byte archive, over {MAX_RATIO}:1 together "
+                             "(zip bomb?); refusing the archive")
         key = unicodedata.normalize("NFC", rel).casefold()
         if key in folded:
             raise StoreError(f"{where}: entries {folded[key]!r} and {rel!r} differ only by "
@@ -164,7 +172,8 @@ class GitHubArtifactsStore:
                 zf = zipfile.ZipFile(path)
             except (zipfile.BadZipFile, ValueError, OSError):
                 raise StoreError(f"{where}: not a valid zip archive") from None
-            for rel, info in check_members(zf.infolist(), where):
+            for rel, info in check_members(zf.infolist(), where,
+                                           archive_size=os.path.getsize(path)):
                 total += info.file_size
                 if total > MAX_TOTAL_BYTES:
                     raise StoreError(f"{self.uri}: the run's artifacts would inflate to more "
