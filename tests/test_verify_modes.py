@@ -124,8 +124,11 @@ def test_needs_excludes_and_values_are_checked_in_the_table(argv, message) -> No
 @pytest.mark.parametrize(("argv", "message"), [
     (["verify", "a.json", "--key", "k.pub", "--limit", "5"],
      "--limit does not apply to an attestation file"),
+    # one attestation file may pass a policy file's step (issue 19), which names its signer
     (["verify", "a.json", "--key", "k.pub", "--policy", "p.yaml"],
-     "--policy does not apply to an attestation file"),
+     "--policy and --key contradict each other"),
+    (["verify", "oci://r.example/a:1", "--key", "k.pub", "--policy", "p.yaml"],
+     "--policy does not apply to verify oci://"),
     (["verify", "--signature", "s", "--certificate", "c", "--artifact", "a", "--key", "k.pub"],
      "--key does not apply to a signature pair"),
     (["verify", "--signature", "s", "--certificate", "c", "--artifact", "a",

@@ -20,6 +20,7 @@ from attester.cli import (
     audit,
     download,
     keygen,
+    policy,
     promote,
     provenance,
     sign,
@@ -46,7 +47,7 @@ exit codes: 0 ok, 1 verification failed, 2 usage or input error
 
 #: In the order ``attest --help`` lists them.
 COMMANDS = (keygen, start, provenance, sign, verify, trusted_root, download, upload, attach,
-            promote, audit)
+            promote, audit, policy)
 
 
 def _strip_debug(argv: Sequence[str]) -> tuple[list[str], bool]:

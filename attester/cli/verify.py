@@ -165,9 +165,14 @@ def run(args: argparse.Namespace) -> int:
                                           insecure=args.insecure_registry, limit=args.limit)
         else:
             _not_an_artifact(where)
-            report = checker.verify_path(where, trust, demands,
-                                         blob=args.artifact[0] if args.artifact and
-                                         len(args.artifact) == 1 else None)
+            blob = args.artifact[0] if args.artifact and len(args.artifact) == 1 else None
+            if args.policy:  # one attestation file against a policy file's steps
+                from attester.release import policyfile
+
+                report = policyfile.verify_one(where, policyfile.load(args.policy), demands,
+                                               trusted_root=args.trusted_root, blob=blob)
+            else:
+                report = checker.verify_path(where, trust, demands, blob=blob)
     with contextlib.redirect_stdout(sys.stderr) if args.print_statement else \
             contextlib.nullcontext():  # --print-statement: stdout holds the statements alone
         code = print_report(report, args.format, ok_title=f"verified {report.attestation}",

@@ -60,6 +60,12 @@ PAIR_FILE = ("a .sig/.cert pair signs a file and has no statement: verify its Si
              "bundle to check one")
 
 
+#: signer flags a policy file replaces: it names each step's signer itself
+_POLICY_SIGNERS = ("key", "certificate_identity", "certificate_identity_regexp",
+                   "certificate_oidc_issuer", "owner", "repo", "signer_workflow",
+                   "signer_repo", "publisher")
+
+
 def _threshold(args: argparse.Namespace) -> None:
     n, keys = args.threshold, len(getattr(args, "key", None) or [])
     if n < 1 or n > max(keys, 1):
@@ -101,9 +107,10 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "attestations": Takes(Mode.BATCH, needs=("artifacts",), why="--attestations pairs every "
                           "file of --artifacts with its attestations (a whole release); "
                           "--chain and a signature pair name theirs"),
-    "policy": Takes(Mode.CHAIN_POLICY, why="--policy names a signer per release step; it "
-                    "applies to --chain (and 'attest audit'): for one attestation pass --key "
-                    "or --certificate-identity and the policy flags"),
+    "policy": Takes(Mode.CHAIN_POLICY | Mode.FILE, excludes=_POLICY_SIGNERS,
+                    why="--policy names a signer per release step; it applies to --chain, "
+                    "to one attestation file (which must pass one step) and to 'attest "
+                    "audit'"),
     "signature": Takes(Mode.PAIR, needs=("certificate",), why="a signature pair is verified "
                        "on its own"),
     "certificate": Takes(Mode.PAIR, needs=("signature",), why="a signature pair is verified "

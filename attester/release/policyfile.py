@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from attester.errors import InputError
+from attester.errors import InputError, UsageError
 from attester.verify.policy import Policy
 
 STEP_NAMES = ("stage", "release", "promotion")
@@ -192,3 +192,50 @@ def load(path: str) -> PolicyFile:
     return PolicyFile(path=path, sha256=hashlib.sha256(raw).hexdigest(), trusts=trusts,
                       policies=policies, source_uri=doc.get("source-uri"),
                       predicate_types=predicate_types)
+
+
+def _merge(step_policy: Policy, flags: Policy) -> Policy:
+    """The step's policy with the command line's policy flags on top (each flag given
+    replaces the step's; Rego policies add up)."""
+    given = {f.name: getattr(flags, f.name) for f in attrs.fields(Policy)
+             if getattr(flags, f.name) not in (None, ()) and f.name != "rego"}
+    return attrs.evolve(step_policy, **given, rego=(*step_policy.rego, *flags.rego))
+
+
+def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | None = None,
+               blob: str | None = None) -> Any:
+    """``attest verify ATTESTATION --policy FILE``: the attestation must pass one step of
+    the policy: that step's signer, its requirements, one of its predicate types. The
+    report says which step; when none passes, the report of a step whose signer signed it
+    (its requirement failed), else the first step's."""
+    from attester.release.chain import allowed_types
+    from attester.verify import checker
+    from attester.verify.envelope import Report
+    from attester.verify.policy import Check
+
+    tried: list[Any] = []
+    for step, trust in pf.trusts.items():
+        if trusted_root:  # the command line's root wins, as for --chain and audit
+            trust = attrs.evolve(trust, trusted_root_path=trusted_root, offline=True)
+        base = _merge(pf.policies.get(step) or Policy(), demands.policy)
+        kinds = [base.predicate_type] if base.predicate_type else \
+            list(allowed_types(step, pf.predicate_types))
+        for kind in kinds:
+            step_demands = attrs.evolve(demands, policy=attrs.evolve(base, predicate_type=kind))
+            try:
+                report = checker.verify_path(path, trust, step_demands, blob=blob)
+            except UsageError:
+                continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
+            named = Check("policy step", report.ok, f"{step} of {pf.path}" if report.ok else
+                          f"{step} of {pf.path}: does not pass")
+            report = attrs.evolve(report, checks=(named, *report.checks))
+            if report.ok:
+                return report
+            tried.append(report)
+    signed = [r for r in tried if any(c.name == "signature" and c.ok for c in r.checks)]
+    if signed:
+        return signed[0]
+    if tried:
+        return tried[0]
+    return Report(attestation=path, checks=(Check("policy", False, f"no step of {pf.path} "
+                                                  "names a signer that can verify it"),))
