@@ -166,6 +166,15 @@ class DirRoot:
         self.close()
 
 
+def size_text(done: int, total: int) -> str:
+    """'12.3/40.0 kB', in the unit that fits the total (a few small files read '0.00/0.00
+    GB' in gigabytes alone)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if total >= scale:
+            return f"{done / scale:.1f}/{total / scale:.1f} {unit}"
+    return f"{done}/{total} bytes"
+
+
 class Progress:
     """A one-line progress meter on stderr, only when a person is watching.
 
@@ -200,9 +209,7 @@ class Progress:
         if not force and now - self._last < 0.1:
             return
         self._last = now
-        gb = 1e9
-        size = (f", {self.bytes / gb:.2f}/{self.total_bytes / gb:.2f} GB"
-                if self.verb == "hashing" else "")
+        size = f", {size_text(self.bytes, self.total_bytes)}" if self.verb == "hashing" else ""
         sys.stderr.write(f"\r{self.verb} {self.items}/{self.total_items} {self.noun}{size}")
         sys.stderr.flush()
 

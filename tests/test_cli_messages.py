@@ -309,3 +309,79 @@ def test_json_and_print_statement_show_nothing_that_did_not_verify(attest, signe
     r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl",
                "--format", "json", "--print-statement")
     assert r.code == 2 and "contradict" in r.err
+
+
+# -- item 13: the rest of the list ---------------------------------------------------------
+
+def test_json_is_printed_on_exit_2_too(attest, signed) -> None:
+    import json
+
+    r = attest("verify", "nope.json", "--key", "k.pub", "--artifact", "x", "--format", "json")
+    assert r.code == 2
+    assert json.loads(r.out) == {"verified": False, "exitCode": 2,
+                                 "error": "attestation nope.json: no such file"}
+    assert r.err == "attest: error: attestation nope.json: no such file\n"
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--format=json")  # empty policy
+    assert r.code == 2 and json.loads(r.out)["error"].startswith("empty policy")
+    r = attest("verify", "p.intoto.json", "--keys", "k.pub", "--format", "json")  # usage
+    assert r.code == 2 and "did you mean --key?" in json.loads(r.out)["error"]
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "x")  # text: stderr
+    assert r.code == 2 and r.out == ""
+
+
+def test_an_empty_value_is_a_usage_error(attest, signed) -> None:
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--source-uri", "")
+    assert r.code == 2
+    assert r.err.startswith("attest: error: --source-uri is empty: give it a value")
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "")
+    assert r.code == 2 and "--artifact is empty" in r.err
+
+
+def test_an_empty_folder_is_named_not_asked_for(attest, signed) -> None:
+    (signed / "empty").mkdir()
+    r = attest("provenance", "local://", "--artifacts", "file://empty")
+    assert r.code == 2
+    assert r.err == ("attest: error: no subjects: file://empty holds no files (is the build's "
+                     "output somewhere else?)\n")
+    assert "pass --artifacts" not in r.err
+
+
+def test_download_and_upload_take_quiet() -> None:
+    from attester.cli import _subcommands, build_parser
+
+    subs = _subcommands(build_parser())
+    for command in ("download", "upload"):
+        assert "--quiet" in subs[command].format_help()
+
+
+def test_the_progress_meter_uses_a_unit_that_fits(attest) -> None:
+    from attester.hashing import size_text
+
+    assert size_text(1200, 4500) == "1.2/4.5 kB"
+    assert size_text(12, 900) == "12/900 bytes"
+    assert size_text(3_000_000, 12_500_000) == "3.0/12.5 MB"
+    assert size_text(10**9, 2 * 10**9) == "1.0/2.0 GB"
+
+
+def test_promote_to_a_file_says_what_it_wrote_and_the_gate(attest, signed) -> None:
+    import hashlib
+
+    (signed / "prod").mkdir()
+    digest = hashlib.sha256((signed / "dist" / "kube-apiserver").read_bytes()).hexdigest()
+    import shutil
+
+    shutil.copy(signed / "dist" / "kube-apiserver", signed / "prod" / "kube-apiserver")
+    (signed / "fp.yaml").write_text(f"filestores:\n- base: file://{signed}/dist\n  src: true\n"
+                                    f"- base: file://{signed}/prod\n")
+    (signed / "files.yaml").write_text(f"files:\n- name: kube-apiserver\n  sha256: {digest}\n")
+    r = attest("promote", "--manifest", "fp.yaml", "--files", "files.yaml", "-o", "promo.json")
+    assert r.code == 0, r.err
+    assert r.err == ("wrote promo.json: 1 promotion statement(s); no provenance gate "
+                     "(--require-provenance off)\n")
+    r = attest("promote", "--manifest", "fp.yaml", "--files", "files.yaml", "-o", "promo.json",
+               "--require-provenance", "require", "--key", "k.pub", "--provenance",
+               "p.intoto.json")
+    assert r.code == 0, r.err
+    assert r.err.endswith("wrote promo.json: 1 promotion statement(s); provenance gate passed: "
+                          "every staging artifact's attestation verified (--require-provenance "
+                          "require)\n")

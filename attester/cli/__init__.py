@@ -99,6 +99,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands whose --format json is a verification report: an error is JSON there too.
+JSON_REPORTS = ("verify", "audit")
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    if not argv or argv[0] not in JSON_REPORTS:
+        return False
+    return "--format=json" in argv or any(
+        a == "--format" and argv[i + 1:i + 2] == ["json"] for i, a in enumerate(argv))
+
+
+def _fail(argv: Sequence[str], message: str, code: int, *, internal: bool = False) -> int:
+    """One line on stderr; with --format json, the same as JSON on stdout, so a program
+    reading stdout learns why there is no report (exit 2 as much as exit 1)."""
+    print(f"attest: {'internal error' if internal else 'error'}: {message}", file=sys.stderr)
+    if _wants_json(argv):
+        import json
+
+        print(json.dumps({"verified": False, "exitCode": code, "error": message}, indent=2))
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from attester.display import safe
 
@@ -110,8 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(argv)
     except UsageError as e:  # the command line itself: no traceback is of any use
-        print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
-        return e.exit_code
+        return _fail(argv, safe(e.diagnostics()), e.exit_code)
     args.debug = debug
     try:
         code: int = args.func(args)
@@ -119,16 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AttesterError as e:
         if debug:
             traceback.print_exc()
-        print(f"attest: error: {safe(e.diagnostics())}", file=sys.stderr)
-        return e.exit_code
-    except (ImportError, LookupError) as e:  # an optional dependency not installed
-        extra = missing_extra(e)
-        if extra is None:
-            raise
-        if debug:
-            traceback.print_exc()
-        print(f"attest: error: {safe(extra.diagnostics())}", file=sys.stderr)
-        return extra.exit_code
+        return _fail(argv, safe(e.diagnostics()), e.exit_code)
     except KeyboardInterrupt:
         print("attest: interrupted", file=sys.stderr)
         return 130
@@ -137,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
         if debug:
             traceback.print_exc()
-        print(f"attest: internal error: {type(e).__name__}: {safe(e)} (rerun with --debug)",
-              file=sys.stderr)
-        return 2
+        extra = missing_extra(e) if isinstance(e, (ImportError, LookupError)) else None
+        if extra is not None:  # an optional dependency not installed: say which extra
+            return _fail(argv, safe(extra.diagnostics()), extra.exit_code)
+        return _fail(argv, f"{type(e).__name__}: {safe(e)} (rerun with --debug)", 2,
+                     internal=True)

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from attester.cli.common import add_quiet, say
 from attester.cli.parsing import Subcommands
 from attester.cli.verify_github import api_for, github_scope
 from attester.display import safe
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                                       else digest)
     out = out.with_name(out.name + ".jsonl")
     write_output(github_attestations.jsonl(fetched), str(out))
-    print(safe(f"wrote {len(fetched)} attestation(s) for {spec} to {out}"), file=sys.stderr)
+    say(args, f"wrote {len(fetched)} attestation(s) for {spec} to {out}")
     return 0
 
 
@@ -72,4 +73,5 @@ def register(sub: Subcommands) -> None:
                    help="at most N attestations (default 30, as gh)")
     p.add_argument("--output", "-o", metavar="DIR",
                    help="folder to write ALG:HEX.jsonl in (default: the current folder)")
+    add_quiet(p)
     p.set_defaults(func=run)

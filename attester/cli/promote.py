@@ -85,12 +85,24 @@ def run(args: argparse.Namespace) -> int:
             name = doc["subject"][0]["name"].replace("/", "_").replace(":", "_")
             digest = next(iter(doc["subject"][0]["digest"].values()))[:12]
             atomic_write(Path(args.output) / f"{name}-{digest}.json", dumps_pretty(doc))
-        say(args, f"wrote {len(docs)} promotion statement(s) to {args.output}")
+        say(args, f"wrote {len(docs)} promotion statement(s) to {args.output}; {_gate_text(args)}")
     elif len(docs) == 1:
         write_output(dumps_pretty(docs[0]), args.output)
     else:
         write_output(b"".join(dumps_compact(d) + b"\n" for d in docs), args.output)
+    if args.output and args.output != "-" and not Path(args.output).is_dir():
+        say(args, f"wrote {args.output}: {len(docs)} promotion statement(s)"
+            f"{' (JSON Lines)' if len(docs) > 1 else ''}; {_gate_text(args)}")
     return 0
+
+
+def _gate_text(args: argparse.Namespace) -> str:
+    """What the status line says of --require-provenance (reached only when it passed)."""
+    return {"require": "provenance gate passed: every staging artifact's attestation "
+                       "verified (--require-provenance require)",
+            "warn": "provenance checked in warn mode (--require-provenance warn: any failure "
+                    "is a warning above)",
+            }.get(args.require_provenance, "no provenance gate (--require-provenance off)")
 
 
 def _stage_gate(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -118,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         if snapshot is not None:
             raise InputError("no subjects: nothing in the stores is new or changed since "
                              f"snapshot {args.snapshot}")
+        if args.artifacts:
+            raise InputError(f"no subjects: {', '.join(args.artifacts)} "
+                             f"{'holds' if len(args.artifacts) == 1 else 'hold'} no files",
+                             hint="is the build's output somewhere else?")
         raise UsageError("no subjects: the build named no artifacts",
                          hint="pass --artifacts URI, e.g. --artifacts file://dist")
     dupe = first_duplicate(s.name for s in subjects)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
+from attester.cli.common import add_quiet, say
 from attester.cli.parsing import Subcommands
-from attester.display import safe
 from attester.errors import UsageError
 
 
@@ -24,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     data = read_bytes(args.bundle, what="bundle")
     ident = github_attestations.upload(data, repo, where=f"bundle {args.bundle}")
     print(f"{githubapi.server_url()}/{repo}/attestations/{ident}")
-    print(safe(f"uploaded {args.bundle} to {repo} as attestation {ident}"), file=sys.stderr)
+    say(args, f"uploaded {args.bundle} to {repo} as attestation {ident}")
     return 0
 
 
@@ -41,4 +40,5 @@ def register(sub: Subcommands) -> None:
     p.add_argument("bundle", metavar="BUNDLE", help="a Sigstore bundle (attest sign --keyless)")
     p.add_argument("--repo", metavar="OWNER/REPO",
                    help="the repository to store it in (default: GITHUB_REPOSITORY)")
+    add_quiet(p)
     p.set_defaults(func=run)

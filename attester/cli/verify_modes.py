@@ -280,6 +280,11 @@ def positionals(args: argparse.Namespace) -> None:
 def check(args: argparse.Namespace) -> Mode:
     """The mode, after refusing every flag the mode does not take (exit 2, one line)."""
     positionals(args)
+    for dest in VERIFY_FLAGS:  # --source-uri "" (an unset shell variable) requires nothing
+        value = getattr(args, dest, None)
+        if dest != "attestation" and (value == "" or (isinstance(value, list) and "" in value)):
+            raise UsageError(f"{flag(dest)} is empty: give it a value, or leave the flag out",
+                             hint="an unset shell variable?")
     mode = mode_of(args)
     chosen = [d for d in VERIFY_FLAGS if given(args, d)]
     for dest in chosen:
