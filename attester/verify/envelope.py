@@ -58,8 +58,6 @@ class Report:
     lines: tuple[Report, ...] = ()
     #: what was present but not checked, and why (shown, never counted as a check)
     notes: tuple[str, ...] = ()
-    #: who signed the statement (signer.Signer), when the signature verified
-    signer: Any = None
     #: the document verified: (where, sha256 hex of the very bytes verified), digested
     #: once where they were read, so a summary written after (--vsa-out) names them (a
     #: second read of stdin recorded the digest of nothing)
