@@ -32,6 +32,7 @@ from servers import send
 from tsa_standin import TimestampAuthority
 
 START = "2020-01-01T00:00:00Z"
+GITHUB_ACTIONS = "https://token.actions.githubusercontent.com"
 
 
 def _der(key: Any) -> bytes:
@@ -61,9 +62,14 @@ def _github_extensions(claims: dict[str, Any]) -> list[tuple[str, str]]:
     server = "https://github.com"
     run = (f"{server}/{claims['repository']}/actions/runs/{claims.get('run_id', '1')}"
            f"/attempts/{claims.get('run_attempt', '1')}")
-    values = {"1.3.6.1.4.1.57264.1.12": f"{server}/{claims['repository']}",
+    workflow = claims.get("job_workflow_ref")  # the reusable workflow, when one is called
+    values = {"1.3.6.1.4.1.57264.1.9": f"{server}/{workflow}" if workflow else "",
+              "1.3.6.1.4.1.57264.1.11": claims.get("runner_environment", ""),
+              "1.3.6.1.4.1.57264.1.12": f"{server}/{claims['repository']}",
               "1.3.6.1.4.1.57264.1.13": claims.get("sha", ""),
               "1.3.6.1.4.1.57264.1.14": claims.get("ref", ""),
+              "1.3.6.1.4.1.57264.1.18": (f"{server}/{claims['workflow_ref']}"
+                                         if claims.get("workflow_ref") else ""),
               "1.3.6.1.4.1.57264.1.20": claims.get("event_name", ""),
               "1.3.6.1.4.1.57264.1.21": run}
     return [(oid, v) for oid, v in values.items() if v]
@@ -213,6 +219,21 @@ class SigstoreStandIn:
             claims["username"] = username
         return jwt.encode(claims, self.oidc_key, algorithm="ES256")
 
+    def actions_token(self, *, repository: str, workflow_ref: str, job_workflow_ref: str,
+                      ref: str = "refs/tags/v1.0", sha: str = "a" * 40,
+                      event_name: str = "release", lifetime: int = 600) -> str:
+        """A GitHub Actions OIDC token: issuer https://token.actions.githubusercontent.com
+        (signed by this stand-in's OIDC key), SAN the job's workflow as Fulcio makes it, and
+        GitHub's claims for the CI extensions. ``job_workflow_ref`` differs from
+        ``workflow_ref`` when the job runs a reusable workflow."""
+        now = int(time.time())
+        claims = {"iss": GITHUB_ACTIONS, "aud": "sigstore", "sub": f"repo:{repository}:ref:{ref}",
+                  "repository": repository, "ref": ref, "sha": sha,
+                  "workflow_ref": workflow_ref, "job_workflow_ref": job_workflow_ref,
+                  "event_name": event_name, "runner_environment": "github-hosted",
+                  "iat": now, "nbf": now, "exp": now + lifetime}
+        return jwt.encode(claims, self.oidc_key, algorithm="ES256")
+
     # -- Fulcio -----------------------------------------------------------------------
     def fulcio(self, auth: str, body: bytes) -> tuple[int, dict[str, Any]]:
         token = auth.removeprefix("Bearer ")
@@ -220,7 +241,7 @@ class SigstoreStandIn:
             token = json.loads(body).get("credentials", {}).get("oidcIdentityToken", "")
         try:
             claims = jwt.decode(token, self.oidc_key.public_key(), algorithms=["ES256"],
-                                audience="sigstore", issuer=self.issuer)
+                                audience="sigstore", issuer=[self.issuer, GITHUB_ACTIONS])
         except jwt.PyJWTError as e:
             return 401, {"message": f"invalid identity token: {e}"}
         request = json.loads(body)
@@ -239,6 +260,9 @@ class SigstoreStandIn:
         if claims.get("username"):  # Fulcio's username identity: otherName 57264.1.7
             san = x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7"),
                                  _utf8string(f"{claims['username']}!{self.url.split('://')[1]}"))
+        issuer = claims["iss"]
+        if issuer == GITHUB_ACTIONS:  # Fulcio's SAN for Actions: the job's (called) workflow
+            san = x509.UniformResourceIdentifier(f"https://github.com/{claims['job_workflow_ref']}")
         ski = self.ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         builder = (
             x509.CertificateBuilder().subject_name(x509.Name([]))
@@ -255,10 +279,10 @@ class SigstoreStandIn:
                            critical=False)
             .add_extension(x509.SubjectAlternativeName([san]), critical=True)
             .add_extension(x509.UnrecognizedExtension(
-                x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"), self.issuer.encode()),
+                x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"), issuer.encode()),
                 critical=False)
             .add_extension(x509.UnrecognizedExtension(
-                x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), _utf8string(self.issuer)),
+                x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), _utf8string(issuer)),
                 critical=False)
         )
         for oid, value in _github_extensions(claims):

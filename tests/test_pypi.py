@@ -577,3 +577,37 @@ def test_sign_pep740_is_keyless(attest, tmp_path) -> None:
     r = attest("sign", tmp_path / "s.json", "--key", tmp_path / "k.key", "--format", "pep740")
     assert r.code == 2 and "--format pep740 writes a keyless signature: pass --keyless" in r.err
     one_line(r)
+
+
+def test_publisher_of_a_reusable_workflow_end_to_end(attest, standin, tmp_path) -> None:
+    """Signed keyless as GitHub Actions runs a reusable workflow: the SAN names the called
+    workflow (another repository), the Build Config URI the caller's release.yml; the
+    trusted publisher is the caller, and --publisher finds it where PyPI does."""
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+    (tmp_path / "s.json").write_text(json.dumps(
+        _publish([{"name": WHEEL, "digest": {"sha256": WHEEL_SHA}}])))
+    called = "shared/workflows/.github/workflows/pypi.yml@refs/heads/main"
+    token = standin.actions_token(
+        repository="octo/app", workflow_ref="octo/app/.github/workflows/release.yml@refs/tags/v1.0",
+        job_workflow_ref=called)
+    out = tmp_path / f"{WHEEL}.publish.attestation"
+    r = attest("sign", tmp_path / "s.json", "--keyless", "--identity-token", token,
+               "--trust-config", tmp_path / "trust.json", "--format", "pep740", "-o", out)
+    assert r.code == 0, r.err
+    base = ["verify", out, "--artifact", PYPI / WHEEL, "--trusted-root", tmp_path / "root.json"]
+    r = attest(*base, "--publisher", "github:octo/app@release.yml", "--source-tag", "v1.0")
+    assert r.code == 0, r.err
+    assert "ok  publisher workflow: certificate Build Config URI https://github.com/octo/app/" \
+        ".github/workflows/release.yml@refs/tags/v1.0" in r.out
+    # the SAN is the called workflow's: a publisher named after it is not the publisher
+    r = attest(*base, "--certificate-identity", f"https://github.com/{called}",
+               "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com")
+    assert r.code == 0, r.err
+    r = attest(*base, "--publisher", "github:shared/workflows@pypi.yml")
+    assert r.code == 1
+    assert "publisher repository: certificate source repository is 'https://github.com/" \
+        "octo/app', publisher is https://github.com/shared/workflows" in r.err, r.err
+    r = attest(*base, "--publisher", "github:octo/app@pypi.yml")
+    assert r.code == 1 and "publisher workflow" in r.err, r.err
+    one_line(r)
