@@ -14,6 +14,7 @@ alone, so a file named ``kubectl`` holding the release's ``debugshell`` bytes pa
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -27,11 +28,14 @@ _TAG = re.compile(r"(?<=/)([^/:]+):[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _NPM_PURL = re.compile(r"^pkg:npm/(?:(?:%40|@)([^/@]+)/)?([^/@]+)@([^/?#@]+)")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_name(name: str) -> str:
     """A subject or artifact name as compared: no ``./`` or surrounding slashes, no
     ``@sha256:...`` pin (a dependency names the staged image with its digest) and no
     image tag (an image's subject may be named ``REGISTRY/REPO:TAG``)."""
-    name = _TAG.sub(r"\1", _DIGEST_SUFFIX.sub("", name.strip()))
+    name = name.strip()
+    if ":" in name:  # a pin or a tag to drop (a release's names mostly have neither)
+        name = _TAG.sub(r"\1", _DIGEST_SUFFIX.sub("", name))
     while name.startswith("./"):
         name = name[2:]
     return name.strip("/")
@@ -55,6 +59,7 @@ def names_match(subject: str, artifact: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def last_segment(name: str) -> str:
     return normalize_name(name).rsplit("/", 1)[-1]
 

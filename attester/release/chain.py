@@ -17,7 +17,7 @@ from attester.digests import is_hex_digest
 from attester.errors import InputError, UsageError
 from attester.jsonio import parse_json
 from attester.model.statement import PROVENANCE_TYPES, ParsedStatement, normalize_repo
-from attester.model.subjects import last_segment, name_rule
+from attester.model.subjects import last_segment, name_rule, names_match
 from attester.release.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
 from attester.verify.envelope import Demands, Report
 from attester.verify.policy import Check, Policy
@@ -329,6 +329,8 @@ class ChainIndex:
                  failed: Sequence[FailedLink] = ()) -> None:
         self.links = tuple(links)
         self.failed = tuple(failed)
+        self._failed_index: tuple[dict[str, list[tuple[int, str]]],
+                                  list[dict[str, list[str]]]] | None = None
         # The top steps (release, promotion) the policy names a signer for: an artifact
         # must then be covered by one of them. Otherwise whoever holds only the stage key
         # could publish any file by signing a stage attestation for it (red-team finding).
@@ -343,9 +345,11 @@ class ChainIndex:
         # needed: a release that passes never asks)
         self._names: dict[str, list[tuple[int, str, str]]] | None = None
         self._sources: dict[tuple[int, str | None], tuple[bool, str]] = {}
+        self._rules: dict[str, Callable[[str], bool] | None] = {}
         # digest -> two stage links naming different sources (repo, commit) for it
         self._source_conflict: dict[str, tuple[int, int]] = {}
         first_stage: dict[str, int] = {}
+        origins = [_origin(lk) if lk.step == "stage" else ("", "") for lk in self.links]
         for i, lk in enumerate(self.links):
             deps: dict[str, list[str]] = {}
             for uri, d in lk.dependencies.items():
@@ -358,7 +362,7 @@ class ChainIndex:
                     # a second stage attestation of the same digest naming another source
                     # (e.g. an old one copied in): which one is true is unknowable, and the
                     # verdict must not depend on the order files are read (red-team finding)
-                    if _origin(lk) != _origin(self.links[first]):
+                    if origins[i] != origins[first]:
                         self._source_conflict.setdefault(d, (first, i))
 
     def _name_index(self) -> dict[str, list[tuple[int, str, str]]]:
@@ -372,30 +376,58 @@ class ChainIndex:
     def _rule(self, name: str) -> Callable[[str], bool] | None:
         """Which subject names are this artifact's (:func:`name_rule`, over every link of
         every step): None when none is, and its digest alone then finds it."""
-        return name_rule((n for _, n, _ in self._name_index().get(last_segment(name), ())),
-                         name)
+        if name not in self._rules:  # asked for the artifact, then for its staged source
+            self._rules[name] = name_rule(
+                (n for _, n, _ in self._name_index().get(last_segment(name), ())), name)
+        return self._rules[name]
 
     def _covering(self, steps: Sequence[str], name: str, digest: str
                   ) -> tuple[int, str] | None:
         """The first link of ``steps`` with a subject that is this artifact: its name
         (when any subject has that name) and its digest."""
-        rule = self._rule(name)
+        unset: Any = object()
+        rule = unset
         for i, subject in self._by_digest.get(digest, ()):
-            if self.links[i].step in steps and (rule is None or rule(subject)):
+            if self.links[i].step not in steps:
+                continue
+            if names_match(subject, name):  # the path's tail: its name whatever the rule
+                return i, subject
+            if rule is unset:  # worked out only when needed (most names match above)
+                rule = self._rule(name)
+            if rule is None or rule(subject):
                 return i, subject
         return None
+
+    def _failing_index(self) -> tuple[dict[str, list[tuple[int, str]]],
+                                      list[dict[str, list[str]]]]:
+        """The failed links' subjects by digest, and each one's names by last segment:
+        built once, when a row first needs them (a 10,000-file release whose stage
+        attestation fails must not cost 10,000 x 10,000 comparisons)."""
+        if self._failed_index is None:
+            by_digest: dict[str, list[tuple[int, str]]] = {}
+            names: list[dict[str, list[str]]] = []
+            for k, f in enumerate(self.failed):
+                segments: dict[str, list[str]] = {}
+                for n, d in f.link.subjects.items():
+                    by_digest.setdefault(d, []).append((k, n))
+                    segments.setdefault(last_segment(n), []).append(n)
+                names.append(segments)
+            self._failed_index = (by_digest, names)
+        return self._failed_index
 
     def _failing(self, steps: Sequence[str], name: str, digest: str, label: str
                  ) -> Check | None:
         """An attestation of ``steps`` that would cover the artifact but did not verify:
         which file, and why it fails its step (not a gap: it is there)."""
-        for f in self.failed:
+        if not self.failed:
+            return None
+        by_digest, names = self._failing_index()
+        for k, subject in by_digest.get(digest, ()):
+            f = self.failed[k]
             if f.link.step not in steps:
                 continue
-            rule = name_rule(f.link.subjects, name)
-            subject = next((n for n, d in f.link.subjects.items()
-                            if d == digest and (rule is None or rule(n))), None)
-            if subject is not None:
+            rule = name_rule(names[k].get(last_segment(name), ()), name)
+            if rule is None or rule(subject):
                 return Check(f"chain {f.link.step}", False,
                              f"{label}: {f.link.where} names it as "
                              f"{subject} but fails the {f.link.step} step: {f.why}")
