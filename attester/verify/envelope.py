@@ -62,6 +62,8 @@ class Report:
     #: once where they were read, so a summary written after (--vsa-out) names them (a
     #: second read of stdin recorded the digest of nothing)
     inputs: tuple[tuple[str, str], ...] = ()
+    #: who signed the statement (a signer.Signer), as the signature check established it
+    signer: Any = None
 
     @property
     def ok(self) -> bool:
