@@ -15,8 +15,9 @@ from typing import Any
 
 from attester import __version__
 from attester.model.models import ResourceDescriptor, Statement, rfc3339
+from attester.model.statement import VSA_PREDICATE
 
-VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
+__all__ = ["VERIFIER_ID", "VSA_PREDICATE", "build_vsa", "policy_digest"]
 VERIFIER_ID = "https://attester.dev/verifier/v1"
 
 

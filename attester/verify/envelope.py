@@ -21,13 +21,13 @@ from attester.model.statement import (
     KNOWN_PREDICATE_TYPES,
     KNOWN_STATEMENT_TYPES,
     PROVENANCE_TYPES,
-    VSA_PREDICATE,
     ParsedStatement,
     Subject,
 )
 from attester.model.subjects import ambiguous
 from attester.signing import keys
 from attester.signing.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
+from attester.verify import vsapolicy
 from attester.verify.policy import (
     Artifact,
     Check,
@@ -185,13 +185,10 @@ def check_statement(env: Envelope, policy: Policy, *, also_known: Sequence[str] 
         shape = check_predicate_shape(stmt)
         checks.append(shape)
         ok = shape.ok
-    if ok and got == VSA_PREDICATE:
-        result = stmt.predicate.get("verificationResult")
-        passed = result == "PASSED"
-        checks.append(Check("vsa-result", passed, "verification summary says PASSED" if passed
-                            else f"verification summary says {result or 'nothing'!r}, not "
-                            "PASSED"))
-        ok = passed
+    if ok and vsapolicy.is_vsa(got):  # every VSA version, however --predicate-type named it
+        result = vsapolicy.result_check(stmt.predicate)
+        checks.append(result)
+        ok = result.ok
     if ok:
         problem = intoto_types.statement_problem(doc, strict=False)
         if problem is not None:

@@ -142,10 +142,9 @@ def check_policy(stmt: ParsedStatement, policy: Policy, signer: Any = None) -> l
     signer.Signer) is who signed it, which Rego policies read as input.signer."""
     checks: list[Check] = []
     if policy.verifier_id or policy.resource_uri or policy.verified_levels:
-        from attester.model.statement import VSA_PREDICATE
-        from attester.verify.vsapolicy import vsa_checks
+        from attester.verify.vsapolicy import is_vsa, vsa_checks
 
-        if stmt.predicate_type != VSA_PREDICATE:
+        if not is_vsa(stmt.predicate_type):
             checks.append(Check("vsa", False, f"--verifier-id, --resource-uri and "
                                 f"--verified-level apply to a VSA; this is "
                                 f"{stmt.predicate_type!r}"))
