@@ -254,7 +254,8 @@ def register(sub: Subcommands) -> None:
                    help="follow --artifact back through these attestations (stage, release, "
                    "promotion) to the source commit (repeatable)")
     d.add_argument("--policy", metavar="POLICY",
-                   help="with --chain: YAML/JSON policy naming each step's signer and rules "
+                   help="YAML/JSON policy naming each release step's signer and rules: "
+                   "with --chain, every step; with one ATTESTATION, a step it must pass "
                    "(reference: docs/policy.md)")
     d.add_argument("--signature", metavar="FILE.sig", help="a bare signature (with "
                    "--certificate and one --artifact)")
