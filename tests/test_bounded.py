@@ -608,3 +608,21 @@ def test_limits_page_states_every_limit() -> None:
     for row, agrees in stated.items():
         assert row in page, f"docs/limits.md no longer states {row!r}"
         assert agrees, f"docs/limits.md states {row!r}, the code enforces another value"
+
+
+@pytest.mark.parametrize(("field", "value", "needle"), [
+    ("repository", "kubernetes/kubernetes", "field 'repository' is a string, expected an object"),
+    ("path", None, "field 'path' is null, expected a string"),
+    ("head_sha", [], "field 'head_sha' is a list, expected a string"),
+    ("run_attempt", "1", "field 'run_attempt' is a string, expected a whole number"),
+])
+def test_workflow_run_of_the_wrong_shape(attest, github, field, value, needle) -> None:
+    run = json.loads((GH / "run-9000001.json").read_text())
+    run[field] = value
+    for path in ("/repos/kubernetes/kubernetes/actions/runs/9000001",
+                 "/repos/kubernetes/kubernetes/actions/runs/9000001/attempts/1"):
+        github.json(path, run)
+    r = attest("provenance", "github://kubernetes/kubernetes/9000001")
+    assert r.code == 2 and needle in r.err, r.err
+    assert "github://kubernetes/kubernetes/9000001: GitHub API answer" in r.err
+    one_line(r)

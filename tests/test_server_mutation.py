@@ -412,3 +412,57 @@ def test_gcs_store_against_a_hostile_bucket(env, monkeypatch) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
     seen = rounds(server, [("gs://", ["provenance", "local://", "--artifacts", "gs://b/p/"])])
     assert seen[2] and seen[0], seen
+
+
+# -- every field, every kind: the GitHub documents a record is built from --------------------
+
+SWEEP_VALUES: list[Any] = [None, [], {}, 7, "x"]
+
+
+def _sweep(doc: Any, item: Callable[[Any], dict[str, Any]]) -> Iterator[Any]:
+    """``doc`` with each field of ``item(doc)`` (and of its objects, one level down) set
+    to each value of another kind, one at a time."""
+    for key, value in list(item(doc).items()):
+        targets = [(key, None)] + [(key, sub) for sub in value] if isinstance(value, dict) \
+            else [(key, None)]
+        for k, sub in targets:
+            for nasty in SWEEP_VALUES:
+                copy = json.loads(json.dumps(doc))
+                if sub is None:
+                    item(copy)[k] = nasty
+                else:
+                    item(copy)[k][sub] = nasty
+                yield copy
+
+
+@pytest.mark.parametrize(("name", "paths", "pick", "args"), [
+    ("run-9000001.json", ["/repos/kubernetes/kubernetes/actions/runs/9000001",
+                          "/repos/kubernetes/kubernetes/actions/runs/9000001/attempts/1"],
+     lambda d: d, ["provenance", "github://kubernetes/kubernetes/9000001"]),
+    ("release-assets.json", ["/repos/kubernetes/kubernetes/releases/170000001/assets"
+                             "?per_page=100"],
+     lambda d: d[0], ["provenance", "local://", "--artifacts",
+                      "github-release://kubernetes/kubernetes/v1.31.0"]),
+    ("artifacts-9000001.json", ["/repos/kubernetes/kubernetes/actions/runs/9000001/artifacts"
+                                "?per_page=100"],
+     lambda d: d["artifacts"][0], ["provenance", "local://", "--artifacts",
+                                   "github-artifacts://kubernetes/kubernetes/9000001"]),
+    ("jobs-9000001-page1.json", ["/repos/kubernetes/kubernetes/actions/runs/9000001/attempts/"
+                                 "1/jobs?per_page=100"],
+     lambda d: d["jobs"][0], ["provenance", "github://kubernetes/kubernetes/9000001"]),
+])
+def test_every_field_of_github_answers(env, monkeypatch, name, paths, pick, args) -> None:
+    from test_github import serve_github
+
+    from replay import Replay
+
+    seen: Counter[int] = Counter()
+    with Replay() as r:
+        serve_github(r)
+        monkeypatch.setenv("GITHUB_API_URL", r.url)
+        doc = json.loads((GH / name).read_text().replace("{BASE}", r.url))
+        for n, mutated in enumerate(_sweep(doc, pick)):
+            for path in paths:
+                r.json(path, mutated)
+            check(args, f"{name} mutation {n}", seen)
+    assert seen[2] and sum(seen.values()) > 50, seen

@@ -44,6 +44,35 @@ def parse_time(value: Any) -> dt.datetime | None:
         raise InputError(f"not an RFC 3339 timestamp: {value!r}") from None
 
 
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def check_run(run: Any, where: str) -> None:
+    """Type-check the fields of a workflow run the record is built from: each wrong shape
+    is one line naming the field (the rest of the code reads them as these types)."""
+    from attester.jsonio import Fields
+
+    f = Fields(run, where)
+    f.count("id")
+    if not _SHA.match(f.text("head_sha")):
+        raise InputError(f"{where}: field 'head_sha' is not a git commit id")
+    if not f.text("path"):
+        raise InputError(f"{where}: field 'path' is empty; a run names its workflow file")
+    for key in ("event", "head_branch", "status", "conclusion", "run_started_at",
+                "created_at", "updated_at"):
+        f.text(key, "")
+    f.count("run_attempt", 1)
+    for pr in f.objects("pull_requests", []):
+        pr.count("number")
+    repository = f.obj("repository")
+    if repository is not None:
+        repository.count("id", 0)
+        repository.text("html_url", "")
+        owner = repository.obj("owner")
+        if owner is not None:
+            owner.count("id", 0)
+
+
 def full_ref(run: Mapping[str, Any], is_tag: Callable[[str], bool]) -> str:
     """The ref the run was for. The REST run only has ``head_branch``, which is a tag's
     name for runs on tags; ``is_tag`` asks the repository whether it points at the run's
@@ -124,6 +153,7 @@ class GitHubWatcher:
         _, data = githubapi.get_json(path, what=self.uri)
         if not isinstance(data, dict) or "head_sha" not in data:
             raise InputError(f"{self.uri}: the API returned something that is not a workflow run")
+        check_run(data, f"{self.uri}: GitHub API answer")
         return data
 
     def run(self) -> dict[str, Any]:
@@ -158,7 +188,12 @@ class GitHubWatcher:
     def jobs(self, run: Mapping[str, Any]) -> list[dict[str, Any]]:
         attempt = run.get("run_attempt") or 1
         url = f"/repos/{self.owner}/{self.repo}/actions/runs/{self.run_id}/attempts/{attempt}/jobs"
-        return list(githubapi.paginate(url, list_item="jobs", what=f"{self.uri} jobs"))
+        from attester.jsonio import Fields
+
+        jobs = list(githubapi.paginate(url, list_item="jobs", what=f"{self.uri} jobs"))
+        for i, job in enumerate(jobs):
+            Fields(job, f"{self.uri} jobs", f"jobs[{i}]").text("runner_group_name", "")
+        return jobs
 
     def record(self, *, now: dt.datetime) -> BuildRecord:
         run = self.run()
@@ -168,8 +203,8 @@ class GitHubWatcher:
         return github_record(
             server=server_of(repository, f"{self.owner}/{self.repo}", uri=self.uri),
             repository=f"{self.owner}/{self.repo}", ref=ref,
-            sha=run["head_sha"], workflow_path=run.get("path", "").split("@")[0],
-            event=run.get("event", ""), repository_id=str(repository.get("id", "")),
+            sha=run["head_sha"], workflow_path=(run.get("path") or "").split("@")[0],
+            event=run.get("event") or "", repository_id=str(repository.get("id", "")),
             owner_id=str((repository.get("owner") or {}).get("id", "")),
             runner_env=runner_environment(jobs), run_id=str(run["id"]),
             attempt=str(run.get("run_attempt") or 1),
