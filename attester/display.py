@@ -10,6 +10,7 @@ character is shown as a visible escape instead. Written by hand: the standard li
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 #: Unicode categories that are never printed raw: controls, format characters (bidi
 #: overrides, zero-width joiners), surrogates, private use and unassigned code points.
@@ -18,6 +19,8 @@ _HIDDEN = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 def _escape(ch: str) -> str:
     n = ord(ch)
+    if 0xDC80 <= n <= 0xDCFF:  # a byte that is not UTF-8, kept by surrogateescape: the byte
+        return f"\\x{n - 0xDC00:02x}"
     if n <= 0xFF:
         return f"\\x{n:02x}"
     return f"\\u{n:04x}" if n <= 0xFFFF else f"\\U{n:08x}"
@@ -31,6 +34,19 @@ def safe(text: object) -> str:
         return s
     return "".join(ch if ch == " " or unicodedata.category(ch) not in _HIDDEN else _escape(ch)
                    for ch in s)
+
+
+def safe_json(value: Any) -> Any:
+    """A JSON-able document with every string (keys too) made :func:`safe`, so a report
+    names things as the text output does and can always be written as UTF-8 (a name that
+    is not UTF-8 would otherwise abort ``--format json``)."""
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, dict):
+        return {safe(k) if isinstance(k, str) else k: safe_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_json(v) for v in value]
+    return value
 
 
 def safe_lines(text: str) -> str:

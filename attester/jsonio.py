@@ -355,6 +355,15 @@ def dumps_pretty(obj: Any) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
+def dumps_report(obj: Any) -> bytes:
+    """A report for people and scripts (``--format json``): :func:`dumps_pretty` of the
+    document with every string escaped as the text output escapes it (display.safe_json),
+    so a file name that is not UTF-8 is ``\\xff`` in both, never a crash."""
+    from attester.display import safe_json
+
+    return dumps_pretty(safe_json(obj))
+
+
 def write_output(data: bytes, output: str | None, *, mode: int = 0o644) -> None:
     """Write to stdout when ``output`` is None or ``-``, else atomically to a file."""
     if output is None or output == "-":

@@ -16,7 +16,7 @@ def print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
     stderr, and under ``wouldFail`` in json) and passes, as kpromo's --require-provenance
     warn does, so a policy can be rolled out before it is enforced. Returns the exit code."""
     from attester.display import safe
-    from attester.jsonio import dumps_pretty
+    from attester.jsonio import dumps_report
 
     warn = mode == "warn" and not report.ok
     if fmt == "json":
@@ -28,7 +28,7 @@ def print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
         if warn:
             out["wouldFail"] = [c.to_json() for c in report.failures()] or [
                 {"check": "report", "ok": False, "detail": "no check ran"}]
-        sys.stdout.buffer.write(dumps_pretty(out))
+        sys.stdout.buffer.write(dumps_report(out))
     elif report.ok or warn:
         print(safe(ok_title if report.ok else f"{fail_title} (--policy-mode warn: passing)"))
         for c in report.checks:

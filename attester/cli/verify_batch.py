@@ -41,10 +41,10 @@ def print_batch(report: Any, fmt: str) -> None:
     """One line per artifact on stdout (or one object each, in JSON); every failure also
     on stderr, one line each, saying which attestation and which check."""
     from attester.display import safe
-    from attester.jsonio import dumps_pretty
+    from attester.jsonio import dumps_report
 
     if fmt == "json":
-        sys.stdout.buffer.write(dumps_pretty(report.to_json()))
+        sys.stdout.buffer.write(dumps_report(report.to_json()))
     out: list[str] = []
     err: list[str] = []
     for a in report.artifacts:

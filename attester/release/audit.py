@@ -410,9 +410,10 @@ def render_json(report: AuditReport) -> bytes:
     document; with sorted keys "artifacts" is the document's first key."""
     import json
 
+    from attester.display import safe_json
     from attester.jsonio import dumps_pretty
 
-    doc = report.to_json()
+    doc = safe_json(report.to_json())  # names as the text report shows them (\xff...)
     rows = doc.pop("artifacts")
     head = dumps_pretty({"artifacts": [], **doc}).decode()
     marker = '{\n  "artifacts": [],'
