@@ -1,5 +1,5 @@
 """github://, env:// (GitHub Actions), github-release:// and github-artifacts:// against a
-local server replaying recorded GitHub REST responses, through the real PyGithub client."""
+local server replaying recorded GitHub REST responses, through attester's REST client."""
 
 from __future__ import annotations
 

@@ -1,27 +1,28 @@
-"""The GitHub API as attester uses it (the ``github`` extra).
+"""The GitHub REST API as attester uses it.
 
 Honors ``GITHUB_API_URL`` (GitHub Enterprise, tests) and ``GITHUB_TOKEN``/``GH_TOKEN``;
-retries 429/5xx honoring Retry-After. Documents are read by :func:`get_json` and
-:func:`paginate` (bounded body, bounded JSON, one pager); PyGithub (``client``/``call``)
-is kept for writes, where the answer is small and ours. The token is never part of any
-message and never leaves the API host.
+retries 429/5xx honoring Retry-After. Every call goes through :func:`request_json`
+(:func:`get_json`, and :func:`paginate` on the one pager): the body streamed and cut at
+:data:`MAX_API_BYTES`, parsed by jsonio's bounded reader. Written on ``requests`` rather
+than PyGithub, which reads every body whole and parses it recursively (a 100,000-deep
+answer was a RecursionError) and pages without a cap (issue 16). The token is never part
+of any message and never leaves the API host.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from attester.clients import pager
 from attester.clients.pager import DEFAULT_LIMITS, Limits, Page
 from attester.clients.retry import RETRYABLE_STATUS
-from attester.errors import MissingExtraError, ServiceError, StoreError, unreachable_reason
+from attester.errors import ServiceError, StoreError, unreachable_reason
 
 DEFAULT_API_URL = "https://api.github.com"
-T = TypeVar("T")
 
 
 def api_url() -> str:
@@ -40,48 +41,6 @@ def server_url() -> str:
     if url == DEFAULT_API_URL:
         return "https://github.com"
     return url.removesuffix("/api/v3")
-
-
-def client(base_url: str | None = None) -> Any:
-    """PyGithub on ``base_url`` (default: GITHUB_API_URL, else api.github.com)."""
-    try:
-        import github
-        from urllib3.util.retry import Retry
-    except ImportError:
-        raise MissingExtraError("github", "PyGithub") from None
-    base = float(os.environ.get("ATTEST_RETRY_BASE_DELAY", "0.5"))
-    retry = Retry(total=5, connect=5, read=3, backoff_factor=base,
-                  status_forcelist=sorted(RETRYABLE_STATUS), allowed_methods=["GET"],
-                  respect_retry_after_header=True, raise_on_status=False)
-    tok = token()
-    return github.Github(base_url=base_url or api_url(),
-                         auth=github.Auth.Token(tok) if tok else None, retry=retry,
-                         per_page=100, seconds_between_requests=None, timeout=60)
-
-
-def call(fn: Callable[[], T], *, what: str) -> T:
-    """Run one PyGithub call, mapping its failures to attester's errors."""
-    import github
-    import requests
-
-    try:
-        return fn()
-    except github.BadCredentialsException:
-        raise ServiceError(f"{what}: GitHub rejected the token (401)",
-                           hint="check GITHUB_TOKEN / GH_TOKEN") from None
-    except github.UnknownObjectException:
-        raise StoreError(f"{what}: not found on GitHub (404); check the owner, repository "
-                         "and id, and that the token can read it") from None
-    except github.RateLimitExceededException:
-        raise ServiceError(f"{what}: GitHub rate limit exceeded; retry later or set "
-                           "GITHUB_TOKEN") from None
-    except github.GithubException as e:
-        raise ServiceError(f"{what}: GitHub API answered {e.status}"
-                           + (" repeatedly; giving up" if e.status in RETRYABLE_STATUS else "")
-                           ) from None
-    except requests.RequestException as e:
-        raise ServiceError(f"{what}: cannot reach {api_url()}: {unreachable_reason(e)}") \
-            from None
 
 
 #: Largest answer one GitHub API request may send (a page of 100 items is a few hundred
@@ -122,6 +81,15 @@ def get_json(path: str, *, what: str, params: Mapping[str, Any] | None = None,
     """GET one API document: retried on 429/5xx (Retry-After honored), the body streamed
     and cut at :data:`MAX_API_BYTES`, parsed by the one bounded JSON reader. Returns the
     response headers and the parsed document."""
+    return request_json("GET", path, what=what, params=params, base_url=base_url)
+
+
+def request_json(method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None,
+                 body: Any = None, base_url: str | None = None
+                 ) -> tuple[Mapping[str, str], Any]:
+    """One API call (``body`` sent as JSON), its answer read as :func:`get_json` reads it.
+    A POST is sent once more only when the server asked for a retry (429/5xx) or the
+    connection failed before an answer."""
     import requests
 
     from attester.clients.httpget import read_capped
@@ -136,10 +104,13 @@ def get_json(path: str, *, what: str, params: Mapping[str, Any] | None = None,
     if tok:
         headers["Authorization"] = f"Bearer {tok}"
     session = _session()
+    # A write is sent again only when the server said to (429/5xx): never twice on a
+    # connection that dropped after the request may have landed.
+    policy = RetryPolicy() if method == "GET" else RetryPolicy(attempts=1)
     resp, attempts = send(
-        lambda: session.get(url, headers=headers, params=dict(params or {}), stream=True,
-                            timeout=60),
-        RetryPolicy(), transient=(requests.RequestException,),
+        lambda: session.request(method, url, headers=headers, params=dict(params or {}),
+                                json=body, stream=True, timeout=60),
+        policy, transient=(requests.RequestException,),
         unreachable=lambda e: ServiceError(f"{what}: cannot reach {base}: "
                                            f"{unreachable_reason(e)}"))
     with resp:

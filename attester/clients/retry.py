@@ -1,7 +1,7 @@
 """Retries for remote services: exponential backoff with full jitter, honoring Retry-After.
 
 :func:`send` is the one retry loop of every HTTP client we drive ourselves (registries,
-GitHub downloads); the Google and PyGithub clients retry in their own libraries,
+the GitHub API and downloads, PyPI); the Google client retries in its own library,
 configured from the same :class:`RetryPolicy` numbers. Injectable (``sleep``,
 ``base_delay``) so tests are fast and deterministic.
 """

@@ -14,7 +14,6 @@ Everything in an answer is hostile until checked: types, counts and sizes are bo
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 from collections.abc import Iterator, Sequence
@@ -243,10 +242,8 @@ def upload(data: bytes, repo: str, *, where: str) -> int:
     if not bundles.looks_like_bundle(doc):
         raise InputError(f"{where}: GitHub stores Sigstore bundles only (sign with --keyless)")
     owner, _, name = repo.partition("/")
-    gh = githubapi.client()
-    _, answer = githubapi.call(functools.partial(
-        gh.requester.requestJsonAndCheck, "POST",
-        f"/repos/{quote(owner)}/{quote(name)}/attestations", input={"bundle": doc}),
+    _, answer = githubapi.request_json(
+        "POST", f"/repos/{quote(owner)}/{quote(name)}/attestations", body={"bundle": doc},
         what=f"upload to {repo}")
     ident = answer.get("id") if isinstance(answer, dict) else None
     if not isinstance(ident, int) or isinstance(ident, bool):

@@ -1,4 +1,4 @@
-"""``github://OWNER/REPO/RUN_ID[/ATTEMPT]``: a GitHub Actions workflow run, via PyGithub.
+"""``github://OWNER/REPO/RUN_ID[/ATTEMPT]``: a GitHub Actions workflow run, from the REST API.
 
 Produces GitHub's own workflow build type (https://actions.github.io/buildtypes/workflow/v1)
 field by field as ``actions/attest-build-provenance`` does, so policies written for
