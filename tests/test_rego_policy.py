@@ -275,3 +275,14 @@ isCompliant if {
 """)
     r = attest(*args, "--rego", policy)
     assert r.code == 0, r.err
+
+
+def test_an_answer_rego_cpp_garbles_fails_closed(attest, tmp_path) -> None:
+    # rego-cpp 1.5.2 leaves sprintf("%s") of a default string quoted inside its JSON
+    # answer: the policy's verdict cannot be read, so the verification fails (never passes)
+    p = _write(tmp_path, "quirk.rego", "package p\nimport rego.v1\n"
+               "deny contains sprintf(\"runner %s\", [object.get({}, \"x\", \"unstated\")]) "
+               "if true\n")
+    r = attest(*DEMO, "--rego", p)
+    assert r.code == 1
+    assert "evaluation failed: rego-cpp's answer is not JSON" in r.err

@@ -133,8 +133,11 @@ def _query(policy: RegoPolicy, value: Any) -> dict[str, Any]:
         ok = out.ok()
         text = str(out)
         results = out.results if ok else []
-    except (regopy.RegoError, ValueError) as e:  # ValueError: regopy reads error text as JSON
+    except regopy.RegoError as e:
         ok, text, results = False, str(e), []
+    except ValueError as e:  # regopy reads rego-cpp's answer as JSON, which it may not be:
+        # error text, or (rego-cpp 1.5.2) sprintf("%s") of a default string left quoted
+        raise _EvalError(f"rego-cpp's answer is not JSON ({e})") from None
     if not ok or not results:
         line, message = _first_error(text, policy.source)
         where = f"line {line}: " if line else ""
