@@ -1,5 +1,5 @@
 """Attestations from GitHub's attestation API (verify --owner/--repo with no ATTESTATION,
-and attest download), through the real PyGithub requester against a replay server shaped
+and attest download), through attester's REST client against a replay server shaped
 like GitHub's REST API, serving real bundles from testdata/interop."""
 
 from __future__ import annotations
