@@ -385,3 +385,19 @@ def test_promote_to_a_file_says_what_it_wrote_and_the_gate(attest, signed) -> No
     assert r.err.endswith("wrote promo.json: 1 promotion statement(s); provenance gate passed: "
                           "every staging artifact's attestation verified (--require-provenance "
                           "require)\n")
+
+
+def test_a_text_report_is_on_stdout_pass_or_fail(attest, signed) -> None:
+    """verify, like audit, prints its report on stdout whatever the verdict; the failed
+    checks are also on stderr, one line each; a command that makes a document (promote,
+    sign) prints nothing on stdout when it fails."""
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl")
+    assert r.code == 0 and r.out.startswith("verified p.intoto.json\n")
+    (signed / "dist" / "bin" / "kubectl").write_bytes(b"tampered\n")
+    r = attest("verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl")
+    assert r.code == 1
+    assert r.out.startswith("verification FAILED for p.intoto.json\n  ok  signature: ")
+    assert "  FAIL  artifact dist/bin/kubectl: digest mismatch" in r.out
+    assert r.err.splitlines() == [line for line in r.err.splitlines()
+                                  if line.startswith("attest: verification FAILED for ")]
+    assert len(r.err.splitlines()) == r.out.count("  FAIL  ")

@@ -8,8 +8,8 @@ from typing import Any
 
 def print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
                  every: list[Any] | None = None, mode: str = "enforce") -> int:
-    """The report on stdout (json, or the passed checks as text); on failure, every failed
-    check on stderr, one line each. Names come from hostile input: text is escaped.
+    """The report on stdout, pass or fail (json, or every check as text); on failure, every
+    failed check on stderr too, one line each. Names come from hostile input: text is escaped.
     ``every``: all reports the verdict was chosen from (listed in json).
 
     ``mode`` is --policy-mode: ``warn`` reports every failing requirement (as warnings on
@@ -33,6 +33,10 @@ def print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
         print(safe(ok_title if report.ok else f"{fail_title} (--policy-mode warn: passing)"))
         for c in report.checks:
             print(f"  {'ok' if c.ok else 'WARN'}  {safe(c.name)}: {safe(c.detail)}")
+    else:  # the report is on stdout whatever the verdict, as audit's; failures also on stderr
+        print(safe(fail_title))
+        for c in report.checks:
+            print(f"  {'ok' if c.ok else 'FAIL'}  {safe(c.name)}: {safe(c.detail)}")
     if warn:
         for note in getattr(report, "notes", ()) if fmt != "json" else ():
             print(f"attest: note: {safe(note)}", file=sys.stderr)
