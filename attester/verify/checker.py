@@ -594,7 +594,11 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
         try:
             reports.append(_verify_cosign_layer(layer, target.digest, where, trust,
                                                 image_demands))
+        except requirements.UnansweredError as e:  # another layer or referrer may answer it
+            refused.append(e)
+            reports.append(Report(attestation=where, checks=(requirements.refused_check(e),)))
         except InputError as e:
+            broken += 1
             reports.append(Report(attestation=where, checks=(Check("attestation", False,
                                                                    e.message),)))
     for r in reports:
@@ -609,7 +613,26 @@ def _verify_cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust
                          demands: Demands) -> Report:
     """One layer of a cosign ``.sig`` or ``.att`` tag: its signature (keyless or keyed),
     then, for an attestation, every check a statement gets; a signature's payload must
-    name this image."""
+    name this image. Requirements are gated as for any document (a keyed DSSE ``.att``
+    is one, and goes through :func:`verify_document`)."""
+    from attester.stores.cosign_tags import DSSE_TYPE
+    from attester.verify import cosign_signatures as cosign
+
+    if not cosign.is_keyless(layer) and layer.media_type == DSSE_TYPE:
+        return _cosign_layer(layer, image_digest, where, trust, demands)
+    reqs = asked(trust, demands)
+    form = (requirements.COSIGN_KEYLESS_ATTESTATION if layer.media_type == DSSE_TYPE else
+            requirements.COSIGN_KEYLESS_SIGNATURE) if cosign.is_keyless(layer) else \
+        requirements.COSIGN_KEYED_SIGNATURE
+    requirements.refuse_unanswerable(reqs, form, where)
+    report = _cosign_layer(layer, image_digest, where, trust, demands)
+    if report.ok:
+        requirements.check_answered(reqs, report.checks, where)
+    return report
+
+
+def _cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
+                  demands: Demands) -> Report:
     from attester.jsonio import parse_json
     from attester.stores.cosign_tags import DSSE_TYPE
     from attester.verify import bundles
@@ -645,10 +668,7 @@ def _verify_cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust
             rest, stmt = check_payload(payload[0], payload[1], demands, who)
             return Report(attestation=where, checks=(*checks, *rest), statement=stmt,
                           signer=who)
-    needs = demands.policy.about_statement()
-    if needs:
-        checks.append(Check("policy", False, f"{', '.join(needs)} need a provenance statement, "
-                            "but a cosign signature signs only the image"))
+    # what needs a statement was refused above (a cosign signature signs only the image)
     return Report(attestation=where, checks=(*checks, cosign.check_payload(layer, image_digest)))
 
 

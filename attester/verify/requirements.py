@@ -68,6 +68,12 @@ FILE_BUNDLE = Form("a Sigstore bundle that signs a file, with no statement",
 KEYED_BUNDLE = Form("a Sigstore bundle signed by a key", _STATEMENTS)
 KEYED_FILE_BUNDLE = Form("a Sigstore bundle signed by a key over a file, with no statement",
                          frozenset({E.FILE_SIGNATURE}))
+#: cosign's tag-based layers (sha256-HEX.sig / .att); a keyed .att is a keyed DSSE envelope
+COSIGN_KEYED_SIGNATURE = Form("a cosign signature by a key, over the image only",
+                              frozenset({E.FILE_SIGNATURE}))
+COSIGN_KEYLESS_SIGNATURE = Form("a keyless cosign signature, over the image only",
+                                frozenset({E.CERTIFICATE, E.FILE_SIGNATURE}))
+COSIGN_KEYLESS_ATTESTATION = Form("a keyless cosign attestation", _STATEMENTS | {E.CERTIFICATE})
 REKOR_ENVELOPE = Form("a DSSE envelope found in Rekor", _STATEMENTS | {E.CERTIFICATE})
 NPM_DOCUMENT = Form("npm registry attestations",
                     _STATEMENTS | {E.CERTIFICATE, E.NPM_PUBLISH})
@@ -76,6 +82,7 @@ SIGNATURE_PAIR = Form("a .sig/.cert signature pair, with no statement",
 #: Cloud Build's own provenance: Google's keys sign it; no certificate, no key of ours
 CLOUD_BUILD = Form("Cloud Build's provenance", frozenset({E.STATEMENT, E.PROVENANCE}))
 FORMS = (KEYED_ENVELOPE, KEYLESS_BUNDLE, FILE_BUNDLE, KEYED_BUNDLE, KEYED_FILE_BUNDLE,
+         COSIGN_KEYED_SIGNATURE, COSIGN_KEYLESS_SIGNATURE, COSIGN_KEYLESS_ATTESTATION,
          REKOR_ENVELOPE, NPM_DOCUMENT, SIGNATURE_PAIR, CLOUD_BUILD)
 
 
@@ -110,9 +117,20 @@ class UnansweredError(UsageError):
     """A requirement that no evidence of the document answers: exit 2, naming it."""
 
     def __init__(self, message: str, *, hint: str | None = None,
-                 requirement: Requirement | None = None) -> None:
+                 requirement: Requirement | None = None,
+                 missing: tuple[Requirement, ...] = (), form: Form | None = None) -> None:
         super().__init__(message, hint=hint)
         self.requirement = requirement
+        #: every requirement the document could not answer, and the document's form
+        self.missing = missing or ((requirement,) if requirement else ())
+        self.form = form
+
+    def no_statement(self) -> bool:
+        """The document carries no statement at all where one was asked for (a signature
+        over the image or a file): there is no provenance, rather than a question the
+        user asked that the document cannot answer."""
+        return self.form is not None and E.STATEMENT not in self.form.evidence and any(
+            E.STATEMENT in r.evidence or E.PROVENANCE in r.evidence for r in self.missing)
 
 
 #: The name of the failed check that stands for a refused document among several (JSON
@@ -183,8 +201,9 @@ ISSUER = _req("--certificate-oidc-issuer", {E.CERTIFICATE}, "certificate-oidc-is
 NO_ISSUER = _req("--no-certificate-oidc-issuer", {E.CERTIFICATE}, "certificate-oidc-issuer")
 THRESHOLD = _req("--threshold", {E.KEYED_SIGNATURES}, "signature")
 NPM_PUBLISH_KEY = _req("--npm-publish-key", {E.NPM_PUBLISH}, "npm-publish")
-#: "subject": Cloud Build's provenance names the image it checks so (gcb_provenance)
-ARTIFACT = _req("--artifact", _STATEMENTS | {E.FILE_SIGNATURE}, "artifact", "subject")
+#: "subject": Cloud Build's provenance names the image it checks so (gcb_provenance);
+#: "image": a cosign signature's payload names the image (cosign_signatures)
+ARTIFACT = _req("--artifact", _STATEMENTS | {E.FILE_SIGNATURE}, "artifact", "subject", "image")
 STORE = _req("--artifacts", {E.STATEMENT}, "artifacts")
 COMPLETE = _req("--require-complete", {E.STATEMENT}, "artifacts")
 
@@ -245,7 +264,8 @@ def refuse_unanswerable(requirements: Iterable[Requirement], form: Form, where: 
         raise UnansweredError(f"{names} cannot be checked: {where} is {form.name}, and "
                               f"{missing[0].shown()} needs {missing[0].needs()}",
                               hint="verify a document that carries it, or drop the "
-                              "requirement", requirement=missing[0])
+                              "requirement", requirement=missing[0], missing=tuple(missing),
+                              form=form)
 
 
 def check_answered(requirements: Iterable[Requirement], checks: Sequence[Check],
