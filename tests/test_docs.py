@@ -99,12 +99,15 @@ def run_page(page: Path, tmp: Path) -> tuple[subprocess.CompletedProcess[str], l
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_sh_block_of_the_page_runs(page, tmp_path) -> None:
+def test_every_sh_block_of_the_page_runs(page, tmp_path, record_property) -> None:
     found = blocks(page)
     if not found:
         return  # a page without a shell example
     result, skipped = run_page(page, tmp_path)
     SKIPPED[str(page.relative_to(ROOT))] = skipped
+    record_property("norun", skipped)  # in the junit report: which blocks did not run, why
+    for why in skipped:
+        print(f"not run: {why}")  # shown with -rP / -s
     last = re.findall(r"^==> (\S+)", result.stderr, re.M)
     assert result.returncode == 0, (
         f"block at {last[-1] if last else page} failed (exit {result.returncode})\n"
