@@ -333,3 +333,22 @@ def test_image_attestations_by_the_manifest_digest(attest, api, repo, monkeypatc
         r = attest("verify", "--artifact", f"oci://{reg}/staging/other:v1", "--owner",
                    "example", "--key", "k.pub")
         assert r.code == 1 and "no subject covers it" in r.err
+
+
+def test_rego_judges_attestations_from_the_api(attest, api, tmp_path) -> None:
+    """Rego policies (issue 19 item 2) run on what GitHub's API served, once verified."""
+    rw = interop_path("realworld")
+    tgz = rw / "npm_sigstore-2.2.0.tgz"
+    digest = f"sha256:{_sha256(tgz)}"
+    api.json(f"/orgs/sigstore/attestations/{digest}",
+             _answer(_inline(rw / "gh_sigstore.js-3.0.0.bundle.json")))
+    policy = tmp_path / "p.rego"
+    policy.write_text("package sigstore\nimport rego.v1\ndefault isCompliant := false\n"
+                      "isCompliant if input.signer.extensions.buildTrigger == \"push\"\n")
+    base = ["verify", "--artifact", tgz, "--trusted-root", _sig(ROOT), "--owner", "sigstore"]
+    r = attest(*base, "--rego", policy)
+    assert r.code == 0, r.err
+    assert f"rego {policy}: package sigstore allows" in r.out
+    policy.write_text(policy.read_text().replace('"push"', '"release"'))
+    r = attest(*base, "--rego", policy)
+    assert r.code == 1 and "isCompliant is False" in r.err

@@ -611,3 +611,35 @@ def test_publisher_of_a_reusable_workflow_end_to_end(attest, standin, tmp_path) 
     r = attest(*base, "--publisher", "github:octo/app@pypi.yml")
     assert r.code == 1 and "publisher workflow" in r.err, r.err
     one_line(r)
+
+
+# -- Rego policies on PyPI's attestations (issue 19 item 2) -----------------------------------
+
+PUBLISH_REGO = """\
+package sigstore
+import rego.v1
+default isCompliant := false
+isCompliant if {
+  input.predicateType == "https://docs.pypi.org/attestations/publish/v1"
+  input.signer.extensions.sourceRepositoryURI == "https://github.com/trailofbits/pypi-attestations"
+  input.signer.extensions.buildTrigger == "%s"
+}
+"""
+
+
+def test_rego_judges_pypi_attestations(attest, pypi, tmp_path) -> None:
+    ok, bad = tmp_path / "ok.rego", tmp_path / "bad.rego"
+    ok.write_text(PUBLISH_REGO % "release")
+    bad.write_text(PUBLISH_REGO % "push")
+    r = verify_sdist(attest, PYPI / f"{SDIST}.publish.attestation", "--publisher", RELEASE,
+                     "--rego", ok)
+    assert r.code == 0, r.err
+    assert f"rego {ok}: package sigstore allows" in r.out
+    r = verify_sdist(attest, PYPI / f"{SDIST}.publish.attestation", "--publisher", RELEASE,
+                     "--rego", bad)
+    assert r.code == 1 and "denied: isCompliant is False, not true" in r.err
+    # pypi://: the integrity API's provenance, every attestation through the same policy
+    r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}", "--rego", ok)
+    assert r.code == 0, r.err
+    r = verify_pypi(attest, pypi, f"pypi://pypi-attestations/0.0.19/{SDIST}", "--rego", bad)
+    assert r.code == 1 and "denied: isCompliant is False" in r.err

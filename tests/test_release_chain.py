@@ -635,9 +635,20 @@ def test_rego_on_chain_audit_and_promote(attest, release, tmp_path) -> None:
     r = attest("audit", d, "--policy", repo / "rego-policy.yaml", "--format", "json")
     assert r.code == 1
     assert "is frozen" in json.dumps(r.json())
+    r = attest("audit", d, "--policy", repo / "rego-policy.yaml", "--policy-mode", "warn")
+    assert r.code == 0, r.err
+    assert "attest: warning: audit: " in r.err and "is frozen" in r.err
+    assert "artifact(s) would fail under enforce; exit 0" in r.err
     # promote --require-provenance: the stage step's rego judges the staging images
     app = release["app"]
     assert attest("attach", f"oci://{reg}/{app}:v1.0.0", "stage.intoto.json").code == 0
+    # verify oci://: the image's attached attestation
+    r = attest("verify", f"oci://{reg}/{app}:v1.0.0", "--key", "stage.pub", "--rego",
+               "stage.rego")
+    assert r.code == 0, r.err
+    r = attest("verify", f"oci://{reg}/{app}:v1.0.0", "--key", "stage.pub", "--rego",
+               "deny.rego")
+    assert r.code == 1 and "is frozen" in r.err
     r = attest("promote", "--manifest", "promoter-manifest.yaml", "--require-provenance",
                "require", "--policy", "rego-policy.yaml")
     assert r.code == 1 and "staging provenance does not verify: rego" in r.err

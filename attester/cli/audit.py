@@ -27,6 +27,16 @@ def run(args: argparse.Namespace) -> int:
         first = next((r["artifact"] + ": " + r["firstFailure"] for r in doc["artifacts"]
                       if r["verdict"] == "FAIL"), None) or \
             (doc["attestationProblems"] or ["no artifacts to audit"])[0]
+        if args.policy_mode == "warn":  # roll a policy out: every failure, then exit 0
+            for row in doc["artifacts"]:
+                if row["verdict"] == "FAIL":
+                    print(f"attest: warning: audit: {safe(row['artifact'])}: "
+                          f"{safe(row['firstFailure'])}", file=sys.stderr)
+            for problem in doc["attestationProblems"]:
+                print(f"attest: warning: audit: {safe(problem)}", file=sys.stderr)
+            print(f"attest: warning: --policy-mode warn: {s['failed']} of {s['artifacts']} "
+                  "artifact(s) would fail under enforce; exit 0", file=sys.stderr)
+            return 0
         print(f"attest: audit FAILED: {s['failed']} of {s['artifacts']} artifact(s) fail; "
               f"first: {safe(first)}", file=sys.stderr)
         return 1
@@ -53,5 +63,8 @@ def register(sub: Subcommands) -> None:
                    help="text (default), json (schemas/audit-report.schema.json) or one "
                    "self-contained html file")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    p.add_argument("--policy-mode", choices=["enforce", "warn"], default="enforce",
+                   help="warn: the report as usual, every failing artifact as a warning on "
+                   "stderr, and exit 0, to roll a policy out before enforcing it")
     add_quiet(p)
     p.set_defaults(func=run)
