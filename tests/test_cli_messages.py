@@ -401,3 +401,15 @@ def test_a_text_report_is_on_stdout_pass_or_fail(attest, signed) -> None:
     assert r.err.splitlines() == [line for line in r.err.splitlines()
                                   if line.startswith("attest: verification FAILED for ")]
     assert len(r.err.splitlines()) == r.out.count("  FAIL  ")
+
+
+def test_quiet_verify_says_it_with_the_exit_code(attest, signed) -> None:
+    base = ["verify", "p.intoto.json", "--key", "k.pub", "--artifact", "dist/bin/kubectl"]
+    r = attest(*base, "--quiet")
+    assert (r.code, r.out, r.err) == (0, "", "")
+    r = attest(*base, "-q", "--format", "json")
+    assert r.code == 0 and '"verified": true' in r.out  # asked for: printed all the same
+    (signed / "dist" / "bin" / "kubectl").write_bytes(b"tampered\n")
+    r = attest(*base, "-q")
+    assert r.code == 1 and r.out == ""
+    assert r.err.startswith("attest: verification FAILED for p.intoto.json: artifact ")

@@ -7,7 +7,8 @@ from typing import Any
 
 
 def print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
-                 every: list[Any] | None = None, mode: str = "enforce") -> int:
+                 every: list[Any] | None = None, mode: str = "enforce",
+                 quiet: bool = False) -> int:
     """The report on stdout, pass or fail (json, or every check as text); on failure, every
     failed check on stderr too, one line each. Names come from hostile input: text is escaped.
     ``every``: all reports the verdict was chosen from (listed in json).
@@ -29,6 +30,8 @@ def print_report(report: Any, fmt: str, *, ok_title: str, fail_title: str,
             out["wouldFail"] = [c.to_json() for c in report.failures()] or [
                 {"check": "report", "ok": False, "detail": "no check ran"}]
         sys.stdout.buffer.write(dumps_report(out))
+    elif quiet:  # --quiet: the exit code and, on failure, the lines on stderr say it all
+        pass
     elif report.ok or warn:
         print(safe(ok_title if report.ok else f"{fail_title} (--policy-mode warn: passing)"))
         for c in report.checks:

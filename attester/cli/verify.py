@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from attester.cli import verify_modes
-from attester.cli.common import add_quiet, add_store_flags, store_options
+from attester.cli.common import add_store_flags, store_options
 from attester.cli.parsing import Subcommands
 from attester.cli.report import print_report
 from attester.cli.verify_batch import verify_batch
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
             contextlib.nullcontext():  # --print-statement: stdout holds the statements alone
         code = print_report(report, args.format, ok_title=f"verified {report.attestation}",
                             fail_title=f"verification FAILED for {report.attestation}",
-                            every=every, mode=args.policy_mode)
+                            every=every, mode=args.policy_mode, quiet=args.quiet)
     if args.print_statement and report.ok:
         _print_statements(report, every)
     if report.ok:  # never a VSA for what only --policy-mode warn let pass
@@ -382,7 +382,9 @@ def register(sub: Subcommands) -> None:
     o.add_argument("--print-statement", action="store_true",
                    help="print the statement(s) that verified, alone, on stdout (the report "
                    "goes to stderr), as slsa-verifier's --print-provenance")
-    add_quiet(o)
+    o.add_argument("--quiet", "-q", action="store_true",
+                   help="no report on stdout (text), no progress meter, no status line: the "
+                   "exit code says it; failures still print on stderr")
     o.add_argument("--vsa-out", metavar="FILE",
                    help="after a pass, write a signed SLSA verification summary (VSA)")
     o.add_argument("--vsa-key", metavar="KEY", help="sign the VSA with this key")

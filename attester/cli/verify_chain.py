@@ -91,4 +91,4 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
     report = Report(attestation="chain", checks=tuple(checks))
     return print_report(report, args.format, ok_title="verified the chain",
                         fail_title="verification FAILED",
-                        mode=getattr(args, "policy_mode", "enforce"))
+                        mode=getattr(args, "policy_mode", "enforce"), quiet=args.quiet)
