@@ -340,6 +340,31 @@ def test_github_api_answer_over_the_cap(attest, monkeypatch, repo) -> None:
     assert r.code == 2 and "GitHub API answer: more than 64 MiB; refusing it" in r.err, r.err
 
 
+def test_trickling_answer_is_cut_off(attest, monkeypatch, repo) -> None:
+    import time
+
+    from attester.clients import httpget
+
+    monkeypatch.setattr(httpget, "MAX_ANSWER_SECONDS", 1.0)
+
+    def trickle() -> Iterator[bytes]:
+        for _ in range(200):  # 60 s in all, far past the (lowered) bound
+            time.sleep(0.3)
+            yield b" "
+
+    def answer(method: str, path: str, query: dict[str, list[str]]) -> Any:
+        return 200, {"Content-Type": "application/json"}, trickle(), None
+
+    with Scripted(answer) as srv:
+        monkeypatch.setenv("GITHUB_API_URL", srv.url)
+        monkeypatch.chdir(repo)
+        r = attest("provenance", "local://", "--artifacts", "github-release://o/r/v1")
+    assert r.code == 2
+    assert "GitHub API answer: still arriving after 1 s; refusing a server that trickles" \
+        in r.err, r.err
+    one_line(r)
+
+
 # -- item 11: one reader, typed shapes ------------------------------------------------------
 
 @pytest.mark.parametrize(("mutate", "needle"), [
@@ -594,6 +619,7 @@ def test_limits_page_states_every_limit() -> None:
         "tag list page | 4 MiB": oci.MAX_MANIFEST_BYTES == 4 << 20,
         "blob in a registry | 16 MiB |": oci_referrers.MAX_ATTESTATION_BYTES == 16 << 20,
         "token answers) | 1 MiB |": httpget.MAX_UNLISTED_BYTES == 1 << 20,
+        "must also arrive within\n300 s": httpget.MAX_ANSWER_SECONDS == 300,
         "zip download | 20 GiB |": github_artifacts.MAX_ZIP_BYTES == 20 << 30,
         "bundle) | 256 MiB |": jsonio.MAX_DOCUMENT_BYTES == 256 << 20,
         "kpromo manifest) | 16 MiB |": jsonio.MAX_YAML_BYTES == 16 << 20,

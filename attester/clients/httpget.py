@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,11 +38,15 @@ def get_stream(session: requests.Session, url: str, *, what: str,
 
 #: Cap on a body whose size nobody listed (an error page, a token answer).
 MAX_UNLISTED_BYTES = 1 << 20
+#: Seconds one capped answer may take to arrive. The socket timeout (60 s) bounds each
+#: wait for a byte; this bounds a server that trickles a byte every 59 s.
+MAX_ANSWER_SECONDS = 300.0
 
 
 def read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
     """A response body of at most ``limit`` bytes, streamed (``stream=True``): never more
-    than ``limit + 1`` bytes are read or held, whatever Content-Length says or omits."""
+    than ``limit + 1`` bytes are read or held, whatever Content-Length says or omits, and
+    never for longer than :data:`MAX_ANSWER_SECONDS`."""
     length = resp.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > limit:
         raise ServiceError(f"{what}: {length} bytes, over the {_size(limit)} limit; "
@@ -49,13 +54,17 @@ def read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
     try:
         if getattr(resp, "_content_consumed", False):  # not streamed: requests read it
             data = resp.content[:limit + 1]
-        else:  # in pieces: urllib3's read(n) joins copies of everything it read
+        else:  # in pieces as they arrive: urllib3's read(n) holds copies and waits for all n
             buf = bytearray()
+            deadline = time.monotonic() + MAX_ANSWER_SECONDS
             while len(buf) <= limit:
-                piece = resp.raw.read(min(1 << 20, limit + 1 - len(buf)), decode_content=True)
+                piece = resp.raw.read1(min(1 << 20, limit + 1 - len(buf)), decode_content=True)
                 if not piece:
                     break
                 buf += piece
+                if time.monotonic() > deadline:
+                    raise ServiceError(f"{what}: still arriving after {MAX_ANSWER_SECONDS:.0f} "
+                                       "s; refusing a server that trickles its answer")
             if len(buf) > limit:
                 raise ServiceError(f"{what}: more than {_size(limit)}; refusing it")
             data = bytes(buf)
