@@ -161,18 +161,13 @@ def _fallback_index(t: Target, what: str) -> dict[str, Any]:
 
 
 def _read_capped(resp: Any, limit: int, what: str) -> bytes:
-    """A response body of at most ``limit`` bytes, streamed: never more held in memory."""
-    length = resp.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > limit:
+    """A response body of at most ``limit`` bytes, through the one capped reader."""
+    from attester.clients.httpget import read_capped
+
+    try:
+        return read_capped(resp, limit, what=what)
+    finally:
         resp.close()
-        raise ServiceError(f"{what}: {length} bytes, more than the {limit >> 20} MiB "
-                           "attestations may have; refusing it")
-    data = resp.raw.read(limit + 1, decode_content=True)
-    resp.close()
-    if len(data) > limit:
-        raise ServiceError(f"{what}: more than the {limit >> 20} MiB attestations may have; "
-                           "refusing it")
-    return bytes(data)
 
 
 def referrers(target: Target) -> list[dict[str, Any]]:
