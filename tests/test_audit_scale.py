@@ -75,8 +75,7 @@ def test_large_audit_rows(attest, big_release) -> None:
         want = hashlib.sha256(f"artifact {i}\n".encode() * (1 + i % 7)).hexdigest()
         assert row["sha256"] == want and row["verdict"] == "PASS", row
         # every row follows the release: its subject bin-NNNN is the file's path's tail
-        # (files/bin-NNNN), the promotion's names another place (file://.../promoted/...);
-        # verify --chain of a bare bin-0002 follows the promotion (below)
+        # (files/bin-NNNN), the promotion's names another place (file://.../promoted/...)
         assert row["steps"] == ["release", "stage"]
         assert row["source"].startswith("git+https://github.com/example/project")
     good = hashlib.sha256(b"artifact 100\n" * 3).hexdigest()
@@ -103,7 +102,10 @@ def test_chain_verdicts_match_the_audit(attest, big_release) -> None:
     assert bad.endswith("says sha256:" + hashlib.sha256(b"artifact 7\n" * 1).hexdigest()[:12]
                         + "… for bin-0007")
     assert sum(c["check"] == "chain source" and c["ok"] for c in checks) == 3
-    assert any(c["check"] == "chain promotion" and "bin-0002" in c["detail"] for c in checks)
+    # files/bin-0002 is the release's subject bin-0002 (its path's tail), as in the audit;
+    # the promotion names another place (file://.../promoted/bin-0002)
+    assert any(c["check"] == "chain release" and c["detail"].startswith("bin-0002 (")
+               for c in checks)
 
 
 def test_step_guess_from_payload_bytes_never_decides(attest, repo, monkeypatch, tmp_path) -> None:

@@ -526,3 +526,30 @@ def test_vsa_of_an_image_is_written(attest, rel, registry, monkeypatch) -> None:
     (inp,) = _vsa_inputs(out)
     assert inp["digest"] == {"sha256": hashlib.sha256(att.read_bytes()).hexdigest()}
     assert inp["uri"].startswith(f"oci://{registry}/vsa/app:v1")
+
+
+def test_one_platform_s_bytes_under_another_platform_s_path(attest, rel, tmp_path) -> None:
+    """Issue 16 item 2: --chain matches the path as typed (its tail), as plain verify
+    does: linux/amd64/kubectl holding the arm64 build is not the arm64 subject."""
+    arm = b"kubectl arm64\n"
+    arm_sha = hashlib.sha256(arm).hexdigest()
+    subjects = {"stage/v1.31.0/bin/linux/amd64/kubectl": SHA,
+                "stage/v1.31.0/bin/linux/arm64/kubectl": arm_sha}
+    sign(rel.stage, provenance(STAGE_TYPE, subjects), rel.keys["stage"])
+    sign(rel.release, provenance(RELEASE_TYPE, {
+        "bin/linux/amd64/kubectl": SHA, "bin/linux/arm64/kubectl": arm_sha}, [
+        {"uri": f"gs://staging/{n}", "digest": {"sha256": d}} for n, d in subjects.items()]),
+        rel.keys["release"])
+    amd64 = tmp_path / "dl" / "linux" / "amd64" / "kubectl"
+    amd64.parent.mkdir(parents=True)
+    amd64.write_bytes(ARTIFACT)
+    base = ["verify", "--chain", rel.stage, "--chain", rel.release, "--policy", rel.policy]
+    r = attest(*base, "--artifact", amd64)
+    assert r.code == 0, r.err
+    assert f"kubectl (sha256:{SHA[:12]}): published from staged gs://staging/stage/v1.31.0/" \
+           "bin/linux/amd64/kubectl" in r.out
+    amd64.write_bytes(arm)
+    r = attest(*base, "--artifact", amd64)
+    assert r.code == 1, r.out
+    assert (f"chain digest: kubectl: sha256:{arm_sha[:12]}… but the release attestation "
+            f"{rel.release} says sha256:{SHA[:12]}… for bin/linux/amd64/kubectl") in r.err, r.err

@@ -32,7 +32,9 @@ def _chain_artifact(spec: str, insecure: bool, *, progress: bool = False) -> tup
         if ref[1] != "sha256":
             raise UsageError(f"--chain follows sha256 digests; {spec} names {ref[1]}")
         return ref[0], ref[2]
-    return os.path.basename(spec), checker.sha256_of(spec, progress=progress).hex()
+    # the path as typed: its tail picks the subject (dl/linux/amd64/kubectl is not the
+    # subject linux/arm64/kubectl), as for plain verify
+    return spec, checker.sha256_of(spec, progress=progress).hex()
 
 
 def verify_chain(args: argparse.Namespace, identity: Any) -> int:
@@ -87,7 +89,9 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
     for spec in args.artifact:
         name, digest = _chain_artifact(spec, args.insecure_registry, progress=not args.quiet)
         checks.extend(index.follow(name, digest, source_uri=source_uri,
-                                   by_digest=name == f"sha256:{digest}").checks)
+                                   by_digest=name == f"sha256:{digest}",
+                                   shown=os.path.basename(name) if name == spec else name
+                                   ).checks)
     report = Report(attestation="chain", checks=tuple(checks))
     return print_report(report, args.format, ok_title="verified the chain",
                         fail_title="verification FAILED",

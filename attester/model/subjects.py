@@ -108,10 +108,22 @@ class Match:
         return f"no subject covers it ({show(artifact_digest)})"
 
 
+def common_tail(a: str, b: str) -> int:
+    """How many trailing path segments two names share (``dl/linux/amd64/kubectl`` and
+    ``bin/linux/amd64/kubectl``: 3)."""
+    x, y = normalize_name(a).split("/"), normalize_name(b).split("/")
+    n = 0
+    while n < min(len(x), len(y)) and x[-1 - n] == y[-1 - n]:
+        n += 1
+    return n
+
+
 def name_rule(subject_names: Iterable[str], name: str) -> Callable[[str], bool] | None:
     """Which subject names count as the artifact's name: those with its path's tail
-    (:func:`names_match`), else those with its file name (``/tmp/dl/kubectl`` for the
-    subject ``bin/kubectl``); None when no subject has its name at all."""
+    (:func:`names_match`), else those sharing the most trailing segments with it, at
+    least its file name (``/tmp/dl/linux/amd64/kubectl`` is the subject
+    ``bin/linux/amd64/kubectl``, not ``bin/linux/arm64/kubectl``); None when no subject
+    has its file name at all."""
     if not normalize_name(name):
         return None
     base = last_segment(name)
@@ -120,7 +132,8 @@ def name_rule(subject_names: Iterable[str], name: str) -> Callable[[str], bool] 
         return None
     if any(names_match(n, name) for n in same_base):
         return lambda n: names_match(n, name)
-    return lambda n: bool(n) and last_segment(n) == base
+    best = max(common_tail(n, name) for n in same_base)
+    return lambda n: bool(n) and last_segment(n) == base and common_tail(n, name) == best
 
 
 def match(subjects: Iterable[tuple[str, Mapping[str, str]]], name: str,

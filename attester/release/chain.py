@@ -448,12 +448,15 @@ class ChainIndex:
         return candidates[0] if candidates else None
 
     def follow(self, name: str, digest: str, *, source_uri: str | None = None,
-               by_digest: bool = False) -> ChainResult:
+               by_digest: bool = False, shown: str | None = None) -> ChainResult:
         """The chain for one artifact, as checks: each link found, or what broke.
         ``by_digest``: the artifact was given as a digest alone (``--digest``), so its
-        first link is found by digest; every link after it still by name and digest."""
+        first link is found by digest; every link after it still by name and digest.
+        ``shown``: how the messages name the artifact (default ``name``, the path its
+        subject is matched by)."""
         checks: list[Check] = []
-        label = f"{name} (sha256:{digest[:12]})"
+        shown = shown or name
+        label = f"{shown} (sha256:{digest[:12]})"
         if by_digest:  # the topmost subject with this digest names it
             named = sorted(self._by_digest.get(digest, ()),
                            key=lambda c: TOP_STEPS.index(self.links[c[0]].step)
@@ -502,7 +505,7 @@ class ChainIndex:
             elif other is not None:
                 lk, subject, said = other
                 checks.append(Check("chain digest", False,
-                                    f"{name}: sha256:{digest[:12]}… but the {lk.step} "
+                                    f"{shown}: sha256:{digest[:12]}… but the {lk.step} "
                                     f"attestation {lk.where} says sha256:{said[:12]}… for "
                                     f"{subject}"))
             else:
@@ -511,7 +514,7 @@ class ChainIndex:
                                         f"{used[0].step}, which names it {staged_as})"
                                         if used and staged_as != name else
                                         f"{used[0].step if used else 'the artifact'})")))
-            return ChainResult(artifact=name, checks=tuple(checks), links=tuple(used))
+            return ChainResult(artifact=shown, checks=tuple(checks), links=tuple(used))
         i, subject = staged
         st = self.links[i]
         used.append(st)
@@ -524,7 +527,7 @@ class ChainIndex:
             checks.append(Check("chain consistency", False,
                                 f"{label}: {a.where} says built from {a.source[0]}@"
                                 f"{a.source[2]} but {b.where} says {b.source[0]}@{b.source[2]}"))
-        return ChainResult(artifact=name, checks=(*checks, *top_checks), links=tuple(used))
+        return ChainResult(artifact=shown, checks=(*checks, *top_checks), links=tuple(used))
 
     def _source(self, stage_index: int, source_uri: str | None) -> tuple[bool, str]:
         """Whether a stage link's source is what the policy wants, and the words for it:
