@@ -323,3 +323,27 @@ def test_dir_root_refuses_what_is_not_a_plain_file_under_it(tmp_path) -> None:
         with pytest.raises(OSError):
             root.open(rel)
     root.close()
+
+
+def test_audit_reads_through_the_folder_handle_too(tmp_path) -> None:
+    """Issue 16 item 8, audit's side: a folder of the release swapped for a symlink after
+    the scan is refused (exit 2 class), never read outside the release folder."""
+    from attester.errors import InputError
+    from attester.hashing import DirRoot
+    from attester.release import audit
+
+    rel = tmp_path / "release"
+    (rel / "bin").mkdir(parents=True)
+    (rel / "bin" / "kubectl").write_bytes(b"kubectl")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "kubectl").write_bytes(b"secret")
+    root = DirRoot(str(rel))
+    found = audit.scan(str(rel))
+    assert [name for name, _, _ in found.files] == ["bin/kubectl"]
+    os.rename(rel / "bin", tmp_path / "bin.moved")
+    os.symlink(tmp_path / "outside", rel / "bin")
+    with pytest.raises(InputError) as err:
+        audit._opener(root, "bin/kubectl")()
+    assert err.value.message == ("bin/kubectl: a folder or file on its path was replaced by a "
+                                 "symlink during the audit; refusing to read outside "
+                                 f"{rel}")
