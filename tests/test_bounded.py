@@ -227,6 +227,16 @@ def test_endless_and_repeated_tag_pages(attest, tmp_path) -> None:
         one_line(r)
         assert len(srv.log) <= 1002  # the cap, not the server, ended it
 
+    def elsewhere(query: dict[str, list[str]]) -> Any:
+        return json_answer({"tags": ["v1"]},
+                           headers={"Link": '<http://203.0.113.9/v2/app/tags/list>; rel="next"'})
+
+    with Scripted(_registry_answer(elsewhere)) as srv:
+        r = attest("start", "--artifacts", f"oci://{srv.host}/app", "-o", tmp_path / "s.json")
+        assert r.code == 2, r.err
+        assert "tag list: next link 'http://203.0.113.9/v2/app/tags/list' leaves" in r.err
+        one_line(r)
+
     def same(query: dict[str, list[str]]) -> Any:
         return json_answer({"tags": ["v1"]},
                            headers={"Link": '</v2/app/tags/list?n=1&last=v1>; rel="next"'})

@@ -287,7 +287,11 @@ class RegistryClient:
                     raise InputError(f"{what}: tag list: field 'tags[{i}]' is {json_kind(t)}, "
                                      "expected a string")
             nxt = resp.links.get("next", {}).get("url")
-            return Page(items=tags, next=urljoin(self.base, nxt) if nxt else None)
+            link = urljoin(self.base, nxt) if nxt else None
+            if link is not None and urlsplit(link)[:2] != urlsplit(self.base)[:2]:
+                raise ServiceError(f"{what}: tag list: next link {link[:200]!r} leaves "
+                                   f"{self.registry}; refusing to follow it with credentials")
+            return Page(items=tags, next=link)
 
         return sorted(set(paginate(fetch, what=f"{what}: tag list")))
 
