@@ -136,7 +136,7 @@ class PyPI:
         data = self._get(url, what=what, limit=MAX_RELEASE_BYTES)
         if data is None:
             raise InputError(f"{what}: no such project or version on {self.host} (404)")
-        return parse_release(parse_json(data, where=what), where=what)
+        return parse_release(parse_json(data, where=what), where=what, target=target)
 
     def provenance(self, target: Target, filename: str) -> bytes | None:
         """The file's provenance object (JSON bytes), or None when PyPI has none (404)."""
@@ -146,9 +146,39 @@ class PyPI:
                          limit=MAX_PROVENANCE_BYTES)
 
 
-def parse_release(doc: Any, *, where: str) -> list[DistFile]:
-    """The JSON API's ``urls``: each a file name that is a distribution's, and its sha256;
-    a wrong shape is one line naming the field (jsonio.Fields)."""
+def _release_of(name: str) -> tuple[str, Any] | None:
+    """(normalized project, version) of a distribution file name, or None."""
+    from attester.model.pep740 import parse_dist_name
+
+    parsed = parse_dist_name(name)
+    return (str(parsed[0]), parsed[1]) if parsed is not None else None
+
+
+def _owner_problem(name: str, target: Target) -> str | None:
+    """Why ``name`` is not a file of ``target``'s release, or None. The JSON API's list is
+    the index's word, and a file's attestation signs its own name only: a mirror answering
+    with another release's files (an older, validly attested version; another project of
+    the same publisher) would pass for the release asked. So each file must be named as a
+    file of this project and version, compared as PEP 503 / PEP 440 compare them."""
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    got = _release_of(name)
+    if got is None:
+        return "is not a wheel or sdist file name of any release"
+    try:
+        want_version: Any = Version(target.version)
+    except InvalidVersion:
+        want_version = None
+    if got[0] == canonicalize_name(target.project) and got[1] == want_version:
+        return None
+    return (f"is a file of {got[0]} {got[1]}, not of {target.project} {target.version}")
+
+
+def parse_release(doc: Any, *, where: str, target: Target | None = None) -> list[DistFile]:
+    """The JSON API's ``urls``: each a file name that is a distribution's (of ``target``'s
+    project and version when given), and its sha256; a wrong shape is one line naming the
+    field (jsonio.Fields)."""
     from attester.jsonio import Fields
 
     urls = Fields(doc, where).objects("urls")
@@ -161,6 +191,10 @@ def parse_release(doc: Any, *, where: str) -> list[DistFile]:
         if not _dist_name_ok(name):
             raise InputError(f"{where}: field 'urls[{i}].filename' is not a distribution file "
                              f"name: {name[:100]!r}")
+        problem = _owner_problem(name, target) if target is not None else None
+        if problem is not None:
+            raise InputError(f"{where}: field 'urls[{i}].filename' ({name[:100]}) {problem}; "
+                             "refusing the listing")
         digests = item.obj("digests")
         sha = digests.text("sha256", "") if digests is not None else ""
         if not _SHA256.fullmatch(sha.lower()):
