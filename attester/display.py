@@ -36,14 +36,26 @@ def safe(text: object) -> str:
                    for ch in s)
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (lone surrogates: a byte that is not UTF-8,
+    kept by ``surrogateescape``) escaped as :func:`safe` shows it (``\\xff``); the rest
+    as it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(_escape(ch) if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
 def safe_json(value: Any) -> Any:
-    """A JSON-able document with every string (keys too) made :func:`safe`, so a report
-    names things as the text output does and can always be written as UTF-8 (a name that
-    is not UTF-8 would otherwise abort ``--format json``)."""
+    """A JSON-able document whose every string (keys too) can be written as UTF-8: a name
+    that is not UTF-8 is escaped as the text output shows it (``\\xff``), instead of
+    aborting ``--format json``. Other characters stay: JSON escapes controls itself."""
     if isinstance(value, str):
-        return safe(value)
+        return utf8_safe(value)
     if isinstance(value, dict):
-        return {safe(k) if isinstance(k, str) else k: safe_json(v) for k, v in value.items()}
+        return {utf8_safe(k) if isinstance(k, str) else k: safe_json(v)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [safe_json(v) for v in value]
     return value

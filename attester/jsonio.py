@@ -357,8 +357,9 @@ def dumps_pretty(obj: Any) -> bytes:
 
 def dumps_report(obj: Any) -> bytes:
     """A report for people and scripts (``--format json``): :func:`dumps_pretty` of the
-    document with every string escaped as the text output escapes it (display.safe_json),
-    so a file name that is not UTF-8 is ``\\xff`` in both, never a crash."""
+    document with what UTF-8 cannot carry escaped as the text output escapes it
+    (display.safe_json), so a file name that is not UTF-8 is ``\\xff`` in both, never
+    a crash."""
     from attester.display import safe_json
 
     return dumps_pretty(safe_json(obj))
