@@ -326,3 +326,21 @@ def test_github_api_path_asks_the_same_model(attest, tmp_path, monkeypatch) -> N
     assert r.err.startswith("attest: error: --threshold 2 cannot be checked: "), r.err
     assert "is a keyless Sigstore bundle, and --threshold 2 needs signatures by trusted " \
         "keys" in r.err
+
+
+def test_chain_and_promote_signer_flags_ask_the_same_model(attest, tmp_path) -> None:
+    """--chain without a policy, and promote's stage signer, refuse a certificate
+    requirement that their keys can never answer (exit 2, before anything is read)."""
+    r = attest("verify", "--chain", KEYED / "ecdsa-p256.intoto.json", "--key",
+               KEYED / "ecdsa-p256.pub", "--artifact", KEYED / "artifacts" / "kubectl",
+               "--signer-digest", ZEROS)
+    assert r.code == 2
+    assert r.err.startswith("attest: error: --signer-digest needs a keyless signer's "
+                            "certificate, but no keyless signer is named"), r.err
+    r = attest("promote", "--image",
+               "127.0.0.1:1/a/app@sha256:" + "a" * 64 + "=127.0.0.1:1/b/app:v1",
+               "--require-provenance", "require", "--key", KEYED / "ecdsa-p256.pub",
+               "--certificate-oidc-issuer", GHA)
+    assert r.code == 2
+    assert r.err.startswith("attest: error: --certificate-oidc-issuer needs a keyless "
+                            "signer's certificate, but no keyless signer is named"), r.err
