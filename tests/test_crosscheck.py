@@ -163,14 +163,23 @@ def test_exact_pin_of_a_reusable_workflow_is_still_cross_checked() -> None:
                                                 "path": ".github/workflows/release.yml"}},
             "resolvedDependencies": []}, "runDetails": {"builder": {"id": generator}}}})
 
-    def signer(config: str) -> Signer:
+    def signer(config: str, repo: str = "https://github.com/attacker/app",
+               ref: str = "refs/heads/main") -> Signer:
         return Signer(kind="certificate", identities=(generator,),
                       extensions=(("buildSignerURI", generator), ("buildConfigURI", config),
-                                  ("sourceRepositoryURI", "https://github.com/attacker/app")))
+                                  ("sourceRepositoryURI", repo), ("sourceRepositoryRef", ref)))
 
     caller = "https://github.com/attacker/app/.github/workflows/release.yml@refs/heads/main"
     checks = cross_check(stmt, signer(caller), pinned=generator)
     assert [c.name for c in checks if not c.ok] == ["certificate-provenance repository"]
-    own = cross_check(stmt, signer(generator), pinned=generator)
+    # the generator's own run (its file in the certificate's source repository, at its ref)
+    own_run = signer(generator, "https://github.com/slsa-framework/slsa-github-generator",
+                     "refs/tags/v2.0.0")
+    own = cross_check(stmt, own_run, pinned=generator)
     assert all(c.ok for c in own) and "pinned exactly" in own[0].detail
-    assert not all(c.ok for c in cross_check(stmt, signer(generator), pinned=None))
+    assert not all(c.ok for c in cross_check(stmt, own_run, pinned=None))
+    # the same three URIs from a run of another repository (GitLab's CI file taken from
+    # another project; redteam) or at another ref are no dedicated signer
+    for borrowed in (signer(generator), signer(
+            generator, "https://github.com/slsa-framework/slsa-github-generator")):
+        assert not all(c.ok for c in cross_check(stmt, borrowed, pinned=generator))

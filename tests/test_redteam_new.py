@@ -5,6 +5,9 @@ servers, that passed (or broke) before its fix; each test asserts the exit code 
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from test_pypi import PYPI, SDIST, SDIST_SHA, _file_entry, _release, one_line, verify_pypi
 
@@ -46,3 +49,78 @@ def test_pypi_files_of_another_release_are_refused(attest, mirror, uri, project,
     assert f"field 'urls[0].filename' ({SDIST}) is a file of pypi-attestations 0.0.19, not " \
         f"of {named}" in r.err, r.err
     one_line(r)
+
+
+# -- the cross-check exception: a pinned signer's workflow run from another repository ---------
+
+VICTIM_WORKFLOW = "victim/app/.github/workflows/release.yml@refs/heads/main"
+
+
+def _provenance_of_victim(artifact_sha: str) -> dict:
+    """SLSA v1 provenance (GitHub workflow build type) claiming victim/app built the file."""
+    return {"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "app.tar.gz", "digest": {"sha256": artifact_sha}}],
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {"buildDefinition": {
+                "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+                "externalParameters": {"workflow": {
+                    "ref": "refs/heads/main", "repository": "https://github.com/victim/app",
+                    "path": ".github/workflows/release.yml"}},
+                "resolvedDependencies": [{"uri": "git+https://github.com/victim/app@refs/heads/main",
+                                          "digest": {"gitCommit": "b" * 40}}]},
+                "runDetails": {"builder": {"id": "https://github.com/actions/runner/github-hosted"},
+                               "metadata": {"invocationId": "https://github.com/victim/app/"
+                                            "actions/runs/7/attempts/1"}}}}
+
+
+def _sign_as(attest, standin, tmp_path, stmt: dict, *, repository: str, workflow_ref: str,
+             job_workflow_ref: str):
+    (tmp_path / "trust.json").write_text(json.dumps(standin.trust_config()))
+    (tmp_path / "root.json").write_text(json.dumps(standin.trusted_root()))
+    (tmp_path / "s.json").write_text(json.dumps(stmt))
+    token = standin.actions_token(repository=repository, workflow_ref=workflow_ref,
+                                  job_workflow_ref=job_workflow_ref, ref="refs/heads/main",
+                                  event_name="push")
+    out = tmp_path / "s.sigstore.json"
+    r = attest("sign", tmp_path / "s.json", "--keyless", "--identity-token", token,
+               "--trust-config", tmp_path / "trust.json", "-o", out)
+    assert r.code == 0, r.err
+    return out
+
+
+def test_pinned_signer_run_from_another_repository_is_no_dedicated_signer(attest, standin,
+                                                                           tmp_path) -> None:
+    """GitLab lets a project take its CI file from another project: its pipelines get a
+    certificate whose SAN, Build Signer URI and Build Config URI all name that file, while
+    the Source Repository is the project that ran. Those three agreeing is no proof that the
+    signer is its repository's own workflow: an attacker's project running the victim's
+    pinned CI file signs provenance claiming the victim's source, and the cross-check's
+    exception passed it (exit 0). The exception now needs the signer's file to be in the
+    certificate's own source repository, at its own ref."""
+    artifact = tmp_path / "app.tar.gz"
+    artifact.write_bytes(b"attacker's build\n")
+    sha = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    bundle = _sign_as(attest, standin, tmp_path, _provenance_of_victim(sha),
+                      repository="attacker/app", workflow_ref=VICTIM_WORKFLOW,
+                      job_workflow_ref=VICTIM_WORKFLOW)
+    base = ["verify", bundle, "--artifact", artifact, "--trusted-root", tmp_path / "root.json",
+            "--certificate-identity", f"https://github.com/{VICTIM_WORKFLOW}",
+            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+            "--predicate-type", "https://slsa.dev/provenance/v1"]
+    r = attest(*base)
+    assert r.code == 1, (r.code, r.out, r.err)
+    assert "certificate-provenance repository: the certificate says repository " \
+        "'https://github.com/attacker/app', the provenance says " \
+        "'https://github.com/victim/app'" in r.err, r.err
+    assert "pinned exactly" not in r.out
+    # the victim's own run of the same file still is the dedicated signer it was
+    own = tmp_path / "own"
+    own.mkdir()
+    stmt = _provenance_of_victim(sha)
+    stmt["predicate"]["buildDefinition"]["externalParameters"]["workflow"]["repository"] = \
+        "https://github.com/victim/other"
+    bundle = _sign_as(attest, standin, own, stmt, repository="victim/app",
+                      workflow_ref=VICTIM_WORKFLOW, job_workflow_ref=VICTIM_WORKFLOW)
+    r = attest(*[bundle if a == base[1] else a for a in base])
+    assert r.code == 0, r.err
+    assert "pinned exactly" in r.out

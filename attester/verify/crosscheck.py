@@ -116,14 +116,29 @@ _SAME: Mapping[str, Callable[[str], str]] = {
 
 def _dedicated_signer(signer: Any, pinned: str | None) -> bool:
     """The user named this exact signer (``--certificate-identity``, not a pattern) and it
-    is a repository's own top-level workflow (Build Signer URI = Build Config URI = SAN),
-    not a reusable workflow that any repository can call and so get the same SAN. Such a
-    signer is trusted for what it attests, as a promoter or a verification service is,
-    including other repositories' builds (sigstore-conformance's re-signed provenance)."""
+    is a repository's own top-level workflow, not one that another repository can run and
+    so get the same SAN. Such a signer is trusted for what it attests, as a promoter or a
+    verification service is, including other repositories' builds (sigstore-conformance's
+    re-signed provenance).
+
+    "Its own" is read from the certificate, each condition closing one way to borrow the
+    SAN: Build Signer URI = Build Config URI = SAN (no reusable workflow called from
+    elsewhere), and that file is in the certificate's own Source Repository at its own
+    Source Repository Ref (redteam: GitLab lets a project take its CI file from another
+    project, and then all three URIs name that file while the pipeline, its token and the
+    build are the other project's)."""
     if not pinned or signer.identity != pinned:
         return False
     build_signer, build_config = signer.ext("buildSignerURI"), signer.ext("buildConfigURI")
-    return bool(build_signer) and build_signer == build_config == pinned
+    if not build_signer or not build_signer == build_config == pinned:
+        return False
+    repo, ref = signer.ext("sourceRepositoryURI"), signer.ext("sourceRepositoryRef")
+    if not repo or not ref or not build_signer.endswith("@" + ref):
+        return False
+    # GitHub: REPO/.github/workflows/FILE@REF; GitLab: REPO//PATH@REF
+    file = build_signer[:-len("@" + ref)]
+    return any(file.startswith(repo + sep) and len(file) > len(repo + sep)
+               for sep in ("/.github/workflows/", "//"))
 
 
 def cross_check(stmt: ParsedStatement, signer: Any, *, pinned: str | None = None
