@@ -344,3 +344,13 @@ def test_chain_and_promote_signer_flags_ask_the_same_model(attest, tmp_path) -> 
     assert r.code == 2
     assert r.err.startswith("attest: error: --certificate-oidc-issuer needs a keyless "
                             "signer's certificate, but no keyless signer is named"), r.err
+
+
+def test_a_policy_files_requirement_is_named_as_the_file_says_it() -> None:
+    [req] = requirements.of_demands(Policy(builder_id="https://b"), where="policy step stage")
+    assert req.shown() == "builder-id (policy step stage)"
+    with pytest.raises(requirements.UnansweredError) as e:
+        requirements.refuse_unanswerable([req], requirements.FILE_BUNDLE, "a.sigstore.json")
+    assert e.value.message.startswith("builder-id (policy step stage) cannot be checked: "
+                                      "a.sigstore.json is a Sigstore bundle that signs a file")
+    assert e.value.no_statement()

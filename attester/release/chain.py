@@ -194,7 +194,8 @@ def _load_fast(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any],
             continue
         policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=predicate_type)
         try:
-            report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
+            report = verify_document(data, doc, where, trusts[step], Demands(
+                policy=policy, asked_by=f"policy step {step}" if policies.get(step) else ""))
         except UsageError:
             return None
         stmt = report.statement
@@ -286,7 +287,8 @@ def _load_explained(where: str, data: bytes, doc: Any, trusts: Mapping[str, Any]
                          f"a {step} link must be provenance ({', '.join(allowed)}); list "
                          "others under the step's predicate-types in the policy"))
     policy = attrs.evolve(policies.get(step) or Policy(), predicate_type=stmt.predicate_type)
-    report = verify_document(data, doc, where, trusts[step], Demands(policy=policy))
+    report = verify_document(data, doc, where, trusts[step], Demands(
+        policy=policy, asked_by=f"policy step {step}" if policies.get(step) else ""))
     if not report.ok or report.statement is None:
         bad = report.failures()[0] if report.failures() else Check("statement", False,
                                                                    "no statement")

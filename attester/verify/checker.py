@@ -221,7 +221,7 @@ def asked(trust: Trust, demands: Demands) -> tuple[Requirement, ...]:
     """Every requirement of a verification: the signer's and the demands'."""
     return requirements.merged(trust.requires, requirements.of_demands(
         demands.policy, artifacts=demands.artifacts, stores=demands.stores,
-        require_complete=demands.require_complete))
+        require_complete=demands.require_complete, where=demands.asked_by))
 
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,

@@ -264,6 +264,9 @@ class Demands:
     #: The exact certificate identity the user pinned (--certificate-identity), if any:
     #: the cross-check lets such a signer attest other builds (crosscheck._dedicated_signer)
     pinned_identity: str | None = None
+    #: who asks the policy's requirements, for their messages ("policy step stage"; the
+    #: command line when empty)
+    asked_by: str = ""
 
     def is_empty(self) -> bool:
         return (self.policy.is_empty() and not self.artifacts and not self.stores

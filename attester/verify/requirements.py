@@ -231,9 +231,11 @@ def of_signer(identity: Any, *, threshold: int = 1, npm_publish_key: str | None 
 
 
 def of_demands(policy: Any, *, artifacts: Sequence[str] = (), stores: Sequence[str] = (),
-               require_complete: bool = False) -> tuple[Requirement, ...]:
-    """What a policy and the artifacts ask of the statement (or of a signed file)."""
-    out = [r for f, r in POLICY_REQUIREMENTS.items() if getattr(policy, f) not in (None, ())]
+               require_complete: bool = False, where: str = "") -> tuple[Requirement, ...]:
+    """What a policy and the artifacts ask of the statement (or of a signed file);
+    ``where`` says who asks the policy's (a policy file's step)."""
+    out = [attrs.evolve(r, where=where) for f, r in POLICY_REQUIREMENTS.items()
+           if getattr(policy, f) not in (None, ())]
     if artifacts:
         out.append(ARTIFACT)
     if stores:
