@@ -135,3 +135,13 @@ def test_an_attestation_that_does_not_verify_cannot_vouch(attest, tmp_path) -> N
     assert r.code == 2
     assert "does not verify, so it cannot vouch for a policy: signature:" in r.err
     assert r.out == ""
+
+
+def test_a_signer_without_issuer_is_refused_not_drafted_loose(attest, tmp_path) -> None:
+    # GitHub's release attestations: a certificate with no issuer; a policy file pins an
+    # identity with its issuer, so nothing is drafted that verify would then refuse
+    r = attest("policy", "init", RW / "gh_github_release_bundle.json", "--trusted-root",
+               RW / "trusted_root.github.json", "--offline", "-o", tmp_path / "p.yaml")
+    assert r.code == 2
+    assert "the certificates name no OIDC issuer" in r.err
+    assert not (tmp_path / "p.yaml").exists()

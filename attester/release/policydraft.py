@@ -148,6 +148,11 @@ def draft_step(step: str, known: Sequence[Known], key_paths: dict[str, str]) -> 
             raise UsageError(f"step {step}: the attestations name different OIDC issuers "
                              f"({', '.join(sorted({s.issuer for s in signers}))}); draft "
                              "each signer's step separately")
+        else:  # policy files pin an identity with its issuer (schemas/policy.schema.json)
+            raise UsageError(f"step {step}: the certificates name no OIDC issuer (GitHub's "
+                             "release attestations): a policy file cannot pin such a signer",
+                             hint="verify them with --certificate-identity and "
+                             "--no-certificate-oidc-issuer")
     else:
         raise UsageError(f"step {step}: some attestations are signed by keys and some "
                          "keyless; draft each step separately (--step)")
