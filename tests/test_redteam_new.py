@@ -124,3 +124,97 @@ def test_pinned_signer_run_from_another_repository_is_no_dedicated_signer(attest
     r = attest(*[bundle if a == base[1] else a for a in base])
     assert r.code == 0, r.err
     assert "pinned exactly" in r.out
+
+
+# -- the mutation generator over today's document forms -----------------------------------------
+
+def _gcb_view(data: bytes):
+    """What a passing Cloud Build document may not change: each entry's decoded signed
+    payload and the unsigned fields checked against it (kind, resourceUri, image_summary)."""
+    import base64
+
+    try:
+        doc = json.loads(data)
+        entries = doc["provenance_summary"]["provenance"]
+        return (frozenset((base64.b64decode(e["envelope"]["payload"]), e.get("kind"),
+                           str(e.get("resourceUri", "")).rpartition("@")[2]) for e in entries),
+                doc.get("image_summary", {}).get("digest"))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+
+
+@pytest.mark.parametrize("case_id", ["v0.2/valid-main-branch-default/builder-versioned",
+                                     "v0.3/valid-main-branch-default/builder-versioned"])
+def test_mutated_cloud_build_documents_never_pass(tmp_path, case_id) -> None:
+    from test_mutation import fuzz
+
+    from conftest import interop_path
+
+    gcb = interop_path("gcb")
+    case = next(c for c in json.loads((gcb / "MANIFEST.json").read_text())["cases"]
+                if c["id"] == case_id)
+    args = ["--artifact", gcb / case["image"], "--builder-id", case["builder_id"],
+            "--source-uri", case["source_uri"]]
+
+    def envelope(doc):
+        try:
+            return doc["provenance_summary"]["provenance"][0]["envelope"]
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    counts = fuzz(tmp_path, (gcb / case["files"]["provenance"]).read_bytes(),
+                  lambda p: ["verify", p, *args], _gcb_view, n=300, seed_offset=40,
+                  payload_key=envelope)
+    assert counts[1] + counts[2] > 250, counts
+
+
+def _pep740_view(data: bytes):
+    """An attestation object's signed parts, every string decoded as base64 leniently (a
+    re-encoding that means the same bytes may pass)."""
+    from test_mutation import unb64
+
+    def norm(node):
+        if isinstance(node, dict):
+            return {k: norm(v) for k, v in sorted(node.items())}
+        if isinstance(node, list):
+            return [norm(v) for v in node]
+        return unb64(node)
+
+    try:
+        doc = json.loads(data)
+        env, vm = doc["envelope"], doc["verification_material"]
+        # pypi-attestations converts the first transparency entry (a copy after it is
+        # not read, and adds no trust)
+        return norm([env["statement"], env["signature"], vm["certificate"],
+                     vm["transparency_entries"][0]])
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+
+
+def _provenance_view(data: bytes):
+    """Each bundle's publisher (as PyPI states it; a null field is an absent one, and the
+    environment no certificate states is not compared) and each attestation's signed parts."""
+    try:
+        doc = json.loads(data)
+        return [(json.dumps({k: v for k, v in b["publisher"].items()
+                             if v is not None and k != "environment"}, sort_keys=True),
+                 [_pep740_view(json.dumps(a).encode()) for a in b["attestations"]])
+                for b in doc["attestation_bundles"]]
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+
+
+def test_mutated_pep740_objects_never_pass(tmp_path) -> None:
+    from test_mutation import fuzz
+    from test_pypi import PROD, RELEASE
+
+    source = (PYPI / f"{SDIST}.publish.attestation").read_bytes()
+    args = ["--artifact", PYPI / SDIST, "--trusted-root", PROD, "--publisher", RELEASE]
+    counts = fuzz(tmp_path, source, lambda p: ["verify", p, *args], _pep740_view, n=200,
+                  seed_offset=41, payload_key=lambda _: None)
+    assert counts[1] + counts[2] > 150, counts
+    # and the integrity API's provenance object around it
+    source = (PYPI / f"{SDIST}.provenance").read_bytes()
+    counts = fuzz(tmp_path, source, lambda p: ["verify", p, *args], _provenance_view, n=150,
+                  seed_offset=42, payload_key=lambda _: None)
+    assert counts[1] + counts[2] > 100, counts
