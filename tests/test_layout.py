@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "attester"
 # parts that share a layer do not import each other (verification never imports a watcher).
 LAYERS: list[set[str]] = [
     {"errors", "__version__", "display", "data"},
-    {"jsonio", "hashing", "plugins", "digests"},
+    {"jsonio", "hashing", "plugins", "digests", "distnames"},
     {"model", "clients", "parallel"},
     {"snapshot", "sbom", "checksums", "signing", "ghaction"},
     {"stores"},

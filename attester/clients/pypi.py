@@ -148,7 +148,7 @@ class PyPI:
 
 def _release_of(name: str) -> tuple[str, Any] | None:
     """(normalized project, version) of a distribution file name, or None."""
-    from attester.model.pep740 import parse_dist_name
+    from attester.distnames import parse_dist_name
 
     parsed = parse_dist_name(name)
     return (str(parsed[0]), parsed[1]) if parsed is not None else None

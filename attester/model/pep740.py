@@ -5,27 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from attester.distnames import parse_dist_name
 from attester.model.models import SLSA_PROVENANCE_V1
 
 PUBLISH_V1 = "https://docs.pypi.org/attestations/publish/v1"
 #: The attestation types PyPI accepts (pypi-attestations' AttestationType)
 PYPI_TYPES = (PUBLISH_V1, SLSA_PROVENANCE_V1)
 
-
-def parse_dist_name(name: str) -> Any:
-    """A wheel's or sdist's file name parsed as PEP 740 compares them (pypi-attestations'
-    _check_dist_filename, private there): the same project, version and tags spelled
-    differently are the same file. None when it is not a distribution file name."""
-    from packaging.utils import parse_sdist_filename, parse_wheel_filename
-
-    try:
-        if name.endswith(".whl"):
-            return parse_wheel_filename(name)
-        if name.endswith((".tar.gz", ".zip")):
-            return parse_sdist_filename(name)
-    except ValueError:  # InvalidWheelFilename, InvalidSdistFilename, InvalidVersion
-        return None
-    return None
+__all__ = ["PUBLISH_V1", "PYPI_TYPES", "parse_dist_name", "statement_problem"]
 
 
 def statement_problem(doc: Any) -> str | None:
