@@ -218,3 +218,53 @@ def test_mutated_pep740_objects_never_pass(tmp_path) -> None:
     counts = fuzz(tmp_path, source, lambda p: ["verify", p, *args], _provenance_view, n=150,
                   seed_offset=42, payload_key=lambda _: None)
     assert counts[1] + counts[2] > 100, counts
+
+
+# -- PyPI: redirects and credentials -----------------------------------------------------------
+
+def _record_authorization(replay) -> list:
+    seen: list = []
+    plain = replay.handle
+    replay.handle = lambda h: (seen.append(h.headers.get("Authorization")), plain(h))[1]
+    return seen
+
+
+def test_pypi_index_redirects_stay_on_the_index_and_carry_no_credentials(
+        attest, mirror, tmp_path, monkeypatch) -> None:
+    """requests follows every redirect and adds ~/.netrc credentials for the host it lands
+    on: a hostile index could answer from a host the user never named, and have the user's
+    credentials for a host sent there over plain http. Redirects now stay within the
+    index's origin, and no credentials are attached at all."""
+    from replay import Replay
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n"
+                     "machine localhost login alice password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    uri = f"pypi://pypi-attestations/0.0.19/{SDIST}"
+    path = "/pypi/pypi-attestations/0.0.19/json"
+    with Replay() as other:
+        other_seen = _record_authorization(other)
+        other.json(path, _release(_file_entry(SDIST, SDIST_SHA, "sdist")))
+        port = other.url.rsplit(":", 1)[1]
+        mirror.json(path, {}, status=302, headers={"Location": f"http://localhost:{port}{path}"})
+        r = verify_pypi(attest, mirror, uri)
+        assert r.code == 2, (r.code, r.out, r.err)
+        assert f"PyPI JSON API for pypi-attestations 0.0.19: 127.0.0.1:{mirror.url.rsplit(':', 1)[1]}" \
+            " redirected to http://localhost, another host or scheme than the index" in r.err, r.err
+        one_line(r)
+        assert other_seen == []
+    # within the index: followed, and nothing sent with it
+    seen = _record_authorization(mirror)
+    _serve_other_release(mirror, "pypi-attestations", "0.0.19")
+    mirror.json("/moved", _release(_file_entry(SDIST, SDIST_SHA, "sdist")))
+    mirror.json(path, {}, status=307, headers={"Location": "/moved"})
+    r = verify_pypi(attest, mirror, uri)
+    assert r.code == 0, r.err
+    assert seen and set(seen) == {None}
+    # a redirect loop within the index ends
+    mirror.json("/moved", {}, status=302, headers={"Location": path})
+    r = verify_pypi(attest, mirror, uri)
+    assert r.code == 2 and "redirected more than 5 times" in r.err, r.err
+    one_line(r)

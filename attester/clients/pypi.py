@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import attrs
 import requests
@@ -32,6 +32,14 @@ MAX_FILES = 2000
 _PROJECT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Redirects followed within the index's own origin.
+MAX_REDIRECTS = 5
+
+
+def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An explicit (empty) authentication, so requests never adds ~/.netrc credentials:
+    PyPI's JSON and integrity APIs are public."""
+    return request
 
 
 @attrs.frozen
@@ -108,23 +116,47 @@ class PyPI:
         self.host = urlsplit(self.index).netloc
 
     def _get(self, url: str, *, what: str, limit: int) -> bytes | None:
-        """The body, or None for 404; every other failure is one ServiceError line."""
-        resp, attempts = send(
-            lambda: self.session.get(url, headers={"Accept": "application/json"},
-                                     stream=True, timeout=60),
-            self.retry, transient=(requests.RequestException,),
-            unreachable=lambda e: ServiceError(f"{what}: cannot reach {self.host}: "
-                                               f"{unreachable_reason(e)}"))
-        try:
-            if resp.status_code == 404:
-                return None
-            if resp.status_code != 200:
-                raise ServiceError(f"{what}: {self.host} answered {resp.status_code} "
-                                   f"{resp.reason or ''}".rstrip()
-                                   + (f" after {attempts} attempts" if attempts > 1 else ""))
-            return read_capped(resp, limit, what=what)
-        finally:
-            resp.close()
+        """The body, or None for 404; every other failure is one ServiceError line.
+
+        Redirects are followed only within the index's own origin (scheme, host, port), at
+        most MAX_REDIRECTS times, and no credentials are ever attached (redteam): requests
+        follows any redirect by default and adds ~/.netrc credentials for whichever host it
+        lands on, so a hostile index could send them to a host of its choosing over plain
+        http, and answer from a host the user never named."""
+        for _ in range(MAX_REDIRECTS + 1):
+            resp, attempts = send(
+                lambda u=url: self.session.get(  # type: ignore[misc]
+                    u, headers={"Accept": "application/json"}, stream=True, timeout=60,
+                    allow_redirects=False, auth=_no_credentials),
+                self.retry, transient=(requests.RequestException,),
+                unreachable=lambda e: ServiceError(f"{what}: cannot reach {self.host}: "
+                                                   f"{unreachable_reason(e)}"))
+            try:
+                if resp.is_redirect:
+                    url = self._redirect(url, resp.headers.get("location", ""), what)
+                    continue
+                if resp.status_code == 404:
+                    return None
+                if resp.status_code != 200:
+                    raise ServiceError(f"{what}: {self.host} answered {resp.status_code} "
+                                       f"{resp.reason or ''}".rstrip()
+                                       + (f" after {attempts} attempts" if attempts > 1
+                                          else ""))
+                return read_capped(resp, limit, what=what)
+            finally:
+                resp.close()
+        raise ServiceError(f"{what}: {self.host} redirected more than {MAX_REDIRECTS} times")
+
+    def _redirect(self, url: str, location: str, what: str) -> str:
+        """The redirect's target when it stays within the index's origin."""
+        target = urljoin(url, location)
+        parts, index = urlsplit(target), urlsplit(self.index)
+        if (parts.scheme, parts.netloc.lower()) != (index.scheme, index.netloc.lower()):
+            shown = f"{parts.scheme}://{parts.hostname or '?'}"[:120]
+            raise ServiceError(f"{what}: {self.host} redirected to {shown}, another host or "
+                               "scheme than the index; attest reads only the index named "
+                               "(--index-url)")
+        return target
 
     def release_files(self, target: Target) -> list[DistFile]:
         """Every file of the release with its sha256, from the JSON API."""
