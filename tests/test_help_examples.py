@@ -151,3 +151,17 @@ def test_every_example_of_command_help_runs(project, tmp_path, command) -> None:
         assert (r.returncode, needle in r.stderr) == (code, True), \
             f"{cmd} (needs {why}) failed otherwise:\n{r.stderr}"
         assert "usage" not in r.stderr.lower() and "internal error" not in r.stderr, r.stderr
+
+
+def test_every_verify_option_is_in_a_group_of_what_it_checks() -> None:
+    """verify --help lists options by what they check (signer, trust, source, build,
+    subjects, output, documents): a new flag lands in one of those groups, not in the
+    catch-all 'options'."""
+    from attester.cli import _subcommands
+    from attester.cli.verify import GROUPS
+
+    verify = _subcommands(build_parser())["verify"]
+    titles = {g.title: g for g in verify._action_groups}
+    assert set(GROUPS.values()) <= set(titles)
+    loose = [a.option_strings for a in titles["options"]._group_actions if a.dest != "help"]
+    assert loose == [], f"verify flags in no group of what they check: {loose}"
