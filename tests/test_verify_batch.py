@@ -308,3 +308,40 @@ print("after", "tuf.ngclient" in sys.modules, type(root).__name__)
                        cwd=root, check=False)
     assert p.returncode == 0, p.stderr
     assert "before []" in p.stdout and "after True TrustedRoot" in p.stdout, p.stdout
+
+
+def test_a_pypi_release_with_pep740_and_provenance_objects(attest, tmp_path) -> None:
+    """PyPI's own files (testdata/interop/pypi): an sdist with its PEP 740 attestation
+    (NAME.publish.attestation) and the integrity API's provenance object
+    (NAME.provenance), and a wheel with its attestation and bundle (NAME.attestation,
+    NAME.sigstore), each release verified in one call; a replaced file fails both its
+    attestations."""
+    sdist, wheel = tmp_path / "sdist", tmp_path / "wheel"
+    for folder, name in ((sdist, "pypi_attestations-0.0.19.tar.gz"),
+                         (wheel, "rfc8785-0.1.2-py3-none-any.whl")):
+        folder.mkdir()
+        for p in interop_path("pypi", name).parent.glob(name + "*"):
+            shutil.copy(p, folder / p.name)
+    root = interop_path("pypi", "trusted_root.sigstore-production.json")
+    r = attest("verify", "--artifacts", f"file://{sdist}", "--attestations", sdist,
+               "--trusted-root", root, "--offline",
+               "--publisher", "github:trailofbits/pypi-attestations", "--format", "json")
+    assert r.code == 0, r.err
+    (art,) = r.json()["artifacts"]
+    assert art["status"] == "ok"
+    assert sorted(c["attestation"].rsplit(".", 1)[1] for c in art["claims"]) == \
+        ["attestation", "provenance"]
+    r = attest("verify", "--artifacts", f"file://{wheel}", "--attestations", wheel,
+               "--trusted-root", interop_path("pypi", "trusted_root.sigstore-staging.json"),
+               "--offline", "--certificate-identity", "william@yossarian.net",
+               "--certificate-oidc-issuer", "https://github.com/login/oauth",
+               # the bare bundle names PyPI's predicate type, which verify does not assume
+               "--predicate-type", "https://docs.pypi.org/attestations/publish/v1")
+    assert r.code == 0, r.err
+    assert r.out.startswith("ok    rfc8785-0.1.2-py3-none-any.whl: ")
+    (sdist / "pypi_attestations-0.0.19.tar.gz").write_bytes(b"not the sdist")
+    r = attest("verify", "--artifacts", f"file://{sdist}", "--attestations", sdist,
+               "--trusted-root", root, "--offline",
+               "--publisher", "github:trailofbits/pypi-attestations")
+    assert r.code == 1
+    assert r.err.count("attest: verification FAILED for pypi_attestations-0.0.19.tar.gz") == 2
