@@ -92,6 +92,9 @@ def test_json_one_object_per_artifact(attest, rel) -> None:
     assert by_name["c.bin"]["claims"][0]["attestation"].endswith("multiple.intoto.jsonl")
     assert len(by_name["a.bin"]["digest"]["sha256"]) == 64
     assert len(doc["attestations"]) == 3
+    from attester.model import schemas
+
+    assert schemas.errors(doc, "verify-batch-report.schema.json") == []
 
 
 def test_a_changed_artifact_fails_with_its_line(attest, rel) -> None:
