@@ -63,7 +63,7 @@ class Doc:
     problem: str | None = None  # pairing failed (ambiguous name)
     #: a local file, read when it is verified (and by the process that verifies it): a
     #: release's attestations are never all in memory at once
-    path: str | None = None
+    listed: Any = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -165,25 +165,6 @@ def _read(listed: _Listed) -> tuple[bytes | None, str | None]:
             data = stream.read(MAX_DOCUMENT_BYTES + 1)
     except AttesterError as e:
         return None, e.message
-    except OSError as e:
-        return None, f"cannot read: {e.strerror or e}"
-    if len(data) > MAX_DOCUMENT_BYTES:
-        return None, f"larger than {MAX_DOCUMENT_BYTES} bytes, refusing to load it"
-    return bytes(data), None
-
-
-def _read_file(path: str) -> tuple[bytes | None, str | None]:
-    """A local attestation's bytes (not following a symlink at the last step, bounded)."""
-    from attester.hashing import open_nofollow
-    from attester.jsonio import MAX_DOCUMENT_BYTES
-
-    try:
-        with open_nofollow(path) as f:
-            chunks, left = [], MAX_DOCUMENT_BYTES + 1
-            while left > 0 and (chunk := f.read(min(left, 1 << 20))):
-                chunks.append(chunk)
-                left -= len(chunk)
-            data = b"".join(chunks)
     except OSError as e:
         return None, f"cannot read: {e.strerror or e}"
     if len(data) > MAX_DOCUMENT_BYTES:
@@ -334,8 +315,7 @@ def verify_release(artifact_stores: Sequence[str], attestation_stores: Sequence[
         local = getattr(listed.store, "root", None) is not None
         data, error = _read(listed) if problem is None and not local else (None, None)
         docs.append(Doc(where=listed.shown, name=listed.entry.name, data=data, error=error,
-                        claims=claimed, problem=problem,
-                        path=str(listed.entry.handle) if local else None))
+                        claims=claimed, problem=problem, listed=listed if local else None))
     if warm_up is not None:
         warm_up()
     digests.wait()
@@ -348,8 +328,8 @@ def verify_release(artifact_stores: Sequence[str], attestation_stores: Sequence[
             return Report(attestation=doc.where, checks=(Check("attestation", False,
                                                                doc.problem),))
         data, error = doc.data, doc.error
-        if data is None and doc.path is not None:
-            data, error = _read_file(doc.path)
+        if data is None and doc.listed is not None:
+            data, error = _read(doc.listed)
         if data is None:
             return Report(attestation=doc.where, checks=(Check("attestation", False,
                                                                str(error)),))
