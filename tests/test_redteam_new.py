@@ -268,3 +268,61 @@ def test_pypi_index_redirects_stay_on_the_index_and_carry_no_credentials(
     r = verify_pypi(attest, mirror, uri)
     assert r.code == 2 and "redirected more than 5 times" in r.err, r.err
     one_line(r)
+
+
+# -- cosign tag layers: a layer in another document form must not hide a good one --------------
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    from servers import oci_registry
+
+    with oci_registry(tmp_path_factory.mktemp("registry")) as host:
+        yield host
+
+
+@pytest.mark.parametrize("planted", ["gcb", "pep740", "pep740-provenance"])
+def test_a_planted_layer_of_another_document_form_does_not_hide_a_good_one(
+        attest, registry, tmp_path, repo, monkeypatch, planted) -> None:
+    """Anyone who can push a layer (or a referrer) may plant a document that is no image
+    attestation: Cloud Build's provenance (whose reader refuses --key as a usage error) or a
+    PyPI attestation (which wants one distribution file). Their usage errors escaped the
+    per-document handling, so the image's good, keyed .att was never looked at: exit 2."""
+    from test_cosign_tags import DSSE, push_cosign_tag
+    from test_store_oci import push_image
+
+    from conftest import interop_path
+
+    monkeypatch.chdir(repo)
+    assert attest("keygen", "--out", tmp_path / "k").code == 0
+    name = f"k8s/planted-{planted}"
+    digest, _ = push_image(registry, name, "v1")
+    statement = {"_type": "https://in-toto.io/Statement/v1",
+                 "subject": [{"name": f"{registry}/{name}",
+                              "digest": {"sha256": digest.removeprefix("sha256:")}}],
+                 "predicateType": "https://slsa.dev/provenance/v1",
+                 "predicate": {"buildDefinition": {
+                     "buildType": "https://example.com/cosign-attest/v1",
+                     "externalParameters": {}, "resolvedDependencies": []},
+                     "runDetails": {"builder": {"id": "https://example.com/builder"},
+                                    "metadata": {}}}}
+    (tmp_path / "s.json").write_text(json.dumps(statement))
+    assert attest("sign", tmp_path / "s.json", "--key", tmp_path / "k.key", "-o",
+                  tmp_path / "s.intoto.json").code == 0
+    plant = {"gcb": interop_path("gcb", "v0.2", "gcloud-container-github.json"),
+             "pep740": PYPI / f"{SDIST}.publish.attestation",
+             "pep740-provenance": PYPI / f"{SDIST}.provenance"}[planted]
+    push_cosign_tag(registry, name, digest, "att", [
+        (DSSE, plant.read_bytes(), {}),
+        (DSSE, (tmp_path / "s.intoto.json").read_bytes(), {})])
+    r = attest("verify", f"oci://{registry}/{name}:v1", "--insecure-registry", "--key",
+               tmp_path / "k.pub", "--builder-id", "https://example.com/builder")
+    assert r.code == 0, (r.code, r.out, r.err)
+    assert "layer 2" in r.out
+    # alone, the planted layer is that layer's failure, named
+    alone, _ = push_image(registry, name, "v2", arch="arm64")
+    push_cosign_tag(registry, name, alone, "att", [(DSSE, plant.read_bytes(), {})])
+    r = attest("verify", f"oci://{registry}/{name}:v2", "--insecure-registry", "--key",
+               tmp_path / "k.pub", "--builder-id", "https://example.com/builder")
+    assert r.code == 1, (r.code, r.out, r.err)
+    assert ("is not an attestation attached to an image" if planted == "gcb" else
+            "a PyPI attestation describes a distribution file, not an image") in r.err, r.err

@@ -581,6 +581,7 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
         where = f"{uri} (attestation {i + 1} of {len(docs)})"
         try:  # one malformed referrer (anyone may push one) must not hide a good one
             doc = parse_json(data, where=f"{uri} attestation {i + 1}")
+            _refuse_foreign_form(doc, where)
             reports.append(verify_document(data, doc, where, trust, image_demands))
         except requirements.UnansweredError as e:  # another referrer may answer it
             refused.append(e)
@@ -607,6 +608,23 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     if refused and len(refused) + broken == len(reports):  # none could answer it: exit 2
         raise refused[0]
     return reports[0]
+
+
+def _refuse_foreign_form(doc: Any, where: str) -> None:
+    """A document attached to an image (referrer or cosign layer) in a form that describes
+    no image attachment is that document's input error (the caller counts it broken and
+    looks at the others), never a usage error of the whole command (redteam: Cloud Build's
+    reader refuses trust flags, PEP 740's wants one distribution file, and so a planted
+    layer or referrer made the image's good attestation unread, exit 2)."""
+    from attester.verify import gcb_provenance, pep740
+
+    if gcb_provenance.looks_like(doc):
+        raise InputError(f"{where}: Cloud Build's provenance (as gcloud prints it) is not an "
+                         "attestation attached to an image; verify it as a file, naming the "
+                         "image by digest")
+    if pep740.looks_like_attestation(doc) or pep740.looks_like_provenance(doc):
+        raise InputError(f"{where}: a PyPI attestation describes a distribution file, not "
+                         "an image")
 
 
 def _verify_cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
@@ -641,8 +659,9 @@ def _cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
     is_att = layer.media_type == DSSE_TYPE
     if not cosign.is_keyless(layer):
         if is_att:  # a keyed DSSE envelope, as any other
-            return verify_document(layer.payload, parse_json(layer.payload, where=where),
-                                   where, trust, demands)
+            doc = parse_json(layer.payload, where=where)
+            _refuse_foreign_form(doc, where)
+            return verify_document(layer.payload, doc, where, trust, demands)
         if not trust.keys:
             return Report(attestation=where, checks=(Check(
                 "signature", False, "signed by a key (cosign sign --key): pass --key"),))
