@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from attester.clients import pager
-from attester.clients.pager import DEFAULT_LIMITS, Limits, Page
+from attester.clients.pager import Limits, Page
 from attester.clients.retry import RETRYABLE_STATUS
 from attester.errors import ServiceError, StoreError, unreachable_reason
 
@@ -139,7 +139,7 @@ def _status_error(status: int, headers: Mapping[str, str], body: bytes, what: st
 
 def paginate(path: str, *, list_item: str | None, what: str, per_page: int = 100,
              stop_after: int | None = None, base_url: str | None = None,
-             limits: Limits = DEFAULT_LIMITS) -> Iterator[Any]:
+             limits: Limits | None = None) -> Iterator[Any]:
     """Every item of a paginated REST list (``Link: rel="next"``), through the one pager:
     page and item caps, a repeated link or endless empty pages end it with an error.
     ``list_item`` names the list in an object answer (``artifacts``); None: the answer is

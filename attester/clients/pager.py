@@ -51,10 +51,12 @@ class Page(Generic[T, C]):
 
 
 def paginate(fetch: Callable[[C | None], Page[T, C]], *, what: str,
-             limits: Limits = DEFAULT_LIMITS, stop_after: int | None = None) -> Iterator[T]:
+             limits: Limits | None = None, stop_after: int | None = None) -> Iterator[T]:
     """Every item of a paginated listing. ``fetch(None)`` is the first page, ``fetch(c)``
     the page cursor ``c`` names. ``stop_after`` ends the listing quietly once that many
-    items came (``--limit``); the caps end it with an error (the listing is incomplete)."""
+    items came (``--limit``); the caps (``limits``, else :data:`DEFAULT_LIMITS`) end it
+    with an error (the listing is incomplete)."""
+    limits = limits or DEFAULT_LIMITS
     seen: set[C] = set()
     cursor: C | None = None
     pages = items = empty = 0
