@@ -326,3 +326,74 @@ def test_a_planted_layer_of_another_document_form_does_not_hide_a_good_one(
     assert r.code == 1, (r.code, r.out, r.err)
     assert ("is not an attestation attached to an image" if planted == "gcb" else
             "a PyPI attestation describes a distribution file, not an image") in r.err, r.err
+
+
+def _pem_der(pem: str):
+    """A PEM certificate as its DER (text around the PEM block is no part of it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        return x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)
+    except ValueError:
+        return pem
+
+
+def _layer_view(layer: dict):
+    """What a passing cosign .sig layer may not change: its payload, the signature, the
+    certificate and the Rekor bundle, decoded (the chain annotation is not read)."""
+    import base64
+
+    from test_mutation import unb64
+
+    try:
+        ann = layer["annotations"]
+        rekor = json.loads(ann["dev.sigstore.cosign/bundle"])
+        return (base64.b64decode(layer["payload"]), unb64(ann["dev.cosignproject.cosign/signature"]),
+                _pem_der(ann["dev.sigstore.cosign/certificate"]),
+                rekor["SignedEntryTimestamp"], json.dumps(rekor["Payload"], sort_keys=True))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+
+
+def test_mutated_cosign_sig_layers_never_pass(attest, registry, standin, tmp_path) -> None:
+    """The mutation generator over a keyless cosign .sig layer (payload, signature,
+    certificate and Rekor bundle annotations, media type), each pushed to the real registry
+    and read by verify oci://: exit 0/1/2 only, no internal error, and a pass only when
+    nothing signed changed."""
+    import base64
+    import random
+
+    import requests
+    from test_cosign_tags import SIMPLE, keyless_annotations, push_cosign_tag, simple_signing
+    from test_mutation import SEED, assert_clean, mutate_json
+    from test_store_oci import push_image
+
+    name = "k8s/mutated"
+    digest, _ = push_image(registry, name, "v1")
+    payload = simple_signing(registry, name, digest)
+    layer = {"mediaType": SIMPLE, "payload": base64.b64encode(payload).decode(),
+             "annotations": keyless_annotations(standin, payload)}
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    args = ["verify", f"oci://{registry}/{name}:v1", "--insecure-registry", "--trusted-root",
+            root, "--certificate-identity", "release-bot@example.com",
+            "--certificate-oidc-issuer", standin.issuer]
+    original = _layer_view(layer)
+    rng = random.Random(SEED + 43)  # noqa: S311 - reproducible inputs
+    counts = {0: 0, 1: 0, 2: 0}
+    for i in range(200):
+        mutated = mutate_json(rng, layer)
+        try:
+            data = base64.b64decode(mutated["payload"])
+            push_cosign_tag(registry, name, digest, "sig",
+                            [(mutated["mediaType"], data, mutated["annotations"])])
+        except (KeyError, TypeError, ValueError, AssertionError,
+                requests.RequestException):
+            continue  # a shape the registry (or cosign's layout) cannot carry
+        r = attest(*args)
+        assert_clean(r.code, r.err, f"mutation {i}: {json.dumps(mutated)[:300]}")
+        if r.code == 0:
+            assert _layer_view(mutated) == original, f"mutation {i} passed: {mutated}"
+        counts[r.code] += 1
+    assert counts[1] + counts[2] > 50, counts  # the rest are shapes no registry carries
