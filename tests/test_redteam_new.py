@@ -397,3 +397,61 @@ def test_mutated_cosign_sig_layers_never_pass(attest, registry, standin, tmp_pat
             assert _layer_view(mutated) == original, f"mutation {i} passed: {mutated}"
         counts[r.code] += 1
     assert counts[1] + counts[2] > 50, counts  # the rest are shapes no registry carries
+
+
+# -- Cloud Build: attacks that hold (kept so they keep holding) -----------------------------------
+
+def _gcb(version: str) -> tuple[dict, str]:
+    from conftest import interop_path
+
+    gcb = interop_path("gcb")
+    case = next(c for c in json.loads((gcb / "MANIFEST.json").read_text())["cases"]
+                if c["id"] == f"{version}/valid-main-branch-default/builder-versioned")
+    return json.loads((gcb / case["files"]["provenance"]).read_text()), str(gcb / case["image"])
+
+
+def _verify_gcb(attest, tmp_path, doc: dict, image: str):
+    path = tmp_path / "gcb.json"
+    path.write_text(json.dumps(doc))
+    return attest("verify", path, "--artifact", image, "--builder-id",
+                  "https://cloudbuild.googleapis.com/GoogleHostedWorker")
+
+
+@pytest.mark.parametrize("keyid", [
+    # the regional pattern's region is greedy: none of these is a shipped regional key
+    "projects/verified-builder/locations/../global-pae-provenanceSigner_1/keyRings/attestor/"
+    "cryptoKeys/builtByGCB/cryptoKeyVersions/1",
+    "projects/verified-builder/locations/global-pae-google-hosted-worker_1/keyRings/attestor/"
+    "cryptoKeys/builtByGCB/cryptoKeyVersions/1",
+    "projects/verified-builder/locations/us-west2/invalid/keyRings/attestor/cryptoKeys/"
+    "builtByGCB/cryptoKeyVersions/1",
+    # a PAE key's id over a raw-payload signature
+    "projects/verified-builder/locations/global/keyRings/attestor/cryptoKeys/provenanceSigner/"
+    "cryptoKeyVersions/1"])
+def test_gcb_key_id_games_fail(attest, tmp_path, keyid) -> None:
+    doc, image = _gcb("v0.2")
+    doc["provenance_summary"]["provenance"][0]["envelope"]["signatures"][0]["keyid"] = keyid
+    r = _verify_gcb(attest, tmp_path, doc, image)
+    assert r.code == 1, (r.code, r.err)
+    assert "signature: no provenance entry is signed by a Google Cloud Build key: entry 1:" \
+        in r.err, r.err
+
+
+def test_gcb_validly_signed_entry_about_another_image_first(attest, tmp_path) -> None:
+    """Google's valid signature over another image's provenance, put first: the entry that
+    verifies is the one checked (as slsa-verifier), and it names another image: exit 1."""
+    doc, image = _gcb("v0.2")
+    other, _ = _gcb("v0.3")
+    doc["provenance_summary"]["provenance"].insert(0, other["provenance_summary"]["provenance"][0])
+    r = _verify_gcb(attest, tmp_path, doc, image)
+    assert r.code == 1, (r.code, r.err)
+    assert "subject: no signed subject has the image's digest sha256:" in r.err, r.err
+
+
+def test_gcb_payload_type_is_required_exactly(attest, tmp_path) -> None:
+    doc, image = _gcb("v0.2")
+    doc["provenance_summary"]["provenance"][0]["envelope"]["payloadType"] = \
+        "application/vnd.in-toto+json; charset=utf-8"
+    r = _verify_gcb(attest, tmp_path, doc, image)
+    assert r.code == 1 and "payloadType is 'application/vnd.in-toto+json; charset=utf-8', " \
+        "not 'application/vnd.in-toto+json'" in r.err, r.err
