@@ -455,3 +455,41 @@ def test_gcb_payload_type_is_required_exactly(attest, tmp_path) -> None:
     r = _verify_gcb(attest, tmp_path, doc, image)
     assert r.code == 1 and "payloadType is 'application/vnd.in-toto+json; charset=utf-8', " \
         "not 'application/vnd.in-toto+json'" in r.err, r.err
+
+
+# -- cosign .sig: attacks that hold ------------------------------------------------------------------
+
+def test_cosign_rekor_bundle_of_another_signing_fails(attest, registry, standin, tmp_path) -> None:
+    """Each annotation from a real signing, but the Rekor bundle (a valid SET) of another
+    signing of the same payload, or of another payload, by the same identity."""
+    from test_cosign_tags import SIMPLE, keyless_annotations, push_cosign_tag, simple_signing
+    from test_store_oci import push_image
+
+    name = "k8s/swapped-rekor"
+    digest, _ = push_image(registry, name, "v1")
+    payload = simple_signing(registry, name, digest)
+    mine, again = keyless_annotations(standin, payload), keyless_annotations(standin, payload)
+    other = keyless_annotations(standin, payload.replace(b'"optional": null', b'"optional": {}'))
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    args = ["verify", f"oci://{registry}/{name}:v1", "--insecure-registry", "--trusted-root",
+            root, "--certificate-identity", "release-bot@example.com",
+            "--certificate-oidc-issuer", standin.issuer]
+    # each signing has its own certificate (an ephemeral key): the logged one differs
+    for bundle, why in ((again, "the Rekor entry names another certificate"),
+                        (other, "the Rekor entry names another certificate")):
+        push_cosign_tag(registry, name, digest, "sig", [
+            (SIMPLE, payload, {**mine, "dev.sigstore.cosign/bundle":
+                               bundle["dev.sigstore.cosign/bundle"]})])
+        r = attest(*args)
+        assert r.code == 1, (r.code, r.err)
+        assert why in r.err, r.err
+    # the annotations of one signing together pass; with only --key given, a keyless
+    # signature is no signature by that key
+    push_cosign_tag(registry, name, digest, "sig", [(SIMPLE, payload, mine)])
+    assert attest(*args).code == 0
+    assert attest("keygen", "--out", tmp_path / "k").code == 0
+    r = attest("verify", f"oci://{registry}/{name}:v1", "--insecure-registry", "--key",
+               tmp_path / "k.pub")
+    assert r.code == 1 and "signed keyless: name its signer with --certificate-identity" \
+        in r.err, r.err
