@@ -292,6 +292,24 @@ def test_gcs_page_token_that_repeats(attest, repo, monkeypatch) -> None:
         assert sum("/o?" in line for line in srv.log) == 2  # the first page, and its repeat
 
 
+def test_one_object_answered_with_the_wrong_shape(attest, repo, monkeypatch, tmp_path) -> None:
+    """Found by the server mutation suite: object metadata that is a JSON string."""
+    def answer(method: str, path: str, query: dict[str, list[str]]) -> Any:
+        return json_answer("not an object")
+
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--subject-digest", f"gs://b/p/k=sha256:{'0' * 64}",
+               "-o", tmp_path / "s.json")
+    assert r.code == 0, r.err
+    signed = _sign(attest, tmp_path, tmp_path / "s.json")
+    with Scripted(answer) as srv:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", srv.url)
+        r = attest("verify", signed, "--key", tmp_path / "k.pub", "--artifact", "gs://b/p/k")
+    assert r.code == 2, r.err
+    assert "gs://b/p/k: object metadata: an object's metadata is malformed" in r.err
+    one_line(r)
+
+
 # -- item 10: bodies cut at their listed size -----------------------------------------------
 
 def test_gcs_listing_page_over_the_cap(attest, repo, monkeypatch) -> None:

@@ -32,6 +32,7 @@ import threading
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,7 +172,8 @@ def run(args: list[object]) -> tuple[int, str, int]:
         err = io.StringIO()
         stdout = io.TextIOWrapper(io.BytesIO())  # commands write bytes to sys.stdout.buffer
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
-            out["code"] = main([str(a) for a in args])
+            out["code"] = main([str(a) for a in args]
+                               + (["--debug"] if os.environ.get("ATTEST_DEBUG_MUTATION") else []))
         out["err"] = err.getvalue()
 
     tracemalloc.start()
@@ -359,6 +361,19 @@ def test_registry_clients_against_a_hostile_registry(env, tmp_path) -> None:
     assert seen[2] and (seen[0] or seen[1]), seen
 
 
+def _signed_statement(folder: Path, name: str, data: bytes) -> Path:
+    """A keyed envelope naming ``name`` with the digest of ``data`` (and k.pub beside it)."""
+    sha = hashlib.sha256(data).hexdigest()
+    for args in (["keygen", "--out", folder / "k"],
+                 ["provenance", "local://", "--subject-digest", f"{name}=sha256:{sha}",
+                  "-o", folder / "s.json"],
+                 ["sign", folder / "s.json", "--key", folder / "k.key", "-o",
+                  folder / "s.intoto.json"]):
+        code, err, _ = run(args)
+        assert code == 0, err
+    return folder / "s.intoto.json"
+
+
 # -- GCS JSON API --------------------------------------------------------------------------
 
 def _gcs_templates(url: str) -> Callable[[str, str, dict[str, list[str]]], Answer | None]:
@@ -370,10 +385,16 @@ def _gcs_templates(url: str) -> Callable[[str, str, dict[str, list[str]]], Answe
     def templates(method: str, path: str, query: dict[str, list[str]]) -> Answer | None:
         if path == "/storage/v1/b/b/o":
             return json_answer(listing)
+        from urllib.parse import unquote
+
+        meta = "/storage/v1/b/b/o/"
+        if path.startswith(meta):  # one object's metadata (verify --artifact gs://b/OBJECT)
+            name = unquote(path.removeprefix(meta))
+            data = objects.get(name)
+            return None if data is None else json_answer(gcs_object(url, "b", name, len(data),
+                                                                    data))
         prefix = "/download/storage/v1/b/b/o/"
         if path.startswith(prefix):
-            from urllib.parse import unquote
-
             data = objects.get(unquote(path.removeprefix(prefix)))
             if data is None:
                 return None
@@ -410,7 +431,12 @@ def test_gcs_store_against_a_hostile_bucket(env, monkeypatch) -> None:
 
     server.templates = with_tokens
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
-    seen = rounds(server, [("gs://", ["provenance", "local://", "--artifacts", "gs://b/p/"])])
+    signed = _signed_statement(env, "gs://b/p/kubectl", b"kubectl bytes")
+    seen = rounds(server, [
+        ("gs://", ["provenance", "local://", "--artifacts", "gs://b/p/"]),
+        ("one object", ["verify", signed, "--key", env / "k.pub", "--artifact",
+                        "gs://b/p/kubectl"]),
+    ])
     assert seen[2] and seen[0], seen
 
 

@@ -221,21 +221,21 @@ class GcsStore:
                 continue  # a "folder" placeholder, not an artifact
             yield self._entry(blob)
 
-    def _entry(self, blob: Any) -> Entry:
+    def _entry(self, blob: Any, where: str = "") -> Entry:
         """An object as listed, its fields type-checked (the listing is server input)."""
-        where = f"{self.uri}: listing"
-        try:  # the client converts size and generation with int(): hostile text raises
+        where = where or f"{self.uri}: listing"
+        try:  # the client converts with int() and reads a dict: hostile answers raise
             name, size, generation = blob.name, blob.size, blob.generation
-        except (ValueError, TypeError, OverflowError):
-            raise ServiceError(f"{where}: an object's size or generation is not a number") \
-                from None
+            md5, crc, link = blob.md5_hash, blob.crc32c, blob.media_link
+        except (ValueError, TypeError, OverflowError, AttributeError):
+            raise ServiceError(f"{where}: an object's metadata is malformed (not an object, "
+                               "or its size or generation is not a number)") from None
         if not isinstance(name, str) or not name:
             raise ServiceError(f"{where}: an object has no name")
         if not isinstance(size, int) or size < 0 or not isinstance(generation, int):
             raise ServiceError(f"{where}: object {name[:200]!r} has no valid size and "
                                "generation")
         identity = {"generation": str(generation)}
-        md5, crc, link = blob.md5_hash, blob.crc32c, blob.media_link
         for field, value in (("md5Hash", md5), ("crc32c", crc), ("mediaLink", link)):
             if value is not None and not isinstance(value, str):
                 raise ServiceError(f"{where}: object {name[:200]!r}: field {field!r} is not a "
@@ -261,7 +261,7 @@ class GcsStore:
             raise _service_error(self.uri, e) from None
         if blob is None:
             raise StoreError(f"{self.uri}: no such object")
-        return self._entry(blob)
+        return self._entry(blob, f"{self.uri}: object metadata")
 
     def _blob(self, entry: Entry) -> Any:
         obj: _Object = entry.handle
