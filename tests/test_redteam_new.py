@@ -493,3 +493,25 @@ def test_cosign_rekor_bundle_of_another_signing_fails(attest, registry, standin,
                tmp_path / "k.pub")
     assert r.code == 1 and "signed keyless: name its signer with --certificate-identity" \
         in r.err, r.err
+
+
+def test_cosign_att_about_another_image_fails(attest, registry, standin, tmp_path) -> None:
+    """A validly signed and logged keyless .att whose statement is about image A, placed
+    under image B's tag (same repository, same name): it attests A, not B."""
+    from test_cosign_tags import DSSE, _provenance, keyless_attestation, push_cosign_tag
+    from test_store_oci import push_image
+
+    name = "k8s/att-elsewhere"
+    a, _ = push_image(registry, name, "a")
+    b, _ = push_image(registry, name, "b", arch="arm64")
+    envelope, ann = keyless_attestation(standin, _provenance(registry, name, a,
+                                                             "https://example.com/builder"))
+    push_cosign_tag(registry, name, b, "att", [(DSSE, envelope, ann)])
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    r = attest("verify", f"oci://{registry}/{name}:b", "--insecure-registry", "--trusted-root",
+               root, "--certificate-identity", "release-bot@example.com",
+               "--certificate-oidc-issuer", standin.issuer, "--builder-id",
+               "https://example.com/builder")
+    assert r.code == 1, (r.code, r.err)
+    assert f"digest mismatch: subject '{registry}/{name}' has {a}" in r.err, r.err
