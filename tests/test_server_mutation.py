@@ -268,9 +268,13 @@ def test_github_clients_against_a_hostile_api(env, monkeypatch) -> None:
     monkeypatch.setenv("GITHUB_API_URL", base)
     digest = "sha256:" + hashlib.sha256(
         interop_path("sigstore", "sp_bundle_v3_github.whl").read_bytes()).hexdigest()
+    asset = (GH / "blobs" / "kubernetes.tar.gz").read_bytes()
+    signed = _signed_statement(env, "kubernetes.tar.gz", asset)
     seen = rounds(server, [
         ("github-release://", ["provenance", "local://", "--artifacts",
                                "github-release://kubernetes/kubernetes/v1.31.0"]),
+        ("one asset", ["verify", signed, "--key", env / "k.pub", "--artifact",
+                       "github-release://kubernetes/kubernetes/v1.31.0/kubernetes.tar.gz"]),
         ("github-artifacts://", ["provenance", "local://", "--artifacts",
                                  "github-artifacts://kubernetes/kubernetes/9000001"]),
         ("github://", ["provenance", "github://kubernetes/kubernetes/9000001"]),
@@ -352,7 +356,10 @@ def test_registry_clients_against_a_hostile_registry(env, tmp_path) -> None:
     (tmp_path / "k.pub").write_bytes(keys.public_pem(keys.public_of(key)))
     server = Server(_oci_templates(), _oci_links)
     host = server.scripted.host
+    signed = _signed_statement(env, f"{host}/app:v1", b"not the index")
     seen = rounds(server, [
+        ("one image", ["verify", signed, "--key", env / "k.pub", "--artifact",
+                       f"oci://{host}/app:v1"]),
         ("tags", ["start", "--artifacts", f"oci://{host}/app", "-o", tmp_path / "s.json"]),
         ("platforms", ["start", "--artifacts", f"oci://{host}/app:v1", "--oci-platforms",
                        "-o", tmp_path / "s.json"]),
