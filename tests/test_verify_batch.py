@@ -348,3 +348,23 @@ def test_a_pypi_release_with_pep740_and_provenance_objects(attest, tmp_path) -> 
                "--publisher", "github:trailofbits/pypi-attestations")
     assert r.code == 1
     assert r.err.count("attest: verification FAILED for pypi_attestations-0.0.19.tar.gz") == 2
+
+
+@pytest.mark.gcs
+def test_a_release_in_a_bucket(attest, rel, gcs) -> None:
+    """Artifacts and attestations in gs:// (read through the store, as any artifact): the
+    same pairing and verdicts as from a folder, and a changed object fails."""
+    bucket = gcs.create_bucket("release-batch")
+    for p in sorted(rel.iterdir()):
+        bucket.blob(f"v1.0.0/{p.name}").upload_from_string(p.read_bytes())
+    r = attest("verify", "--artifacts", "gs://release-batch/v1.0.0/", "--attestations",
+               "gs://release-batch/v1.0.0/", "--key", "release.pub", "--format", "json")
+    assert r.code == 0, r.err
+    status = {a["artifact"]: a["status"] for a in r.json()["artifacts"]}
+    assert status == {f"gs://release-batch/v1.0.0/{n}": "ok"
+                      for n in ("a.bin", "b.bin", "c.bin", "d.whl")}
+    bucket.blob("v1.0.0/c.bin").upload_from_string(b"changed in the bucket\n")
+    r = attest("verify", "--artifacts", "gs://release-batch/v1.0.0/", "--attestations",
+               "gs://release-batch/v1.0.0/", "--key", "release.pub")
+    assert r.code == 1
+    assert "FAIL  gs://release-batch/v1.0.0/c.bin: " in r.out and "digest mismatch" in r.err
