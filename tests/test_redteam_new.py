@@ -515,3 +515,38 @@ def test_cosign_att_about_another_image_fails(attest, registry, standin, tmp_pat
                "https://example.com/builder")
     assert r.code == 1, (r.code, r.err)
     assert f"digest mismatch: subject '{registry}/{name}' has {a}" in r.err, r.err
+
+
+# -- unbounded verification work inside the size limit ---------------------------------------------
+
+def test_gcb_entry_and_signature_counts_are_bounded(attest, tmp_path) -> None:
+    """60,000 signatures by a Google key id in one 13 MB entry took ~10 s of ECDSA checks
+    (256 MiB documents are read): counts are bounded, each refusal one line (exit 2)."""
+    doc, image = _gcb("v0.2")
+    entry = doc["provenance_summary"]["provenance"][0]
+    sig = entry["envelope"]["signatures"][0]
+    entry["envelope"]["signatures"] = [sig] * 9
+    r = _verify_gcb(attest, tmp_path, doc, image)
+    assert r.code == 2 and "provenance_summary.provenance[0].envelope.signatures has 9 " \
+        "signatures, more than 8; refusing it" in r.err, r.err
+    entry["envelope"]["signatures"] = [sig]
+    doc["provenance_summary"]["provenance"] = [entry] * 65
+    r = _verify_gcb(attest, tmp_path, doc, image)
+    assert r.code == 2 and "provenance_summary.provenance has 65 entries, more than 64; " \
+        "refusing it" in r.err, r.err
+    doc["provenance_summary"]["provenance"] = [entry] * 64
+    assert _verify_gcb(attest, tmp_path, doc, image).code == 0
+
+
+def test_dsse_signature_count_is_bounded(attest, tmp_path) -> None:
+    """Each of an envelope's signatures is tried against each --key: 65 are refused."""
+    from conftest import interop_path
+
+    base = interop_path("keyed")
+    env = json.loads((base / "ed25519.intoto.json").read_text())
+    env["signatures"] = env["signatures"][:1] * 65
+    (tmp_path / "e.json").write_text(json.dumps(env))
+    r = attest("verify", tmp_path / "e.json", "--key", base / "ed25519.pub", "--artifact",
+               base / "artifacts" / "kubectl")
+    assert r.code == 2 and "65 signatures, more than the 64 an envelope may carry; refusing " \
+        "it" in r.err, r.err

@@ -68,6 +68,10 @@ def looks_like_envelope(doc: Any) -> bool:
     return isinstance(doc, Mapping) and "payload" in doc and "payloadType" in doc
 
 
+#: Signatures one envelope may carry (a threshold of signers, not thousands).
+MAX_SIGNATURES = 64
+
+
 def parse_envelope(doc: Any, *, where: str) -> Envelope:
     """Parse a DSSE envelope JSON object, keeping the payload bytes exactly."""
     if not isinstance(doc, Mapping):
@@ -81,6 +85,11 @@ def parse_envelope(doc: Any, *, where: str) -> Envelope:
     raw_sigs = doc["signatures"]
     if not isinstance(raw_sigs, list):
         raise InputError(f"{where}: signatures must be a list")
+    if len(raw_sigs) > MAX_SIGNATURES:
+        # each signature is tried against each trusted key: unbounded, a document inside
+        # the size limit made verification work without end (redteam)
+        raise InputError(f"{where}: {len(raw_sigs)} signatures, more than the "
+                         f"{MAX_SIGNATURES} an envelope may carry; refusing it")
     sigs = []
     for i, raw in enumerate(raw_sigs):
         if not isinstance(raw, Mapping) or "sig" not in raw:

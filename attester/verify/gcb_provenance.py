@@ -43,6 +43,10 @@ _PAE_KEYS = {_KEYRING.format("global", "provenanceSigner"): "global-pae-provenan
 _REGIONAL = re.compile(r"^projects/verified-builder/locations/(.*)/keyRings/attestor/"
                        r"cryptoKeys/builtByGCB/cryptoKeyVersions/1$")
 _KEYS_DIR = Path(__file__).parent / "gcb_keys"
+#: Occurrences of one image and signatures of one occurrence (Google writes one of each per
+#: build): more is no real document, and each is tried in turn.
+MAX_ENTRIES = 64
+MAX_SIGNATURES = 8
 #: Policy fields this provenance can answer; any other is refused (exit 2), never skipped
 ANSWERS = ("builder_id", "source_uri", "source_tag", "source_versioned_tag", "build_type",
            "predicate_type", "rego")
@@ -88,6 +92,11 @@ def parse(doc: Any, *, where: str) -> Document:
                      f"{where}: provenance_summary")
     if not entries:
         raise InputError(f"{where}: provenance_summary.provenance is empty: no provenance")
+    if len(entries) > MAX_ENTRIES:
+        # every entry's signatures are tried in turn: unbounded, a document inside the size
+        # limit made verification work without end (redteam)
+        raise InputError(f"{where}: provenance_summary.provenance has {len(entries)} entries, "
+                         f"more than {MAX_ENTRIES}; refusing it")
     out = []
     for i, e in enumerate(entries):
         at = f"{where}: provenance_summary.provenance[{i}]"
@@ -95,7 +104,11 @@ def parse(doc: Any, *, where: str) -> Document:
             raise InputError(f"{at} must be an object")
         env = _field(e, "envelope", dict, at)
         sigs = []
-        for j, s in enumerate(_field(env, "signatures", list, f"{at}.envelope", [])):
+        listed = _field(env, "signatures", list, f"{at}.envelope", [])
+        if len(listed) > MAX_SIGNATURES:
+            raise InputError(f"{at}.envelope.signatures has {len(listed)} signatures, more "
+                             f"than {MAX_SIGNATURES}; refusing it")
+        for j, s in enumerate(listed):
             if not isinstance(s, dict):
                 raise InputError(f"{at}.envelope.signatures[{j}] must be an object")
             sigs.append((_field(s, "keyid", str, f"{at}.envelope.signatures[{j}]", ""),
