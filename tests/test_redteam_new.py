@@ -550,3 +550,21 @@ def test_dsse_signature_count_is_bounded(attest, tmp_path) -> None:
                base / "artifacts" / "kubectl")
     assert r.code == 2 and "65 signatures, more than the 64 an envelope may carry; refusing " \
         "it" in r.err, r.err
+
+
+def test_limits_page_states_the_counts() -> None:
+    from pathlib import Path
+
+    from attester.signing import dsse
+    from attester.stores import cosign_tags
+    from attester.verify import gcb_provenance, tsa_bundle
+
+    page = (Path(__file__).parent.parent / "docs" / "limits.md").read_text()
+    stated = {"| signatures of one DSSE envelope | 64 |": dsse.MAX_SIGNATURES == 64,
+              "Cloud Build's provenance | 64 entries |": gcb_provenance.MAX_ENTRIES == 64,
+              "one Cloud Build occurrence | 8 |": gcb_provenance.MAX_SIGNATURES == 8,
+              "timestamps of one bundle | 32 |": tsa_bundle.MAX_TIMESTAMPS == 32,
+              "`.att` tag | 30 |": cosign_tags.MAX_LAYERS == 30}
+    for row, agrees in stated.items():
+        assert row in page, f"docs/limits.md no longer states {row!r}"
+        assert agrees, f"docs/limits.md states {row!r}, the code enforces another value"
