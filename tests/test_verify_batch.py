@@ -197,6 +197,12 @@ def test_separate_folders_and_ambiguous_names(attest, rel, tmp_path) -> None:
     r = attest("verify", "--artifacts", f"file://{rel}", "--attestations", atts,
                "--key", "release.pub")
     assert r.code == 1 and "ambiguous" in r.err
+    # a subject named a.bin, in an attestation that claims by subjects: ambiguous too
+    (atts / "a.bin.intoto.json").rename(atts / "release.intoto.json")
+    r = attest("verify", "--artifacts", f"file://{rel}", "--attestations", atts,
+               "--key", "release.pub")
+    assert r.code == 1
+    assert "subject 'a.bin' could name 'darwin/a.bin', 'linux/a.bin': ambiguous" in r.err
 
 
 def test_usage_errors(attest, rel) -> None:

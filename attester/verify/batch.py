@@ -368,9 +368,11 @@ def _combine(artifacts: Sequence[_Listed], dupes: set[str], docs: Sequence[Doc],
     missing: dict[str, list[Claim]] = {}
     for doc, report in zip(docs, reports, strict=True):
         if doc.claims is not None:
+            # Fail closed: a pass counts only with the check that tied it to the artifact.
             checks = report.failures() or [
                 c for c in report.checks if c.name == f"artifact {doc.claims}"] or \
-                [Check("signature", True, "verified")]
+                [Check("artifact", False, "the attestation verified, but no check tied it "
+                       "to this artifact")]
             claims[doc.claims].append(Claim(doc.where, checks[0]))
             continue
         if not report.ok:
@@ -418,6 +420,11 @@ def _cover(doc: Doc, report: Report, digests: _Digests,
                          if n == s.name or n.endswith("/" + s.name)
                          or s.name.endswith("/" + n)]
                 target = found[0] if len(found) == 1 else None
+                if len(found) > 1:
+                    seen.setdefault("\0" + s.name, Check(
+                        "artifact", False, f"subject {s.name!r} could name "
+                        f"{', '.join(repr(f) for f in found[:3])}: ambiguous"))
+                    continue
             if target is None:
                 seen.setdefault("\0" + s.name, Check(
                     "artifact", False, f"subject {s.name!r} is not in the artifact stores "
