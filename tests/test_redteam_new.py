@@ -280,7 +280,8 @@ def registry(tmp_path_factory):
         yield host
 
 
-@pytest.mark.parametrize("planted", ["gcb", "pep740", "pep740-provenance"])
+@pytest.mark.parametrize("planted", ["gcb", "pep740", "pep740-provenance", "keyless-bundle",
+                                     "file-bundle"])
 def test_a_planted_layer_of_another_document_form_does_not_hide_a_good_one(
         attest, registry, tmp_path, repo, monkeypatch, planted) -> None:
     """Anyone who can push a layer (or a referrer) may plant a document that is no image
@@ -310,7 +311,12 @@ def test_a_planted_layer_of_another_document_form_does_not_hide_a_good_one(
                   tmp_path / "s.intoto.json").code == 0
     plant = {"gcb": interop_path("gcb", "v0.2", "gcloud-container-github.json"),
              "pep740": PYPI / f"{SDIST}.publish.attestation",
-             "pep740-provenance": PYPI / f"{SDIST}.provenance"}[planted]
+             "pep740-provenance": PYPI / f"{SDIST}.provenance",
+             # a real keyless DSSE bundle (only --key is given: 'name its signer') and a real
+             # bundle over a file (no file named: 'pass exactly one --artifact FILE')
+             "keyless-bundle": interop_path("sigstore",
+                                            "sp_a.dsse.staging-rekor-v2.txt.sigstore.json"),
+             "file-bundle": interop_path("sigstore", "sp_bundle_v3.txt.sigstore")}[planted]
     push_cosign_tag(registry, name, digest, "att", [
         (DSSE, plant.read_bytes(), {}),
         (DSSE, (tmp_path / "s.intoto.json").read_bytes(), {})])
@@ -323,9 +329,14 @@ def test_a_planted_layer_of_another_document_form_does_not_hide_a_good_one(
     push_cosign_tag(registry, name, alone, "att", [(DSSE, plant.read_bytes(), {})])
     r = attest("verify", f"oci://{registry}/{name}:v2", "--insecure-registry", "--key",
                tmp_path / "k.pub", "--builder-id", "https://example.com/builder")
-    assert r.code == 1, (r.code, r.out, r.err)
-    assert ("is not an attestation attached to an image" if planted == "gcb" else
-            "a PyPI attestation describes a distribution file, not an image") in r.err, r.err
+    # (a bundle that only a named signer could verify is the command's usage error when
+    # no other attachment could be used: exit 2, saying what to name)
+    assert r.code == (2 if planted.endswith("bundle") else 1), (r.code, r.out, r.err)
+    assert {"gcb": "is not an attestation attached to an image",
+            "pep740": "a PyPI attestation describes a distribution file, not an image",
+            "pep740-provenance": "a PyPI attestation describes a distribution file, not an image",
+            "keyless-bundle": "is a Sigstore bundle: name its signer",
+            "file-bundle": "is a Sigstore bundle: name its signer"}[planted] in r.err, r.err
 
 
 def _pem_der(pem: str):

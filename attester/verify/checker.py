@@ -573,7 +573,7 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
 
     image_demands = attrs.evolve(demands, artifacts=[image.name], hash_artifacts=hash_image)
     reports = []
-    refused: list[requirements.UnansweredError] = []
+    refused: list[UsageError] = []
     broken = 0
     for i, data in enumerate(docs):
         from attester.jsonio import parse_json
@@ -583,9 +583,9 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
             doc = parse_json(data, where=f"{uri} attestation {i + 1}")
             _refuse_foreign_form(doc, where)
             reports.append(verify_document(data, doc, where, trust, image_demands))
-        except requirements.UnansweredError as e:  # another referrer may answer it
+        except UsageError as e:  # another referrer may answer it (see _refused)
             refused.append(e)
-            reports.append(Report(attestation=where, checks=(requirements.refused_check(e),)))
+            reports.append(_refused(where, e))
         except InputError as e:
             broken += 1
             reports.append(Report(attestation=where, checks=(Check("attestation", False,
@@ -595,9 +595,9 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
         try:
             reports.append(_verify_cosign_layer(layer, target.digest, where, trust,
                                                 image_demands))
-        except requirements.UnansweredError as e:  # another layer or referrer may answer it
+        except UsageError as e:  # another layer or referrer may answer it (see _refused)
             refused.append(e)
-            reports.append(Report(attestation=where, checks=(requirements.refused_check(e),)))
+            reports.append(_refused(where, e))
         except InputError as e:
             broken += 1
             reports.append(Report(attestation=where, checks=(Check("attestation", False,
@@ -608,6 +608,18 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     if refused and len(refused) + broken == len(reports):  # none could answer it: exit 2
         raise refused[0]
     return reports[0]
+
+
+def _refused(where: str, e: UsageError) -> Report:
+    """One attached document that this command cannot use as asked: a requirement its form
+    cannot answer, or any other usage error its form raises (a keyless bundle when only
+    --key is given, a bundle over a file, ...). Such an error is the document's, not the
+    command's (redteam: it escaped, so one planted referrer or layer made exit 2 of an
+    image whose good attestation was never read); only when no document could be used is
+    it the command's (exit 2)."""
+    if isinstance(e, requirements.UnansweredError):
+        return Report(attestation=where, checks=(requirements.refused_check(e),))
+    return Report(attestation=where, checks=(Check("attestation", False, e.message),))
 
 
 def _refuse_foreign_form(doc: Any, where: str) -> None:
