@@ -579,3 +579,23 @@ def test_limits_page_states_the_counts() -> None:
     for row, agrees in stated.items():
         assert row in page, f"docs/limits.md no longer states {row!r}"
         assert agrees, f"docs/limits.md states {row!r}, the code enforces another value"
+
+
+def test_a_planted_line_of_another_form_does_not_hide_a_good_one(attest, tmp_path) -> None:
+    """JSON Lines as a release ships them (*.intoto.jsonl): a keyless bundle's line, when
+    only --key is given, raised its usage error for the whole file (exit 2) and the good
+    keyed line after it was never read."""
+    from conftest import interop_path
+
+    keyed = interop_path("keyed")
+    lines = [json.dumps(json.loads(interop_path(
+                 "sigstore", "sp_a.dsse.staging-rekor-v2.txt.sigstore.json").read_text())),
+             json.dumps(json.loads((keyed / "ed25519.intoto.json").read_text()))]
+    (tmp_path / "all.intoto.jsonl").write_text("\n".join(lines) + "\n")
+    args = ["--key", keyed / "ed25519.pub", "--artifact", keyed / "artifacts" / "kubectl"]
+    r = attest("verify", tmp_path / "all.intoto.jsonl", *args)
+    assert r.code == 0, (r.code, r.out, r.err)
+    # alone, the bundle's line is the command's usage error, saying what to name
+    (tmp_path / "one.intoto.jsonl").write_text(lines[0] + "\n" + lines[0] + "\n")
+    r = attest("verify", tmp_path / "one.intoto.jsonl", *args)
+    assert r.code == 2 and "is a Sigstore bundle: name its signer" in r.err, r.err

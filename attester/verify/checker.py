@@ -611,15 +611,9 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
 
 
 def _refused(where: str, e: UsageError) -> Report:
-    """One attached document that this command cannot use as asked: a requirement its form
-    cannot answer, or any other usage error its form raises (a keyless bundle when only
-    --key is given, a bundle over a file, ...). Such an error is the document's, not the
-    command's (redteam: it escaped, so one planted referrer or layer made exit 2 of an
-    image whose good attestation was never read); only when no document could be used is
-    it the command's (exit 2)."""
-    if isinstance(e, requirements.UnansweredError):
-        return Report(attestation=where, checks=(requirements.refused_check(e),))
-    return Report(attestation=where, checks=(Check("attestation", False, e.message),))
+    """One attached document that this command cannot use as asked (see
+    requirements.refused_check)."""
+    return Report(attestation=where, checks=(requirements.refused_check(e),))
 
 
 def _refuse_foreign_form(doc: Any, where: str) -> None:

@@ -207,20 +207,20 @@ def verify_fetched(fetched: Sequence[Fetched], trust: Any, demands: Any, *, blob
     from attester.verify.checker import verify_document
     from attester.verify.envelope import Report
     from attester.verify.policy import Check
-    from attester.verify.requirements import UnansweredError, refused_check
+    from attester.verify.requirements import refused_check
 
     if not fetched:
         return Report(attestation=f"github:{scope.name}", checks=(Check(
             "attestation", False, f"no attestations for {digest} in {scope.name}"),)), []
     reports = []
-    refused: list[UnansweredError] = []
+    refused: list[UsageError] = []
     broken = 0
     for f in fetched:
         try:
             doc = parse_json(f.data, where=f.where)
             reports.append(verify_document(f.data, doc, f.where, _trust_for(doc, trust),
                                            demands, blob=blob))
-        except UnansweredError as e:  # another attestation may answer it
+        except UsageError as e:  # another may answer it (requirements.refused_check)
             refused.append(e)
             reports.append(Report(attestation=f.where, checks=(refused_check(e),)))
         except InputError as e:  # one malformed answer does not hide the others

@@ -14,10 +14,10 @@ from typing import Any
 
 import attrs
 
-from attester.errors import InputError, VerificationError
+from attester.errors import InputError, UsageError, VerificationError
 from attester.verify.envelope import Report
 from attester.verify.policy import Check
-from attester.verify.requirements import UnansweredError, refused_check, was_refused
+from attester.verify.requirements import refused_check, was_refused
 
 MAX_LINES = 256  # gh downloads at most --limit (default 30) bundles per digest
 
@@ -41,12 +41,12 @@ def verify_lines(where: str, lines: list[bytes],
 
     reports: list[Report] = []
     broken: dict[int, InputError] = {}
-    refused: list[UnansweredError] = []
+    refused: list[UsageError] = []
     for n, line in enumerate(lines, 1):
         name = f"{where} line {n}"
         try:
             report = verify_one(line, parse_json(line, where=f"attestation {name}"), name)
-        except UnansweredError as e:  # another line may answer it
+        except UsageError as e:  # another line may answer it (requirements.refused_check)
             refused.append(e)
             report = Report(attestation=name, checks=(refused_check(e),))
         except InputError as e:

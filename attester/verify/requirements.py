@@ -138,7 +138,13 @@ class UnansweredError(UsageError):
 REFUSED = "requirements"
 
 
-def refused_check(e: UnansweredError) -> Check:
+def refused_check(e: UsageError) -> Check:
+    """One document's refusal among several (JSON Lines, referrers, cosign layers, GitHub's
+    answers): a requirement its form cannot answer, or any usage error its form raises (a
+    keyless bundle when only --key is given, a bundle over a file and no file). Another
+    document may still answer; only when none could is it the command's error (exit 2).
+    (redteam: only requirements were caught, so one planted document's usage error hid
+    the good ones.)"""
     return Check(REFUSED, False, e.message)
 
 
