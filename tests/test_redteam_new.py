@@ -599,3 +599,46 @@ def test_a_planted_line_of_another_form_does_not_hide_a_good_one(attest, tmp_pat
     (tmp_path / "one.intoto.jsonl").write_text(lines[0] + "\n" + lines[0] + "\n")
     r = attest("verify", tmp_path / "one.intoto.jsonl", *args)
     assert r.code == 2 and "is a Sigstore bundle: name its signer" in r.err, r.err
+
+
+# -- managed-key bundles: attacks that hold ----------------------------------------------------------
+
+def test_managed_key_bundle_hint_and_digest_algorithm_games(attest, standin, tmp_path) -> None:
+    """The bundle's key hint and its declared message digest are unsigned: a hint naming
+    another trusted key changes nothing (the logged key decides), and a declared SHA-512
+    digest of the very artifact, over a signature logged for its SHA-256, is refused."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def pub(key, name):
+        path = tmp_path / name
+        path.write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return path
+
+    data = b"release artifact\n"
+    artifact = tmp_path / "artifact.txt"
+    artifact.write_bytes(data)
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(standin.trusted_root()))
+    signer, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP384R1())
+    doc = standin.keyed_bundle(signer, data=data)
+    doc["verificationMaterial"]["publicKey"] = {"hint": "other.pub"}
+    bundle = tmp_path / "b.sigstore.json"
+    bundle.write_text(json.dumps(doc))
+    base = ["verify", bundle, "--trusted-root", root, "--offline", "--artifact", artifact,
+            "--key", pub(other, "other.pub"), "--key", pub(signer, "signer.pub")]
+    r = attest(*base)
+    assert r.code == 0, r.err
+    assert f"Sigstore bundle signed by {tmp_path / 'signer.pub'}" in r.out, r.out
+    doc["messageSignature"]["messageDigest"] = {
+        "algorithm": "SHA2_512", "digest": base64.b64encode(hashlib.sha512(data).digest()).decode()}
+    bundle.write_text(json.dumps(doc))
+    r = attest(*base)
+    assert r.code == 1 and "Bundle message digest mismatch" in r.err, r.err
+    # only the other key trusted: the hint does not make it the signer
+    r = attest("verify", bundle, "--trusted-root", root, "--offline", "--artifact", artifact,
+               "--key", tmp_path / "other.pub")
+    assert r.code == 1 and "signed by a key that is not trusted" in r.err, r.err
