@@ -105,6 +105,26 @@ def test_manifest_object_changed_after_upload_is_refused(attest, gcb, staged) ->
     bucket.blob("stage/v1.31.0/kubectl").upload_from_string(b"kubectl")
 
 
+@pytest.mark.parametrize(("line", "needle"), [
+    # a prefix of kubectl's name names no object (issue 16.4): never the objects under it
+    (json.dumps({"location": "gs://k8s-staging-releng/stage/v1.31.0/kube"}),
+     "manifest lists gs://k8s-staging-releng/stage/v1.31.0/kube, which does not exist"),
+    ("[" * 100_000, "line 1: nested more than 128 levels deep"),
+    (json.dumps({"location": 7}), "line 1: location is not a gs:// URI"),
+])
+def test_manifest_lines_name_one_object_each(attest, gcb, staged, line, needle) -> None:
+    bucket, _ = staged
+    manifest = bucket.blob(f"stage/v1.31.0/artifacts-{OK}.json")
+    original = manifest.download_as_bytes()
+    manifest.upload_from_string(line + "\n")
+    try:
+        r = attest("provenance", f"cloudbuild://k8s-staging-releng/{OK}")
+    finally:
+        manifest.upload_from_string(original)
+    assert r.code == 2 and needle in r.err, r.err
+    assert "internal error" not in r.err and r.err.count("\n") == 1
+
+
 def test_retry_then_success_and_persistent_failure(attest, gcb) -> None:
     gcb.fail(f"{BUILDS}/inline-1", (429, {"Retry-After": "0"}), (502, {}))
     r = attest("provenance", "cloudbuild://k8s-staging-releng/inline-1", "--artifacts", DIST)

@@ -301,6 +301,14 @@ class GcsStore:
                 self._http.append(AuthorizedHttp(credentials, http=pool))  # type: ignore[no-untyped-call]
         return self._http[0]
 
+    def read_small(self, entry: Entry, limit: int) -> bytes:
+        """The whole of a small object (a manifest), at most ``limit`` bytes, checked
+        against its listed size and checksum like every read."""
+        if entry.size > limit:
+            raise StoreError(f"{entry.name}: {entry.size} bytes, over the {limit}-byte limit "
+                             "for this document; refusing it")
+        return self._download(entry)
+
     def task(self, entry: Entry) -> HashTask:
         def opener() -> IO[bytes]:
             ahead = self._prefetched.pop(entry.name, None)

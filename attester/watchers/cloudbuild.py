@@ -313,6 +313,10 @@ _OPTIONS = ("location", "wait", "wait_timeout", "allow_failed", "allow_running",
             "read_manifest")
 
 
+#: Largest artifact manifest read (JSON lines, one per uploaded object).
+MAX_MANIFEST_BYTES = 16 << 20
+
+
 def manifest_subjects(manifest_uri: str, *, where: str) -> tuple[ResourceDescriptor, ...]:
     """Subjects for the objects an artifact manifest lists, hashed from GCS.
 
@@ -320,39 +324,42 @@ def manifest_subjects(manifest_uri: str, *, where: str) -> tuple[ResourceDescrip
     carries MD5s, so each object is streamed and hashed; its stored MD5 must match the
     manifest's, or the object changed after the build uploaded it.
     """
-    import json
-
+    from attester.jsonio import parse_json
     from attester.stores import digest_entries
     from attester.stores.gcs import GcsStore
 
     if not manifest_uri.startswith("gs://"):
         raise InputError(f"{where}: artifact manifest {manifest_uri!r} is not a gs:// URI")
-    bucket_name, _, obj = manifest_uri[5:].partition("/")
     store = GcsStore.from_uri(manifest_uri)
-    try:
-        blob = store.client.bucket(bucket_name).get_blob(obj)
-    except Exception as e:  # noqa: BLE001 - mapped to our errors
-        raise ServiceError(f"{manifest_uri}: cannot read the artifact manifest: "
-                           f"{type(e).__name__}") from None
-    if blob is None:
-        raise StoreError(f"{where}: artifact manifest {manifest_uri} does not exist")
-    lines = blob.download_as_bytes().decode("utf-8", "replace").splitlines()
+    try:  # exactly that object, read whole but bounded (stores/gcs.py)
+        data = store.read_small(store.one(), MAX_MANIFEST_BYTES)
+    except StoreError as e:
+        if e.message.endswith("no such object"):
+            raise StoreError(f"{where}: artifact manifest {manifest_uri} does not exist") \
+                from None
+        raise
+    lines = data.decode("utf-8", "replace").splitlines()
     subjects: list[ResourceDescriptor] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        item = parse_json(line.encode(), where=f"{manifest_uri} line {n}")  # bounded depth
         try:
-            item = json.loads(line)
             location = item["location"]
             md5s = [h["value"] for fh in item.get("file_hash", [])
                     for h in fh.get("file_hash", []) if h.get("type") in (2, "MD5")]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise InputError(f"{manifest_uri}: line {n} is not a manifest entry") from None
+        if not isinstance(location, str) or not location.startswith("gs://"):
+            raise InputError(f"{manifest_uri}: line {n}: location is not a gs:// URI")
         obj_store = GcsStore.from_uri(location, client=store.client)
-        entries = [e for e in obj_store.entries() if e.name == location]
-        if not entries:
-            raise StoreError(f"{where}: manifest lists {location}, which does not exist")
-        entry = entries[0]
+        try:  # the object named, never the objects its name is a prefix of
+            entry = obj_store.one()
+        except StoreError as e:
+            if e.message.endswith("no such object"):
+                raise StoreError(f"{where}: manifest lists {location}, which does not "
+                                 "exist") from None
+            raise
         if md5s and entry.identity and entry.identity.get("md5") not in md5s:
             raise StoreError(f"{where}: {location} changed since the build uploaded it (its MD5 "
                              "differs from the artifact manifest's)")
