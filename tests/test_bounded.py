@@ -656,6 +656,7 @@ def test_limits_page_states_every_limit() -> None:
     from attester import jsonio
     from attester.clients import githubapi, httpget, pager
     from attester.stores import gcs, github_artifacts, oci, oci_referrers
+    from attester.watchers import cloudbuild
 
     page = (TESTDATA.parent / "docs" / "limits.md").read_text()
     stated = {
@@ -669,6 +670,7 @@ def test_limits_page_states_every_limit() -> None:
         "token answers) | 1 MiB |": httpget.MAX_UNLISTED_BYTES == 1 << 20,
         "must also arrive within\n300 s": httpget.MAX_ANSWER_SECONDS == 300,
         "zip download | 20 GiB |": github_artifacts.MAX_ZIP_BYTES == 20 << 30,
+        "(`cloudbuild://`) | 16 MiB |": cloudbuild.MAX_MANIFEST_BYTES == 16 << 20,
         "bundle) | 256 MiB |": jsonio.MAX_DOCUMENT_BYTES == 256 << 20,
         "kpromo manifest) | 16 MiB |": jsonio.MAX_YAML_BYTES == 16 << 20,
         "| 128 levels, checked before parsing |": jsonio.MAX_DEPTH == 128,
