@@ -374,3 +374,33 @@ def test_a_release_in_a_bucket(attest, rel, gcs) -> None:
                "gs://release-batch/v1.0.0/", "--key", "release.pub")
     assert r.code == 1
     assert "FAIL  gs://release-batch/v1.0.0/c.bin: " in r.out and "digest mismatch" in r.err
+
+
+def test_forked_checks_fall_back_when_a_child_fails() -> None:
+    """parallel.map_forked: results in input order, AttesterErrors kept per item, and a child
+    that dies (here: any exception in a child) has its share redone in the parent, never
+    lost or passed."""
+    code = """
+import os, sys
+from attester.errors import InputError
+from attester.parallel import map_forked
+parent = os.getpid()
+def fn(i):
+    if os.getpid() != parent and i % 5 == 3 and sys.argv[1] == "die":
+        raise RuntimeError("a child dies")
+    if i == 7:
+        raise InputError("item 7 is broken")
+    return (i * i, os.getpid() == parent)
+out = map_forked(fn, list(range(40)), processes=2)
+print([r[0] if isinstance(r, tuple) else type(r).__name__ for r in out])
+print(sum(1 for r in out if isinstance(r, tuple) and r[1]))
+"""
+    want = str([i * i if i != 7 else "InputError" for i in range(40)])
+    for mode, computed_here in (("live", 20), ("die", 39)):
+        p = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parent.parent, check=False)
+        assert p.returncode == 0, p.stderr
+        values, here = p.stdout.splitlines()
+        assert values == want, mode  # item 7's error came back from the child as itself
+        # live: the child's half came from the child; die: it was redone here
+        assert int(here) == computed_here, mode
