@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from _compare import compiled, ratio_line  # noqa: E402 - bench/ is sys.path[0]
+from _compare import compiled, ratio_line, verdict  # noqa: E402 - bench/ is sys.path[0]
 
 from sigstore_standin import SigstoreStandIn  # noqa: E402
 
@@ -154,9 +154,9 @@ def main() -> int:
     print(f"  CPU: sigstore needs {cpu_ratio:.2f}x attest's")
     median_a = statistics.median([w for w, _ in a_runs])
     print(f"vs one process per file: {loop / median_a:.1f}x; target >= 20x: "
-          f"{'MET' if loop / median_a >= 20 else 'MISSED'}")
+          f"{verdict(loop / median_a >= 20)}")
     print(f"attest peak RSS {peak / 1024:.0f} MB; target < 200 MB: "
-          f"{'MET' if peak < 200 * 1024 else 'MISSED'}")
+          f"{verdict(peak < 200 * 1024)}")
     print(f"load average {load0:.1f} before the rounds, {load1:.1f} after; "
           f"{os.cpu_count()} cores")
     return 0
