@@ -34,17 +34,18 @@ def store_options(args: argparse.Namespace) -> dict[str, Any]:
 
     return {"insecure": getattr(args, "insecure_registry", False),
             "platforms": getattr(args, "oci_platforms", False),
-            "jobs": getattr(args, "jobs", DEFAULT_JOBS),
+            "jobs": getattr(args, "jobs", None) or DEFAULT_JOBS,
             "progress": not getattr(args, "quiet", False)}
 
 
 def add_store_flags(p: argparse._ActionsContainer) -> None:
-    from attester.parallel import DEFAULT_JOBS, jobs_arg
+    from attester.parallel import DEFAULT_JOBS, REGISTRY_JOBS, jobs_arg
 
     p.add_argument("--oci-platforms", action="store_true",
                    help="oci://: also list each platform manifest of a multi-arch index")
     p.add_argument("--insecure-registry", action="store_true",
                    help="oci://: allow plain HTTP to a non-loopback registry")
-    p.add_argument("--jobs", type=jobs_arg, default=DEFAULT_JOBS, metavar="N",
+    p.add_argument("--jobs", type=jobs_arg, default=None, metavar="N",
                    help="registries and remote stores (oci://, gs://, github-release://): "
-                   f"requests in flight at once (default {DEFAULT_JOBS})")
+                   f"requests in flight at once (default {DEFAULT_JOBS}; {REGISTRY_JOBS} for "
+                   "the images of a promotion)")

@@ -14,6 +14,7 @@ from attester.errors import InputError, UsageError
 
 def run(args: argparse.Namespace) -> int:
     from attester.jsonio import dumps_compact, dumps_pretty, write_output
+    from attester.parallel import DEFAULT_JOBS, REGISTRY_JOBS
     from attester.release import promote
 
     if not args.manifest and not args.image:
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                                  hint="pass --provenance FILE (repeatable)")
             promote.check_file_provenance(promos_f, args.provenance, args, *gate)
         statements = promote.file_statements(
-            promos_f, promote.store_resolver(store_options(args), jobs=args.jobs,
+            promos_f, promote.store_resolver(store_options(args), jobs=args.jobs or DEFAULT_JOBS,
                                              progress=not args.quiet),
             builder_id=builder,
             now=now, manifest=manifest)
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         if gate is not None:
             promote.check_staging_provenance(promos, args, *gate)
         statements = promote.image_statements(
-            promos, promote.oci_resolver(insecure=args.insecure_registry, jobs=args.jobs,
+            promos, promote.oci_resolver(insecure=args.insecure_registry,
+                                        jobs=args.jobs or REGISTRY_JOBS,
                                         progress=not args.quiet),
             canonical_registry=args.canonical_registry, builder_id=builder, now=now,
             manifest=manifest, fmt=args.format)

@@ -24,6 +24,7 @@ def warm_up(trust: Any) -> None:
 
 def verify_batch(args: argparse.Namespace, trust: Any, demands: Any) -> int:
     from attester.cli.common import store_options
+    from attester.parallel import DEFAULT_JOBS
     from attester.verify import batch, checker
 
     def verify(data: bytes, where: str, d: Any, blob: Any) -> Any:
@@ -31,7 +32,8 @@ def verify_batch(args: argparse.Namespace, trust: Any, demands: Any) -> int:
 
     report = batch.verify_release(
         args.artifacts, args.attestations, demands, verify, options=store_options(args),
-        require_complete=args.require_complete, jobs=args.jobs, progress=not args.quiet,
+        require_complete=args.require_complete, jobs=args.jobs or DEFAULT_JOBS,
+        progress=not args.quiet,
         warm_up=lambda: warm_up(trust))
     print_batch(report, args.format)
     return 0 if report.ok else 1

@@ -23,7 +23,7 @@ from attester.display import safe
 from attester.errors import AttesterError, InputError, UsageError, VerificationError
 from attester.model.models import BuildRecord, ResourceDescriptor, Statement, rfc3339
 from attester.model.predicates import statement_for
-from attester.parallel import DEFAULT_JOBS, first_error, map_ordered
+from attester.parallel import DEFAULT_JOBS, REGISTRY_JOBS, first_error, map_ordered
 from attester.release.steps import BUILD_TYPE_PROMOTION, PROMO_TOOLS_PREDICATE
 
 DEFAULT_PROMOTER_ID = "https://attester.dev/builders/promoter/v1"
@@ -317,7 +317,7 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
     from attester.verify.policy import Check, Policy
     from attester.verify.requirements import UnansweredError
 
-    jobs = getattr(args, "jobs", DEFAULT_JOBS)
+    jobs = getattr(args, "jobs", None) or REGISTRY_JOBS
     clients = Clients(insecure=args.insecure_registry, jobs=jobs)
     base = policy or Policy()
     kinds = _provenance_kinds(policy, predicate_types)
