@@ -158,7 +158,7 @@ def test_every_verify_option_is_in_a_group_of_what_it_checks() -> None:
     subjects, output, documents): a new flag lands in one of those groups, not in the
     catch-all 'options'."""
     from attester.cli import _subcommands
-    from attester.cli.verify import GROUPS
+    from attester.cli.verify_options import GROUPS
 
     verify = _subcommands(build_parser())["verify"]
     titles = {g.title: g for g in verify._action_groups}

@@ -220,9 +220,11 @@ def flag(dest: str) -> str:
 
 @functools.cache
 def _verify_parser() -> argparse.ArgumentParser:
-    from attester.cli import _subcommands, build_parser  # the package composes the parser
+    from attester.cli.verify_options import add_arguments  # the one declaration of them
 
-    return _subcommands(build_parser())["verify"]
+    parser = argparse.ArgumentParser(prog="attest verify")
+    add_arguments(parser)
+    return parser
 
 
 @functools.cache

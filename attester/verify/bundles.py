@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, MissingExtraError, UsageError, VerificationError
-from attester.verify.policy import Check
+from attester.verify.check import Check
 
 BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 #: Bundles missing evidence fail verification (exit 1); broken structure is input (exit 2).

@@ -17,7 +17,7 @@ import attrs
 
 from attester.errors import UsageError
 from attester.model.statement import get_path
-from attester.verify.policy import Check
+from attester.verify.check import Check
 
 GITHUB_HOST = "github.com"
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"

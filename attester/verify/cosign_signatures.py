@@ -124,14 +124,14 @@ def verify_keyless(layer: CosignLayer, trusted_root: Any, identity: Any, *, wher
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from attester.signing.dsse import pae, parse_envelope
-    from attester.verify import intoto_entry
+    from attester.verify import fulcio, intoto_entry
 
     cert = _certificate(layer)
     entry = _rekor_entry(layer)
-    logged = intoto_entry.IntotoBundle(media_type=intoto_entry.V01, certificate=cert,
+    logged = intoto_entry.IntotoBundle(media_type=fulcio.V01, certificate=cert,
                                        entry=entry)
     when = intoto_entry._verify_log(logged, trusted_root, where)  # SET against Rekor's key
-    intoto_entry.verify_certificate(cert, trusted_root, when, where=where)
+    fulcio.verify_certificate(cert, trusted_root, when, where=where)
     key = cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise VerificationError(f"{where}: not an ECDSA certificate, as Fulcio issues")

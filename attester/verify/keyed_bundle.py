@@ -80,7 +80,7 @@ def _b64(value: Any) -> bytes:
 def parse(doc: Mapping[str, Any], *, where: str) -> KeyedBundle:
     """The keyed bundle's parts; a malformed one is input (exit 2), one with no log entry
     fails (nothing vouches for when or that it was signed)."""
-    from attester.verify.intoto_entry import check_media_type
+    from attester.verify.fulcio import check_media_type
     from attester.verify.tsa_bundle import MAX_TIMESTAMPS
 
     check_media_type(doc, where=where)

@@ -11,23 +11,7 @@ import attrs
 from attester.hashing import SUPPORTED_ALGORITHMS
 from attester.model import subjects as subjects_model
 from attester.model.statement import ParsedStatement, Subject, normalize_repo
-
-
-@attrs.frozen
-class Check:
-    """One named check and its outcome; a report is a list of these."""
-
-    name: str
-    ok: bool
-    detail: str
-    #: facts this check could not compare, and why (the certificate <-> provenance check)
-    not_compared: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"check": self.name, "ok": self.ok, "detail": self.detail}
-        if self.not_compared:
-            out["notCompared"] = list(self.not_compared)
-        return out
+from attester.verify.check import Check as Check  # re-exported: many callers take it from here
 
 
 @attrs.frozen

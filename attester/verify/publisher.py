@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from attester.errors import UsageError
-from attester.verify.policy import Check
+from attester.verify.check import Check
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"

@@ -227,7 +227,7 @@ def verify_entry(entry: Mapping[str, Any], envelope: Any, trusted_root: Any) -> 
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from attester.verify import intoto_entry
+    from attester.verify import fulcio
 
     when = _verify_log(entry, trusted_root)
     body = parse_json(base64.b64decode(entry["canonicalizedBody"]), where="entry body")
@@ -245,7 +245,7 @@ def verify_entry(entry: Mapping[str, Any], envelope: Any, trusted_root: Any) -> 
             # accepts them. An SCT that is there must verify; one that is not leaves the
             # Rekor entry, which logs the certificate itself, as its transparency record.
             has_sct = any(ext.oid.dotted_string == OID_SCT for ext in cert.extensions)
-            intoto_entry.verify_certificate(cert, trusted_root, when, where="logged certificate",
+            fulcio.verify_certificate(cert, trusted_root, when, where="logged certificate",
                                             require_sct=has_sct)
             return Found(uuid="", certificate=cert, integrated=when,
                          log_index=int(entry["logIndex"]), sct=has_sct)

@@ -65,7 +65,7 @@ def parse(doc: Mapping[str, Any], *, where: str) -> TimestampedBundle:
     """The bundle's certificate, content and timestamps; a malformed one is input (exit 2)."""
     from cryptography import x509
 
-    from attester.verify.intoto_entry import check_media_type
+    from attester.verify.fulcio import check_media_type
 
     check_media_type(doc, where=where)
     vm = doc.get("verificationMaterial")
@@ -162,7 +162,7 @@ def verify(b: TimestampedBundle, trusted_root: Any, *,
            ) -> tuple[tuple[str, bytes] | None, list[dt.datetime]]:
     """Every check; returns the verified (payloadType, payload) for DSSE, and the times."""
     from attester.signing.dsse import pae
-    from attester.verify.intoto_entry import verify_certificate
+    from attester.verify.fulcio import verify_certificate
 
     if root_has_logs(trusted_root):
         raise VerificationError(f"{where}: expected exactly one log entry in bundle (the "
