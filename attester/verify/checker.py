@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -572,30 +572,32 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
         return [image]
 
     image_demands = attrs.evolve(demands, artifacts=[image.name], hash_artifacts=hash_image)
+    from attester.jsonio import parse_json
+
+    def referrer(i: int, data: bytes) -> tuple[str, Callable[[], Report]]:
+        where = f"{uri} (attestation {i + 1} of {len(docs)})"
+
+        def check() -> Report:
+            doc = parse_json(data, where=f"{uri} attestation {i + 1}")
+            _refuse_foreign_form(doc, where)
+            return verify_document(data, doc, where, trust, image_demands)
+
+        return where, check
+
+    def cosign_layer(layer: Any) -> tuple[str, Callable[[], Report]]:
+        where = f"{uri} ({layer.where})"
+        return where, lambda: _verify_cosign_layer(layer, target.digest, where, trust,
+                                                   image_demands)
+
     reports = []
     refused: list[UsageError] = []
     broken = 0
-    for i, data in enumerate(docs):
-        from attester.jsonio import parse_json
-
-        where = f"{uri} (attestation {i + 1} of {len(docs)})"
-        try:  # one malformed referrer (anyone may push one) must not hide a good one
-            doc = parse_json(data, where=f"{uri} attestation {i + 1}")
-            _refuse_foreign_form(doc, where)
-            reports.append(verify_document(data, doc, where, trust, image_demands))
-        except UsageError as e:  # another referrer may answer it (see _refused)
-            refused.append(e)
-            reports.append(_refused(where, e))
-        except InputError as e:
-            broken += 1
-            reports.append(Report(attestation=where, checks=(Check("attestation", False,
-                                                                   e.message),)))
-    for layer in layers:
-        where = f"{uri} ({layer.where})"
+    # One malformed or foreign attachment (anyone may push one) must not hide a good one.
+    for where, check in [*(referrer(i, d) for i, d in enumerate(docs)),
+                         *(cosign_layer(layer) for layer in layers)]:
         try:
-            reports.append(_verify_cosign_layer(layer, target.digest, where, trust,
-                                                image_demands))
-        except UsageError as e:  # another layer or referrer may answer it (see _refused)
+            reports.append(check())
+        except UsageError as e:  # another attachment may answer it (see _refused)
             refused.append(e)
             reports.append(_refused(where, e))
         except InputError as e:
