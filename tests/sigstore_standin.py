@@ -75,6 +75,26 @@ def _github_extensions(claims: dict[str, Any]) -> list[tuple[str, str]]:
     return [(oid, v) for oid, v in values.items() if v]
 
 
+def tlog_entry(entry: dict[str, Any], kind: str, version: str) -> dict[str, Any]:
+    """A Rekor v1 API answer for one entry as a bundle's ``tlogEntries`` item (with its SET
+    and its inclusion proof), as sigstore clients write it."""
+    proof = entry["verification"]["inclusionProof"]
+    return {
+        "logIndex": str(entry["logIndex"]),
+        "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
+        "kindVersion": {"kind": kind, "version": version},
+        "integratedTime": str(entry["integratedTime"]),
+        "inclusionPromise": {"signedEntryTimestamp":
+                             entry["verification"]["signedEntryTimestamp"]},
+        "inclusionProof": {
+            "logIndex": str(proof["logIndex"]),
+            "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
+            "treeSize": str(proof["treeSize"]),
+            "hashes": [base64.b64encode(bytes.fromhex(h)).decode() for h in proof["hashes"]],
+            "checkpoint": {"envelope": proof["checkpoint"]}},
+        "canonicalizedBody": entry["body"]}
+
+
 def _leaf(data: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + data).digest()
 
@@ -527,27 +547,12 @@ class SigstoreStandIn:
             "signature": {"content": base64.b64encode(sig).decode(),
                           "publicKey": {"content": base64.b64encode(leaf_pem).decode()}}}}
         (entry,) = self.log(body).values()
-        proof = entry["verification"]["inclusionProof"]
         leaf_der = x509.load_pem_x509_certificate(leaf_pem).public_bytes(serialization.Encoding.DER)
         return {
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": {
                 "certificate": {"rawBytes": base64.b64encode(leaf_der).decode()},
-                "tlogEntries": [{
-                    "logIndex": str(entry["logIndex"]),
-                    "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
-                    "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
-                    "integratedTime": str(entry["integratedTime"]),
-                    "inclusionPromise": {"signedEntryTimestamp":
-                                         entry["verification"]["signedEntryTimestamp"]},
-                    "inclusionProof": {
-                        "logIndex": str(proof["logIndex"]),
-                        "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
-                        "treeSize": str(proof["treeSize"]),
-                        "hashes": [base64.b64encode(bytes.fromhex(h)).decode()
-                                   for h in proof["hashes"]],
-                        "checkpoint": {"envelope": proof["checkpoint"]}},
-                    "canonicalizedBody": entry["body"]}]},
+                "tlogEntries": [tlog_entry(entry, "hashedrekord", "0.0.1")]},
             "messageSignature": {
                 "messageDigest": {"algorithm": {"sha256": "SHA2_256", "sha384": "SHA2_384",
                                                 "sha512": "SHA2_512"}[alg],
@@ -606,28 +611,13 @@ class SigstoreStandIn:
                               "publicKey": {"content": base64.b64encode(pub_pem).decode()}}}})
                 .encode())
         (entry,) = answer.values()
-        proof = entry["verification"]["inclusionProof"]
         kind = json.loads(base64.b64decode(entry["body"]))["kind"]
         return {
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": {
                 "publicKey": {"hint": base64.b64encode(hashlib.sha256(_der(key.public_key()))
                                                        .digest()).decode()},
-                "tlogEntries": [{
-                    "logIndex": str(entry["logIndex"]),
-                    "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
-                    "kindVersion": {"kind": kind, "version": "0.0.1"},
-                    "integratedTime": str(entry["integratedTime"]),
-                    "inclusionPromise": {"signedEntryTimestamp":
-                                         entry["verification"]["signedEntryTimestamp"]},
-                    "inclusionProof": {
-                        "logIndex": str(proof["logIndex"]),
-                        "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
-                        "treeSize": str(proof["treeSize"]),
-                        "hashes": [base64.b64encode(bytes.fromhex(h)).decode()
-                                   for h in proof["hashes"]],
-                        "checkpoint": {"envelope": proof["checkpoint"]}},
-                    "canonicalizedBody": entry["body"]}]},
+                "tlogEntries": [tlog_entry(entry, kind, "0.0.1")]},
             **content,
         }
 
@@ -660,27 +650,12 @@ class SigstoreStandIn:
         if log_edit:
             log_edit(body)
         (entry,) = self.log(body).values()
-        proof = entry["verification"]["inclusionProof"]
         leaf_der = x509.load_pem_x509_certificate(leaf_pem).public_bytes(serialization.Encoding.DER)
         return {
             "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.2",
             "verificationMaterial": {
                 "x509CertificateChain": {"certificates": [
                     {"rawBytes": base64.b64encode(leaf_der).decode()}]},
-                "tlogEntries": [{
-                    "logIndex": str(entry["logIndex"]),
-                    "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
-                    "kindVersion": {"kind": "intoto", "version": "0.0.2"},
-                    "integratedTime": str(entry["integratedTime"]),
-                    "inclusionPromise": {"signedEntryTimestamp":
-                                         entry["verification"]["signedEntryTimestamp"]},
-                    "inclusionProof": {
-                        "logIndex": str(proof["logIndex"]),
-                        "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
-                        "treeSize": str(proof["treeSize"]),
-                        "hashes": [base64.b64encode(bytes.fromhex(h)).decode()
-                                   for h in proof["hashes"]],
-                        "checkpoint": {"envelope": proof["checkpoint"]}},
-                    "canonicalizedBody": entry["body"]}]},
+                "tlogEntries": [tlog_entry(entry, "intoto", "0.0.2")]},
             "dsseEnvelope": envelope,
         }
