@@ -26,6 +26,16 @@ TOKEN = "ghp_replaytoken0123456789"
 REL = "/repos/o/r/releases"
 
 
+def traced(attest: Any, *args: Any) -> tuple[Any, int]:
+    """``attest ARGS`` and the peak of Python memory it allocated (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        r = attest(*args)
+        return r, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def one_line(r: Any) -> None:
     assert "internal error" not in r.err and "Traceback" not in r.err, r.err
     assert r.err.count("\n") == 1, r.err
@@ -319,12 +329,7 @@ def test_gcs_listing_page_over_the_cap(attest, repo, monkeypatch) -> None:
     with Scripted(_gcs_answer(listing)) as srv:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", srv.url)
         monkeypatch.chdir(repo)
-        tracemalloc.start()
-        try:
-            r = attest("provenance", "local://", "--artifacts", "gs://big/p/")
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        r, peak = traced(attest, "provenance", "local://", "--artifacts", "gs://big/p/")
     assert r.code == 2, r.err
     assert "gs://big/p/: storage API answer (GET): more than 32 MiB; refusing it" in r.err
     one_line(r)
@@ -343,12 +348,7 @@ def test_gcs_object_longer_than_listed(attest, repo, monkeypatch) -> None:
     with Scripted(_gcs_answer(listing, media)) as srv:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", srv.url)
         monkeypatch.chdir(repo)
-        tracemalloc.start()
-        try:
-            r = attest("provenance", "local://", "--artifacts", "gs://b/p/")
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        r, peak = traced(attest, "provenance", "local://", "--artifacts", "gs://b/p/")
     assert r.code == 2, r.err
     assert "gs://b/p/kubectl: changed while it was being hashed (listed with 11 bytes" in r.err
     one_line(r)
@@ -363,13 +363,8 @@ def test_release_asset_longer_than_listed(attest, github, repo, monkeypatch) -> 
     github.json(f"{assets}?per_page=100", doc)
     github.raw("/repos/kubernetes/kubernetes/releases/assets/190000001", b"x" * (8 << 20))
     monkeypatch.chdir(repo)
-    tracemalloc.start()
-    try:
-        r = attest("provenance", "local://", "--artifacts",
-                   "github-release://kubernetes/kubernetes/v1.31.0")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    r, peak = traced(attest, "provenance", "local://", "--artifacts",
+             "github-release://kubernetes/kubernetes/v1.31.0")
     assert r.code == 2
     assert "asset kubernetes.tar.gz: longer than the 11 bytes listed" in r.err, r.err
     assert peak < 4 << 20, peak
@@ -605,12 +600,7 @@ BILLION = "\n".join(["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
 def test_yaml_aliases_refused_in_manifests(attest, tmp_path) -> None:
     m = tmp_path / "promoter-manifest.yaml"
     m.write_text(BILLION + "registries: []\nimages: []\n")
-    tracemalloc.start()
-    try:
-        r = attest("promote", "--manifest", m)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    r, peak = traced(attest, "promote", "--manifest", m)
     assert r.code == 2
     assert f"manifest {m}: YAML anchors and aliases (&name, *name) are not accepted (line 1)" \
         in r.err, r.err

@@ -111,14 +111,7 @@ def test_tsa_validity_end_is_inclusive(attest, tmp_path) -> None:
 
 # -- item 10: intoto 0.0.2 entries --------------------------------------------------------------
 
-STATEMENT = json.dumps({
-    "_type": "https://in-toto.io/Statement/v1",
-    "subject": [{"name": "app.bin", "digest": {"sha256": "ab" * 32}}],
-    "predicateType": "https://slsa.dev/provenance/v1",
-    "predicate": {"buildDefinition": {"buildType": "https://attester.dev/test/v1",
-                                      "externalParameters": {}},
-                  "runDetails": {"builder": {"id": "https://attester.dev/builders/test"}}},
-}).encode()
+from test_interop_sigstore_js import STATEMENT  # noqa: E402 - one test statement for both
 
 
 def _go_client_hash(body: dict) -> None:
