@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from attester.digests import is_hex_digest
-from attester.errors import InputError, UsageError
+from attester.errors import AttesterError, InputError, UsageError
 from attester.jsonio import parse_json
 from attester.model.statement import PROVENANCE_TYPES, ParsedStatement, normalize_repo
 from attester.model.subjects import last_segment, name_rule, names_match
@@ -166,10 +166,24 @@ def load_chain(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any]
     links: list[Link] = []
     problems: list[Check] = []
     failed: list[FailedLink] = []
+    refused: list[AttesterError] = []
     for where, data, doc in docs:
-        link = _load_fast(where, data, doc, trusts, policies, predicate_types)
+        try:
+            link = _load_fast(where, data, doc, trusts, policies, predicate_types)
+            link_or_problem = link if link is not None else _load_explained(
+                where, data, doc, trusts, policies, predicate_types)
+        except (UsageError, InputError) as e:
+            # One document that cannot be checked (a signature over a file where a statement
+            # is needed, a requirement its form cannot answer, not an attestation at all) is
+            # that document's problem, named: the others are still read, and a good one
+            # still found. Only when no document could be used is it the command's (exit 2).
+            # (redteam: the first refusal raised for the whole chain or audit, before the
+            # documents after it were read.)
+            refused.append(e)
+            problems.append(Check(f"attestation {where}", False,
+                                  f"cannot be checked as a release-chain link: {e.message}"))
+            continue
         if link is None:
-            link_or_problem = _load_explained(where, data, doc, trusts, policies, predicate_types)
             if isinstance(link_or_problem, Check):
                 problems.append(link_or_problem)
                 claimed = peek_statement(doc)
@@ -179,6 +193,8 @@ def load_chain(docs: Sequence[tuple[str, bytes, Any]], trusts: Mapping[str, Any]
                 continue
             link = link_or_problem
         links.append(link)
+    if refused and len(refused) == len(docs):
+        raise refused[0]
     return Loaded(tuple(links), tuple(problems), tuple(failed))
 
 

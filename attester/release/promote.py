@@ -387,14 +387,23 @@ def check_file_provenance(promos: Sequence[FilePromotion], attestations: Sequenc
     kinds = _provenance_kinds(policy, predicate_types)
     subjects: list[tuple[str, Mapping[str, str]]] = []
     refused: list[str] = []
+    unusable: list[AttesterError] = []
     for path in attestations:
-        data, doc = read_attestation(path)
         reports = []
-        for kind in kinds:  # the next type only when the first did not pass
-            reports.append(verify_document(data, doc, path, trust, Demands(
-                policy=attrs.evolve(base, predicate_type=kind))))
-            if reports[-1].ok:
-                break
+        try:
+            data, doc = read_attestation(path)
+            for kind in kinds:  # the next type only when the first did not pass
+                reports.append(verify_document(data, doc, path, trust, Demands(
+                    policy=attrs.evolve(base, predicate_type=kind))))
+                if reports[-1].ok:
+                    break
+        except (UsageError, InputError) as e:
+            # one --provenance document that cannot be checked is named where an artifact
+            # it might have covered fails; the others are still read (redteam: the first
+            # one's error was the command's, exit 2, and a good one after it never read)
+            unusable.append(e)
+            refused.append(f"{path} cannot be checked ({e.message})")
+            continue
         good = next((r for r in reports if r.ok and r.statement is not None), None)
         if good is None:
             bad = reports[0].failures()[0] if reports[0].failures() else None
@@ -403,6 +412,8 @@ def check_file_provenance(promos: Sequence[FilePromotion], attestations: Sequenc
             continue
         assert good.statement is not None  # noqa: S101 - checked just above
         subjects.extend((s.name, s.digest) for s in good.statement.subjects())
+    if unusable and len(unusable) == len(attestations):
+        raise unusable[0]  # no document could be checked: the command's error (exit 2)
     for p in promos:  # in manifest order
         uri = f"{p.source}/{p.name}"
         found = match(subjects, uri, {"sha256": p.sha256})

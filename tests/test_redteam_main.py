@@ -1,0 +1,100 @@
+"""Red-team of attester as it stands on main (this session): each test reproduces an
+input that made verification pass when it should fail, exit with the wrong code, crash
+or leak, and asserts the exit code and message it now gets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_fail_closed import ARTIFACT, Release
+
+from conftest import interop_path
+
+#: a Sigstore bundle signed by a managed key over a file: no statement at all
+FILE_BUNDLE = ("conformance", "managed-key-happy-path", "bundle.sigstore.json")
+
+
+@pytest.fixture
+def rel(tmp_path: Path) -> Release:
+    return Release(tmp_path)
+
+
+def clean(r: Any) -> None:
+    assert "Traceback" not in r.err and "internal error" not in r.err, r.err
+
+
+# -- one unusable document among several (--chain, audit) ------------------------------
+
+def test_chain_reads_every_document_when_one_cannot_be_checked(attest, rel) -> None:
+    """A signature over a file among the --chain documents raised its unanswerable
+    requirement for the whole chain (exit 2) before the good ones after it were read. It
+    is now that document's problem, named (exit 1: every document given must verify),
+    and the good links are still followed."""
+    planted = rel.tmp / "planted.sigstore.json"
+    shutil.copy(interop_path(*FILE_BUNDLE), planted)
+    r = attest("verify", "--chain", planted, "--chain", rel.stage, "--chain", rel.release,
+               "--policy", rel.policy, "--artifact", rel.artifact, "--format", "json")
+    assert r.code == 1, (r.code, r.err)
+    checks = {c["check"]: c for c in r.json()["checks"]}
+    bad = checks[f"attestation {planted}"]
+    assert not bad["ok"] and "cannot be checked as a release-chain link" in bad["detail"]
+    assert "with no statement" in bad["detail"]
+    assert all(c["ok"] for n, c in checks.items() if n.startswith("chain "))
+    clean(r)
+    # alone, it is the command's usage error (nothing could be checked)
+    r = attest("verify", "--chain", planted, "--policy", rel.policy,
+               "--artifact", rel.artifact)
+    assert r.code == 2 and "with no statement" in r.err, r.err
+    clean(r)
+
+
+@pytest.mark.parametrize("planted", [
+    pytest.param(json.dumps({"hello": "world"}), id="json-not-an-attestation"),
+    pytest.param(interop_path(*FILE_BUNDLE).read_text(), id="signature-over-a-file"),
+])
+def test_audit_names_a_document_it_cannot_check_and_reads_the_rest(
+        attest, rel, tmp_path, planted) -> None:
+    """In a release folder, one planted document (JSON that is no attestation, a bundle
+    over a file) aborted the whole audit (exit 2) unread; now it is an attestation
+    problem row naming the file, and every artifact row is still worked out."""
+    d = tmp_path / "v1"
+    d.mkdir()
+    for f in (rel.stage, rel.release):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "kubectl").write_bytes(ARTIFACT)
+    (d / "aaa.intoto.json").write_text(planted)
+    r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+    assert r.code == 1, (r.code, r.err)
+    doc = r.json()
+    assert {row["artifact"]: row["verdict"] for row in doc["artifacts"]} == {"kubectl": "PASS"}
+    assert any(p.startswith("attestation aaa.intoto.json: cannot be checked")
+               for p in doc["attestationProblems"]), doc["attestationProblems"]
+    clean(r)
+
+
+def test_file_promotion_reads_every_provenance_when_one_cannot_be_checked(
+        attest, rel, tmp_path, monkeypatch) -> None:
+    """promote --require-provenance over files: a --provenance document that cannot be
+    checked (JSON that is no attestation) was the command's error before the good staging
+    attestation after it was read (exit 2); now the good one covers the file."""
+    from test_redteam_chain import _file_promotion
+
+    monkeypatch.chdir(rel.tmp)
+    _file_promotion(rel, tmp_path, ("kubectl",))
+    planted = rel.tmp / "planted.intoto.json"
+    planted.write_text('{"hello": "world"}')
+    base = ["promote", "--manifest", "fp.yaml", "--files", "files.yaml",
+            "--require-provenance", "require", "--key", "stage.pub"]
+    r = attest(*base, "--provenance", planted, "--provenance", rel.stage)
+    assert r.code == 0, (r.code, r.err)
+    # alone it is the command's usage error; and named where nothing covers a file
+    r = attest(*base, "--provenance", planted)
+    assert r.code == 2 and "neither a DSSE envelope nor a Sigstore bundle" in r.err, r.err
+    _file_promotion(rel, tmp_path, ("kubectl", "evil"))
+    r = attest(*base, "--provenance", planted, "--provenance", rel.stage)
+    assert r.code == 1 and f"{planted} cannot be checked" in r.err, r.err
+    clean(r)
