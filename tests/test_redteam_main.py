@@ -98,3 +98,48 @@ def test_file_promotion_reads_every_provenance_when_one_cannot_be_checked(
     r = attest(*base, "--provenance", planted, "--provenance", rel.stage)
     assert r.code == 1 and f"{planted} cannot be checked" in r.err, r.err
     clean(r)
+
+
+# -- flags a mode cannot honour are refused, never dropped -------------------------------
+
+@pytest.mark.parametrize(("extra", "clash"), [
+    (["--npm-publish-key", "stage.pub"], "--npm-publish-key"),
+    (["--rekor-url", "https://rekor.example"], "--rekor-url"),
+    (["--staging"], "--staging"),
+])
+def test_one_file_with_a_policy_refuses_signer_flags_it_would_drop(
+        attest, rel, monkeypatch, extra, clash) -> None:
+    """verify ATTESTATION --policy FILE takes its signers and trusted root from the policy
+    file: --npm-publish-key (a requirement refused, exit 2, without --policy), --rekor-url
+    and --staging were accepted and dropped unread (exit 0)."""
+    monkeypatch.chdir(rel.tmp)
+    r = attest("verify", rel.stage, "--policy", rel.policy, "--artifact", rel.artifact, *extra)
+    assert r.code == 2 and f"--policy and {clash} contradict each other" in r.err, r.err
+
+
+def test_rekor_url_with_a_key_is_refused(attest, rel) -> None:
+    """--rekor-url looks a bare envelope up in Rekor only for a keyless signer; with --key
+    (cosign's --key --rekor-url checks the log) it was accepted and no log was asked."""
+    r = attest("verify", rel.stage, "--key", rel.tmp / "stage.pub", "--artifact", rel.artifact,
+               "--rekor-url", "https://rekor.example")
+    assert r.code == 2 and "--rekor-url and --key contradict each other" in r.err, r.err
+
+
+def test_rekor_url_is_checked_with_chain_too(attest, rel) -> None:
+    """--chain took --rekor-url unchecked (plain http to any host, a query string), which
+    a single file's verify refuses."""
+    r = attest("verify", "--chain", rel.stage, "--artifact", rel.artifact,
+               "--certificate-identity", "i", "--certificate-oidc-issuer", "u",
+               "--rekor-url", "http://rekor.example")
+    assert r.code == 2 and "--rekor-url http://rekor.example: use https://" in r.err, r.err
+
+
+def test_one_file_with_a_policy_says_what_its_form_cannot_answer(attest, rel) -> None:
+    """A signature over a file verified against a policy file's steps (which need a
+    statement): every step's unanswerable requirement was swallowed into 'no step names a
+    signer that can verify it' (exit 1); it is a requirement no evidence can answer
+    (exit 2, naming why)."""
+    r = attest("verify", interop_path(*FILE_BUNDLE), "--policy", rel.policy,
+               "--artifact", interop_path("conformance", "a.txt"))
+    assert r.code == 2 and "with no statement" in r.err, r.err
+    clean(r)

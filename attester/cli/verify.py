@@ -151,10 +151,6 @@ def run(args: argparse.Namespace) -> int:
     elif mode == Mode.GITHUB:
         report, every = verify_from_github(args, identity, demands)
     else:
-        if args.rekor_url:
-            from attester.verify.rekor_lookup import check_url
-
-            args.rekor_url = check_url(args.rekor_url)
         trust = checker.Trust.from_flags(
             args.key or [], identity, threshold=args.threshold,
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,

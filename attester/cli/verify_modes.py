@@ -73,6 +73,14 @@ def _threshold(args: argparse.Namespace) -> None:
                          f"given ({keys})")
 
 
+def _rekor_url(args: argparse.Namespace) -> None:
+    """The URL checked (https, or http on loopback) in every mode that takes it, --chain
+    too (redteam: only a single file's or image's verify checked it)."""
+    from attester.verify.rekor_lookup import check_url
+
+    args.rekor_url = check_url(args.rekor_url)
+
+
 def _limit(args: argparse.Namespace) -> None:
     if args.limit < 1:
         raise UsageError(f"--limit {args.limit} must be at least 1")
@@ -107,7 +115,11 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "attestations": Takes(Mode.BATCH, needs=("artifacts",), why="--attestations pairs every "
                           "file of --artifacts with its attestations (a whole release); "
                           "--chain and a signature pair name theirs"),
-    "policy": Takes(Mode.CHAIN_POLICY | Mode.FILE, excludes=_POLICY_SIGNERS,
+    # the policy file's steps name the signers and its trusted root the instance: a
+    # signer's npm key, Rekor lookup or staging instance from the command line would be
+    # dropped unread (redteam: all three were accepted with one file's --policy, ignored)
+    "policy": Takes(Mode.CHAIN_POLICY | Mode.FILE,
+                    excludes=(*_POLICY_SIGNERS, "npm_publish_key", "rekor_url", "staging"),
                     why="--policy names a signer per release step; it applies to --chain, "
                     "to one attestation file (which must pass one step) and to 'attest "
                     "audit'"),
@@ -151,7 +163,11 @@ VERIFY_FLAGS: Mapping[str, Takes] = {
     "staging": Takes(ONE | Mode.CHAIN | Mode.PYPI | Mode.BATCH,
                      why="the policy file's trusted-root names "
                      "the instance; a bare .sig/.cert pair has no log entry to look up"),
-    "rekor_url": Takes(Mode.FILE | Mode.OCI | Mode.CHAIN, excludes=("offline",),
+    # a bare envelope is looked up in Rekor only for a keyless signer: with --key it is
+    # checked against the key and no log is ever asked (cosign's --key --rekor-url checks
+    # the log: accepting it here would let that be believed)
+    "rekor_url": Takes(Mode.FILE | Mode.OCI | Mode.CHAIN, excludes=("offline", "key"),
+                       valid=_rekor_url,
                        why="only a bare DSSE envelope is looked up in Rekor by --rekor-url"),
     # what the statement must say
     "build_workflow_input": Takes(ONE | Mode.PYPI | Mode.BATCH, why=STEP_POLICY + "; " + PAIR_FILE),

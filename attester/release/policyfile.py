@@ -212,8 +212,10 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
     from attester.verify import checker
     from attester.verify.envelope import Report
     from attester.verify.policy import Check
+    from attester.verify.requirements import UnansweredError
 
     tried: list[Any] = []
+    unanswered: list[UnansweredError] = []
     for step, trust in pf.trusts.items():
         if trusted_root:  # the command line's root wins, as for --chain and audit
             trust = attrs.evolve(trust, trusted_root_path=trusted_root, offline=True)
@@ -224,6 +226,9 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
             step_demands = attrs.evolve(demands, policy=attrs.evolve(base, predicate_type=kind))
             try:
                 report = checker.verify_path(path, trust, step_demands, blob=blob)
+            except UnansweredError as e:  # a requirement this form cannot answer: said
+                unanswered.append(e)      # (exit 2) when no step could check it at all
+                continue
             except UsageError:
                 continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
             named = Check("policy step", report.ok, f"{step} of {pf.path}" if report.ok else
@@ -237,5 +242,7 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
         return signed[0]
     if tried:
         return tried[0]
+    if unanswered:  # never "no signer" (exit 1) for what could not be checked (redteam)
+        raise unanswered[0]
     return Report(attestation=path, checks=(Check("policy", False, f"no step of {pf.path} "
                                                   "names a signer that can verify it"),))
