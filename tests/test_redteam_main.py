@@ -143,3 +143,62 @@ def test_one_file_with_a_policy_says_what_its_form_cannot_answer(attest, rel) ->
                "--artifact", interop_path("conformance", "a.txt"))
     assert r.code == 2 and "with no statement" in r.err, r.err
     clean(r)
+
+
+# -- verify --artifacts STORE --attestations DIR -----------------------------------------
+
+def test_batch_with_nothing_to_verify_is_not_a_pass(attest, rel, tmp_path) -> None:
+    """An empty --attestations folder verified nothing and exited 0 ('1 without
+    attestation; 0 attestation(s)'); stores that list no artifacts likewise. Both are
+    now exit 2: nothing could be checked."""
+    dist, atts = tmp_path / "dist", tmp_path / "atts"
+    dist.mkdir()
+    atts.mkdir()
+    (dist / "kubectl").write_bytes(ARTIFACT)
+    key = rel.tmp / "stage.pub"
+    r = attest("verify", "--artifacts", f"file://{dist}", "--attestations", atts, "--key", key)
+    assert r.code == 2 and f"--attestations {atts}: no attestations" in r.err, (r.code, r.err)
+    clean(r)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy(rel.stage, atts / "kubectl.intoto.json")
+    r = attest("verify", "--artifacts", f"file://{empty}", "--attestations", atts, "--key", key)
+    assert r.code == 2 and "no artifacts to verify" in r.err, (r.code, r.err)
+    # one folder holding both: the attestations are not artifacts
+    r = attest("verify", "--artifacts", f"file://{atts}", "--attestations", atts, "--key", key)
+    assert r.code == 2 and "no artifacts to verify" in r.err, (r.code, r.err)
+    # and the same store with its artifact passes
+    r = attest("verify", "--artifacts", f"file://{dist}", "--attestations", atts, "--key", key)
+    assert r.code == 0, (r.code, r.out, r.err)
+
+
+@pytest.mark.parametrize(("planted", "extra", "said"), [
+    pytest.param(("sigstore", "sp_a.dsse.staging-rekor-v2.txt.sigstore.json"), [],
+                 "is a Sigstore bundle: name its signer", id="keyless-bundle-with-only-a-key"),
+    pytest.param(FILE_BUNDLE, ["--builder-id", "https://builder.example/v1",
+                               "--offline"],
+                 "with no statement", id="signature-over-a-file-and-a-builder-id"),
+])
+def test_batch_one_planted_document_is_its_own_failure(attest, rel, tmp_path, planted,
+                                                       extra, said) -> None:
+    """One document in the attestations folder that raises a usage error of its own made
+    the whole release exit 2 with no verdict (the good attestation unreported); it is that
+    document's failure, named (exit 1), and alone it is still exit 2."""
+    dist, atts = tmp_path / "dist", tmp_path / "atts"
+    dist.mkdir()
+    atts.mkdir()
+    (dist / "kubectl").write_bytes(ARTIFACT)
+    shutil.copy(rel.stage, atts / "kubectl.intoto.json")
+    shutil.copy(interop_path(*planted), atts / "zz.sigstore.json")
+    args = ["--artifacts", f"file://{dist}", "--key", rel.tmp / "stage.pub", *extra,
+            "--format", "json"]
+    r = attest("verify", "--attestations", atts, *args)
+    assert r.code == 1, (r.code, r.err)
+    doc = r.json()
+    assert {a["artifact"]: a["status"] for a in doc["artifacts"]} == {"kubectl": "ok"}
+    assert [p["attestation"] for p in doc["problems"]] == [str(atts / "zz.sigstore.json")]
+    assert said in doc["problems"][0]["detail"], doc["problems"]
+    clean(r)
+    (atts / "kubectl.intoto.json").unlink()
+    r = attest("verify", "--attestations", atts, *args)
+    assert r.code == 2 and said in r.err, (r.code, r.err)

@@ -29,9 +29,10 @@ from typing import Any
 
 import attrs
 
-from attester.errors import AttesterError, UsageError
+from attester.errors import AttesterError, InputError, UsageError
 from attester.verify.envelope import Demands, Report
 from attester.verify.policy import Artifact, Check, algorithms_for, match_artifact
+from attester.verify.requirements import refused_check
 
 #: File names that mark an attestation, longest first: ``NAME`` + suffix claims ``NAME``.
 #: ``.publish.attestation`` is what pypi-attestations writes for a distribution;
@@ -300,6 +301,15 @@ def verify_release(artifact_stores: Sequence[str], attestation_stores: Sequence[
             (doc_list if is_attestation_name(e.name) else artifacts).append(_Listed(s, e))
     for s in att_stores:
         doc_list.extend(_Listed(s, e) for e in s.entries())
+    # Nothing to verify is not a pass (redteam: an empty --attestations folder, or stores
+    # holding no artifacts, verified nothing and exited 0): the run could not check.
+    if not artifacts:
+        raise InputError(f"--artifacts {', '.join(artifact_stores)}: no artifacts to verify "
+                         "(every file listed is an attestation, or none is listed)")
+    if not doc_list:
+        raise InputError(f"--attestations {', '.join(attestation_stores)}: no attestations "
+                         "(" + ", ".join("NAME" + s for s in SUFFIXES) + ") to verify the "
+                         "artifacts with")
     problems: list[Claim] = []
     names = [a.entry.name for a in artifacts]
     dupes = {n for n in names if names.count(n) > 1} if len(set(names)) != len(names) else set()
@@ -354,10 +364,21 @@ def verify_release(artifact_stores: Sequence[str], attestation_stores: Sequence[
     # Signature checks are CPU-bound and hold the GIL: spread over processes, not threads.
     results = map_forked(one, docs, processes=jobs)
     reports: list[Report] = []
-    for r in results:
-        if isinstance(r, AttesterError):
-            raise r  # a usage error: the same for every document
+    refused: list[UsageError] = []
+    for doc, r in zip(docs, results, strict=True):
+        if isinstance(r, AttesterError) and not isinstance(r, UsageError):
+            raise r
+        if isinstance(r, UsageError):
+            # One document's usage error (a keyless bundle when only --key is given, a
+            # signature over a file where --builder-id needs a statement) is that
+            # document's failure, named; only when every document raised one is it the
+            # run's (exit 2). (redteam: one planted document made the release exit 2, no
+            # verdicts, the good attestations unreported.)
+            refused.append(r)
+            r = Report(attestation=doc.where, checks=(refused_check(r),))
         reports.append(r)
+    if refused and len(refused) == len(docs):
+        raise refused[0]
     return _combine(unique, dupes, docs, reports, digests, require_complete, problems)
 
 
