@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -43,7 +43,17 @@ MAX_UNLISTED_BYTES = 1 << 20
 MAX_ANSWER_SECONDS = 300.0
 
 
-def read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
+class Streamed(Protocol):
+    """A streamed answer: ``requests.Response`` or the registry client's urllib3 view."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def raw(self) -> Any: ...
+
+
+def read_capped(resp: Streamed, limit: int, *, what: str) -> bytes:
     """A response body of at most ``limit`` bytes, streamed (``stream=True``): never more
     than ``limit + 1`` bytes are read or held, whatever Content-Length says or omits, and
     never for longer than :data:`MAX_ANSWER_SECONDS`."""
@@ -53,7 +63,7 @@ def read_capped(resp: requests.Response, limit: int, *, what: str) -> bytes:
                            "refusing it")
     try:
         if getattr(resp, "_content_consumed", False):  # not streamed: requests read it
-            data = resp.content[:limit + 1]
+            data = resp.content[:limit + 1]  # type: ignore[attr-defined]
         else:  # in pieces as they arrive: urllib3's read(n) holds copies and waits for all n
             buf = bytearray()
             deadline = time.monotonic() + MAX_ANSWER_SECONDS
