@@ -36,6 +36,8 @@ class Replay:
         self.log: list[str] = []
         #: (path, body) of every POST, in order (routes answer POSTs as they do GETs)
         self.posted: list[tuple[str, bytes]] = []
+        #: the Authorization header of every request, in order ("" when none was sent)
+        self.authorizations: list[str] = []
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,6 +88,7 @@ class Replay:
     # -- serving ------------------------------------------------------------------------
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)
+        self.authorizations.append(h.headers.get("Authorization", ""))
         if self.token is not None:
             auth = h.headers.get("Authorization", "")
             if auth not in (f"token {self.token}", f"Bearer {self.token}"):

@@ -202,3 +202,76 @@ def test_batch_one_planted_document_is_its_own_failure(attest, rel, tmp_path, pl
     (atts / "kubectl.intoto.json").unlink()
     r = attest("verify", "--attestations", atts, *args)
     assert r.code == 2 and said in r.err, (r.code, r.err)
+
+
+# -- secrets: the GitHub token and ~/.netrc credentials stay with the API host -----------
+
+@pytest.mark.parametrize("netrc", [False, True], ids=["token", "netrc"])
+@pytest.mark.parametrize("store", ["release", "run-artifacts", "bundle_url"])
+def test_github_token_goes_only_to_the_api_host(attest, monkeypatch, tmp_path, repo,
+                                                store, netrc) -> None:
+    """A release asset's 'url' and a run artifact's 'archive_download_url' come from the
+    API's answer; the download sent 'Authorization: Bearer $GITHUB_TOKEN' to whatever host
+    they named (plain http too), and requests added ~/.netrc credentials for it (a
+    bundle_url as well). Now the token goes only to the API's own host, and no session
+    reads ~/.netrc."""
+    from test_github import GH, TOKEN, serve_github
+
+    from replay import Replay
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("NETRC", str(home / ".netrc"))
+    with Replay() as api, Replay() as evil:
+        if netrc:
+            (home / ".netrc").write_text("machine 127.0.0.1 login netrc-user password "
+                                         "netrc-secret-0123\n")
+            (home / ".netrc").chmod(0o600)
+        serve_github(api)
+        monkeypatch.setenv("GITHUB_API_URL", api.url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+        monkeypatch.setenv("ATTEST_RETRY_BASE_DELAY", "0.01")
+        monkeypatch.delenv("GH_TOKEN", raising=False)
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+        monkeypatch.chdir(repo)
+        if store == "release":
+            listing = json.loads((GH.parent / "github" / "release-assets.json").read_text())
+            for asset in listing:
+                asset["url"] = asset["url"].replace("{BASE}", evil.url)
+                evil.raw(asset["url"].removeprefix(evil.url),
+                         (GH / "blobs" / asset["name"]).read_bytes())
+            api.json("/repos/kubernetes/kubernetes/releases/170000001/assets?per_page=100",
+                     listing)
+            r = attest("provenance", "local://", "--artifacts",
+                       "github-release://kubernetes/kubernetes/v1.31.0")
+            assert r.code == 0, r.err  # the assets are still read, and hashed as listed
+        elif store == "run-artifacts":
+            listing = json.loads((GH.parent / "github" / "artifacts-9000001.json").read_text())
+            for art in listing["artifacts"]:
+                art["archive_download_url"] = art["archive_download_url"].replace(
+                    "{BASE}", evil.url)
+            evil.raw("/repos/kubernetes/kubernetes/actions/artifacts/1840000001/zip",
+                     (GH / "blobs" / "binaries.zip").read_bytes(), "application/zip")
+            evil.raw("/repos/kubernetes/kubernetes/actions/artifacts/1840000002/zip",
+                     (GH / "blobs" / "sbom.zip").read_bytes(), "application/zip")
+            api.json("/repos/kubernetes/kubernetes/actions/runs/9000001/artifacts?per_page=100",
+                     listing)
+            r = attest("provenance", "github://kubernetes/kubernetes/9000001")
+            assert r.code == 0, r.err
+        else:
+            bundle = interop_path("sigstore", "sp_a.dsse.staging-rekor-v2.txt.sigstore.json")
+            import cramjam
+
+            evil.raw("/bundle", bytes(cramjam.snappy.compress_raw(bundle.read_bytes())))
+            digest = "sha256:" + "a" * 64
+            api.json(f"/orgs/example/attestations/{digest}?per_page=30",
+                     {"attestations": [{"bundle_url": evil.url + "/bundle"}]})
+            r = attest("download", "--digest", digest, "--owner", "example",
+                       "-o", tmp_path)
+            assert r.code == 0, r.err
+        assert evil.authorizations, "the hostile host was never asked"
+        assert all(a == "" for a in evil.authorizations), evil.authorizations
+        assert any(a == f"Bearer {TOKEN}" for a in api.authorizations)
+        assert all("Basic" not in a for a in api.authorizations + evil.authorizations)

@@ -169,9 +169,29 @@ def _next_link(header: str) -> str | None:
     return None
 
 
-def download_headers() -> dict[str, str]:
+def download_headers(url: str) -> dict[str, str]:
+    """Headers to download ``url``, an asset's or a run artifact's URL as an API answer gave
+    it: the token only when that URL is on the API's own scheme and host. (redteam: the
+    token went to whatever host the answer named, plain http included.) GitHub's own
+    answers name the API host; its redirect to blob storage drops the header."""
     headers = {"Accept": "application/octet-stream", "X-GitHub-Api-Version": "2022-11-28"}
     tok = token()
-    if tok:
+    target, api = urlsplit(url), urlsplit(api_url())
+    if tok and (target.scheme, target.netloc) == (api.scheme, api.netloc):
         headers["Authorization"] = f"Bearer {tok}"
     return headers
+
+
+def download_session(pool: int = 10) -> Any:
+    """A session for downloads an API answer points to: nothing from the environment, so
+    no ~/.netrc credentials are added for whichever host the answer (or its redirect)
+    names, as requests does by default (the API's own session is kept so too)."""
+    import requests
+    import requests.adapters
+
+    session = requests.Session()
+    session.trust_env = False
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, pool))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

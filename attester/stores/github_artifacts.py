@@ -123,7 +123,8 @@ class GitHubArtifactsStore:
     owner: str
     repo: str
     run_id: int
-    session: requests.Session = attrs.field(factory=requests.Session, eq=False, repr=False)
+    session: requests.Session = attrs.field(factory=githubapi.download_session, eq=False,
+                                             repr=False)
     tmp: Any = attrs.field(factory=lambda: tempfile.TemporaryDirectory(prefix="attest-zip-"),
                            eq=False, repr=False)
 
@@ -142,7 +143,7 @@ class GitHubArtifactsStore:
     def _download(self, art: Artifact, index: int) -> str:
         where = f"{self.uri}: artifact {art.name}"
         resp = get_stream(self.session, art.archive_download_url, what=where,
-                          headers=githubapi.download_headers())
+                          headers=githubapi.download_headers(art.archive_download_url))
         path = f"{self.tmp.name}/{index}.zip"
         h = hashlib.sha256()
         total = 0

@@ -62,10 +62,7 @@ class GitHubReleaseStore:
 
     @session.default
     def _session(self) -> requests.Session:
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.jobs))
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        session: requests.Session = githubapi.download_session(self.jobs)
         return session
 
     @classmethod
@@ -108,7 +105,8 @@ class GitHubReleaseStore:
         what = f"{self.uri}: asset {entry.name}"
 
         def opener() -> IO[bytes]:
-            resp = get_stream(self.session, url, what=what, headers=githubapi.download_headers())
+            resp = get_stream(self.session, url, what=what,
+                              headers=githubapi.download_headers(url))
             resp.raw.decode_content = True
             # Cut at the listed size: a server cannot make us read more than it listed.
             return CappedStream(resp.raw, entry.size, what=what)  # type: ignore[return-value]

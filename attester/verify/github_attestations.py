@@ -115,14 +115,15 @@ def _bundle_of(item: Any, *, where: str) -> bytes:
 
 
 def _download_bundle(url: str, *, where: str) -> bytes:
-    import requests
 
     from attester.clients.httpget import get_stream
 
     parts = urlsplit(url)
     if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname)):
         raise ServiceError(f"{where}: bundle_url is not https")
-    with requests.Session() as session:
+    # no token (blob storage needs none) and nothing from the environment: no ~/.netrc
+    # credentials for the host a hostile answer names
+    with githubapi.download_session() as session:
         resp = get_stream(session, url, what=f"{where} bundle_url")
         body = bytearray()
         with resp:
