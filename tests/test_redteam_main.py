@@ -275,3 +275,43 @@ def test_github_token_goes_only_to_the_api_host(attest, monkeypatch, tmp_path, r
         assert all(a == "" for a in evil.authorizations), evil.authorizations
         assert any(a == f"Bearer {TOKEN}" for a in api.authorizations)
         assert all("Basic" not in a for a in api.authorizations + evil.authorizations)
+
+
+# -- JSON Lines in --chain and audit: every line is an attestation -----------------------
+
+def _two_lines(path: Path, *docs: Path) -> Path:
+    path.write_text("".join(json.dumps(json.loads(d.read_text())) + "\n" for d in docs))
+    return path
+
+
+@pytest.mark.parametrize("second", ["forged", "contradicting"])
+def test_every_line_of_a_jsonl_file_is_checked_in_chain_and_audit(attest, rel, tmp_path,
+                                                                    second) -> None:
+    """--chain and audit verified only the first line of a .intoto.jsonl ('verifying the
+    first'): a second line signed by nobody the policy trusts, or a stage attestation
+    naming another digest for the same file (which as its own file fails 'chain
+    consistency'), went unchecked and the audit passed. Each line is now an attestation,
+    named 'PATH line N'."""
+    from test_fail_closed import STAGE_TYPE, provenance, sign
+
+    key = rel.keys["other" if second == "forged" else "stage"]
+    other = sign(tmp_path / "other.intoto.json",
+                 provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": "b" * 64}), key)
+    d = tmp_path / "v1"
+    d.mkdir()
+    _two_lines(d / "stage.intoto.jsonl", rel.stage, other)
+    shutil.copy(rel.release, d / "release.intoto.json")
+    (d / "kubectl").write_bytes(ARTIFACT)
+    want = ("stage.intoto.jsonl line 2: not signed by any signer the policy trusts"
+            if second == "forged" else "chain consistency")
+    r = attest("audit", d, "--policy", rel.policy)
+    assert r.code == 1 and want in r.out + r.err, (r.code, r.out, r.err)
+    clean(r)
+    r = attest("verify", "--chain", d / "stage.intoto.jsonl", "--chain",
+               d / "release.intoto.json", "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 1 and want in r.err, (r.code, r.err)
+    # a good second line is read too (it was ignored: the release had a gap)
+    _two_lines(d / "stage.intoto.jsonl", rel.release, rel.stage)
+    (d / "release.intoto.json").unlink()
+    r = attest("audit", d, "--policy", rel.policy)
+    assert r.code == 0, (r.code, r.out, r.err)

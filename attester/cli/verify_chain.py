@@ -77,10 +77,12 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
         policies = {step: attrs.evolve(policies.get(step) or Policy(),
                                        rego=(*(policies.get(step) or Policy()).rego, *extra))
                     for step in trusts}
+    from attester.jsonio import parse_json
+
     docs = []
-    for path in args.chain:
-        data, doc = checker.read_attestation(path)
-        docs.append((path, data, doc))
+    for path in args.chain:  # each line of a JSON Lines file is one attestation
+        for where, data in checker.attestation_documents(path):
+            docs.append((where, data, parse_json(data, where=f"attestation {where}")))
     loaded = chain.load_chain(docs, trusts, policies, predicate_types)
     checks: list[Check] = list(loaded.problems)
     # built once: each artifact is then followed by lookups; with a policy, a top step it

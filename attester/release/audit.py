@@ -242,8 +242,9 @@ def audit(release_dir: str, policy_path: str, *, trusted_root: str | None = None
 
 def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
            now: dt.datetime, progress: bool) -> AuditReport:
+    from attester.jsonio import parse_json
     from attester.release import policyfile
-    from attester.verify.checker import read_attestation
+    from attester.verify.checker import attestation_documents
 
     pf = policyfile.load(policy_path)
     trusts = pf.trusts
@@ -283,11 +284,16 @@ def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
         for path in attestations:
             where = shown(os.path.relpath(path, release_dir))
             try:  # an attestation an attacker mangled is a problem row, not an abort
-                data, doc = read_attestation(path)
+                held = attestation_documents(path)
             except InputError as e:
                 unreadable.append(Check(f"attestation {where}", False, e.message))
                 continue
-            docs.append((where, data, doc))
+            for at, data in held:  # each line of a JSON Lines file is one attestation
+                at = where + at[len(path):]
+                try:
+                    docs.append((at, data, parse_json(data, where=f"attestation {at}")))
+                except InputError as e:
+                    unreadable.append(Check(f"attestation {at}", False, e.message))
         loaded = load_chain(docs, trusts, pf.policies, pf.predicate_types)
         problems = [*found.problems, *unreadable, *loaded.problems]
         index = loaded.index(tuple(trusts))  # the top steps the policy names must cover

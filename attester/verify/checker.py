@@ -160,6 +160,21 @@ def read_attestation(path: str) -> tuple[bytes, Any]:
     return data, parse_json(data, where=f"attestation {path}")
 
 
+def attestation_documents(path: str) -> list[tuple[str, bytes]]:
+    """Every attestation an attestation file holds, each with where it is: the file, or each
+    line of a JSON Lines file (``PATH line N``). Where every attestation given must verify
+    (``--chain``, ``audit``), each line is one: reading only the first let a second line
+    go unchecked, a forged one or one contradicting the first (redteam)."""
+    from attester.jsonio import read_bytes
+    from attester.verify import jsonl
+
+    data = read_bytes(path, what="attestation")
+    lines = jsonl.split(data)  # the same reading of JSON Lines as verify_path's
+    if lines is None:
+        return [(path, data)]
+    return [(f"{path} line {n}", line) for n, line in enumerate(lines, 1)]
+
+
 def verify_path(path: str, trust: Trust, demands: Demands, *, blob: str | None = None
                 ) -> Report:
     """The attestation file at ``path``: one document, or JSON Lines (every line verified;
