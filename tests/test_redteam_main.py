@@ -315,3 +315,44 @@ def test_every_line_of_a_jsonl_file_is_checked_in_chain_and_audit(attest, rel, t
     (d / "release.intoto.json").unlink()
     r = attest("audit", d, "--policy", rel.policy)
     assert r.code == 0, (r.code, r.out, r.err)
+
+
+# -- a policy file's top-level source-uri, where one attestation is verified alone -------
+
+EVIL_SOURCE = "source-uri: github.com/evil/other\n"
+
+
+def test_one_file_against_a_policy_checks_its_source_uri(attest, rel) -> None:
+    """verify ATTESTATION --policy FILE dropped the policy's top-level source-uri (only
+    --chain and audit read it): a stage attestation built from another repository
+    passed. A --source-uri contradicting it is exit 2, as with --chain."""
+    rel.policy.write_text(rel.policy.read_text() + EVIL_SOURCE)
+    r = attest("verify", rel.stage, "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 1 and "source-uri: source is 'git+https://github.com/kubernetes/" \
+        "kubernetes', policy wants 'github.com/evil/other'" in r.err, (r.code, r.err)
+    r = attest("verify", rel.stage, "--policy", rel.policy, "--artifact", rel.artifact,
+               "--source-uri", "github.com/kubernetes/kubernetes")
+    assert r.code == 2 and "contradicts the policy's source-uri" in r.err, (r.code, r.err)
+    rel.policy.write_text(rel.policy.read_text().replace(
+        EVIL_SOURCE, "source-uri: github.com/kubernetes/kubernetes\n"))
+    r = attest("verify", rel.stage, "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 0, (r.code, r.err)
+
+
+def test_promote_gate_checks_the_policy_source_uri(attest, rel, tmp_path, monkeypatch) -> None:
+    """promote --require-provenance --policy took the stage step's keys but not the
+    policy's top-level source-uri: staging provenance from another repository passed."""
+    from test_redteam_chain import _file_promotion
+
+    monkeypatch.chdir(rel.tmp)
+    _file_promotion(rel, tmp_path, ("kubectl",))
+    rel.policy.write_text(rel.policy.read_text() + EVIL_SOURCE)
+    base = ["promote", "--manifest", "fp.yaml", "--files", "files.yaml",
+            "--require-provenance", "require", "--policy", rel.policy,
+            "--provenance", rel.stage]
+    r = attest(*base)
+    assert r.code == 1 and "policy wants 'github.com/evil/other'" in r.err, (r.code, r.err)
+    rel.policy.write_text(rel.policy.read_text().replace(
+        EVIL_SOURCE, "source-uri: github.com/kubernetes/kubernetes\n"))
+    r = attest(*base)
+    assert r.code == 0, (r.code, r.err)

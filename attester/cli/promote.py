@@ -123,7 +123,7 @@ def _stage_gate(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         import attrs
 
         stage = attrs.evolve(stage, trusted_root_path=args.trusted_root, offline=True)
-    return stage, pf.policies.get("stage"), pf.predicate_types
+    return stage, pf.step_policy("stage"), pf.predicate_types
 
 
 def _provenance_trust(args: argparse.Namespace) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, UsageError
+from attester.model.statement import normalize_repo
 from attester.verify.policy import Policy
 
 STEP_NAMES = ("stage", "release", "promotion")
@@ -52,6 +53,18 @@ class PolicyFile:
     source_uri: str | None
     #: step -> predicate types its attestations may have (absent: any known provenance)
     predicate_types: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+
+    def step_policy(self, step: str) -> Policy:
+        """What one attestation of ``step`` must meet when it is verified on its own (one
+        file's ``verify --policy``, ``promote --require-provenance``): the step's keys and,
+        unless the step names its own, the policy's top-level ``source-uri``. (--chain and
+        audit check that on the stage link they follow to; verified alone, an attestation
+        must show it itself. redteam: it was dropped, so a file built from another
+        repository passed.)"""
+        policy = self.policies.get(step) or Policy()
+        if self.source_uri and policy.source_uri is None:
+            policy = attrs.evolve(policy, source_uri=self.source_uri)
+        return policy
 
 
 class _DuplicateKeyError(Exception):
@@ -214,12 +227,15 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
     from attester.verify.policy import Check
     from attester.verify.requirements import UnansweredError
 
+    flag, said = demands.policy.source_uri, pf.source_uri
+    if flag and said and normalize_repo(flag) != normalize_repo(said):
+        raise UsageError(f"--source-uri {flag} contradicts the policy's source-uri {said}")
     tried: list[Any] = []
     unanswered: list[UnansweredError] = []
     for step, trust in pf.trusts.items():
         if trusted_root:  # the command line's root wins, as for --chain and audit
             trust = attrs.evolve(trust, trusted_root_path=trusted_root, offline=True)
-        base = _merge(pf.policies.get(step) or Policy(), demands.policy)
+        base = _merge(pf.step_policy(step), demands.policy)
         kinds = [base.predicate_type] if base.predicate_type else \
             list(allowed_types(step, pf.predicate_types))
         for kind in kinds:
