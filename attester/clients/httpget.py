@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import requests
+import urllib3
+from requests.utils import parse_header_links
 
 from attester.clients.retry import RetryPolicy, send
 from attester.errors import ServiceError, StoreError
@@ -120,6 +122,40 @@ class CappedStream:
         self.raw.close()
 
     def __enter__(self) -> CappedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StreamedAnswer:
+    """A streamed ``urllib3`` answer under ``requests``' names (``status_code``, ``reason``,
+    ``headers``, ``links``, ``raw`` for :func:`read_capped`): the clients that make
+    thousands of calls (registries, GCS listings) use urllib3 directly, and their callers
+    read answers the same way as ``requests``' ones."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
+        self.raw = raw
+        self.status_code = raw.status
+        self.reason = raw.reason or ""
+        self.headers = raw.headers
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """``Link`` header entries by ``rel``, as ``requests.Response.links`` gives them."""
+        header = self.headers.get("Link", "")
+        out: dict[str, dict[str, str]] = {}
+        for link in parse_header_links(header) if header else []:
+            out[link.get("rel") or link.get("url", "")] = link
+        return out
+
+    def close(self) -> None:
+        """Give the connection back; one with body left unread is closed, not reused
+        (as ``requests.Response.close`` does)."""
+        self.raw.close()
+        self.raw.release_conn()
+
+    def __enter__(self) -> StreamedAnswer:
         return self
 
     def __exit__(self, *exc: object) -> None:

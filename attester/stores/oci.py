@@ -31,9 +31,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import attrs
 import certifi
 import urllib3
-from requests.utils import parse_header_links
 
-from attester.clients.httpget import MAX_UNLISTED_BYTES, read_capped
+from attester.clients.httpget import MAX_UNLISTED_BYTES, StreamedAnswer, read_capped
 from attester.clients.pager import Page, paginate
 from attester.clients.retry import RETRYABLE_STATUS, RetryPolicy, send
 from attester.errors import (
@@ -137,39 +136,6 @@ def docker_credentials(registry: str) -> tuple[str, str] | None:
     return None
 
 
-class RegistryAnswer:
-    """A registry's answer as the callers read it: ``requests``' names (``status_code``,
-    ``reason``, ``headers``, ``links``, ``raw`` for :func:`read_capped`) over a streamed
-    ``urllib3`` response."""
-
-    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
-        self.raw = raw
-        self.status_code = raw.status
-        self.reason = raw.reason or ""
-        self.headers = raw.headers
-
-    @property
-    def links(self) -> dict[str, dict[str, str]]:
-        """``Link`` header entries by ``rel``, as ``requests.Response.links`` gives them."""
-        header = self.headers.get("Link", "")
-        out: dict[str, dict[str, str]] = {}
-        for link in parse_header_links(header) if header else []:
-            out[link.get("rel") or link.get("url", "")] = link
-        return out
-
-    def close(self) -> None:
-        """Give the connection back; one with body left unread is closed, not reused
-        (as ``requests.Response.close`` does)."""
-        self.raw.close()
-        self.raw.release_conn()
-
-    def __enter__(self) -> RegistryAnswer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 #: Redirects are followed (blob GETs go to storage), ``urllib3`` dropping Authorization
 #: when one leaves the host; every other retry is :func:`send`'s, with its backoff.
 _REDIRECTS_ONLY = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0,
@@ -202,12 +168,12 @@ class RegistryClient:
         self._auth_lock = threading.Lock()
 
     def get(self, path: str, *, what: str, accept: str = "",
-            params: Mapping[str, str] | None = None) -> RegistryAnswer:
+            params: Mapping[str, str] | None = None) -> StreamedAnswer:
         return self.request("GET", path, what=what, accept=accept, params=params)
 
     def request(self, method: str, path: str, *, what: str, accept: str = "",
                 params: Mapping[str, str] | None = None, data: bytes | None = None,
-                content_type: str = "", allow: Container[int] = ()) -> RegistryAnswer:
+                content_type: str = "", allow: Container[int] = ()) -> StreamedAnswer:
         """One API call through the shared retry loop, answering the auth challenge of a
         401 once; a status >= 400 is an error unless ``allow``-ed (then the caller reads
         it, e.g. a registry without the referrers API)."""
@@ -216,14 +182,14 @@ class RegistryClient:
         if params:
             url += ("&" if urlsplit(url).query else "?") + urlencode(params)
 
-        def once() -> RegistryAnswer:
+        def once() -> StreamedAnswer:
             headers = {"Accept": accept} if accept else {}
             if content_type:
                 headers["Content-Type"] = content_type
             auth = self._auth.get(repository)
             if auth:
                 headers["Authorization"] = auth
-            return RegistryAnswer(self.http.urlopen(method, url, headers=headers, body=data,
+            return StreamedAnswer(self.http.urlopen(method, url, headers=headers, body=data,
                                                     preload_content=False))
 
         def unreachable(e: Exception) -> Exception:
@@ -240,7 +206,7 @@ class RegistryClient:
             raise self._error(resp, what, attempts)
         return resp
 
-    def _error(self, resp: RegistryAnswer, what: str, attempts: int) -> Exception:
+    def _error(self, resp: StreamedAnswer, what: str, attempts: int) -> Exception:
         code = resp.status_code
         detail = _registry_error(resp)
         if code == 401:
@@ -256,7 +222,7 @@ class RegistryClient:
         return ServiceError(f"{what}: registry {self.registry} answered {code} {resp.reason}"
                             f"{detail}")
 
-    def _authenticate(self, resp: RegistryAnswer, what: str, repository: str,
+    def _authenticate(self, resp: StreamedAnswer, what: str, repository: str,
                       sent_with: str | None) -> bool:
         """Answer a 401's challenge; True when there are new credentials to send."""
         with self._auth_lock:  # one token request per repository, however many threads
@@ -268,7 +234,7 @@ class RegistryClient:
             self._auth[repository] = header
             return True
 
-    def _credentials(self, resp: RegistryAnswer, what: str) -> str | None:
+    def _credentials(self, resp: StreamedAnswer, what: str) -> str | None:
         challenge = resp.headers.get("WWW-Authenticate", "")
         scheme = challenge.split(" ", 1)[0].lower()
         creds = docker_credentials(self.registry)
@@ -289,7 +255,7 @@ class RegistryClient:
                        if params else "")
         headers = urllib3.util.make_headers(basic_auth=":".join(creds)) if creds else {}
         try:
-            tok = RegistryAnswer(self.http.urlopen("GET", url, headers=headers,
+            tok = StreamedAnswer(self.http.urlopen("GET", url, headers=headers,
                                                    preload_content=False))
         except _TRANSIENT as e:
             raise ServiceError(f"{what}: cannot reach token server {realm}: "
@@ -357,11 +323,11 @@ def _repository_of(url: str) -> str:
     return path.strip("/")
 
 
-def _read_limited(resp: RegistryAnswer, limit: int, what: str) -> bytes:
+def _read_limited(resp: StreamedAnswer, limit: int, what: str) -> bytes:
     return read_capped(resp, limit, what=f"{what}: registry answer")
 
 
-def _registry_error(resp: RegistryAnswer) -> str:
+def _registry_error(resp: StreamedAnswer) -> str:
     """The registry's own error code and message, when its (small) error body has them."""
     try:
         doc = parse_json(read_capped(resp, MAX_UNLISTED_BYTES, what="registry error"),

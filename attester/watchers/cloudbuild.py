@@ -352,7 +352,7 @@ def manifest_subjects(manifest_uri: str, *, where: str) -> tuple[ResourceDescrip
             raise InputError(f"{manifest_uri}: line {n} is not a manifest entry") from None
         if not isinstance(location, str) or not location.startswith("gs://"):
             raise InputError(f"{manifest_uri}: line {n}: location is not a gs:// URI")
-        obj_store = GcsStore.from_uri(location, client=store.client)
+        obj_store = GcsStore.from_uri(location, api=store.api)
         try:  # the object named, never the objects its name is a prefix of
             entry = obj_store.one()
         except StoreError as e:
