@@ -356,3 +356,37 @@ def test_promote_gate_checks_the_policy_source_uri(attest, rel, tmp_path, monkey
         EVIL_SOURCE, "source-uri: github.com/kubernetes/kubernetes\n"))
     r = attest(*base)
     assert r.code == 0, (r.code, r.err)
+
+
+# -- promote: flags a promotion cannot honour ---------------------------------------------
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--images", "images.yaml"], "--images does not apply to a file promotion"),
+    (["--canonical-registry", "registry.k8s.io"],
+     "--canonical-registry does not apply to a file promotion"),
+    (["--format", "promo-tools"], "--format promo-tools does not apply to a file promotion"),
+    (["--oci-platforms"], "--oci-platforms does not apply to a file promotion"),
+    (["--image", f"r.example/s/app@sha256:{'a' * 64}=r.example/p/app:v1"],
+     "--image does not apply to a file promotion"),
+])
+def test_promote_refuses_flags_its_promotion_would_drop(attest, rel, tmp_path, monkeypatch,
+                                                        extra, said) -> None:
+    """A file promotion accepted --images (a file that need not exist), --canonical-registry,
+    --format promo-tools and --oci-platforms, and --manifest took --image too, each
+    dropped unread (exit 0)."""
+    from test_redteam_chain import _file_promotion
+
+    monkeypatch.chdir(rel.tmp)
+    _file_promotion(rel, tmp_path, ("kubectl",))
+    r = attest("promote", "--manifest", "fp.yaml", "--files", "files.yaml", "-o", "out.json",
+               *extra)
+    assert r.code == 2 and said in r.err, (r.code, r.err)
+    assert not (rel.tmp / "out.json").exists()
+
+
+def test_image_promotion_refuses_file_flags(attest) -> None:
+    image = f"r.example/s/app@sha256:{'a' * 64}=r.example/p/app:v1"
+    r = attest("promote", "--image", image, "--files", "files.yaml")
+    assert r.code == 2 and "--files does not apply to an image promotion" in r.err, r.err
+    r = attest("promote", "--image", image, "--oci-platforms")
+    assert r.code == 2 and "--oci-platforms does not apply to an image promotion" in r.err

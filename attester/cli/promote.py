@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = promote.Manifest.read(args.manifest) if args.manifest else None
     files = manifest is not None and isinstance(manifest.doc, dict) and (
         "filestores" in manifest.doc)
+    _refuse_unused(args, files)
     if args.provenance and not files:
         raise UsageError("--provenance names staging attestations of files: a staged image's "
                          "are read from the registry", hint="drop --provenance, or promote a "
@@ -96,6 +97,30 @@ def run(args: argparse.Namespace) -> int:
         say(args, f"wrote {args.output}: {len(docs)} promotion statement(s)"
             f"{' (JSON Lines)' if len(docs) > 1 else ''}; {_gate_text(args)}")
     return 0
+
+
+def _refuse_unused(args: argparse.Namespace, files: bool) -> None:
+    """A flag that does not apply to what is promoted is refused, never dropped: a file
+    promotion has no images, registries or kpromo image predicate; an image promotion no
+    files.yaml; ``--manifest`` and ``--image`` would be two promotions in one. (redteam:
+    each was accepted and ignored, exit 0.)"""
+    kind = "a file promotion (filestores)" if files else "an image promotion"
+    unused = [("--image", bool(args.manifest and args.image), "the manifest names what is "
+               "promoted: give --manifest or --image, not both")]
+    if files:
+        unused += [("--images", bool(args.images), "files.yaml is --files"),
+                   ("--canonical-registry", bool(args.canonical_registry),
+                    "it names image subjects"),
+                   ("--format promo-tools", args.format != "slsa", "kpromo's predicate "
+                    "describes images"),
+                   ("--oci-platforms", bool(args.oci_platforms), "it lists image platforms")]
+    else:
+        unused += [("--files", bool(args.files), "images.yaml is --images"),
+                   ("--oci-platforms", bool(args.oci_platforms), "images are promoted by "
+                    "their index or manifest digest, as kpromo does")]
+    for flag, given, why in unused:
+        if given:
+            raise UsageError(f"{flag} does not apply to {kind}", hint=why)
 
 
 def _gate_text(args: argparse.Namespace) -> str:
