@@ -108,7 +108,7 @@ def test_audit_json_is_the_report_document() -> None:
 
     from attester.display import safe_json
     from attester.release.audit import AuditReport, Row, render_json
-    from attester.verify.policy import Check
+    from attester.verify.checks.policy import Check
 
     index = ChainIndex([STAGE, RELEASE, PROMO])
     rows = tuple(Row(n, d, index.follow(n, d)) for n, d in

@@ -37,7 +37,7 @@ def test_facts_of_each_provenance_layout() -> None:
     """The provenance side, read from each CI's layout: GitHub workflow/v1, slsa-github-
     generator v0.2, GitLab's SLSA v1 and Cloud Build's v1."""
     from attester.model.statement import ParsedStatement
-    from attester.verify.crosscheck import provenance_facts
+    from attester.verify.checks.crosscheck import provenance_facts
 
     gha = ParsedStatement(json.loads(interop_path(
         "provenance", "cli-cli_reusable-workflow-attestation.statement.json").read_text()))
@@ -83,7 +83,7 @@ def test_facts_of_each_provenance_layout() -> None:
 
 
 def test_runs_compare_across_forms() -> None:
-    from attester.verify.crosscheck import _run
+    from attester.verify.checks.crosscheck import _run
 
     assert _run("https://github.com/o/r/actions/runs/42/attempts/2") == _run("42-2")
     assert _run("https://github.com/o/r/actions/runs/42/attempts/1") != _run("42-2")
@@ -148,8 +148,8 @@ def test_exact_pin_of_a_reusable_workflow_is_still_cross_checked() -> None:
     """The exception is for a repository's own workflow pinned exactly, never for a SAN
     that any repository calling a reusable workflow gets (Build Config URI differs)."""
     from attester.model.statement import ParsedStatement
-    from attester.verify.crosscheck import cross_check
-    from attester.verify.signer import Signer
+    from attester.verify.checks.crosscheck import cross_check
+    from attester.verify.checks.signer import Signer
 
     generator = ("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
                  "generator_generic_slsa3.yml@refs/tags/v2.0.0")

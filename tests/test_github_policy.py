@@ -24,7 +24,7 @@ from attester.signing import keys
 from attester.signing.signers import sign_envelope
 from attester.signing.signers.keyfile import KeyFileSigner
 from attester.verify import checker
-from attester.verify.certpolicy import CertPolicy, api_for, issuer_for
+from attester.verify.checks.certpolicy import CertPolicy, api_for, issuer_for
 from attester.verify.envelope import Demands
 
 from conftest import interop_path

@@ -25,6 +25,21 @@ LAYERS: list[set[str]] = [
 ]
 LEVEL = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 
+# Inside verify/, lowest first, the pipeline read -> authenticate -> check seen from below:
+# the requirement checks (checks/) know nothing of signatures; Sigstore's authentication
+# (sigstore/) returns their Check and hands certificates to their identity policy; each
+# document form's reader and verifier uses both; the pipeline (checker) dispatches a
+# document to its form; the sources of many documents (a batch, GitHub's API) call the
+# pipeline. A module may import its own layer's modules (never in a cycle, see below).
+VERIFY_LAYERS: list[set[str]] = [
+    {"checks"},
+    {"sigstore"},
+    {"envelope", "jsonl", "npm_attestations", "pep740", "gcb_provenance", "cosign_signatures"},
+    {"checker"},
+    {"batch", "github_attestations"},
+]
+VERIFY_LEVEL = {part: i for i, layer in enumerate(VERIFY_LAYERS) for part in layer}
+
 
 def _part(module: str) -> str:
     parts = module.split(".")
@@ -73,6 +88,35 @@ def test_imports_only_point_down() -> None:
             if dst in ("attester", src):
                 continue
             if LEVEL[dst] >= LEVEL[src]:
+                wrong.append(f"{_module_name(path)} imports {target}")
+    assert wrong == []
+
+
+def _verify_part(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "verify" else None
+
+
+def test_every_verify_module_has_a_layer() -> None:
+    verify = PACKAGE / "verify"
+    parts = {p.stem if p.suffix == ".py" else p.name for p in verify.iterdir()
+             if (p.suffix == ".py" or (p / "__init__.py").exists()) and p.name != "__init__.py"}
+    assert parts - set(VERIFY_LEVEL) == set(), "place new verify/ modules in VERIFY_LAYERS"
+
+
+def test_verify_imports_point_down() -> None:
+    """checks/ imports nothing of sigstore/ or above; sigstore/ nothing of the forms or the
+    pipeline; the forms never the pipeline (lazy imports counted)."""
+    wrong = []
+    for path in (PACKAGE / "verify").rglob("*.py"):
+        src = _verify_part(_module_name(path))
+        if src is None:
+            continue
+        for target in _imports(path, top_level_only=False):
+            dst = _verify_part(target)
+            if dst is None or dst == src:
+                continue
+            if VERIFY_LEVEL[dst] > VERIFY_LEVEL[src]:
                 wrong.append(f"{_module_name(path)} imports {target}")
     assert wrong == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from attester.verify.policy import builder_id_matches, versioned_tag_matches
+from attester.verify.checks.policy import builder_id_matches, versioned_tag_matches
 
 GEN = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml"
 

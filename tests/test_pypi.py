@@ -283,7 +283,7 @@ def _reusable(config: str, *, ref: str = "refs/tags/v1.0", repo: str = "octo/app
 
 
 def _verdicts(spec: str, cert: x509.Certificate) -> list[tuple[str, bool, str]]:
-    from attester.verify.publisher import Publisher
+    from attester.verify.checks.publisher import Publisher
 
     return [(c.name, c.ok, c.detail) for c in Publisher.parse(spec).check(cert)]
 

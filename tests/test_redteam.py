@@ -235,7 +235,7 @@ def test_intoto_body_must_say_it_is_intoto_0_0_2():
     import pytest
 
     from attester.errors import VerificationError
-    from attester.verify import intoto_entry
+    from attester.verify.sigstore import intoto_entry
 
     doc = json.loads(_rw("gh_sigstore.js-2.2.0.bundle.json").read_text())
     b = intoto_entry.parse(doc, where="b")

@@ -568,7 +568,8 @@ def test_limits_page_states_the_counts() -> None:
 
     from attester.signing import dsse
     from attester.stores import cosign_tags
-    from attester.verify import gcb_provenance, tsa_bundle
+    from attester.verify import gcb_provenance
+    from attester.verify.sigstore import tsa_bundle
 
     page = (Path(__file__).parent.parent / "docs" / "limits.md").read_text()
     stated = {"| signatures of one DSSE envelope | 64 |": dsse.MAX_SIGNATURES == 64,

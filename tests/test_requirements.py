@@ -10,8 +10,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from attester.verify import certpolicy, requirements
-from attester.verify.policy import Policy
+from attester.verify.checks import certpolicy, requirements
+from attester.verify.checks.policy import Policy
 
 from conftest import interop_path
 
@@ -254,7 +254,7 @@ def test_no_form_answers_nothing_and_each_requirement_has_a_form() -> None:
 
 
 def test_a_passing_report_without_the_answer_is_refused() -> None:
-    from attester.verify.policy import Check
+    from attester.verify.checks.policy import Check
 
     req = requirements.POLICY_REQUIREMENTS["builder_id"]
     requirements.check_answered([req], [Check("builder-id", True, "x")], "a.json")

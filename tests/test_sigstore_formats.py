@@ -113,12 +113,12 @@ def test_logged_bundle_against_a_root_without_logs_fails(attest) -> None:
 
 
 def test_github_root_loads_without_tlogs_and_ctlogs() -> None:
-    from attester.verify import bundles
+    from attester.verify.sigstore.trustroot import load_trusted_root
 
     doc = json.loads(_rw("trusted_root.github.json").read_text())
     assert "tlogs" not in doc and "ctlogs" not in doc
-    root = bundles.load_trusted_root(str(_rw("trusted_root.github.json")), offline=True,
-                                     staging=False)
+    root = load_trusted_root(str(_rw("trusted_root.github.json")), offline=True,
+                             staging=False)
     assert len(root.get_timestamp_authorities()) == 6 and root._inner.tlogs == []
 
 
@@ -351,7 +351,7 @@ def test_rekor_v2_dsse_body_must_match_the_envelope() -> None:
     from sigstore.errors import VerificationError
     from sigstore.models import Bundle
 
-    from attester.verify import rekor_v2_dsse
+    from attester.verify.sigstore import rekor_v2_dsse
 
     doc = json.loads(REKOR2_DSSE.read_text())
     rekor_v2_dsse._check_body(Bundle.from_json(json.dumps(doc)))  # the real one is consistent

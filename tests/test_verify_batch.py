@@ -302,12 +302,12 @@ def test_sigstore_tuf_client_loads_only_when_used() -> None:
     still works, loading it then."""
     code = """
 import sys
-from attester.verify import bundles
-bundles.load_trusted_root(sys.argv[1], offline=True, staging=False)
+from attester.verify.sigstore import trustroot
+trustroot.load_trusted_root(sys.argv[1], offline=True, staging=False)
 heavy = [m for m in ("tuf.ngclient", "securesystemslib.signer", "google.cloud.kms")
          if m in sys.modules]
 print("before", heavy)
-root = bundles.load_trusted_root(None, offline=True, staging=False)
+root = trustroot.load_trusted_root(None, offline=True, staging=False)
 print("after", "tuf.ngclient" in sys.modules, type(root).__name__)
 """
     root = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from attester.jsonio import Fields, parse_json, read_bytes
     from attester.signing.dsse import looks_like_envelope, parse_envelope
     from attester.stores.oci_referrers import Target, attach
-    from attester.verify import bundles
+    from attester.verify.sigstore.load import looks_like_bundle
 
     if args.attestation.startswith("oci://") and not args.image.startswith("oci://"):
         raise UsageError("the image comes first: attest attach oci://REF ATTESTATION",
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     where = f"attestation {args.attestation}"
     data = read_bytes(args.attestation, what="attestation")
     doc = parse_json(data, where=where)
-    is_bundle = bundles.looks_like_bundle(doc)
+    is_bundle = looks_like_bundle(doc)
     if is_bundle:
         envelope = Fields(doc, where).obj("dsseEnvelope")
         if envelope is None:

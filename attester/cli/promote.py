@@ -152,10 +152,11 @@ def _stage_gate(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _provenance_trust(args: argparse.Namespace) -> Any:
-    from attester.verify import bundles, checker
+    from attester.verify import checker
+    from attester.verify.checks.identity import IdentityPolicy
 
-    identity = bundles.IdentityPolicy(identity=args.certificate_identity,
-                                      issuer=args.certificate_oidc_issuer)
+    identity = IdentityPolicy(identity=args.certificate_identity,
+                              issuer=args.certificate_oidc_issuer)
     trust = checker.Trust.from_flags(args.key or [], identity,
                                      trusted_root_path=args.trusted_root,
                                      offline=bool(args.trusted_root))

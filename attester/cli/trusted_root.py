@@ -10,10 +10,10 @@ from attester.cli.parsing import Subcommands
 
 def run(args: argparse.Namespace) -> int:
     from attester.jsonio import write_output
-    from attester.verify import trustroots
+    from attester.verify.sigstore import trustroot
 
-    fetched = trustroots.fetch(args.instance, offline=args.offline)
-    root = trustroots.check(fetched.data, f"trusted root from the {fetched.source}")
+    fetched = trustroot.fetch(args.instance, offline=args.offline)
+    root = trustroot.check(fetched.data, f"trusted root from the {fetched.source}")
     write_output(fetched.data, args.output)
     where = args.output if args.output and args.output != "-" else "stdout"
     tsas = len(root.get_timestamp_authorities())

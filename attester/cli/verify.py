@@ -21,7 +21,7 @@ from attester.errors import UsageError
 
 
 def _identity(args: argparse.Namespace) -> Any:
-    from attester.verify import certpolicy
+    from attester.verify.checks import certpolicy
 
     return certpolicy.identity(
         certificate_identity=args.certificate_identity,
@@ -56,7 +56,7 @@ def _with_digests(args: argparse.Namespace) -> list[str]:
 def _load_rego(args: argparse.Namespace) -> tuple[Any, ...]:
     """Every --rego FILE, parsed now: one that does not parse is exit 2 before anything
     is fetched or verified."""
-    from attester.verify import rego
+    from attester.verify.checks import rego
 
     return tuple(rego.load(path) for path in args.rego or ())
 
@@ -95,9 +95,10 @@ def _print_statements(report: Any, every: list[Any] | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attester.verify import certpolicy, checker, vsapolicy
+    from attester.verify import checker
+    from attester.verify.checks import certpolicy, vsapolicy
+    from attester.verify.checks.policy import Policy
     from attester.verify.envelope import Demands
-    from attester.verify.policy import Policy
 
     mode = verify_modes.check(args)  # every flag this mode cannot take: exit 2, naming it
     Mode = verify_modes.Mode  # noqa: N806 - the enum, named as in verify_modes

@@ -15,10 +15,10 @@ def warm_up(trust: Any) -> None:
     trusted root (parsed once) and the verifier's libraries."""
     if trust.identity is None:
         return
-    from attester.verify import bundles
+    from attester.verify.sigstore.trustroot import load_trusted_root
 
-    bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
-                              staging=trust.staging)
+    load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                      staging=trust.staging)
     import sigstore.verify  # noqa: F401 - imported now, in parallel with hashing
 
 

@@ -41,8 +41,8 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
     from attester.model.statement import normalize_repo
     from attester.release import chain
     from attester.verify import checker
+    from attester.verify.checks.policy import Check
     from attester.verify.envelope import Report
-    from attester.verify.policy import Check
 
     if not args.artifact:
         raise UsageError("--chain follows an artifact back: pass --artifact PATH|oci://REF")
@@ -70,8 +70,8 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
         trusts = dict.fromkeys(chain.STEPS, trust)
         policies, source_uri, predicate_types = {}, args.source_uri, {}
     if getattr(args, "rego", None):  # --rego applies to every step's attestations
-        from attester.verify import rego
-        from attester.verify.policy import Policy
+        from attester.verify.checks import rego
+        from attester.verify.checks.policy import Policy
 
         extra = tuple(rego.load(path) for path in args.rego)
         policies = {step: attrs.evolve(policies.get(step) or Policy(),

@@ -20,7 +20,7 @@ def github_scope(args: argparse.Namespace) -> Any:
 
 def api_for(hostname: str | None) -> str | None:
     """--hostname names the API too (as gh's), unless GITHUB_API_URL says where it is."""
-    from attester.verify import certpolicy
+    from attester.verify.checks import certpolicy
 
     return None if os.environ.get("GITHUB_API_URL") else certpolicy.api_for(hostname)
 

@@ -76,7 +76,7 @@ def _threshold(args: argparse.Namespace) -> None:
 def _rekor_url(args: argparse.Namespace) -> None:
     """The URL checked (https, or http on loopback) in every mode that takes it, --chain
     too (redteam: only a single file's or image's verify checked it)."""
-    from attester.verify.rekor_lookup import check_url
+    from attester.verify.sigstore.rekor_lookup import check_url
 
     args.rekor_url = check_url(args.rekor_url)
 

@@ -29,7 +29,7 @@ from attester.errors import InputError
 from attester.hashing import DirRoot, HashTask, hash_tasks
 from attester.model.models import rfc3339
 from attester.release.chain import ChainResult, Link, load_chain
-from attester.verify.policy import Check
+from attester.verify.checks.policy import Check
 
 ATTESTATION_SUFFIXES = (".intoto.json", ".intoto.jsonl", ".sigstore.json", ".sigstore")
 

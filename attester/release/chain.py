@@ -19,9 +19,9 @@ from attester.jsonio import parse_json
 from attester.model.statement import PROVENANCE_TYPES, ParsedStatement, normalize_repo
 from attester.model.subjects import last_segment, name_rule, names_match
 from attester.release.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
+from attester.verify.checks.policy import Check, Policy
+from attester.verify.checks.requirements import UnansweredError
 from attester.verify.envelope import Demands, Report
-from attester.verify.policy import Check, Policy
-from attester.verify.requirements import UnansweredError
 
 STEPS = ("stage", "release", "promotion")
 

@@ -34,7 +34,7 @@ class Known:
 
 
 def _permissive_identity(no_issuer: bool) -> Any:
-    from attester.verify import certpolicy
+    from attester.verify.checks import certpolicy
 
     if no_issuer:  # GitHub's release attestations: a certificate that names no issuer
         return certpolicy.identity(certificate_identity_regexp=".+")
@@ -47,8 +47,8 @@ def verify_known(path: str, *, keys: Sequence[str], trusted_root: str | None,
     signed it; refuses one that does not verify."""
     from attester.release.chain import peek_predicate_type
     from attester.verify import checker
+    from attester.verify.checks.policy import Policy
     from attester.verify.envelope import Demands
-    from attester.verify.policy import Policy
 
     data, doc = checker.read_attestation(path)  # JSON Lines: the first line
     demands = Demands(policy=Policy(predicate_type=peek_predicate_type(doc) or "unknown"))

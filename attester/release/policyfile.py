@@ -22,7 +22,7 @@ import attrs
 
 from attester.errors import InputError, UsageError
 from attester.model.statement import normalize_repo
-from attester.verify.policy import Policy
+from attester.verify.checks.policy import Policy
 
 STEP_NAMES = ("stage", "release", "promotion")
 _POLICY_KEYS = {"builder-id": "builder_id", "build-type": "build_type",
@@ -140,7 +140,8 @@ def _check_names(doc: dict[str, Any]) -> list[str]:
 
 def load(path: str) -> PolicyFile:
     from attester.jsonio import parse_yaml, read_bytes
-    from attester.verify import certpolicy, checker
+    from attester.verify import checker
+    from attester.verify.checks import certpolicy
 
     raw = read_bytes(path, what="policy")
     try:
@@ -182,7 +183,7 @@ def load(path: str) -> PolicyFile:
         trusts[step] = checker.Trust.from_flags(
             [base / k for k in key_paths], identity, labels=[str(k) for k in key_paths],
             trusted_root_path=root_path, offline=True, where=f"policy {path} step {step}")
-        from attester.verify import rego
+        from attester.verify.checks import rego
 
         policies[step] = Policy(
             **{v: spec[k] for k, v in _POLICY_KEYS.items() if k in spec},
@@ -223,9 +224,9 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
     (its requirement failed), else the first step's."""
     from attester.release.chain import allowed_types
     from attester.verify import checker
+    from attester.verify.checks.policy import Check
+    from attester.verify.checks.requirements import UnansweredError
     from attester.verify.envelope import Report
-    from attester.verify.policy import Check
-    from attester.verify.requirements import UnansweredError
 
     flag, said = demands.policy.source_uri, pf.source_uri
     if flag and said and normalize_repo(flag) != normalize_repo(said):

@@ -30,9 +30,9 @@ from typing import Any
 import attrs
 
 from attester.errors import AttesterError, InputError, UsageError
+from attester.verify.checks.policy import Artifact, Check, algorithms_for, match_artifact
+from attester.verify.checks.requirements import refused_check
 from attester.verify.envelope import Demands, Report
-from attester.verify.policy import Artifact, Check, algorithms_for, match_artifact
-from attester.verify.requirements import refused_check
 
 #: File names that mark an attestation, longest first: ``NAME`` + suffix claims ``NAME``.
 #: ``.publish.attestation`` is what pypi-attestations writes for a distribution;

@@ -17,7 +17,9 @@ import attrs
 
 from attester.display import safe
 from attester.errors import InputError, UsageError, VerificationError
-from attester.verify import requirements
+from attester.verify.checks import requirements
+from attester.verify.checks.policy import Artifact, Check, source_checks
+from attester.verify.checks.requirements import Requirement
 from attester.verify.envelope import (
     Demands,
     Report,
@@ -26,8 +28,6 @@ from attester.verify.envelope import (
     empty_policy_error,
     verify_envelope,
 )
-from attester.verify.policy import Artifact, Check, source_checks
-from attester.verify.requirements import Requirement
 
 
 @attrs.frozen
@@ -79,7 +79,7 @@ def _store_artifacts(uri: str, algorithms: tuple[str, ...], options: dict[str, A
     and nothing else (gs://b/kubectl names one object: missing is an error, never the
     kubectl.sha256 its name is a prefix of)."""
     from attester.stores import digest_entries, entries_to_hash, open_one, open_store
-    from attester.verify.policy import Artifact
+    from attester.verify.checks.policy import Artifact
 
     if exact:
         store, one = open_one(uri, **options)
@@ -112,7 +112,7 @@ def _artifact_size(path: str) -> int:
 def hash_artifacts(paths: Sequence[str], algorithms: tuple[str, ...],
                    options: dict[str, Any], *, progress: bool = False) -> list[Any]:
     from attester.hashing import HashTask, hash_tasks, open_nofollow
-    from attester.verify.policy import Artifact
+    from attester.verify.checks.policy import Artifact
 
     out: list[Artifact] = []
     local: list[tuple[str, int]] = []
@@ -258,7 +258,8 @@ def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: De
 def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands,
                      blob: str | Artifact | None, reqs: tuple[Requirement, ...]) -> Report:
     from attester.signing.dsse import looks_like_envelope, parse_envelope
-    from attester.verify import bundles, gcb_provenance, npm_attestations, pep740
+    from attester.verify import gcb_provenance, npm_attestations, pep740
+    from attester.verify.sigstore.load import looks_like_bundle
 
     if gcb_provenance.looks_like(doc):
         requirements.refuse_unanswerable(reqs, requirements.CLOUD_BUILD, where)
@@ -272,7 +273,7 @@ def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: D
         return _verify_npm(doc, where, trust, demands, blob)
     if pep740.looks_like_attestation(doc) or pep740.looks_like_provenance(doc):
         return _verify_pep740(doc, where, trust, demands, reqs)
-    if bundles.looks_like_bundle(doc):
+    if looks_like_bundle(doc):
         return _verify_bundle(data, where, trust, demands, blob, reqs)
     if looks_like_envelope(doc):
         env = parse_envelope(doc, where=f"attestation {where}")
@@ -317,7 +318,8 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
                 blob: str | Artifact | None) -> Report:
     """npm registry attestations: the provenance as any keyless bundle, then (given the
     registry key) the publish attestation, which must name the same package."""
-    from attester.verify import bundles, npm_attestations
+    from attester.verify import npm_attestations
+    from attester.verify.sigstore.trustroot import load_trusted_root
 
     npm = npm_attestations.parse(doc, where=f"attestation {where}")
     report = _verify_bundle(npm_attestations.bundle_bytes(npm.provenance),
@@ -332,8 +334,8 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
         return attrs.evolve(report, notes=(*report.notes, (
             "the npm registry's publish attestation was not checked; pass "
             "--npm-publish-key KEY (the registry's public key) to check it too"),))
-    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
-                                     staging=trust.staging)
+    root = load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                             staging=trust.staging)
     stmt = report.statement.raw if report.statement is not None else None
     publish = npm_attestations.verify_publish(npm.publish, trust.npm_publish_key, root, stmt,
                                               where=where)
@@ -411,10 +413,12 @@ def _pep740_one(bundle: bytes, where: str, trust: Trust, demands: Demands,
 def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
                      demands: Demands) -> Report:
     """A bare envelope's keyless signature, proven by its entry in ``trust.rekor_url``."""
-    from attester.verify import bundles, rekor_lookup
+    from attester.verify.checks.certificate import certificate_source
+    from attester.verify.sigstore import rekor_lookup
+    from attester.verify.sigstore.trustroot import load_trusted_root
 
-    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
-                                     staging=trust.staging)
+    root = load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                             staging=trust.staging)
     checks, cert = rekor_lookup.verify_envelope(data, env, rekor_url=str(trust.rekor_url),
                                                 trusted_root=root, identity=trust.identity,
                                                 where=where)
@@ -422,11 +426,11 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
         return Report(attestation=where, checks=tuple(checks))
     # As for bundles: the source flags are also checked against the certificate's CI
     # extensions when it has them (2022's certificates carry only the legacy ones).
-    repo, ref = bundles.certificate_source(cert)
+    repo, ref = certificate_source(cert)
     if demands.policy.about_source() and (repo or ref):
         checks += source_checks(repo, ref, demands.policy, prefix="certificate ",
                                 what="certificate source")
-    from attester.verify.signer import from_certificate
+    from attester.verify.checks.signer import from_certificate
 
     who = from_certificate(cert)
     rest, stmt = check_payload(env.payload_type, env.payload, demands, who)
@@ -437,17 +441,21 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
                    blob: str | Artifact | None, reqs: tuple[Requirement, ...]) -> Report:
     """A Sigstore bundle (TSA-only, intoto 0.0.2 and managed-key ones too): a DSSE bundle,
     or one that signs a file; ``reqs`` are gated against that form once it is read."""
-    from attester.verify import bundles, keyed_bundle
+    from attester.verify.checks.certificate import certificate_source
+    from attester.verify.sigstore import keyed_bundle, load
+    from attester.verify.sigstore.authenticate import verify_bundle, verify_keyed
+    from attester.verify.sigstore.hashedrekord import signed_algorithm
+    from attester.verify.sigstore.trustroot import load_trusted_root
 
     keyed = keyed_bundle.is_keyed_json(data)
     if trust.identity is None and not keyed:
         raise UsageError(f"{where} is a Sigstore bundle: name its signer",
                          hint="pass --certificate-identity and --certificate-oidc-issuer")
-    root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
-                                     staging=trust.staging)
+    root = load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                             staging=trust.staging)
     try:
-        bundle = bundles.load_bundle(data, where=f"bundle {where}")
-        is_dsse = bundles.is_dsse(bundle)
+        bundle = load.load_bundle(data, where=f"bundle {where}")
+        is_dsse = load.is_dsse(bundle)
         form = {(False, True): requirements.KEYLESS_BUNDLE,
                 (False, False): requirements.FILE_BUNDLE,
                 (True, True): requirements.KEYED_BUNDLE,
@@ -457,22 +465,22 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
         if not is_dsse:
             if blob is None or demands.stores:
                 raise UsageError(f"{where} signs one file: pass exactly one --artifact FILE")
-            digest = _blob_digest(blob, bundles.signed_algorithm(bundle))
+            digest = _blob_digest(blob, signed_algorithm(bundle))
         if keyed:
             if trust.threshold > 1:  # one signature can never be N distinct keys
                 raise VerificationError(f"{where}: a Sigstore bundle carries one signature; "
                                         f"--threshold {trust.threshold} cannot be met")
-            sig_checks, payload = bundles.verify_keyed(bundle, root, trust.keys,
-                                                       artifact_digest=digest, where=where)
+            sig_checks, payload = verify_keyed(bundle, root, trust.keys,
+                                               artifact_digest=digest, where=where)
         else:
-            sig_checks, payload = bundles.verify_bundle(bundle, root, trust.identity,
-                                                        artifact_digest=digest, where=where)
+            sig_checks, payload = verify_bundle(bundle, root, trust.identity,
+                                                artifact_digest=digest, where=where)
     except VerificationError as e:
         return Report(attestation=where, checks=(Check("signature", False, e.message),))
     # The source flags are also checked against the certificate's CI extensions, as
     # `gh attestation verify` does; a signed file has nothing else to answer them.
     cert = bundle.signing_certificate
-    repo, ref = bundles.certificate_source(cert) if cert is not None else ("", "")
+    repo, ref = certificate_source(cert) if cert is not None else ("", "")
     cert_checks: list[Check] = []
     if demands.policy.about_source():
         if repo or ref:
@@ -492,11 +500,11 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
     if (repo or ref) and _records_no_source(payload[1]):
         # PyPI's publish statement records only the file: the certificate's CI extensions
         # (checked above) are the only evidence of the source, so they alone answer it.
-        from attester.verify.policy import CERTIFICATE_ANSWERS, SOURCE_FLAGS
+        from attester.verify.checks.policy import CERTIFICATE_ANSWERS, SOURCE_FLAGS
 
         cleared: dict[str, Any] = dict.fromkeys((*SOURCE_FLAGS, *CERTIFICATE_ANSWERS))
         demands = attrs.evolve(demands, policy=attrs.evolve(demands.policy, **cleared))
-    from attester.verify.signer import from_certificate
+    from attester.verify.checks.signer import from_certificate
 
     who = from_certificate(bundle.signing_certificate)
     rest, stmt = check_payload(payload[0], payload[1], demands, who)
@@ -568,7 +576,7 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     from attester.stores import cosign_tags
     from attester.stores.oci import Reference
     from attester.stores.oci_referrers import Target, fetch_attestations
-    from attester.verify.policy import Artifact
+    from attester.verify.checks.policy import Artifact
 
     target = Target.resolve(uri, insecure=insecure, clients=clients)
     bound = {"limit": limit} if limit is not None else {}
@@ -676,8 +684,8 @@ def _cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
                   demands: Demands) -> Report:
     from attester.jsonio import parse_json
     from attester.stores.cosign_tags import DSSE_TYPE
-    from attester.verify import bundles
     from attester.verify import cosign_signatures as cosign
+    from attester.verify.sigstore.trustroot import load_trusted_root
 
     is_att = layer.media_type == DSSE_TYPE
     if not cosign.is_keyless(layer):
@@ -694,8 +702,8 @@ def _cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
             "signature", False, "signed keyless: name its signer with --certificate-identity "
             "and --certificate-oidc-issuer"),))
     else:
-        root = bundles.load_trusted_root(trust.trusted_root_path, offline=trust.offline,
-                                         staging=trust.staging)
+        root = load_trusted_root(trust.trusted_root_path, offline=trust.offline,
+                                 staging=trust.staging)
         try:
             checks, payload = cosign.verify_keyless(layer, root, trust.identity, where=where)
         except VerificationError as e:
@@ -703,7 +711,7 @@ def _cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
         if payload is not None:
             if not all(c.ok for c in checks):
                 return Report(attestation=where, checks=tuple(checks))
-            from attester.verify.signer import from_certificate
+            from attester.verify.checks.signer import from_certificate
 
             # the certificate verify_keyless checked (chain, SCT, logged entry)
             who = from_certificate(cosign._certificate(layer))

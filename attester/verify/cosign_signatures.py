@@ -28,7 +28,7 @@ from attester.stores.cosign_tags import (
     SIGNATURE_ANNOTATION,
     CosignLayer,
 )
-from attester.verify.policy import Check
+from attester.verify.checks.policy import Check
 
 SIGNATURE_TYPE = "cosign container image signature"
 
@@ -124,7 +124,7 @@ def verify_keyless(layer: CosignLayer, trusted_root: Any, identity: Any, *, wher
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from attester.signing.dsse import pae, parse_envelope
-    from attester.verify import fulcio, intoto_entry
+    from attester.verify.sigstore import fulcio, intoto_entry
 
     cert = _certificate(layer)
     entry = _rekor_entry(layer)

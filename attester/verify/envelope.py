@@ -27,8 +27,8 @@ from attester.model.statement import (
 from attester.model.subjects import ambiguous
 from attester.signing import keys
 from attester.signing.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
-from attester.verify import vsapolicy
-from attester.verify.policy import (
+from attester.verify.checks import vsapolicy
+from attester.verify.checks.policy import (
     Artifact,
     Check,
     Policy,
@@ -306,7 +306,7 @@ def check_payload(payload_type: str, payload: bytes, demands: Demands, signer: A
     if stmt is None:
         return checks, None
     if signer is not None and signer.kind == "certificate":
-        from attester.verify.crosscheck import cross_check
+        from attester.verify.checks.crosscheck import cross_check
 
         checks.extend(cross_check(stmt, signer, pinned=demands.pinned_identity))
     checks.extend(check_policy(stmt, demands.policy, signer))
@@ -328,7 +328,7 @@ def verify_envelope(env: Envelope, *, where: str, trusted: Sequence[TrustedKey],
     """A keyed DSSE envelope: run every check in order; stop at the first stage that fails."""
     if demands.is_empty():
         raise empty_policy_error()
-    from attester.verify.signer import from_keys
+    from attester.verify.checks.signer import from_keys
 
     signers = signed_by(env, trusted) if env.signatures else []
     sig = check_signatures(env, trusted, threshold, signers)

@@ -25,7 +25,7 @@ import attrs
 from attester.digests import artifact_ref
 from attester.errors import InputError, UsageError
 from attester.model.statement import ParsedStatement, normalize_repo
-from attester.verify.policy import Check, Policy, builder_id_matches, versioned_tag_matches
+from attester.verify.checks.policy import Check, Policy, builder_id_matches, versioned_tag_matches
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
@@ -289,8 +289,8 @@ def _check_entry(document: Document, entry: Entry, payload: bytes, sig: Check, d
                             f"built tag is {tag or 'missing'!r}, policy wants a tag matching "
                             f"{policy.source_versioned_tag!r}"))
     if policy.rego:  # on the signed statement, signed by Google's key
-        from attester.verify import rego
-        from attester.verify.signer import from_keys
+        from attester.verify.checks import rego
+        from attester.verify.checks.signer import from_keys
 
         who = from_keys([key], [f"Google Cloud Build key {key}"]).to_json()
         checks.extend(rego.evaluate(p, stmt, who) for p in policy.rego)

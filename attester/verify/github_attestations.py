@@ -206,9 +206,9 @@ def verify_fetched(fetched: Sequence[Fetched], trust: Any, demands: Any, *, blob
     first failure). Returns (report, every report)."""
     from attester.jsonio import parse_json
     from attester.verify.checker import verify_document
+    from attester.verify.checks.policy import Check
+    from attester.verify.checks.requirements import refused_check
     from attester.verify.envelope import Report
-    from attester.verify.policy import Check
-    from attester.verify.requirements import refused_check
 
     if not fetched:
         return Report(attestation=f"github:{scope.name}", checks=(Check(
@@ -237,10 +237,10 @@ def upload(data: bytes, repo: str, *, where: str) -> int:
     """``POST /repos/O/R/attestations`` with the bundle, as actions/attest stores it; the
     attestation's id. Only Sigstore bundles are accepted there."""
     from attester.jsonio import parse_json
-    from attester.verify import bundles
+    from attester.verify.sigstore.load import looks_like_bundle
 
     doc = parse_json(data, where=where)
-    if not bundles.looks_like_bundle(doc):
+    if not looks_like_bundle(doc):
         raise InputError(f"{where}: GitHub stores Sigstore bundles only (sign with --keyless)")
     owner, _, name = repo.partition("/")
     _, answer = githubapi.request_json(

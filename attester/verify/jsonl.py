@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, UsageError, VerificationError
+from attester.verify.checks.policy import Check
+from attester.verify.checks.requirements import refused_check, was_refused
 from attester.verify.envelope import Report
-from attester.verify.policy import Check
-from attester.verify.requirements import refused_check, was_refused
 
 MAX_LINES = 256  # gh downloads at most --limit (default 30) bundles per digest
 

@@ -6,8 +6,9 @@ attestation signed by the npm registry's key, both logged in Rekor as intoto 0.0
 No library reads this container, so we do, and hand each bundle to the bundle verifiers:
 the provenance goes through the keyless path (identity and policy flags, ``--artifact``
 against its sha512 subject ``pkg:npm/NAME@VERSION``); the publish attestation, when the
-registry key is given, through :func:`attester.verify.intoto_entry.verify_with_key`, and must
-name the same package, version and digest as the provenance.
+registry key is given, through
+:func:`attester.verify.sigstore.intoto_entry.verify_with_key`, and must name the same
+package, version and digest as the provenance.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, VerificationError
-from attester.verify.policy import Check
+from attester.verify.checks.policy import Check
 
 PUBLISH_V01 = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
 PROVENANCE_TYPES = ("https://slsa.dev/provenance/v1", "https://slsa.dev/provenance/v0.2")
@@ -106,13 +107,14 @@ def verify_publish(publish: Mapping[str, Any] | None, key_path: str, trusted_roo
     the package (name, version, sha512) the provenance attests."""
     from attester.jsonio import parse_json
     from attester.signing import keys
-    from attester.verify import bundles, intoto_entry
+    from attester.verify.sigstore import intoto_entry
+    from attester.verify.sigstore.load import with_proto3_defaults
 
     if publish is None:
         return Check("npm-publish", False, "--npm-publish-key given, but the document holds "
                      "no npm publish attestation")
     key = keys.load_public(key_path)
-    doc = bundles.with_proto3_defaults(publish)
+    doc = with_proto3_defaults(publish)
     b = intoto_entry.parse(doc, where=f"{where} (publish attestation)")
     if b is None:
         return Check("npm-publish", False, "the publish attestation is not logged as an intoto "

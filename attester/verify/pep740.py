@@ -20,7 +20,7 @@ import attrs
 from attester.errors import InputError, MissingExtraError
 from attester.model.pep740 import PUBLISH_V1, PYPI_TYPES, parse_dist_name
 from attester.model.statement import ParsedStatement
-from attester.verify.policy import Check
+from attester.verify.checks.policy import Check
 
 __all__ = ["PUBLISH_V1", "PYPI_TYPES", "parse_dist_name"]
 
@@ -85,7 +85,7 @@ class PublishedBundle:
     """One attestation bundle of the integrity API: PyPI's publisher and its attestations
     (each as a Sigstore bundle)."""
 
-    #: attester.verify.publisher.Publisher, or None for a kind attest cannot check
+    #: attester.verify.checks.publisher.Publisher, or None for a kind attest cannot check
     publisher: Any
     #: what PyPI says, for messages (e.g. "CircleCI")
     publisher_kind: str
@@ -98,7 +98,7 @@ def provenance_bundles(doc: Any, *, where: str) -> list[PublishedBundle]:
     lib = _lib()
     from pydantic import ValidationError
 
-    from attester.verify.publisher import Publisher
+    from attester.verify.checks.publisher import Publisher
 
     try:
         prov = lib.Provenance.model_validate(doc)

@@ -17,7 +17,7 @@ import attrs
 
 from attester.errors import UsageError
 from attester.model.statement import get_path
-from attester.verify.check import Check
+from attester.verify.checks.check import Check
 
 GITHUB_HOST = "github.com"
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
@@ -93,9 +93,9 @@ def workflow_inputs(pairs: Sequence[str] | None) -> tuple[tuple[str, str], ...]:
 
 
 def _ext(cert: Any, oid: str) -> str:
-    from attester.verify import bundles
+    from attester.verify.checks.certificate import fulcio_extension
 
-    return bundles._ext(cert, oid) or ""  # one DER reader for Fulcio's OIDs
+    return fulcio_extension(cert, oid) or ""  # one DER reader for Fulcio's OIDs
 
 
 def _said(name: str, got: str, want: str, what: str = "certificate") -> Check:
@@ -233,15 +233,16 @@ def identity(*, certificate_identity: str | None = None,
              hostname: str | None = None, source_digest: str | None = None,
              signer_digest: str | None = None, deny_self_hosted_runners: bool = False,
              workflow_trigger: str | None = None, publisher: str | None = None) -> Any:
-    """A ``bundles.IdentityPolicy`` from flags (command line or a policy-file step).
+    """An :class:`~attester.verify.checks.identity.IdentityPolicy` from flags (command line
+    or a policy-file step).
 
     With no identity named, --owner/--repo (or --signer-repo/--signer-workflow, for
     reusable workflows) make one, and the issuer defaults to the host's Actions issuer:
     ``gh attestation verify --owner O`` means exactly that. ``publisher`` (PyPI's trusted
     publisher, ``github:OWNER/REPO[@WORKFLOW]``...) is a complete signer too.
     """
-    from attester.verify.bundles import IdentityPolicy
-    from attester.verify.publisher import Publisher
+    from attester.verify.checks.identity import IdentityPolicy
+    from attester.verify.checks.publisher import Publisher
 
     if issuer and issuer_regexp:
         raise UsageError("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp "

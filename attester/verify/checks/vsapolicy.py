@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attester.errors import UsageError
-from attester.verify.check import Check
+from attester.verify.checks.check import Check
 
 #: The predicate types of every VSA version share this prefix.
 VSA_PREFIX = "https://slsa.dev/verification_summary/"

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from attester.errors import UsageError
-from attester.verify.check import Check
+from attester.verify.checks.check import Check
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
@@ -50,9 +50,9 @@ _FORMS = ("github:OWNER/REPO[@WORKFLOW], gitlab:NAMESPACE/PROJECT[@PATH] or "
 
 
 def _ext(cert: Any, oid: str) -> str:
-    from attester.verify import bundles
+    from attester.verify.checks.certificate import fulcio_extension
 
-    return bundles._ext(cert, oid) or ""  # one DER reader for Fulcio's OIDs
+    return fulcio_extension(cert, oid) or ""  # one DER reader for Fulcio's OIDs
 
 
 @attrs.frozen
@@ -114,14 +114,14 @@ class Publisher:
 
     def check(self, cert: Any) -> list[Check]:
         """Each requirement of this publisher on a Fulcio certificate, one check each."""
-        from attester.verify import bundles
+        from attester.verify.checks.certificate import sans
 
         got = _ext(cert, OID_ISSUER_V2) or _ext(cert, OID_ISSUER_V1)
         checks = [Check("publisher issuer", got == self.issuer, f"issuer {got}"
                         if got == self.issuer else f"certificate issuer is {got or 'missing'!r}, "
                         f"a {self.kind} publisher signs through {self.issuer!r}")]
         if self.kind == "google":
-            names = bundles.sans(cert)
+            names = sans(cert)
             ok = self.name in names
             checks.append(Check("publisher", ok, f"signed by service account {self.name}" if ok
                                 else f"certificate identity is {', '.join(names) or 'missing'}, "

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, MissingExtraError
-from attester.verify.check import Check
+from attester.verify.checks.check import Check
 
 #: The rules a module may decide with; see the module docstring.
 RULES = ("isCompliant", "result", "allow", "deny")

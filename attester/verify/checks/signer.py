@@ -68,15 +68,15 @@ class Signer:
 
 
 def from_certificate(cert: Any) -> Signer:
-    from attester.verify import bundles
+    from attester.verify.checks.certificate import fulcio_extension, sans
 
     found = []
     for oid, name in FULCIO_EXTENSIONS.items():
-        value = bundles._ext(cert, oid)  # one DER reader for Fulcio's OIDs
+        value = fulcio_extension(cert, oid)  # one DER reader for Fulcio's OIDs
         if value:
             found.append((name, value))
     exts = dict(found)
-    return Signer(kind="certificate", identities=tuple(bundles.sans(cert)),
+    return Signer(kind="certificate", identities=tuple(sans(cert)),
                   issuer=exts.get("issuer") or exts.get("issuerV1", ""),
                   extensions=tuple(found))
 

@@ -11,7 +11,9 @@ import attrs
 from attester.hashing import SUPPORTED_ALGORITHMS
 from attester.model import subjects as subjects_model
 from attester.model.statement import ParsedStatement, Subject, normalize_repo
-from attester.verify.check import Check as Check  # re-exported: many callers take it from here
+from attester.verify.checks.check import (
+    Check as Check,  # re-exported: many callers take it from here
+)
 
 
 @attrs.frozen
@@ -126,7 +128,7 @@ def check_policy(stmt: ParsedStatement, policy: Policy, signer: Any = None) -> l
     signer.Signer) is who signed it, which Rego policies read as input.signer."""
     checks: list[Check] = []
     if policy.verifier_id or policy.resource_uri or policy.verified_levels:
-        from attester.verify.vsapolicy import is_vsa, vsa_checks
+        from attester.verify.checks.vsapolicy import is_vsa, vsa_checks
 
         if not is_vsa(stmt.predicate_type):
             checks.append(Check("vsa", False, f"--verifier-id, --resource-uri and "
@@ -151,13 +153,13 @@ def check_policy(stmt: ParsedStatement, policy: Policy, signer: Any = None) -> l
     repo, ref = stmt.source()
     checks.extend(source_checks(repo, ref, policy))
     if policy.source_digest or policy.workflow_trigger or policy.workflow_inputs:
-        from attester.verify.certpolicy import statement_checks
+        from attester.verify.checks.certpolicy import statement_checks
 
         checks.extend(statement_checks(stmt.predicate, source_digest=policy.source_digest,
                                        workflow_trigger=policy.workflow_trigger,
                                        inputs=policy.workflow_inputs))
     if policy.rego:
-        from attester.verify import rego
+        from attester.verify.checks import rego
 
         who = signer.to_json() if signer is not None else None
         checks.extend(rego.evaluate(p, stmt.raw, who) for p in policy.rego)

@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from attester.errors import UsageError
-from attester.verify.policy import Check
+from attester.verify.checks.policy import Check
 
 
 class Evidence(enum.Enum):

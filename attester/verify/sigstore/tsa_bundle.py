@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, VerificationError
-from attester.verify import sigalg
+from attester.verify.sigstore import sigalg
 
 MAX_TIMESTAMPS = 32  # sigstore-python's MAX_ALLOWED_TIMESTAMP
 
@@ -65,7 +65,7 @@ def parse(doc: Mapping[str, Any], *, where: str) -> TimestampedBundle:
     """The bundle's certificate, content and timestamps; a malformed one is input (exit 2)."""
     from cryptography import x509
 
-    from attester.verify.fulcio import check_media_type
+    from attester.verify.sigstore.fulcio import check_media_type
 
     check_media_type(doc, where=where)
     vm = doc.get("verificationMaterial")
@@ -117,7 +117,7 @@ def verify_timestamp(raw: bytes, message: bytes, trusted_root: Any) -> dt.dateti
     the TSA chain from the root, and the time inside the TSA's validity window). The window
     is closed at both ends, as protobuf-specs' ``TimeRange`` and sigstore-go have it;
     ``sigstore`` 4.5.1 excludes the end (conformance ``trust-root-tsa-validity-end-inclusive``),
-    so every path, the library's included (bundles._Verifier), checks time here."""
+    so every path, the library's included (authenticate._Verifier), checks time here."""
     from rfc3161_client import decode_timestamp_response
 
     try:
@@ -162,7 +162,7 @@ def verify(b: TimestampedBundle, trusted_root: Any, *,
            ) -> tuple[tuple[str, bytes] | None, list[dt.datetime]]:
     """Every check; returns the verified (payloadType, payload) for DSSE, and the times."""
     from attester.signing.dsse import pae
-    from attester.verify.fulcio import verify_certificate
+    from attester.verify.sigstore.fulcio import verify_certificate
 
     if root_has_logs(trusted_root):
         raise VerificationError(f"{where}: expected exactly one log entry in bundle (the "

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from attester.model.statement import ParsedStatement, get_path, normalize_repo, split_ref
-from attester.verify.certpolicy import provenance_commit, provenance_trigger
-from attester.verify.policy import Check
+from attester.verify.checks.certpolicy import provenance_commit, provenance_trigger
+from attester.verify.checks.policy import Check
 
 NAME = "certificate-provenance"
 

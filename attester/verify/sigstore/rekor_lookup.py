@@ -29,7 +29,7 @@ import attrs
 
 from attester.errors import InputError, ServiceError, UsageError, VerificationError
 from attester.jsonio import parse_json
-from attester.verify.policy import Check
+from attester.verify.checks.policy import Check
 
 MAX_INDEX_ANSWER = 64 * 1024
 MAX_ENTRY_ANSWER = 1024 * 1024
@@ -188,7 +188,7 @@ def _verify_log(entry: Mapping[str, Any], trusted_root: Any) -> dt.datetime:
     from sigstore.models import TransparencyLogEntry
     from sigstore_models.rekor.v1 import TransparencyLogEntry as Raw
 
-    from attester.verify import checkpoint
+    from attester.verify.sigstore import checkpoint
 
     checkpoint.check_entry(entry, trusted_root, where="entry")
     keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
@@ -227,7 +227,7 @@ def verify_entry(entry: Mapping[str, Any], envelope: Any, trusted_root: Any) -> 
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from attester.verify import fulcio
+    from attester.verify.sigstore import fulcio
 
     when = _verify_log(entry, trusted_root)
     body = parse_json(base64.b64decode(entry["canonicalizedBody"]), where="entry body")

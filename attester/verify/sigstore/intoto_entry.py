@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, VerificationError
-from attester.verify.fulcio import V01, check_media_type, verify_certificate
+from attester.verify.sigstore.fulcio import V01, check_media_type, verify_certificate
 
 
 @attrs.frozen
@@ -85,7 +85,7 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, binascii.Error):
         raise InputError(f"{where}: not a valid Sigstore bundle (certificate or DSSE envelope "
                          "missing or malformed)") from None
-    from attester.verify.tsa_bundle import MAX_TIMESTAMPS
+    from attester.verify.sigstore.tsa_bundle import MAX_TIMESTAMPS
 
     if len(stamps) > MAX_TIMESTAMPS:
         raise InputError(f"{where}: too many timestamps ({len(stamps)} > {MAX_TIMESTAMPS})")
@@ -97,7 +97,7 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
 def _verify_timestamps(b: IntotoBundle, trusted_root: Any, where: str) -> None:
     """RFC 3161 timestamps a bundle carries must all verify, as ``sigstore`` demands of the
     bundles it reads: evidence present but false fails (redteam: they were ignored)."""
-    from attester.verify.tsa_bundle import verify_timestamp
+    from attester.verify.sigstore.tsa_bundle import verify_timestamp
 
     for raw in b.timestamps:
         when = verify_timestamp(raw, b.signatures[0] if b.signatures else b"", trusted_root)
@@ -148,7 +148,7 @@ def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
             raise _fail(where, "inclusion proof without a checkpoint")
         from sigstore.models import TransparencyLogEntry
 
-        from attester.verify import checkpoint
+        from attester.verify.sigstore import checkpoint
 
         checkpoint.check_entry(e, trusted_root, where=where)
         from sigstore_models.rekor.v1 import TransparencyLogEntry as Raw
@@ -237,7 +237,7 @@ def _verify_body(b: IntotoBundle, where: str, key: Any = None) -> None:
 
 def _check_signature(b: IntotoBundle, key: Any, where: str) -> None:
     from attester.signing.dsse import pae
-    from attester.verify import sigalg
+    from attester.verify.sigstore import sigalg
 
     if not sigalg.verify_message(key, b.signatures[0], pae(b.payload_type, b.payload)):
         raise _fail(where, "DSSE signature does not verify")

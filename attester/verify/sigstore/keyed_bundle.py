@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from attester.errors import InputError, VerificationError
-from attester.verify import sigalg
+from attester.verify.sigstore import sigalg
 
 #: entry kinds whose body we compare (intoto 0.0.2 is intoto_entry's)
 KINDS = {("hashedrekord", "0.0.1"), ("hashedrekord", "0.0.2"), ("dsse", "0.0.1"),
@@ -80,8 +80,8 @@ def _b64(value: Any) -> bytes:
 def parse(doc: Mapping[str, Any], *, where: str) -> KeyedBundle:
     """The keyed bundle's parts; a malformed one is input (exit 2), one with no log entry
     fails (nothing vouches for when or that it was signed)."""
-    from attester.verify.fulcio import check_media_type
-    from attester.verify.tsa_bundle import MAX_TIMESTAMPS
+    from attester.verify.sigstore.fulcio import check_media_type
+    from attester.verify.sigstore.tsa_bundle import MAX_TIMESTAMPS
 
     check_media_type(doc, where=where)
     vm = doc["verificationMaterial"]
@@ -201,7 +201,7 @@ def _verify_log(b: KeyedBundle, trusted_root: Any, where: str) -> None:
     from sigstore.models import TransparencyLogEntry
     from sigstore_models.rekor.v1 import TransparencyLogEntry as Raw
 
-    from attester.verify import checkpoint
+    from attester.verify.sigstore import checkpoint
 
     if not isinstance(b.entry.get("inclusionProof"), Mapping):
         raise _fail(where, "entry must contain an inclusion proof, with checkpoint")
@@ -225,7 +225,7 @@ def verify(b: KeyedBundle, trusted_root: Any, keys: Sequence[Any], *,
     """Every check; returns the trusted key's label and, for DSSE, (payloadType, payload).
     ``keys`` are :class:`~attester.verify.envelope.TrustedKey`."""
     from attester.signing.dsse import pae
-    from attester.verify.tsa_bundle import root_has_logs, verify_timestamp
+    from attester.verify.sigstore.tsa_bundle import root_has_logs, verify_timestamp
 
     if not root_has_logs(trusted_root):
         raise _fail(where, "the bundle has a log entry, but the trusted root has no "

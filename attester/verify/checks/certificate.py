@@ -1,0 +1,72 @@
+"""What a Fulcio certificate says: its extensions and subject alternative names.
+
+One reader of Fulcio's OIDs for every check that asks a certificate something (the
+identity policy, GitHub's extensions, trusted publishers, the signer summary).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md)
+OID_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
+OID_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
+OID_BUILD_SIGNER_URI = "1.3.6.1.4.1.57264.1.9"
+OID_BUILD_SIGNER_DIGEST = "1.3.6.1.4.1.57264.1.10"
+OID_SOURCE_REPO_URI = "1.3.6.1.4.1.57264.1.12"
+OID_SOURCE_REPO_DIGEST = "1.3.6.1.4.1.57264.1.13"
+OID_SOURCE_REPO_REF = "1.3.6.1.4.1.57264.1.14"
+OID_SOURCE_REPO_OWNER_URI = "1.3.6.1.4.1.57264.1.16"
+
+
+def fulcio_extension(cert: Any, oid: str) -> str | None:
+    from cryptography.x509 import ObjectIdentifier, UnrecognizedExtension
+
+    try:
+        ext = cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value
+    except Exception:  # noqa: BLE001 - absent extension
+        return None
+    raw = ext.value if isinstance(ext, UnrecognizedExtension) else b""
+    if int(oid.rsplit(".", 1)[1]) < 8:  # Fulcio's legacy extensions (.1 - .6) are raw bytes
+        return raw.decode("utf-8", "replace")
+    return _der_utf8(raw)
+
+
+def _der_utf8(raw: bytes) -> str:
+    """A DER UTF8String's text (tag 0x0c, length in short or long form, value); other bytes
+    as they are. Fulcio's v2 extensions and its otherName SAN (a username identity, as
+    sigstore/scaffolding's instances issue) are encoded so."""
+    if len(raw) >= 2 and raw[0] == 0x0C:
+        n = raw[1]
+        offset = 2
+        if n & 0x80:
+            count = n & 0x7F
+            n = int.from_bytes(raw[2:2 + count], "big")
+            offset = 2 + count
+        return raw[offset:offset + n].decode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def certificate_source(cert: Any) -> tuple[str, str]:
+    """(Source Repository URI, Source Repository Ref) from Fulcio's CI extensions."""
+    return (fulcio_extension(cert, OID_SOURCE_REPO_URI) or "",
+            fulcio_extension(cert, OID_SOURCE_REPO_REF) or "")
+
+
+def sans(cert: Any) -> list[str]:
+    from cryptography.x509 import (
+        OtherName,
+        RFC822Name,
+        SubjectAlternativeName,
+        UniformResourceIdentifier,
+    )
+
+    try:
+        ext = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
+    except Exception:  # noqa: BLE001
+        return []
+    out = list(ext.get_values_for_type(RFC822Name))
+    out += ext.get_values_for_type(UniformResourceIdentifier)
+    for other in ext.get_values_for_type(OtherName):
+        out.append(_der_utf8(other.value) if isinstance(other.value, bytes) else str(other))
+    return out
