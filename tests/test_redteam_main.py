@@ -390,3 +390,30 @@ def test_image_promotion_refuses_file_flags(attest) -> None:
     assert r.code == 2 and "--files does not apply to an image promotion" in r.err, r.err
     r = attest("promote", "--image", image, "--oci-platforms")
     assert r.code == 2 and "--oci-platforms does not apply to an image promotion" in r.err
+
+
+def test_audit_reads_a_bounded_images_txt(attest, rel, tmp_path) -> None:
+    """audit read a release folder's images.txt whole, whatever its size (a hostile
+    folder's 64 MiB file took ~200 MiB). It is read up to 16 MiB; more is an
+    attestation problem naming it."""
+    import tracemalloc
+
+    from attester.release.audit import MAX_IMAGES_BYTES
+
+    d = tmp_path / "v1"
+    d.mkdir()
+    for f in (rel.stage, rel.release):
+        shutil.copy(f, d / f.name)
+    (d / "kubectl").write_bytes(ARTIFACT)
+    with open(d / "images.txt", "wb") as f:  # sparse: no disk, all of it read as zeros
+        f.truncate(4 * MAX_IMAGES_BYTES)
+    tracemalloc.start()
+    try:
+        r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.code == 1, (r.code, r.err)
+    assert any("images.txt" in p and f"larger than {MAX_IMAGES_BYTES} bytes" in p
+               for p in r.json()["attestationProblems"]), r.json()["attestationProblems"]
+    assert peak < 3 * MAX_IMAGES_BYTES, peak  # read in pieces, then joined: ~2.2x

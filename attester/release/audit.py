@@ -201,12 +201,20 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+#: Largest images.txt an audit reads (a line per image: some 150,000 images). The release
+#: folder is hostile: it was read whole, whatever its size (redteam).
+MAX_IMAGES_BYTES = 16 << 20
+
+
 def _images(path: Path) -> list[tuple[str, str]]:
+    from attester.jsonio import read_bytes
+
     out = []
+    data = read_bytes(path, what=path.name, limit=MAX_IMAGES_BYTES)
     try:
-        text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        raise InputError(f"{path.name}: unreadable or not UTF-8 text") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name}: not UTF-8 text") from None
     for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
