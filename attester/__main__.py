@@ -1,7 +1,5 @@
 """Allow ``python -m attester``."""
 
-import sys
+from attester.cli import entry
 
-from attester.cli import main
-
-sys.exit(main())
+entry()

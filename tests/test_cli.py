@@ -151,3 +151,33 @@ def test_trusted_root_status_line_obeys_quiet(attest, tmp_path) -> None:
     r = attest("trusted-root", "--instance", "github", "-o", tmp_path / "gh2.json", "--quiet")
     assert r.code == 0 and r.err == ""
     assert (tmp_path / "gh2.json").read_bytes() == (tmp_path / "gh.json").read_bytes()
+
+
+def test_the_console_entry_flushes_everything_and_keeps_the_exit_code(tmp_path,
+                                                                     monkeypatch) -> None:
+    """``entry`` leaves with os._exit (no interpreter teardown): what the command printed
+    must still arrive whole, through a pipe, with main's exit code."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("COLUMNS", "100")
+    full = subprocess.run([sys.executable, "-m", "attester", "verify", "--help"],
+                          capture_output=True, text=True, check=False, timeout=60,
+                          env={**os.environ, "COLUMNS": "100"})
+    assert full.returncode == 0, full.stderr
+    assert full.stdout == build_parser(only="verify")._subparsers._group_actions[  # type: ignore[union-attr]
+        0].choices["verify"].format_help()
+    missing = subprocess.run([sys.executable, "-m", "attester", "verify",
+                              str(tmp_path / "absent.json"), "--key", str(tmp_path / "k.pub")],
+                             capture_output=True, text=True, check=False, timeout=60)
+    assert missing.returncode == 2, missing.stderr
+    assert missing.stderr.startswith("attest: error: ") and missing.stderr.endswith("\n")
+
+
+def test_a_named_command_builds_only_its_own_parser() -> None:
+    """``attest verify ...`` imports and registers verify alone; help and typos get all."""
+    assert list(_subcommands(build_parser(only="verify"))) == ["verify"]
+    assert list(_subcommands(build_parser(only="trusted-root"))) == ["trusted-root"]
+    assert len(_subcommands(build_parser(only="verfy"))) == 12
+    assert len(_subcommands(build_parser())) == 12
