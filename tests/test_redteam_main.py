@@ -417,3 +417,20 @@ def test_audit_reads_a_bounded_images_txt(attest, rel, tmp_path) -> None:
     assert any("images.txt" in p and f"larger than {MAX_IMAGES_BYTES} bytes" in p
                for p in r.json()["attestationProblems"]), r.json()["attestationProblems"]
     assert peak < 3 * MAX_IMAGES_BYTES, peak  # read in pieces, then joined: ~2.2x
+
+
+def test_batch_honours_quiet(attest, rel, tmp_path) -> None:
+    """--quiet silences verify's text report (README), but --attestations printed every
+    artifact's line anyway: the flag was taken and ignored. Failures still print."""
+    dist, atts = tmp_path / "dist", tmp_path / "atts"
+    dist.mkdir()
+    atts.mkdir()
+    (dist / "kubectl").write_bytes(ARTIFACT)
+    shutil.copy(rel.stage, atts / "kubectl.intoto.json")
+    args = ["verify", "--artifacts", f"file://{dist}", "--attestations", atts,
+            "--key", rel.tmp / "stage.pub", "--quiet"]
+    r = attest(*args)
+    assert r.code == 0 and r.out == "" and r.err == "", (r.out, r.err)
+    (dist / "kubectl").write_bytes(b"changed\n")
+    r = attest(*args)
+    assert r.code == 1 and r.out == "" and "verification FAILED for kubectl" in r.err, r.err

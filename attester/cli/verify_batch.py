@@ -35,11 +35,11 @@ def verify_batch(args: argparse.Namespace, trust: Any, demands: Any) -> int:
         require_complete=args.require_complete, jobs=args.jobs or DEFAULT_JOBS,
         progress=not args.quiet,
         warm_up=lambda: warm_up(trust))
-    print_batch(report, args.format)
+    print_batch(report, args.format, quiet=args.quiet)
     return 0 if report.ok else 1
 
 
-def print_batch(report: Any, fmt: str) -> None:
+def print_batch(report: Any, fmt: str, *, quiet: bool = False) -> None:
     """One line per artifact on stdout (or one object each, in JSON); every failure also
     on stderr, one line each, saying which attestation and which check."""
     from attester.display import safe
@@ -72,7 +72,7 @@ def print_batch(report: Any, fmt: str) -> None:
     out.append(f"{'verified' if report.ok else 'FAILED'}: {s['artifacts']} artifact(s), "
                f"{s['ok']} ok, {s['failed']} failed, {s['unattested']} without attestation; "
                f"{s['attestations']} attestation(s), {s['problems']} not usable")
-    if fmt != "json":
+    if fmt != "json" and not quiet:  # --quiet: the exit code and stderr's failures say it
         print("\n".join(out))
     if err:
         print("\n".join(err), file=sys.stderr)
