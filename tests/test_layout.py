@@ -27,13 +27,14 @@ LEVEL = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 
 # Inside verify/, lowest first, the pipeline read -> authenticate -> check seen from below:
 # the requirement checks (checks/) know nothing of signatures; Sigstore's authentication
-# (sigstore/) returns their Check and hands certificates to their identity policy; each
-# document form's reader and verifier uses both; the pipeline (checker) dispatches a
-# document to its form; the sources of many documents (a batch, GitHub's API) call the
-# pipeline. A module may import its own layer's modules (never in a cycle, see below).
+# (sigstore/) returns their Check and hands certificates to their identity policy; the
+# reader (document) only classifies, asking sigstore/ which bundles a key signs; each
+# form's verifier uses all three; the pipeline (checker) reads a document and dispatches
+# it to its form; the sources of many documents (a batch, GitHub's API) call the pipeline. A module may import its own layer's modules (never in a cycle, see below).
 VERIFY_LAYERS: list[set[str]] = [
     {"checks"},
     {"sigstore"},
+    {"document"},
     {"envelope", "jsonl", "npm_attestations", "pep740", "gcb_provenance", "cosign_signatures"},
     {"checker"},
     {"batch", "github_attestations"},

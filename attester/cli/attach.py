@@ -12,9 +12,9 @@ from attester.errors import InputError, UsageError
 
 def run(args: argparse.Namespace) -> int:
     from attester.jsonio import Fields, parse_json, read_bytes
-    from attester.signing.dsse import looks_like_envelope, parse_envelope
+    from attester.signing.dsse import parse_envelope
     from attester.stores.oci_referrers import Target, attach
-    from attester.verify.sigstore.load import looks_like_bundle
+    from attester.verify import document
 
     if args.attestation.startswith("oci://") and not args.image.startswith("oci://"):
         raise UsageError("the image comes first: attest attach oci://REF ATTESTATION",
@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     where = f"attestation {args.attestation}"
     data = read_bytes(args.attestation, what="attestation")
     doc = parse_json(data, where=where)
-    is_bundle = looks_like_bundle(doc)
+    form = document.classify(doc)
+    is_bundle = isinstance(form, document.SigstoreBundle)
     if is_bundle:
         envelope = Fields(doc, where).obj("dsseEnvelope")
         if envelope is None:
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise InputError(f"{where}: field 'dsseEnvelope.payload' is not base64") from None
         payload = parse_json(raw, where=f"{where} payload")
-    elif looks_like_envelope(doc):
+    elif isinstance(form, document.DsseEnvelope):
         payload = parse_json(parse_envelope(doc, where=where).payload, where=f"{where} payload")
     else:
         raise InputError(f"{where}: attach signed attestations only (a DSSE envelope or a "

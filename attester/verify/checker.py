@@ -1,8 +1,17 @@
-"""Verification of one attestation document, whatever its form, against a trust root.
+"""The verification pipeline: one attestation document, whatever its form, against a trust.
 
-A keyed DSSE envelope, a Sigstore bundle (DSSE or a signed file), or an image's attached
-attestations: each becomes a :class:`Report`. The CLI, ``--chain`` and ``audit`` all
-verify through here, so a document means the same thing wherever it is checked.
+Each document goes read -> authenticate -> check. :func:`verify_document` (or
+:func:`verify_bytes` for a file that may be JSON Lines) reads it once
+(:mod:`attester.verify.document`), and :func:`verify_read` refuses what its form cannot
+answer (``checks/requirements.py``), then dispatches on the form: a keyed DSSE envelope
+(``envelope.py``), a Sigstore bundle (``sigstore/load.py``, then
+``sigstore/authenticate.py``), npm's and PyPI's containers of bundles, Cloud Build's
+provenance, a bare envelope found in Rekor (``sigstore/rekor_lookup.py``). Each
+authenticated statement then gets the checks of ``checks/`` (``envelope.check_payload``).
+An image (:func:`verify_image`) is its referrers, read as documents, and its cosign layers
+(:func:`attester.verify.document.read_layer`). Every outcome is a :class:`Report`. The
+CLI, ``--attestations``, ``--chain``, ``audit``, GitHub's API and ``pypi://`` all verify
+through here, so a document means the same thing wherever it is checked.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -20,6 +29,15 @@ from attester.errors import InputError, UsageError, VerificationError
 from attester.verify.checks import requirements
 from attester.verify.checks.policy import Artifact, Check, source_checks
 from attester.verify.checks.requirements import Requirement
+
+if TYPE_CHECKING:
+    from attester.verify.document import (
+        CosignLayer,
+        Document,
+        PypiAttestation,
+        PypiProvenance,
+        SigstoreBundle,
+    )
 from attester.verify.envelope import (
     Demands,
     Report,
@@ -149,14 +167,14 @@ def hash_store(uri: str, algorithms: tuple[str, ...], options: dict[str, Any], *
 def read_attestation(path: str) -> tuple[bytes, Any]:
     """The attestation's bytes and JSON; a ``.intoto.jsonl`` file gives its first line."""
     from attester.jsonio import parse_json, read_bytes
-    from attester.verify import jsonl
+    from attester.verify import document
 
     data = read_bytes(path, what="attestation")
-    lines = jsonl.split(data)  # the same reading of JSON Lines as verify_path's
-    if lines is not None:
-        print(f"attest: {safe(path)} holds {len(lines)} attestations; verifying the first",
-              file=sys.stderr)
-        data = lines[0]
+    several = document.split_lines(data)  # the same reading of JSON Lines as verify_path's
+    if several is not None:
+        print(f"attest: {safe(path)} holds {len(several.lines)} attestations; verifying the "
+              "first", file=sys.stderr)
+        data = several.lines[0]
     return data, parse_json(data, where=f"attestation {path}")
 
 
@@ -166,13 +184,13 @@ def attestation_documents(path: str) -> list[tuple[str, bytes]]:
     (``--chain``, ``audit``), each line is one: reading only the first let a second line
     go unchecked, a forged one or one contradicting the first (redteam)."""
     from attester.jsonio import read_bytes
-    from attester.verify import jsonl
+    from attester.verify import document
 
     data = read_bytes(path, what="attestation")
-    lines = jsonl.split(data)  # the same reading of JSON Lines as verify_path's
-    if lines is None:
+    several = document.split_lines(data)  # the same reading of JSON Lines as verify_path's
+    if several is None:
         return [(path, data)]
-    return [(f"{path} line {n}", line) for n, line in enumerate(lines, 1)]
+    return [(f"{path} line {n}", line) for n, line in enumerate(several.lines, 1)]
 
 
 def verify_path(path: str, trust: Trust, demands: Demands, *, blob: str | None = None
@@ -189,14 +207,12 @@ def verify_bytes(data: bytes, where: str, trust: Trust, demands: Demands, *,
     """An attestation file's bytes: one document, or JSON Lines (every line verified; one
     passing line passes). ``blob``: the file a signed-file bundle must sign, as a path or
     digest spec, or already hashed (an :class:`Artifact`)."""
-    from attester.jsonio import parse_json
-    from attester.verify import jsonl
+    from attester.verify import document, jsonl
 
-    lines = jsonl.split(data)
-    if lines is None:
-        return verify_document(data, parse_json(data, where=f"attestation {where}"), where,
-                               trust, demands, blob=blob)
-    return jsonl.verify_lines(where, lines, lambda line, doc, name: verify_document(
+    read = document.read(data, where=where)
+    if isinstance(read, document.Document):
+        return verify_read(read, where, trust, demands, blob=blob)
+    return jsonl.verify_lines(where, read.lines, lambda line, doc, name: verify_document(
         line, doc, name, trust, demands, blob=blob))
 
 
@@ -241,45 +257,57 @@ def asked(trust: Trust, demands: Demands) -> tuple[Requirement, ...]:
 
 def verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands, *,
                     blob: str | Artifact | None = None) -> Report:
-    """The document ``data`` (parsed: ``doc``) verified; the report carries the sha256 of
-    ``data``, the bytes verified (:attr:`Report.inputs`). Each requirement is answered by
-    the document's evidence or refused (exit 2, :class:`requirements.UnansweredError`),
-    never passed unchecked: each form is gated when it is known, and a passing report
-    must show every answer."""
+    """The document ``data`` (parsed: ``doc``) read (:mod:`attester.verify.document`),
+    then verified as :func:`verify_read` says."""
+    from attester.verify import document
+
+    return verify_read(document.of_json(data, doc), where, trust, demands, blob=blob)
+
+
+def verify_read(read: Document, where: str, trust: Trust, demands: Demands, *,
+                blob: str | Artifact | None = None) -> Report:
+    """One document as read: authenticated and checked by its form. The report carries
+    the sha256 of its bytes, the bytes verified (:attr:`Report.inputs`). Each requirement
+    is answered by the document's evidence or refused (exit 2,
+    :class:`requirements.UnansweredError`), never passed unchecked: each form is gated
+    when it is known, and a passing report must show every answer."""
     import hashlib
 
     reqs = asked(trust, demands)
-    report = _verify_document(data, doc, where, trust, demands, blob, reqs)
+    report = _verify_form(read, where, trust, demands, blob, reqs)
     if report.ok:
         requirements.check_answered(reqs, report.checks, where)
-    return attrs.evolve(report, inputs=((where, hashlib.sha256(data).hexdigest()),))
+    return attrs.evolve(report, inputs=((where, hashlib.sha256(read.data).hexdigest()),))
 
 
-def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: Demands,
-                     blob: str | Artifact | None, reqs: tuple[Requirement, ...]) -> Report:
-    from attester.signing.dsse import looks_like_envelope, parse_envelope
-    from attester.verify import gcb_provenance, npm_attestations, pep740
-    from attester.verify.sigstore.load import looks_like_bundle
+def _verify_form(read: Document, where: str, trust: Trust, demands: Demands,
+                 blob: str | Artifact | None, reqs: tuple[Requirement, ...]) -> Report:
+    """The dispatch of read -> authenticate -> check: each form to its verifier. Cloud
+    Build's provenance names its own signers; every other form needs something trusted
+    and something demanded, refused before the document is looked into further."""
+    from attester.signing.dsse import parse_envelope
+    from attester.verify import document
 
-    if gcb_provenance.looks_like(doc):
+    form, doc = read.form, read.json
+    if isinstance(form, document.CloudBuildProvenance):
         requirements.refuse_unanswerable(reqs, requirements.CLOUD_BUILD, where)
         return _verify_gcb(doc, where, trust, demands)
     if not trust.given():
         raise no_trust_error()
     if demands.is_empty():
         raise empty_policy_error()
-    if npm_attestations.looks_like(doc):
+    if isinstance(form, document.NpmRegistryAttestations):
         requirements.refuse_unanswerable(reqs, requirements.NPM_DOCUMENT, where)
         return _verify_npm(doc, where, trust, demands, blob)
-    if pep740.looks_like_attestation(doc) or pep740.looks_like_provenance(doc):
-        return _verify_pep740(doc, where, trust, demands, reqs)
-    if looks_like_bundle(doc):
-        return _verify_bundle(data, where, trust, demands, blob, reqs)
-    if looks_like_envelope(doc):
+    if isinstance(form, document.PypiAttestation | document.PypiProvenance):
+        return _verify_pep740(form, doc, where, trust, demands, reqs)
+    if isinstance(form, document.SigstoreBundle):
+        return _verify_bundle(read.data, form, where, trust, demands, blob, reqs)
+    if isinstance(form, document.DsseEnvelope):
         env = parse_envelope(doc, where=f"attestation {where}")
         if not trust.keys and trust.rekor_url and trust.identity is not None:
             requirements.refuse_unanswerable(reqs, requirements.REKOR_ENVELOPE, where)
-            return _verify_by_rekor(data, env, where, trust, demands)
+            return _verify_by_rekor(read.data, env, where, trust, demands)
         if not trust.keys:
             return Report(attestation=where, checks=(Check(
                 "signature", False, "a bare DSSE envelope carries no certificate or "
@@ -289,8 +317,7 @@ def _verify_document(data: bytes, doc: Any, where: str, trust: Trust, demands: D
         requirements.refuse_unanswerable(reqs, requirements.KEYED_ENVELOPE, where)
         return verify_envelope(env, where=where, trusted=trust.keys,
                                threshold=trust.threshold, demands=demands)
-    raise InputError(f"attestation {where}: neither a DSSE envelope nor a Sigstore bundle; "
-                     "is it an unsigned statement? sign it with 'attest sign'")
+    raise form.error(where)
 
 
 def no_trust_error() -> UsageError:
@@ -318,12 +345,13 @@ def _verify_npm(doc: Any, where: str, trust: Trust, demands: Demands,
                 blob: str | Artifact | None) -> Report:
     """npm registry attestations: the provenance as any keyless bundle, then (given the
     registry key) the publish attestation, which must name the same package."""
-    from attester.verify import npm_attestations
+    from attester.verify import document, npm_attestations
     from attester.verify.sigstore.trustroot import load_trusted_root
 
     npm = npm_attestations.parse(doc, where=f"attestation {where}")
-    report = _verify_bundle(npm_attestations.bundle_bytes(npm.provenance),
-                            f"{where} (provenance)", trust, demands, blob, ())  # gated above
+    data = npm_attestations.bundle_bytes(npm.provenance)
+    report = _verify_bundle(data, document.bundle_in(data), f"{where} (provenance)", trust,
+                            demands, blob, ())  # gated above
     if report.ok:  # only a verified statement is compared with the container's label
         label = npm_attestations.provenance_check(
             npm, report.statement.raw if report.statement is not None else None)
@@ -362,12 +390,12 @@ def _dist_name(demands: Demands, where: str) -> str:
     return base
 
 
-def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands,
-                   reqs: tuple[Requirement, ...]) -> Report:
+def _verify_pep740(form: PypiAttestation | PypiProvenance, doc: Any, where: str,
+                   trust: Trust, demands: Demands, reqs: tuple[Requirement, ...]) -> Report:
     """A PEP 740 attestation object, or the integrity API's provenance object (every
     attestation in it must pass, and its certificate agree with the publisher PyPI
     states for it)."""
-    from attester.verify import pep740
+    from attester.verify import document, pep740
 
     dist = _dist_name(demands, where)
     if trust.identity is None:
@@ -375,7 +403,7 @@ def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands,
                          hint="pass --publisher github:OWNER/REPO[@WORKFLOW] (or gitlab:, "
                          "google:), or --certificate-identity and --certificate-oidc-issuer")
     demands = attrs.evolve(demands, also_known=pep740.PYPI_TYPES)
-    if pep740.looks_like_attestation(doc):
+    if isinstance(form, document.PypiAttestation):
         bundle, _ = pep740.attestation_bundle(doc, where=f"attestation {where}")
         return _pep740_one(bundle, where, trust, demands, dist, reqs)
     published = pep740.provenance_bundles(doc, where=f"provenance {where}")
@@ -401,9 +429,10 @@ def _verify_pep740(doc: Any, where: str, trust: Trust, demands: Demands,
 
 def _pep740_one(bundle: bytes, where: str, trust: Trust, demands: Demands,
                 dist: str, reqs: tuple[Requirement, ...]) -> Report:
-    from attester.verify import pep740
+    from attester.verify import document, pep740
 
-    report = _verify_bundle(bundle, where, trust, demands, None, reqs)
+    report = _verify_bundle(bundle, document.bundle_in(bundle), where, trust, demands, None,
+                            reqs)
     if report.statement is None:
         return report
     return attrs.evolve(report, checks=(*report.checks,
@@ -437,17 +466,20 @@ def _verify_by_rekor(data: bytes, env: Any, where: str, trust: Trust,
     return Report(attestation=where, checks=(*checks, *rest), statement=stmt, signer=who)
 
 
-def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
-                   blob: str | Artifact | None, reqs: tuple[Requirement, ...]) -> Report:
+def _verify_bundle(data: bytes, form: SigstoreBundle, where: str, trust: Trust,
+                   demands: Demands, blob: str | Artifact | None,
+                   reqs: tuple[Requirement, ...]) -> Report:
     """A Sigstore bundle (TSA-only, intoto 0.0.2 and managed-key ones too): a DSSE bundle,
-    or one that signs a file; ``reqs`` are gated against that form once it is read."""
+    or one that signs a file; ``reqs`` are gated against that form once it is loaded
+    (``verify/sigstore/load.py`` reads its evidence), then it is authenticated
+    (``verify/sigstore/authenticate.py``) and its statement checked."""
     from attester.verify.checks.certificate import certificate_source
-    from attester.verify.sigstore import keyed_bundle, load
+    from attester.verify.sigstore import load
     from attester.verify.sigstore.authenticate import verify_bundle, verify_keyed
     from attester.verify.sigstore.hashedrekord import signed_algorithm
     from attester.verify.sigstore.trustroot import load_trusted_root
 
-    keyed = keyed_bundle.is_keyed_json(data)
+    keyed = form.keyed
     if trust.identity is None and not keyed:
         raise UsageError(f"{where} is a Sigstore bundle: name its signer",
                          hint="pass --certificate-identity and --certificate-oidc-issuer")
@@ -456,11 +488,11 @@ def _verify_bundle(data: bytes, where: str, trust: Trust, demands: Demands,
     try:
         bundle = load.load_bundle(data, where=f"bundle {where}")
         is_dsse = load.is_dsse(bundle)
-        form = {(False, True): requirements.KEYLESS_BUNDLE,
-                (False, False): requirements.FILE_BUNDLE,
-                (True, True): requirements.KEYED_BUNDLE,
-                (True, False): requirements.KEYED_FILE_BUNDLE}[(keyed, is_dsse)]
-        requirements.refuse_unanswerable(reqs, form, where)
+        answers = {(False, True): requirements.KEYLESS_BUNDLE,
+                   (False, False): requirements.FILE_BUNDLE,
+                   (True, True): requirements.KEYED_BUNDLE,
+                   (True, False): requirements.KEYED_FILE_BUNDLE}[(keyed, is_dsse)]
+        requirements.refuse_unanswerable(reqs, answers, where)
         digest = None
         if not is_dsse:
             if blob is None or demands.stores:
@@ -533,7 +565,7 @@ def verify_pypi(uri: str, trust: Trust, demands: Demands, *, index: str | None =
     overall report and each file's."""
     from attester.clients.pypi import PyPI, Target
     from attester.jsonio import parse_json
-    from attester.verify import pep740
+    from attester.verify import document
 
     target = Target.parse(uri)
     pypi = client if client is not None else PyPI(index)
@@ -558,11 +590,11 @@ def verify_pypi(uri: str, trust: Trust, demands: Demands, *, index: str | None =
                 "answered 404): nothing attests who published it"),)))
             continue
         where = f"provenance of {f.filename} from {pypi.host}"
-        doc = parse_json(data, where=where)
-        if not pep740.looks_like_provenance(doc):
+        read = document.of_json(data, parse_json(data, where=where))
+        if not isinstance(read.form, document.PypiProvenance):
             raise InputError(f"{where}: not a PyPI provenance object (no attestation_bundles)")
         one = attrs.evolve(demands, artifacts=[f"{f.filename}@sha256:{f.sha256}"])
-        reports.append(verify_document(data, doc, f.filename, trust, one))
+        reports.append(verify_read(read, f.filename, trust, one))
     checks = tuple(attrs.evolve(c, name=f"{r.attestation}: {c.name}")
                    for r in reports for c in r.checks)
     return Report(attestation=uri, checks=checks), reports
@@ -576,6 +608,7 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
     from attester.stores import cosign_tags
     from attester.stores.oci import Reference
     from attester.stores.oci_referrers import Target, fetch_attestations
+    from attester.verify import document
     from attester.verify.checks.policy import Artifact
 
     target = Target.resolve(uri, insecure=insecure, clients=clients)
@@ -601,9 +634,9 @@ def verify_image(uri: str, trust: Trust, demands: Demands, *, insecure: bool,
         where = f"{uri} (attestation {i + 1} of {len(docs)})"
 
         def check() -> Report:
-            doc = parse_json(data, where=f"{uri} attestation {i + 1}")
-            _refuse_foreign_form(doc, where)
-            return verify_document(data, doc, where, trust, image_demands)
+            read = document.of_json(data, parse_json(data, where=f"{uri} attestation {i + 1}"))
+            _refuse_foreign_form(read, where)
+            return verify_read(read, where, trust, image_demands)
 
         return where, check
 
@@ -641,19 +674,19 @@ def _refused(where: str, e: UsageError) -> Report:
     return Report(attestation=where, checks=(requirements.refused_check(e),))
 
 
-def _refuse_foreign_form(doc: Any, where: str) -> None:
+def _refuse_foreign_form(read: Document, where: str) -> None:
     """A document attached to an image (referrer or cosign layer) in a form that describes
     no image attachment is that document's input error (the caller counts it broken and
     looks at the others), never a usage error of the whole command (redteam: Cloud Build's
     reader refuses trust flags, PEP 740's wants one distribution file, and so a planted
     layer or referrer made the image's good attestation unread, exit 2)."""
-    from attester.verify import gcb_provenance, pep740
+    from attester.verify import document
 
-    if gcb_provenance.looks_like(doc):
+    if isinstance(read.form, document.CloudBuildProvenance):
         raise InputError(f"{where}: Cloud Build's provenance (as gcloud prints it) is not an "
                          "attestation attached to an image; verify it as a file, naming the "
                          "image by digest")
-    if pep740.looks_like_attestation(doc) or pep740.looks_like_provenance(doc):
+    if isinstance(read.form, document.PypiAttestation | document.PypiProvenance):
         raise InputError(f"{where}: a PyPI attestation describes a distribution file, not "
                          "an image")
 
@@ -663,36 +696,35 @@ def _verify_cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust
     """One layer of a cosign ``.sig`` or ``.att`` tag: its signature (keyless or keyed),
     then, for an attestation, every check a statement gets; a signature's payload must
     name this image. Requirements are gated as for any document (a keyed DSSE ``.att``
-    is one, and goes through :func:`verify_document`)."""
-    from attester.stores.cosign_tags import DSSE_TYPE
-    from attester.verify import cosign_signatures as cosign
+    is one, and goes through :func:`verify_read`)."""
+    from attester.verify import document
 
-    if not cosign.is_keyless(layer) and layer.media_type == DSSE_TYPE:
-        return _cosign_layer(layer, image_digest, where, trust, demands)
+    read = document.read_layer(layer)
+    if not read.keyless and read.attestation:
+        return _cosign_layer(layer, read, image_digest, where, trust, demands)
     reqs = asked(trust, demands)
-    form = (requirements.COSIGN_KEYLESS_ATTESTATION if layer.media_type == DSSE_TYPE else
-            requirements.COSIGN_KEYLESS_SIGNATURE) if cosign.is_keyless(layer) else \
+    form = (requirements.COSIGN_KEYLESS_ATTESTATION if read.attestation else
+            requirements.COSIGN_KEYLESS_SIGNATURE) if read.keyless else \
         requirements.COSIGN_KEYED_SIGNATURE
     requirements.refuse_unanswerable(reqs, form, where)
-    report = _cosign_layer(layer, image_digest, where, trust, demands)
+    report = _cosign_layer(layer, read, image_digest, where, trust, demands)
     if report.ok:
         requirements.check_answered(reqs, report.checks, where)
     return report
 
 
-def _cosign_layer(layer: Any, image_digest: str, where: str, trust: Trust,
-                  demands: Demands) -> Report:
+def _cosign_layer(layer: Any, form: CosignLayer, image_digest: str, where: str,
+                  trust: Trust, demands: Demands) -> Report:
     from attester.jsonio import parse_json
-    from attester.stores.cosign_tags import DSSE_TYPE
     from attester.verify import cosign_signatures as cosign
+    from attester.verify import document
     from attester.verify.sigstore.trustroot import load_trusted_root
 
-    is_att = layer.media_type == DSSE_TYPE
-    if not cosign.is_keyless(layer):
-        if is_att:  # a keyed DSSE envelope, as any other
-            doc = parse_json(layer.payload, where=where)
-            _refuse_foreign_form(doc, where)
-            return verify_document(layer.payload, doc, where, trust, demands)
+    if not form.keyless:
+        if form.attestation:  # a keyed DSSE envelope, as any other
+            read = document.of_json(layer.payload, parse_json(layer.payload, where=where))
+            _refuse_foreign_form(read, where)
+            return verify_read(read, where, trust, demands)
         if not trust.keys:
             return Report(attestation=where, checks=(Check(
                 "signature", False, "signed by a key (cosign sign --key): pass --key"),))

@@ -33,10 +33,6 @@ from attester.verify.checks.policy import Check
 SIGNATURE_TYPE = "cosign container image signature"
 
 
-def is_keyless(layer: CosignLayer) -> bool:
-    return bool(layer.annotations.get(CERTIFICATE_ANNOTATION))
-
-
 def _b64(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)

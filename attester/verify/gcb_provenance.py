@@ -55,10 +55,6 @@ _V01_RECIPE_TYPES = {"v0.3": ("https://cloudbuild.googleapis.com/CloudBuildYaml@
 _BUILD_TYPE = "type.googleapis.com/google.devtools.cloudbuild.v1.Build"
 
 
-def looks_like(doc: Any) -> bool:
-    return isinstance(doc, Mapping) and "provenance_summary" in doc
-
-
 @attrs.frozen
 class Entry:
     """One Container Analysis occurrence: the signed envelope and its unsigned neighbours."""

@@ -237,10 +237,10 @@ def upload(data: bytes, repo: str, *, where: str) -> int:
     """``POST /repos/O/R/attestations`` with the bundle, as actions/attest stores it; the
     attestation's id. Only Sigstore bundles are accepted there."""
     from attester.jsonio import parse_json
-    from attester.verify.sigstore.load import looks_like_bundle
+    from attester.verify import document
 
     doc = parse_json(data, where=where)
-    if not looks_like_bundle(doc):
+    if not isinstance(document.classify(doc), document.SigstoreBundle):
         raise InputError(f"{where}: GitHub stores Sigstore bundles only (sign with --keyless)")
     owner, _, name = repo.partition("/")
     _, answer = githubapi.request_json(

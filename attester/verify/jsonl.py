@@ -5,11 +5,12 @@ file, and slsa-github-generator's ``.intoto.jsonl`` may hold several envelopes. 
 is verified on its own; the file passes when one line verifies and meets the policy (as
 ``gh attestation verify`` does). Each line's outcome is kept for ``--format json``; a line
 that does not parse is reported as that line's failure, never fatal to the others.
+Which files are JSON Lines is the reader's to say (``document.split_lines``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -19,21 +20,8 @@ from attester.verify.checks.policy import Check
 from attester.verify.checks.requirements import refused_check, was_refused
 from attester.verify.envelope import Report
 
-MAX_LINES = 256  # gh downloads at most --limit (default 30) bundles per digest
 
-
-def split(data: bytes) -> list[bytes] | None:
-    """The lines of a JSON Lines document, or None when ``data`` is one JSON document
-    (a pretty-printed one spans lines too, but its first line is not a whole object)."""
-    lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
-    if len(lines) < 2 or not (lines[0].startswith(b"{") and lines[0].endswith(b"}")):
-        return None
-    if len(lines) > MAX_LINES:
-        raise InputError(f"more than {MAX_LINES} attestations in one JSON Lines file")
-    return lines
-
-
-def verify_lines(where: str, lines: list[bytes],
+def verify_lines(where: str, lines: Sequence[bytes],
                  verify_one: Callable[[bytes, Any, str], Report]) -> Report:
     """The first passing line's report (or the first line's, when none passes), with every
     line's report attached. Raises the first line's input error only when no line parsed."""

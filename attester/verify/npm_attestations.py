@@ -35,11 +35,6 @@ class NpmAttestations:
     provenance_type: str = PROVENANCE_TYPES[0]
 
 
-def looks_like(doc: Any) -> bool:
-    return isinstance(doc, Mapping) and isinstance(doc.get("attestations"), list) and \
-        "verificationMaterial" not in doc and "payload" not in doc
-
-
 def parse(doc: Mapping[str, Any], *, where: str) -> NpmAttestations:
     items = doc["attestations"]
     if len(items) > MAX_ATTESTATIONS:

@@ -12,7 +12,6 @@ distribution file, with its sha256.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -23,14 +22,6 @@ from attester.model.statement import ParsedStatement
 from attester.verify.checks.policy import Check
 
 __all__ = ["PUBLISH_V1", "PYPI_TYPES", "parse_dist_name"]
-
-
-def looks_like_attestation(doc: Any) -> bool:
-    return isinstance(doc, Mapping) and "verification_material" in doc and "envelope" in doc
-
-
-def looks_like_provenance(doc: Any) -> bool:
-    return isinstance(doc, Mapping) and "attestation_bundles" in doc
 
 
 def _lib() -> Any:

@@ -62,15 +62,6 @@ def is_keyed(doc: Any) -> bool:
         "x509CertificateChain" not in vm
 
 
-def is_keyed_json(data: bytes) -> bool:
-    """:func:`is_keyed` of a document's bytes (False when they are not JSON: the bundle
-    loader says what is wrong with them)."""
-    try:
-        return is_keyed(json.loads(data))
-    except ValueError:
-        return False
-
-
 def _b64(value: Any) -> bytes:
     if not isinstance(value, str):
         raise TypeError

@@ -18,18 +18,9 @@ from typing import Any
 
 from attester.errors import InputError, MissingExtraError, VerificationError
 
-BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 #: Bundles missing evidence fail verification (exit 1); broken structure is input (exit 2).
 _MISSING_EVIDENCE = ("log entry", "inclusion proof", "inclusion promise", "signed timestamp",
                      "checkpoint", "inclusionProof Field required")
-
-
-def looks_like_bundle(doc: Any) -> bool:
-    """A bundle by its media type, or by its shape when the media type is wrong (so a
-    broken bundle gets the bundle loader's precise error, not "unknown format")."""
-    return isinstance(doc, Mapping) and (
-        str(doc.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)
-        or "verificationMaterial" in doc)
 
 
 _TUF = "sigstore._internal.tuf"
