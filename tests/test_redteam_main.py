@@ -434,3 +434,42 @@ def test_batch_honours_quiet(attest, rel, tmp_path) -> None:
     (dist / "kubectl").write_bytes(b"changed\n")
     r = attest(*args)
     assert r.code == 1 and r.out == "" and "verification FAILED for kubectl" in r.err, r.err
+
+
+# -- GitHub's attestation API: one broken entry among several ---------------------------
+
+@pytest.mark.parametrize("broken", ["bundle_url 404", "bundle_url http", "not an object",
+                                    "neither bundle nor bundle_url"])
+def test_github_one_broken_entry_does_not_hide_a_good_one(attest, monkeypatch, broken) -> None:
+    """An answer whose first entry has no usable bundle (its bundle_url 404s or is plain
+    http, the entry is not an object or holds neither) aborted verify (exit 2) before the
+    good inline bundle after it was read. It is that entry's failure; alone (or all of
+    them) it is still exit 2, and `attest download` still refuses a partial copy."""
+    from test_github_attestations import ROOT, TOKEN, WHL, _inline, _sha256, _sig
+
+    from replay import Replay
+
+    with Replay() as api, Replay() as blobs:
+        api.token = TOKEN
+        monkeypatch.setenv("GITHUB_API_URL", api.url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("ATTEST_RETRY_BASE_DELAY", "0.01")
+        monkeypatch.delenv("GH_TOKEN", raising=False)
+        bad = {"bundle_url 404": {"bundle": None, "bundle_url": f"{blobs.url}/gone"},
+               "bundle_url http": {"bundle": None, "bundle_url": "http://example.com/b"},
+               "not an object": 7,
+               "neither bundle nor bundle_url": {"bundle": None, "bundle_url": None}}[broken]
+        digest = f"sha256:{_sha256(_sig(WHL))}"
+        path = f"/repos/trailofbits/rfc8785.py/attestations/{digest}"
+        args = ["verify", "--artifact", _sig(WHL), "--trusted-root", _sig(ROOT),
+                "--repo", "trailofbits/rfc8785.py", "--format", "json"]
+        api.json(path, {"attestations": [bad, _inline(_sig(f"{WHL}.sigstore"))]})
+        r = attest(*args)
+        assert r.code == 0, (r.code, r.err)
+        assert [c["verified"] for c in r.json()["attestations"]] == [False, True]
+        api.json(path, {"attestations": [bad, bad]})
+        r = attest(*args)
+        assert r.code == 2, (r.code, r.err)
+        api.json(path, {"attestations": [bad, _inline(_sig(f"{WHL}.sigstore"))]})
+        r = attest("download", "--digest", digest, "--repo", "trailofbits/rfc8785.py")
+        assert r.code == 2, (r.code, r.err)

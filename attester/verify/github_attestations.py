@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from attester.clients import githubapi
-from attester.errors import InputError, ServiceError, StoreError, UsageError
+from attester.errors import AttesterError, InputError, ServiceError, StoreError, UsageError
 
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 1000
@@ -33,10 +33,12 @@ _PER_PAGE_MAX = 100
 
 @attrs.frozen
 class Fetched:
-    """One attestation as the API answered it: where it came from and its bundle bytes."""
+    """One attestation as the API answered it: where it came from and its bundle bytes, or
+    why there are none (an entry that is no bundle, a bundle_url that fails)."""
 
     where: str
     data: bytes
+    error: AttesterError | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -85,7 +87,13 @@ def fetch(scope: Scope, digest: str, *, limit: int = DEFAULT_LIMIT,
     out = []
     for i, item in enumerate(items[:limit]):
         where = f"github:{scope.name} attestation {i + 1} of {len(items[:limit])}"
-        out.append(Fetched(where=where, data=_bundle_of(item, where=where)))
+        try:
+            out.append(Fetched(where=where, data=_bundle_of(item, where=where)))
+        except (InputError, ServiceError) as e:
+            # one entry's failure (a bundle_url that 404s or is not https, a malformed
+            # entry) is that entry's: the others are still read (redteam: the first one
+            # aborted the command, exit 2, the good bundles after it unread)
+            out.append(Fetched(where=where, data=b"", error=e))
     return out
 
 
@@ -196,6 +204,9 @@ def jsonl(fetched: Sequence[Fetched]) -> bytes:
     """``gh attestation download``'s file: one bundle per line (each checked to be JSON)."""
     from attester.jsonio import parse_json
 
+    broken = next((f.error for f in fetched if f.error is not None), None)
+    if broken is not None:  # a download is every attestation found, or an error
+        raise broken
     return b"".join(json.dumps(parse_json(f.data, where=f.where),
                                separators=(",", ":")).encode() + b"\n" for f in fetched)
 
@@ -215,20 +226,25 @@ def verify_fetched(fetched: Sequence[Fetched], trust: Any, demands: Any, *, blob
             "attestation", False, f"no attestations for {digest} in {scope.name}"),)), []
     reports = []
     refused: list[UsageError] = []
-    broken = 0
+    broken: list[AttesterError] = []
+    unread = [f.error for f in fetched if f.error is not None]
+    if len(unread) == len(fetched):  # no answer held a bundle: the command's error (exit 2)
+        raise unread[0]
     for f in fetched:
         try:
+            if f.error is not None:
+                raise f.error
             doc = parse_json(f.data, where=f.where)
             reports.append(verify_document(f.data, doc, f.where, _trust_for(doc, trust),
                                            demands, blob=blob))
         except UsageError as e:  # another may answer it (requirements.refused_check)
             refused.append(e)
             reports.append(Report(attestation=f.where, checks=(refused_check(e),)))
-        except InputError as e:  # one malformed answer does not hide the others
-            broken += 1
+        except (InputError, ServiceError) as e:  # one malformed answer hides no other
+            broken.append(e)
             reports.append(Report(attestation=f.where, checks=(Check("bundle", False,
                                                                      e.message),)))
-    if refused and len(refused) + broken == len(reports):  # none could answer it: exit 2
+    if refused and len(refused) + len(broken) == len(reports):  # none could answer it
         raise refused[0]
     return next((r for r in reports if r.ok), reports[0]), reports
 
