@@ -84,6 +84,7 @@ class Api:
     def of_client(cls, client: Any) -> Api:
         """The endpoint and credentials of a ``google.cloud.storage.Client`` (tests give
         one pointed at a fault proxy)."""
+        _quiet(client)
         endpoint = str(getattr(client, "api_endpoint", "") or _endpoint())
         return cls(endpoint, getattr(client, "_credentials", None),  # no public accessor
                    str(getattr(client, "project", "") or ""), client=client)
@@ -222,8 +223,19 @@ def _new_client(credentials: Any, project: str) -> Any:
         import google.cloud.storage as storage
     except ImportError:
         raise MissingExtraError("gcs", "google-cloud-storage") from None
-    return storage.Client(project=project or "attester", credentials=credentials,
-                          _http=_capped_session(credentials))
+    return _quiet(storage.Client(project=project or "attester", credentials=credentials,
+                                 _http=_capped_session(credentials)))
+
+
+def _quiet(client: Any) -> Any:
+    """``client`` without its bucket metadata cache: from google-cloud-storage 3.x, for
+    tracing attributes, the client fetches each bucket's metadata on a background thread
+    after a call names it; an unbounded request we neither asked for nor retry (and, in
+    the tests, one that takes a fault meant for ours). The library checks the attribute
+    before every use."""
+    if getattr(client, "_bucket_metadata_cache", None) is not None:
+        client._bucket_metadata_cache = None
+    return client
 
 
 def _service_error(uri: str, e: Exception) -> Exception:
