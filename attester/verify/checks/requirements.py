@@ -15,7 +15,7 @@ this one module twice:
 
 So a requirement is checked (exit 0 or 1) or refused (exit 2), never passed unchecked, on
 every path and for every form, including ones added later. (sigstore-python's
-``verify/policy.py`` and slsa-verifier's ``options`` are the models: what evidence a
+``verify/checks/policy.py`` and slsa-verifier's ``options`` are the models: what evidence a
 requirement reads is in its declaration, so a path that lacks it can say so.)
 """
 
