@@ -569,13 +569,13 @@ def test_limits_page_states_the_counts() -> None:
     from attester.signing import dsse
     from attester.stores import cosign_tags
     from attester.verify import gcb_provenance
-    from attester.verify.sigstore import tsa_bundle
+    from attester.verify.sigstore import timestamps
 
     page = (Path(__file__).parent.parent / "docs" / "limits.md").read_text()
     stated = {"| signatures of one DSSE envelope | 64 |": dsse.MAX_SIGNATURES == 64,
               "Cloud Build's provenance | 64 entries |": gcb_provenance.MAX_ENTRIES == 64,
               "one Cloud Build occurrence | 8 |": gcb_provenance.MAX_SIGNATURES == 8,
-              "timestamps of one bundle | 32 |": tsa_bundle.MAX_TIMESTAMPS == 32,
+              "timestamps of one bundle | 32 |": timestamps.MAX_TIMESTAMPS == 32,
               "`.att` tag | 30 |": cosign_tags.MAX_LAYERS == 30}
     for row, agrees in stated.items():
         assert row in page, f"docs/limits.md no longer states {row!r}"

@@ -15,7 +15,8 @@ import attrs
 
 # Fulcio's certificate extensions by OID, named as sigstore-go's certificate.Extensions
 # (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md). 1.1-1.6 are the
-# deprecated raw-string ones; the rest are DER UTF8Strings (checks/certificate.fulcio_extension reads both).
+# deprecated raw-string ones; the rest are DER UTF8Strings (certificate.fulcio_extension
+# reads both).
 FULCIO_EXTENSIONS: Mapping[str, str] = {
     "1.3.6.1.4.1.57264.1.1": "issuerV1",
     "1.3.6.1.4.1.57264.1.2": "githubWorkflowTrigger",

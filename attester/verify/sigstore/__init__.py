@@ -8,8 +8,10 @@ evidence, each saying why it is ours where ``sigstore`` (4.5.1) has no answer:
 - ``authenticate``: the entry point, one bundle sent to the module for its evidence.
 - ``hashedrekord``: signed files, ``hashedrekord`` 0.0.1 and 0.0.2 entries, every digest.
 - ``rekor_v2_dsse``: Rekor v2 ``dsse`` 0.0.2 entries.
-- ``intoto_entry``: ``intoto`` 0.0.2 entries (npm, slsa-github-generator), their SET.
-- ``tsa_bundle``: RFC 3161 timestamps, and bundles whose only time is one (GitHub's).
+- ``intoto_entry``: ``intoto`` 0.0.2 entries (npm, slsa-github-generator).
+- ``tsa_bundle``: bundles with no log entry, whose only time is a timestamp (GitHub's).
+- ``integrated_time``: a Rekor v1 entry's signed entry timestamp (SET), one time source.
+- ``timestamps``: RFC 3161 timestamps, the other time source.
 - ``checkpoint``: a log entry's checkpoint signed by its log.
 - ``keyed_bundle``: bundles signed by a managed key (``--key``).
 - ``fulcio``: a Fulcio certificate checked at a proven time; the bundle media types.

@@ -80,13 +80,13 @@ def _verifier(trusted_root: Any) -> Any:
 
 def _new_verifier(trusted_root: Any) -> Any:
     """``sigstore``'s Verifier, but with RFC 3161 timestamps checked by
-    :func:`tsa_bundle.verify_timestamp` (a TSA's validity window closed at its end, as
+    :func:`.timestamps.verify_timestamp` (a TSA's validity window closed at its end, as
     protobuf-specs' ``TimeRange`` says; the library's excludes it)."""
     from cryptography.hazmat.primitives.serialization import Encoding
     from sigstore._internal.timestamp import TimestampSource, TimestampVerificationResult
     from sigstore.verify import Verifier
 
-    from attester.verify.sigstore import tsa_bundle
+    from attester.verify.sigstore import timestamps
 
     chains: dict[tuple[bytes, Any], list[Any]] = {}
     chains_lock = threading.Lock()
@@ -109,7 +109,7 @@ def _new_verifier(trusted_root: Any) -> Any:
 
         def _verify_signed_timestamp(self, timestamp_response: Any, message: bytes
                                      ) -> TimestampVerificationResult | None:
-            when = tsa_bundle.verify_response(timestamp_response, message,
+            when = timestamps.verify_response(timestamp_response, message,
                                               self._trusted_root)
             return None if when is None else TimestampVerificationResult(
                 source=TimestampSource.TIMESTAMP_AUTHORITY, time=when)

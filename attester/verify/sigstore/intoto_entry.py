@@ -85,7 +85,7 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, binascii.Error):
         raise InputError(f"{where}: not a valid Sigstore bundle (certificate or DSSE envelope "
                          "missing or malformed)") from None
-    from attester.verify.sigstore.tsa_bundle import MAX_TIMESTAMPS
+    from attester.verify.sigstore.timestamps import MAX_TIMESTAMPS
 
     if len(stamps) > MAX_TIMESTAMPS:
         raise InputError(f"{where}: too many timestamps ({len(stamps)} > {MAX_TIMESTAMPS})")
@@ -97,7 +97,7 @@ def parse(doc: Any, *, where: str) -> IntotoBundle | None:
 def _verify_timestamps(b: IntotoBundle, trusted_root: Any, where: str) -> None:
     """RFC 3161 timestamps a bundle carries must all verify, as ``sigstore`` demands of the
     bundles it reads: evidence present but false fails (redteam: they were ignored)."""
-    from attester.verify.sigstore.tsa_bundle import verify_timestamp
+    from attester.verify.sigstore.timestamps import verify_timestamp
 
     for raw in b.timestamps:
         when = verify_timestamp(raw, b.signatures[0] if b.signatures else b"", trusted_root)
@@ -117,9 +117,10 @@ def _fail(where: str, msg: str) -> VerificationError:
 def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
     """The log vouches for the entry: SET over (body, time, log id, index) and, when the
     bundle has one, the inclusion proof with its signed checkpoint."""
-    import rfc8785
     from sigstore._internal.trust import KeyringPurpose
     from sigstore.errors import VerificationError as SigstoreVerificationError
+
+    from attester.verify.sigstore.integrated_time import verify_set
 
     e = b.entry
     promise_obj = e.get("inclusionPromise")
@@ -129,11 +130,7 @@ def _verify_log(b: IntotoBundle, trusted_root: Any, where: str) -> dt.datetime:
         raise _fail(where, "no signed entry timestamp, so no signing time can be trusted")
     keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
     try:
-        log_id = base64.b64decode(e["logId"]["keyId"])
-        canonical = rfc8785.dumps({"body": e["canonicalizedBody"],
-                                   "integratedTime": int(e["integratedTime"]),
-                                   "logID": log_id.hex(), "logIndex": int(e["logIndex"])})
-        keyring.verify(key_id=log_id, signature=base64.b64decode(promise), data=canonical)
+        verify_set(e, keyring)
     except SigstoreVerificationError as exc:
         raise _fail(where, f"SET: invalid inclusion promise: {exc}") from None
     except (KeyError, ValueError, TypeError, binascii.Error):

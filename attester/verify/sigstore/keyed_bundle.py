@@ -72,7 +72,7 @@ def parse(doc: Mapping[str, Any], *, where: str) -> KeyedBundle:
     """The keyed bundle's parts; a malformed one is input (exit 2), one with no log entry
     fails (nothing vouches for when or that it was signed)."""
     from attester.verify.sigstore.fulcio import check_media_type
-    from attester.verify.sigstore.tsa_bundle import MAX_TIMESTAMPS
+    from attester.verify.sigstore.timestamps import MAX_TIMESTAMPS
 
     check_media_type(doc, where=where)
     vm = doc["verificationMaterial"]
@@ -216,7 +216,8 @@ def verify(b: KeyedBundle, trusted_root: Any, keys: Sequence[Any], *,
     """Every check; returns the trusted key's label and, for DSSE, (payloadType, payload).
     ``keys`` are :class:`~attester.verify.envelope.TrustedKey`."""
     from attester.signing.dsse import pae
-    from attester.verify.sigstore.tsa_bundle import root_has_logs, verify_timestamp
+    from attester.verify.sigstore.timestamps import verify_timestamp
+    from attester.verify.sigstore.tsa_bundle import root_has_logs
 
     if not root_has_logs(trusted_root):
         raise _fail(where, "the bundle has a log entry, but the trusted root has no "

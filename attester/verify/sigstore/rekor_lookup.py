@@ -182,24 +182,18 @@ def logged_material(body: Mapping[str, Any]) -> tuple[str, list[bytes], str]:
 
 def _verify_log(entry: Mapping[str, Any], trusted_root: Any) -> dt.datetime:
     """The signed entry timestamp and the inclusion proof with its checkpoint."""
-    import rfc8785
     from sigstore._internal.trust import KeyringPurpose
     from sigstore.errors import VerificationError as SigstoreVerificationError
     from sigstore.models import TransparencyLogEntry
     from sigstore_models.rekor.v1 import TransparencyLogEntry as Raw
 
     from attester.verify.sigstore import checkpoint
+    from attester.verify.sigstore.integrated_time import verify_set
 
     checkpoint.check_entry(entry, trusted_root, where="entry")
     keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
-    log_id = base64.b64decode(entry["logId"]["keyId"])
-    signed = rfc8785.dumps({"body": entry["canonicalizedBody"],
-                            "integratedTime": int(entry["integratedTime"]),
-                            "logID": log_id.hex(), "logIndex": int(entry["logIndex"])})
     try:
-        keyring.verify(key_id=log_id,
-                       signature=base64.b64decode(entry["inclusionPromise"]["signedEntryTimestamp"]),
-                       data=signed)
+        verify_set(entry, keyring)
     except SigstoreVerificationError as e:
         raise VerificationError(f"signed entry timestamp: {e}") from None
     try:

@@ -9,8 +9,8 @@ the trusted root itself has no transparency log: against a root with a log, a bu
 without a log entry still fails.
 
 Every primitive is the field's: ``rfc3161-client`` verifies the timestamps against the
-root's TSA chains (as ``sigstore`` does), ``cryptography`` the certificate chain at the
-timestamped time and the signature.
+root's TSA chains (as ``sigstore`` does, through :mod:`.timestamps`), ``cryptography`` the
+certificate chain at the timestamped time and the signature.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import attrs
 
 from attester.errors import InputError, VerificationError
 from attester.verify.sigstore import sigalg
-
-MAX_TIMESTAMPS = 32  # sigstore-python's MAX_ALLOWED_TIMESTAMP
+from attester.verify.sigstore.timestamps import MAX_TIMESTAMPS, verify_timestamp
 
 
 @attrs.frozen
@@ -110,44 +109,6 @@ def parse(doc: Mapping[str, Any], *, where: str) -> TimestampedBundle:
 
 def root_has_logs(trusted_root: Any) -> bool:
     return bool(trusted_root._inner.tlogs)
-
-
-def verify_timestamp(raw: bytes, message: bytes, trusted_root: Any) -> dt.datetime | None:
-    """The time a trusted TSA vouches for, or None (as sigstore's ``_verify_signed_timestamp``:
-    the TSA chain from the root, and the time inside the TSA's validity window). The window
-    is closed at both ends, as protobuf-specs' ``TimeRange`` and sigstore-go have it;
-    ``sigstore`` 4.5.1 excludes the end (conformance ``trust-root-tsa-validity-end-inclusive``),
-    so every path, the library's included (authenticate._Verifier), checks time here."""
-    from rfc3161_client import decode_timestamp_response
-
-    try:
-        response = decode_timestamp_response(raw)
-    except Exception:  # noqa: BLE001 - rfc3161-client raises ValueError and others
-        return None
-    return verify_response(response, message, trusted_root)
-
-
-def verify_response(response: Any, message: bytes, trusted_root: Any) -> dt.datetime | None:
-    """:func:`verify_timestamp` of a decoded ``rfc3161_client.TimeStampResponse``."""
-    from rfc3161_client import VerificationError as TsaError
-    from rfc3161_client import VerifierBuilder
-
-    for authority in trusted_root.get_timestamp_authorities():
-        certs = authority.certificates(allow_expired=True)
-        if len(certs) < 2:
-            continue
-        builder = VerifierBuilder().tsa_certificate(certs[0]).add_root_certificate(certs[-1])
-        for c in certs[1:-1]:
-            builder = builder.add_intermediate_certificate(c)
-        try:
-            builder.build().verify_message(response, message)
-        except (TsaError, ValueError):
-            continue
-        when: dt.datetime = response.tst_info.gen_time
-        end = authority.validity_period_end
-        if authority.validity_period_start <= when and (end is None or when <= end):
-            return when
-    return None
 
 
 def signed_algorithm(b: TimestampedBundle) -> str:
