@@ -473,3 +473,31 @@ def test_github_one_broken_entry_does_not_hide_a_good_one(attest, monkeypatch, b
         api.json(path, {"attestations": [bad, _inline(_sig(f"{WHL}.sigstore"))]})
         r = attest("download", "--digest", digest, "--repo", "trailofbits/rfc8785.py")
         assert r.code == 2, (r.code, r.err)
+
+
+def test_one_file_against_a_policy_reads_its_step_from_its_build_type(attest, rel) -> None:
+    """verify ATTESTATION --policy FILE passed when any step's signer and rules passed: a
+    release attestation signed with the stage key passed as 'stage' (the chain refuses
+    it: a stage signer cannot vouch for a release). A release step's own build type now
+    names the step whose signer it needs; third-party build types still pass any step
+    (what 'attest policy init' drafts)."""
+    from test_fail_closed import RELEASE_TYPE, SHA, STAGE_TYPE, provenance, sign
+
+    forged = sign(rel.tmp / "release-by-stage.intoto.json", provenance(
+        RELEASE_TYPE, {"bin/kubectl": SHA},
+        [{"uri": "gs://staging/stage/v1.31.0/bin/kubectl", "digest": {"sha256": SHA}}]),
+        rel.keys["stage"])
+    r = attest("verify", forged, "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 1 and "is a release attestation (https://attester.dev/buildtypes/" \
+        "release/v1); the stage signer cannot vouch for a release step" in r.err, r.err
+    swapped = sign(rel.tmp / "stage-by-release.intoto.json",
+                   provenance(STAGE_TYPE, {"kubectl": SHA}), rel.keys["release"])
+    r = attest("verify", swapped, "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 1 and "the release signer cannot vouch for a stage step" in r.err
+    for good in (rel.stage, rel.release):
+        r = attest("verify", good, "--policy", rel.policy, "--artifact", rel.artifact)
+        assert r.code == 0, (good, r.err)
+    third = sign(rel.tmp / "third.intoto.json", provenance(
+        "https://actions.github.io/buildtypes/workflow/v1", {"kubectl": SHA}), rel.keys["release"])
+    r = attest("verify", third, "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 0, r.err

@@ -222,7 +222,7 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
     the policy: that step's signer, its requirements, one of its predicate types. The
     report says which step; when none passes, the report of a step whose signer signed it
     (its requirement failed), else the first step's."""
-    from attester.release.chain import allowed_types
+    from attester.release.chain import allowed_types, step_of
     from attester.verify import checker
     from attester.verify.checks.policy import Check
     from attester.verify.checks.requirements import UnansweredError
@@ -248,6 +248,18 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
                 continue
             except UsageError:
                 continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
+            stmt = report.statement
+            claims = step_of(stmt) if stmt is not None else ""
+            if report.ok and stmt is not None and claims and claims != step:
+                # A release step's own build type says which step it is, and so whose
+                # signer it needs, as --chain and audit read it (redteam: a release
+                # attestation signed with the stage key passed as "stage", exit 0)
+                report = attrs.evolve(report, checks=(Check(
+                    "policy step", False, f"{step} of {pf.path}: is a {claims} attestation "
+                    f"({stmt.build_type()}); the {step} signer cannot vouch for "
+                    f"a {claims} step"), *report.checks))
+                tried.append(report)
+                continue
             named = Check("policy step", report.ok, f"{step} of {pf.path}" if report.ok else
                           f"{step} of {pf.path}: does not pass")
             report = attrs.evolve(report, checks=(named, *report.checks))
