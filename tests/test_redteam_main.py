@@ -501,3 +501,21 @@ def test_one_file_against_a_policy_reads_its_step_from_its_build_type(attest, re
         "https://actions.github.io/buildtypes/workflow/v1", {"kubectl": SHA}), rel.keys["release"])
     r = attest("verify", third, "--policy", rel.policy, "--artifact", rel.artifact)
     assert r.code == 0, r.err
+
+
+def test_one_jsonl_file_against_a_policy_finds_its_line_of_the_step(attest, rel,
+                                                                    tmp_path) -> None:
+    """JSON Lines under one file's --policy: the first passing line decided the step check,
+    so a good stage line after a release line signed with the stage key was not found."""
+    from test_fail_closed import RELEASE_TYPE, SHA, provenance, sign
+
+    forged = sign(tmp_path / "f.intoto.json", provenance(
+        RELEASE_TYPE, {"bin/kubectl": SHA},
+        [{"uri": "gs://staging/stage/v1.31.0/bin/kubectl", "digest": {"sha256": SHA}}]),
+        rel.keys["stage"])
+    both = _two_lines(tmp_path / "both.intoto.jsonl", forged, rel.stage)
+    r = attest("verify", both, "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 0, r.err
+    only = _two_lines(tmp_path / "only.intoto.jsonl", forged, forged)
+    r = attest("verify", only, "--policy", rel.policy, "--artifact", rel.artifact)
+    assert r.code == 1 and "the stage signer cannot vouch for a release step" in r.err, r.err

@@ -208,6 +208,15 @@ def load(path: str) -> PolicyFile:
                       predicate_types=predicate_types)
 
 
+def _other_step(report: Any, step: str) -> str:
+    """The release step a verified statement's own build type names, when it is not
+    ``step`` (empty for this step's, or a build type of no release step)."""
+    from attester.release.chain import step_of
+
+    claimed = step_of(report.statement) if report.statement is not None else ""
+    return claimed if claimed and claimed != step else ""
+
+
 def _merge(step_policy: Policy, flags: Policy) -> Policy:
     """The step's policy with the command line's policy flags on top (each flag given
     replaces the step's; Rego policies add up)."""
@@ -222,7 +231,7 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
     the policy: that step's signer, its requirements, one of its predicate types. The
     report says which step; when none passes, the report of a step whose signer signed it
     (its requirement failed), else the first step's."""
-    from attester.release.chain import allowed_types, step_of
+    from attester.release.chain import allowed_types
     from attester.verify import checker
     from attester.verify.checks.policy import Check
     from attester.verify.checks.requirements import UnansweredError
@@ -248,9 +257,13 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
                 continue
             except UsageError:
                 continue  # e.g. a keyed step's trust offered a keyless bundle: not its signer
+            if report.lines:  # JSON Lines: a passing line of this step (or no release step)
+                line = next((r for r in report.lines if r.ok and not _other_step(r, step)),
+                            None)
+                report = report if line is None else attrs.evolve(line, lines=report.lines)
             stmt = report.statement
-            claims = step_of(stmt) if stmt is not None else ""
-            if report.ok and stmt is not None and claims and claims != step:
+            claims = _other_step(report, step)
+            if report.ok and stmt is not None and claims:
                 # A release step's own build type says which step it is, and so whose
                 # signer it needs, as --chain and audit read it (redteam: a release
                 # attestation signed with the stage key passed as "stage", exit 0)
