@@ -519,3 +519,25 @@ def test_one_jsonl_file_against_a_policy_finds_its_line_of_the_step(attest, rel,
     only = _two_lines(tmp_path / "only.intoto.jsonl", forged, forged)
     r = attest("verify", only, "--policy", rel.policy, "--artifact", rel.artifact)
     assert r.code == 1 and "the stage signer cannot vouch for a release step" in r.err, r.err
+
+
+def test_cosign_keyed_signature_counts_keys_not_their_labels(tmp_path) -> None:
+    """A keyed cosign .sig counted the labels of the keys it verified under: one key given
+    as two files met --threshold 2 with one signature (the requirement gate refuses a
+    threshold for this form today; the count must not depend on it)."""
+    from attester.signing import keys
+    from attester.stores.cosign_tags import SIGNATURE_ANNOTATION, CosignLayer
+    from attester.verify.cosign_signatures import check_keyed
+    from attester.verify.envelope import TrustedKey
+
+    key = keys.generate("ed25519")
+    payload = b'{"critical": {}}'
+    import base64
+
+    layer = CosignLayer(tag="sha256-x.sig", index=0, media_type="x", payload=payload,
+                        annotations={SIGNATURE_ANNOTATION: base64.b64encode(
+                            keys.sign(key, payload)).decode()})
+    twice = [TrustedKey(label="a.pub", key=key.public_key()),
+             TrustedKey(label="copy-of-a.pub", key=key.public_key())]
+    assert not check_keyed(layer, twice, 2).ok
+    assert check_keyed(layer, twice, 1).ok
