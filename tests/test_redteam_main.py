@@ -541,3 +541,36 @@ def test_cosign_keyed_signature_counts_keys_not_their_labels(tmp_path) -> None:
              TrustedKey(label="copy-of-a.pub", key=key.public_key())]
     assert not check_keyed(layer, twice, 2).ok
     assert check_keyed(layer, twice, 1).ok
+
+
+def test_audit_judges_a_symlink_under_its_own_name(attest, rel, tmp_path) -> None:
+    """A release folder's symlink was judged under the name of the file it leads to: a
+    link bin/kube-apiserver -> kubectl passed as 'bin/kube-apiserver', though the release
+    attests another digest for that name (whoever downloads the folder gets kubectl's
+    bytes under it). It is judged under its own name now; a link no subject names is
+    still found by its digest."""
+    import hashlib
+    import os
+
+    from test_fail_closed import RELEASE_TYPE, SHA, STAGE_TYPE, provenance, sign
+
+    other = hashlib.sha256(b"kube-apiserver v1.31.0\n").hexdigest()
+    sign(rel.stage, provenance(STAGE_TYPE, {"stage/v1.31.0/bin/kubectl": SHA,
+                                            "stage/v1.31.0/bin/kube-apiserver": other}),
+         rel.keys["stage"])
+    sign(rel.release, provenance(RELEASE_TYPE, {"bin/kubectl": SHA, "bin/kube-apiserver": other}, [
+        {"uri": "gs://staging/stage/v1.31.0/bin/kubectl", "digest": {"sha256": SHA}},
+        {"uri": "gs://staging/stage/v1.31.0/bin/kube-apiserver", "digest": {"sha256": other}}]),
+        rel.keys["release"])
+    d = tmp_path / "v1"
+    (d / "bin").mkdir(parents=True)
+    for f in (rel.stage, rel.release):
+        shutil.copy(f, d / f.name)
+    (d / "bin" / "kubectl").write_bytes(ARTIFACT)
+    os.symlink("kubectl", d / "bin" / "kube-apiserver")
+    os.symlink("bin/kubectl", d / "kubectl-latest")
+    r = attest("audit", d, "--policy", rel.policy, "--format", "json")
+    assert r.code == 1, (r.code, r.out, r.err)
+    verdicts = {row["artifact"]: row["verdict"] for row in r.json()["artifacts"]}
+    assert verdicts == {"bin/kubectl": "PASS", "bin/kube-apiserver": "FAIL",
+                        "kubectl-latest": "PASS"}, verdicts

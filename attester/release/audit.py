@@ -113,8 +113,10 @@ class Scan:
     images: list[tuple[str, str]]
     hostile: list[tuple[str, str]]  # (name as shown, why it fails)
     problems: list[Check]
-    #: a symlink's name -> the name of the file it leads to (in the folder), which is
-    #: what an attestation names: a link is an alias, not a subject of its own
+    #: a symlink's name -> the name of the file it leads to (in the folder), read through
+    #: it. The link is judged under its own name, the one a download of the folder gives
+    #: the file (redteam: judged under its target's, a link kube-apiserver -> kubectl
+    #: passed as kube-apiserver); a name no subject has is then found by its digest.
     aliases: dict[str, str] = attrs.field(factory=dict)
 
 
@@ -310,8 +312,7 @@ def _audit(release_dir: str, policy_path: str, *, trusted_root: str | None,
     if failed:
         raise failed[0]
     digests = hashed[0]
-    rows = [Row(name, d["sha256"], index.follow(found.aliases.get(name, name), d["sha256"],
-                                                source_uri=pf.source_uri))
+    rows = [Row(name, d["sha256"], index.follow(name, d["sha256"], source_uri=pf.source_uri))
             for (name, _, _), d in zip(files, digests, strict=True)]
     rows.extend(Row(ref, digest, index.follow(ref, digest, source_uri=pf.source_uri))
                 for ref, digest in images)
