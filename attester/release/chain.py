@@ -19,6 +19,7 @@ from attester.jsonio import parse_json
 from attester.model.statement import PROVENANCE_TYPES, ParsedStatement, normalize_repo
 from attester.model.subjects import last_segment, name_rule, names_match
 from attester.release.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
+from attester.verify import document
 from attester.verify.checks.policy import Check, Policy
 from attester.verify.checks.requirements import UnansweredError
 from attester.verify.envelope import Demands, Report
@@ -90,10 +91,7 @@ def peek_statement(doc: Any) -> ParsedStatement | None:
     Used only to pick which step's signer and policy to verify it with; the signature
     check that follows covers the payload it came from, and the step is read again from
     the verified statement."""
-    payload = doc.get("payload") if isinstance(doc, Mapping) else None
-    if payload is None and isinstance(doc, Mapping):
-        envelope = doc.get("dsseEnvelope")
-        payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
+    payload = document.claimed_payload(doc)
     if not isinstance(payload, str):
         return None
     try:  # bounded like every other parse: no deep nesting, no NaN, no huge integers
@@ -232,10 +230,7 @@ def _claims(doc: Any) -> list[tuple[str, str]]:
     not by parsing it: a release's statements run to megabytes, and the verification
     that follows parses them anyway (strictly). A guess that is wrong (or a payload that
     spells them with escapes) only sends the attestation down the slow path."""
-    payload = doc.get("payload") if isinstance(doc, Mapping) else None
-    if payload is None and isinstance(doc, Mapping):
-        envelope = doc.get("dsseEnvelope")
-        payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
+    payload = document.claimed_payload(doc)
     if not isinstance(payload, str):
         return []
     try:

@@ -176,6 +176,20 @@ def read(data: bytes, *, where: str) -> Document | JsonLines:
     return of_json(data, parse_json(data, where=f"attestation {where}"))
 
 
+def claimed_payload(doc: Any) -> Any:
+    """The payload a DSSE envelope, or a bundle's ``dsseEnvelope``, *claims* to sign (its
+    base64 text, unchecked; None when there is none): what ``--chain`` and ``audit`` peek
+    at to pick the step whose signer and policy verify it. Never a verdict: the signature
+    check that follows covers the payload it came from."""
+    if not isinstance(doc, Mapping):
+        return None
+    payload = doc.get("payload")
+    if payload is None:
+        envelope = doc.get("dsseEnvelope")
+        payload = envelope.get("payload") if isinstance(envelope, Mapping) else None
+    return payload
+
+
 @attrs.frozen
 class CosignLayer:
     """How a layer of an image's cosign ``.sig``/``.att`` tag is signed and what it holds."""
