@@ -574,3 +574,14 @@ def test_audit_judges_a_symlink_under_its_own_name(attest, rel, tmp_path) -> Non
     verdicts = {row["artifact"]: row["verdict"] for row in r.json()["artifacts"]}
     assert verdicts == {"bin/kubectl": "PASS", "bin/kube-apiserver": "FAIL",
                         "kubectl-latest": "PASS"}, verdicts
+
+
+def test_download_refuses_a_file_it_would_not_hash(attest, rel, monkeypatch) -> None:
+    """attest download FILE --digest D looked D up and said 'for FILE', never hashing FILE
+    (whose attestations those may not be); --digest-alg next to --digest was dropped."""
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")  # never asked: refused first
+    digest = "sha256:" + "a" * 64
+    r = attest("download", rel.artifact, "--digest", digest, "--repo", "o/r")
+    assert r.code == 2 and "give ARTIFACT or --digest, not both" in r.err, r.err
+    r = attest("download", "--digest", digest, "--digest-alg", "sha512", "--repo", "o/r")
+    assert r.code == 2 and "--digest-alg applies to ARTIFACT" in r.err, r.err

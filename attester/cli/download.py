@@ -24,8 +24,15 @@ def run(args: argparse.Namespace) -> int:
     if args.digest:
         from attester.digests import parse
 
+        # the digest names what is looked up: a file beside it would be named in the
+        # message but never hashed, and --digest-alg never used (redteam: both ignored)
+        if args.artifact:
+            raise UsageError("give ARTIFACT or --digest, not both",
+                             hint="--digest looks up that digest; ARTIFACT is hashed")
+        if args.digest_alg != "sha256":
+            raise UsageError("--digest-alg applies to ARTIFACT; --digest names its algorithm")
         alg, hexd = parse(args.digest, what="--digest")
-        spec, digest = args.artifact or f"{alg}:{hexd}", f"{alg}:{hexd}"
+        spec, digest = f"{alg}:{hexd}", f"{alg}:{hexd}"
     elif args.artifact:
         spec, digest = github_attestations.digest_for([args.artifact], alg=args.digest_alg,
                                                       insecure=args.insecure_registry)
