@@ -585,3 +585,21 @@ def test_download_refuses_a_file_it_would_not_hash(attest, rel, monkeypatch) -> 
     assert r.code == 2 and "give ARTIFACT or --digest, not both" in r.err, r.err
     r = attest("download", "--digest", digest, "--digest-alg", "sha512", "--repo", "o/r")
     assert r.code == 2 and "--digest-alg applies to ARTIFACT" in r.err, r.err
+
+
+@pytest.mark.parametrize("extra", [["--identity-token", "eyJ.e30.x"],
+                                   ["--trust-config", "trust.json"], ["--staging"]])
+def test_sign_with_a_key_refuses_keyless_flags(attest, rel, tmp_path, extra) -> None:
+    """attest sign --key took --identity-token, --trust-config and --staging and signed
+    with the key, dropping them (exit 0)."""
+    from test_fail_closed import SHA, STAGE_TYPE, provenance
+
+    stmt = tmp_path / "s.json"
+    stmt.write_text(json.dumps(provenance(STAGE_TYPE, {"kubectl": SHA})))
+    key = tmp_path / "k.key"
+    from attester.signing import keys
+
+    key.write_bytes(keys.private_pem(rel.keys["stage"], None))
+    r = attest("sign", stmt, "--key", key, "-o", tmp_path / "out.json", *extra)
+    assert r.code == 2 and f"{extra[0]} applies to --keyless signing" in r.err, r.err
+    assert not (tmp_path / "out.json").exists()

@@ -21,6 +21,13 @@ def run(args: argparse.Namespace) -> int:
     if (args.key or args.kms) and args.keyless:
         raise UsageError("--key and --keyless are exclusive: a Sigstore bundle holds one "
                          "signature")
+    if not args.keyless:  # keyless-only flags next to a key: refused, never dropped (redteam)
+        unused = next((flag for flag, given in (("--identity-token", args.identity_token),
+                                                ("--trust-config", args.trust_config),
+                                                ("--staging", args.staging)) if given), None)
+        if unused is not None:
+            raise UsageError(f"{unused} applies to --keyless signing; a key signs without it",
+                             hint="drop it, or sign with --keyless")
     payload = read_bytes(args.statement, what="statement")
     doc = parse_json(payload, where=f"statement {args.statement}")
     if looks_like_envelope(doc):
