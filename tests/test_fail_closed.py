@@ -288,7 +288,7 @@ def test_every_failed_check_is_printed_one_line_each(attest, rel) -> None:
 def test_the_empty_policy_lists_only_real_verify_flags() -> None:
     """Every flag the empty-policy message names exists on ``attest verify``."""
     from attester.cli import build_parser
-    from attester.verify.envelope import policy_flags
+    from attester.verify.checks.statement import policy_flags
 
     verify = build_parser()._subparsers._group_actions[0].choices["verify"]  # type: ignore[union-attr]
     known = {o for a in verify._actions for o in a.option_strings}

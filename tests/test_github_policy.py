@@ -25,7 +25,7 @@ from attester.signing.signers import sign_envelope
 from attester.signing.signers.keyfile import KeyFileSigner
 from attester.verify import checker
 from attester.verify.checks.certpolicy import CertPolicy, api_for, issuer_for
-from attester.verify.envelope import Demands
+from attester.verify.checks.statement import Demands
 
 from conftest import interop_path
 

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from attester.verify import checker
     from attester.verify.checks import certpolicy, vsapolicy
     from attester.verify.checks.policy import Policy
-    from attester.verify.envelope import Demands
+    from attester.verify.checks.statement import Demands
 
     mode = verify_modes.check(args)  # every flag this mode cannot take: exit 2, naming it
     Mode = verify_modes.Mode  # noqa: N806 - the enum, named as in verify_modes

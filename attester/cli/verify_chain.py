@@ -42,7 +42,7 @@ def verify_chain(args: argparse.Namespace, identity: Any) -> int:
     from attester.release import chain
     from attester.verify import checker
     from attester.verify.checks.policy import Check
-    from attester.verify.envelope import Report
+    from attester.verify.checks.report import Report
 
     if not args.artifact:
         raise UsageError("--chain follows an artifact back: pass --artifact PATH|oci://REF")

@@ -21,8 +21,9 @@ from attester.model.subjects import last_segment, name_rule, names_match
 from attester.release.steps import PROMO_TOOLS_PREDICATE, STEP_OF_BUILD_TYPE
 from attester.verify import document
 from attester.verify.checks.policy import Check, Policy
+from attester.verify.checks.report import Report
 from attester.verify.checks.requirements import UnansweredError
-from attester.verify.envelope import Demands, Report
+from attester.verify.checks.statement import Demands
 
 STEPS = ("stage", "release", "promotion")
 

@@ -48,7 +48,7 @@ def verify_known(path: str, *, keys: Sequence[str], trusted_root: str | None,
     from attester.release.chain import peek_predicate_type
     from attester.verify import checker
     from attester.verify.checks.policy import Policy
-    from attester.verify.envelope import Demands
+    from attester.verify.checks.statement import Demands
 
     data, doc = checker.read_attestation(path)  # JSON Lines: the first line
     demands = Demands(policy=Policy(predicate_type=peek_predicate_type(doc) or "unknown"))

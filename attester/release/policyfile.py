@@ -234,8 +234,8 @@ def verify_one(path: str, pf: PolicyFile, demands: Any, *, trusted_root: str | N
     from attester.release.chain import allowed_types
     from attester.verify import checker
     from attester.verify.checks.policy import Check
+    from attester.verify.checks.report import Report
     from attester.verify.checks.requirements import UnansweredError
-    from attester.verify.envelope import Report
 
     flag, said = demands.policy.source_uri, pf.source_uri
     if flag and said and normalize_repo(flag) != normalize_repo(said):

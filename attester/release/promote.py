@@ -314,8 +314,9 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
     from attester.stores.oci import Clients
     from attester.verify.checker import verify_image
     from attester.verify.checks.policy import Check, Policy
+    from attester.verify.checks.report import Report
     from attester.verify.checks.requirements import UnansweredError
-    from attester.verify.envelope import Demands, Report
+    from attester.verify.checks.statement import Demands
 
     jobs = getattr(args, "jobs", None) or REGISTRY_JOBS
     clients = Clients(insecure=args.insecure_registry, jobs=jobs)
@@ -381,7 +382,7 @@ def check_file_provenance(promos: Sequence[FilePromotion], attestations: Sequenc
     from attester.model.subjects import match
     from attester.verify.checker import read_attestation, verify_document
     from attester.verify.checks.policy import Policy
-    from attester.verify.envelope import Demands
+    from attester.verify.checks.statement import Demands
 
     base = policy or Policy()
     kinds = _provenance_kinds(policy, predicate_types)

@@ -31,8 +31,9 @@ import attrs
 
 from attester.errors import AttesterError, InputError, UsageError
 from attester.verify.checks.policy import Artifact, Check, algorithms_for, match_artifact
+from attester.verify.checks.report import Report
 from attester.verify.checks.requirements import refused_check
-from attester.verify.envelope import Demands, Report
+from attester.verify.checks.statement import Demands
 
 #: File names that mark an attestation, longest first: ``NAME`` + suffix claims ``NAME``.
 #: ``.publish.attestation`` is what pypi-attestations writes for a distribution;

@@ -7,7 +7,7 @@ answer (``checks/requirements.py``), then dispatches on the form: a keyed DSSE e
 (``envelope.py``), a Sigstore bundle (``sigstore/load.py``, then
 ``sigstore/authenticate.py``), npm's and PyPI's containers of bundles, Cloud Build's
 provenance, a bare envelope found in Rekor (``sigstore/rekor_lookup.py``). Each
-authenticated statement then gets the checks of ``checks/`` (``envelope.check_payload``).
+authenticated statement then gets the checks of ``checks/`` (``statement.check_payload``).
 An image (:func:`verify_image`) is its referrers, read as documents, and its cosign layers
 (:func:`attester.verify.document.read_layer`). Every outcome is a :class:`Report`. The
 CLI, ``--attestations``, ``--chain``, ``audit``, GitHub's API and ``pypi://`` all verify
@@ -38,14 +38,9 @@ if TYPE_CHECKING:
         PypiProvenance,
         SigstoreBundle,
     )
-from attester.verify.envelope import (
-    Demands,
-    Report,
-    TrustedKey,
-    check_payload,
-    empty_policy_error,
-    verify_envelope,
-)
+from attester.verify.checks.report import Report
+from attester.verify.checks.statement import Demands, check_payload, empty_policy_error
+from attester.verify.envelope import TrustedKey, verify_envelope
 
 
 @attrs.frozen

@@ -218,8 +218,8 @@ def verify_fetched(fetched: Sequence[Fetched], trust: Any, demands: Any, *, blob
     from attester.jsonio import parse_json
     from attester.verify.checker import verify_document
     from attester.verify.checks.policy import Check
+    from attester.verify.checks.report import Report
     from attester.verify.checks.requirements import refused_check
-    from attester.verify.envelope import Report
 
     if not fetched:
         return Report(attestation=f"github:{scope.name}", checks=(Check(

@@ -17,8 +17,8 @@ import attrs
 
 from attester.errors import InputError, UsageError, VerificationError
 from attester.verify.checks.policy import Check
+from attester.verify.checks.report import Report
 from attester.verify.checks.requirements import refused_check, was_refused
-from attester.verify.envelope import Report
 
 
 def verify_lines(where: str, lines: Sequence[bytes],

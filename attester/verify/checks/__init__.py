@@ -3,6 +3,9 @@
 The last stage of verification (read -> authenticate -> check), and the lowest layer of
 ``verify/``: these modules import nothing from the pipeline or from ``verify/sigstore/``.
 
+- ``statement``: everything after the signature, in order (:func:`check_payload`), and
+  what a verifier demands (:class:`Demands`).
+- ``report``: :class:`Report`, a document's verdict, what every verify path returns.
 - ``check``: :class:`Check`, one named outcome; every verifier returns them.
 - ``policy``: what a verifier demands of a statement (:class:`Policy`), the pure checks.
 - ``requirements``: each requirement as data, and which evidence can answer it.
