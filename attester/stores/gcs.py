@@ -73,10 +73,10 @@ class Api:
     urllib3 transport for JSON API calls, and the client library, made on first need."""
 
     def __init__(self, endpoint: str, credentials: Any, project: str, *,
-                 client: Any = None, jobs: int = DEFAULT_JOBS) -> None:
+                 client: Any = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.credentials, self.project = credentials, project
-        self._client, self._jobs = client, jobs
+        self._client = client
         self._http: Any = None
         self._lock = threading.Lock()
 
@@ -95,19 +95,21 @@ class Api:
                 self._client = _new_client(self.credentials, self.project)
             return self._client
 
-    def http(self) -> Any:
-        """google-auth's urllib3 transport (it adds and refreshes the token)."""
+    def http(self, jobs: int = DEFAULT_JOBS) -> Any:
+        """google-auth's urllib3 transport (it adds and refreshes the token), keeping a
+        connection for each of ``jobs`` threads (the first caller's ``--jobs``: one per
+        command line); fewer would be reopened and logged as discarded."""
         with self._lock:
             if self._http is None:
                 import urllib3
                 from google.auth.transport.urllib3 import AuthorizedHttp
 
-                pool = urllib3.PoolManager(maxsize=max(self._jobs, 4), retries=False,
+                pool = urllib3.PoolManager(maxsize=max(jobs, DEFAULT_JOBS), retries=False,
                                            timeout=60.0)
                 self._http = AuthorizedHttp(self.credentials, http=pool)  # type: ignore[no-untyped-call]
             return self._http
 
-    def get_json(self, url: str, *, what: str, policy: RetryPolicy,
+    def get_json(self, url: str, *, what: str, policy: RetryPolicy, jobs: int,
                  missing: Callable[[], AttesterError]) -> Any:
         """One JSON API GET through the shared retry loop, its answer bounded
         (:data:`MAX_API_BYTES`) and parsed with the depth limits; 404 is ``missing()``."""
@@ -116,7 +118,7 @@ class Api:
         from attester.clients.httpget import StreamedAnswer, read_capped
         from attester.jsonio import parse_json
 
-        http = self.http()
+        http = self.http(jobs)
         resp, attempts = send(
             lambda: StreamedAnswer(http.urlopen("GET", url, retries=False,
                                                 preload_content=False)),
@@ -356,7 +358,8 @@ class GcsStore:
             query = {"projection": "noAcl", **({"prefix": self.prefix} if self.prefix else {}),
                      **({"pageToken": token} if token else {})}
             page = Fields(self.api.get_json(f"{self._objects_url()}?{urlencode(query)}",
-                                            what=self.uri, policy=self.retry, missing=missing),
+                                            what=self.uri, policy=self.retry, missing=missing,
+                                            jobs=self.jobs),
                           where)
             return Page(items=page.array("items", []),
                         next=page.text("nextPageToken", "") or None)
@@ -396,7 +399,8 @@ class GcsStore:
         """objects.get of ``name`` (its metadata), or None when there is no such object."""
         try:
             return self.api.get_json(self._objects_url(name) + "?projection=noAcl", what=what,
-                                     policy=self.retry, missing=lambda: _NoSuchObjectError(what))
+                                     policy=self.retry, jobs=self.jobs,
+                                     missing=lambda: _NoSuchObjectError(what))
         except _NoSuchObjectError:
             return None
 
@@ -441,7 +445,7 @@ class GcsStore:
         if (link.scheme, link.netloc) != (api.scheme, api.netloc) \
                 or self.api.credentials is None or "generation=" not in link.query:
             return None
-        return self.api.http()
+        return self.api.http(self.jobs)
 
     def read_small(self, entry: Entry, limit: int) -> bytes:
         """The whole of a small object (a manifest), at most ``limit`` bytes, checked
