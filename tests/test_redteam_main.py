@@ -603,3 +603,21 @@ def test_sign_with_a_key_refuses_keyless_flags(attest, rel, tmp_path, extra) -> 
     r = attest("sign", stmt, "--key", key, "-o", tmp_path / "out.json", *extra)
     assert r.code == 2 and f"{extra[0]} applies to --keyless signing" in r.err, r.err
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--location", "us-central1"], "--location does not apply to local:// builds"),
+    (["--wait"], "--wait does not apply to local:// builds"),
+    (["--wait-timeout", "5"], "--wait-timeout does not apply to local:// builds"),
+    (["--allow-failed"], "--allow-failed does not apply to local:// builds"),
+    (["--release-version", "v1.0.0"], "--release-version records a release step's version"),
+    (["--build-version", "v1.0.0"], "--build-version records a release step's version"),
+])
+def test_provenance_refuses_flags_its_source_would_drop(attest, repo, monkeypatch, extra,
+                                                         said) -> None:
+    """attest provenance local:// took the Cloud Build and GitHub flags (--location,
+    --wait, --wait-timeout, --allow-failed) and --release-version/--build-version without
+    --step, and wrote provenance without them (exit 0)."""
+    monkeypatch.chdir(repo)
+    r = attest("provenance", "local://", "--artifacts", "file://dist", *extra)
+    assert r.code == 2 and said in r.err and r.out == "", (r.code, r.err)

@@ -48,6 +48,34 @@ def _listed_subjects(args: argparse.Namespace, algorithms: tuple[str, ...]) -> l
     return out
 
 
+#: The build-source flags each source scheme honours (a plug-in scheme is not checked).
+_SOURCE_FLAGS = {"cloudbuild": ("location", "wait", "wait_timeout", "allow_failed"),
+                 "github": ("wait", "wait_timeout", "allow_failed"),
+                 "env": ("allow_failed",), "local": ()}
+_FLAG_DEFAULTS = {"location": None, "wait": False, "wait_timeout": 1200.0,
+                  "allow_failed": False}
+
+
+def _refuse_unused(args: argparse.Namespace) -> None:
+    """A flag the build source (or the missing --step) cannot honour is refused, never
+    dropped (redteam: --location, --wait, --allow-failed with local://, and
+    --release-version without --step, were accepted and ignored)."""
+    scheme = args.source.partition("://")[0]
+    takes = _SOURCE_FLAGS.get(scheme)
+    if takes is not None:
+        for dest, default in _FLAG_DEFAULTS.items():
+            if getattr(args, dest) != default and dest not in takes:
+                flag = "--" + dest.replace("_", "-")
+                raise UsageError(f"{flag} does not apply to {scheme}:// builds",
+                                 hint=f"{scheme}:// takes " + (", ".join(
+                                     "--" + t.replace("_", "-") for t in takes) or "none of "
+                                     "--location, --wait, --wait-timeout, --allow-failed"))
+    for dest in ("release_version", "build_version"):
+        if getattr(args, dest) and not args.step:
+            raise UsageError(f"--{dest.replace('_', '-')} records a release step's version: "
+                             "it needs --step stage|release")
+
+
 def run(args: argparse.Namespace) -> int:
     from attester.jsonio import dumps_pretty, load_json, write_output
     from attester.model import predicates
@@ -56,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from attester.stores.interface import first_duplicate
     from attester.watchers import open_watcher
 
+    _refuse_unused(args)
     snapshot = None
     if args.snapshot:
         snapshot = parse_snapshot(load_json(args.snapshot, what="snapshot"),
