@@ -30,14 +30,16 @@ LEVEL = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 # (sigstore/) returns their Check and hands certificates to their identity policy; the
 # reader (document) only classifies, asking sigstore/ which bundles a key signs; each
 # form's verifier uses all three; the pipeline (checker) reads a document and dispatches
-# it to its form; the sources of many documents (a batch, GitHub's API) call the pipeline. A module may import its own layer's modules (never in a cycle, see below).
+# it to its form; the sources of many documents (a batch, an image, GitHub's API, a PyPI
+# release) call the pipeline. A module may import its own layer's modules (never in a
+# cycle, see below).
 VERIFY_LAYERS: list[set[str]] = [
     {"checks"},
     {"sigstore"},
     {"document"},
     {"envelope", "jsonl", "npm_attestations", "pep740", "gcb_provenance", "cosign_signatures"},
     {"checker"},
-    {"batch", "github_attestations"},
+    {"batch", "github_attestations", "image", "pypi_release"},
 ]
 VERIFY_LEVEL = {part: i for i, layer in enumerate(VERIFY_LAYERS) for part in layer}
 

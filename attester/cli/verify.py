@@ -157,10 +157,14 @@ def run(args: argparse.Namespace) -> int:
             trusted_root_path=args.trusted_root, offline=args.offline, staging=args.staging,
             rekor_url=args.rekor_url, npm_publish_key=args.npm_publish_key)
         if mode == Mode.PYPI:
-            report, every = checker.verify_pypi(where, trust, demands, index=args.index_url)
+            from attester.verify.pypi_release import verify_pypi
+
+            report, every = verify_pypi(where, trust, demands, index=args.index_url)
         elif mode == Mode.OCI:
-            report = checker.verify_image(where, trust, demands,
-                                          insecure=args.insecure_registry, limit=args.limit)
+            from attester.verify.image import verify_image
+
+            report = verify_image(where, trust, demands, insecure=args.insecure_registry,
+                                  limit=args.limit)
         else:
             _not_an_artifact(where)
             blob = args.artifact[0] if args.artifact and len(args.artifact) == 1 else None

@@ -312,11 +312,11 @@ def check_staging_provenance(promos: Sequence[ImagePromotion], args: Any, trust:
     import sys
 
     from attester.stores.oci import Clients
-    from attester.verify.checker import verify_image
     from attester.verify.checks.policy import Check, Policy
     from attester.verify.checks.report import Report
     from attester.verify.checks.requirements import UnansweredError
     from attester.verify.checks.statement import Demands
+    from attester.verify.image import verify_image
 
     jobs = getattr(args, "jobs", None) or REGISTRY_JOBS
     clients = Clients(insecure=args.insecure_registry, jobs=jobs)

@@ -7,7 +7,8 @@
   (``npm_attestations``, ``pep740``, ``gcb_provenance``, ``cosign_signatures``, ``jsonl``).
 - Check: ``checks/``, what the statement and its signer must satisfy.
 
-Sources of many documents call the pipeline: ``batch.py`` (``--attestations``) and
-``github_attestations.py`` (GitHub's API). ``tests/test_layout.py`` keeps the imports
+Sources of many documents call the pipeline: ``batch.py`` (``--attestations``),
+``image.py`` (``oci://``), ``github_attestations.py`` (GitHub's API) and
+``pypi_release.py`` (``pypi://``). ``tests/test_layout.py`` keeps the imports
 pointing down (``VERIFY_LAYERS``).
 """
