@@ -21,6 +21,7 @@ from attester.verify.checks.certificate import (
     OID_SOURCE_REPO_OWNER_URI,
     OID_SOURCE_REPO_URI,
     fulcio_extension,
+    inconsistencies,
     sans,
 )
 from attester.verify.checks.check import Check
@@ -56,6 +57,10 @@ class IdentityPolicy:
     def check(self, cert: Any) -> list[Check]:
         """Every identity requirement, each its own check."""
         checks: list[Check] = []
+        ambiguous = inconsistencies(cert)
+        if ambiguous:  # every keyless path checks its signer here: fail the certificate
+            checks.append(Check("certificate", False, "the certificate contradicts itself: "
+                                + "; ".join(ambiguous)))
         names = sans(cert)
         if self.identity is not None:
             ok = self.identity in names

@@ -1,0 +1,99 @@
+"""Red-team round 2: keyless identity semantics, each finding a test that failed before.
+
+Certificates are built here with the extensions under test (the checks read a certificate
+that sigstore already authenticated; what a CA put in it is what is attacked)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from attester.verify.checks import certpolicy
+from attester.verify.checks.publisher import Publisher
+
+ACTIONS = "https://token.actions.githubusercontent.com"
+SAN = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1"
+
+
+def _der(value: str) -> bytes:
+    raw = value.encode()
+    assert len(raw) < 128
+    return bytes([0x0C, len(raw)]) + raw
+
+
+def _cert(exts: dict[str, bytes], san: str = SAN) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+    now = dt.datetime.now(dt.timezone.utc)
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+         .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+         .not_valid_after(now + dt.timedelta(minutes=10))
+         .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(san)]),
+                        critical=True))
+    for oid, value in exts.items():
+        b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value),
+                            critical=False)
+    return b.sign(key, hashes.SHA256())
+
+
+def _github(**over: bytes) -> dict[str, bytes]:
+    """A GitHub Actions certificate's extensions, old and new OIDs agreeing."""
+    exts = {"1.3.6.1.4.1.57264.1.1": ACTIONS.encode(), "1.3.6.1.4.1.57264.1.8": _der(ACTIONS),
+            "1.3.6.1.4.1.57264.1.2": b"push", "1.3.6.1.4.1.57264.1.20": _der("push"),
+            "1.3.6.1.4.1.57264.1.3": b"a" * 40, "1.3.6.1.4.1.57264.1.13": _der("a" * 40),
+            "1.3.6.1.4.1.57264.1.5": b"acme/app",
+            "1.3.6.1.4.1.57264.1.12": _der("https://github.com/acme/app"),
+            "1.3.6.1.4.1.57264.1.6": b"refs/tags/v1",
+            "1.3.6.1.4.1.57264.1.14": _der("refs/tags/v1")}
+    exts.update({f"1.3.6.1.4.1.57264.1.{k.removeprefix('o')}": v for k, v in over.items()})
+    return exts
+
+
+def _failed(policy: object, cert: x509.Certificate) -> list[str]:
+    return [f"{c.name}: {c.detail}" for c in policy.check(cert) if not c.ok]  # type: ignore[attr-defined]
+
+
+def test_agreeing_old_and_new_extensions_pass() -> None:
+    policy = certpolicy.identity(certificate_identity=SAN, issuer=ACTIONS,
+                                 workflow_trigger="push")
+    assert _failed(policy, _cert(_github())) == []
+
+
+@pytest.mark.parametrize(("oid", "value", "said"), [
+    ("o1", b"https://accounts.google.com", "issuer"),
+    ("o2", b"workflow_dispatch", "trigger"),
+    ("o3", b"b" * 40, "source commit"),
+    ("o5", b"evil/app", "source repository"),
+    ("o6", b"refs/heads/dev", "source ref"),
+])
+def test_old_and_new_extensions_disagreeing_fail_the_certificate(oid, value, said) -> None:
+    """Fulcio states issuer, trigger, commit, repository and ref twice (1.1-1.6 raw, their
+    successors DER). Each check read one of the two (the new, else the old), so a
+    certificate whose two disagreed passed on whichever was read: --certificate-oidc-issuer
+    of 1.8's value passed with 1.1 naming another provider."""
+    cert = _cert(_github(**{oid: value}))
+    for policy in (certpolicy.identity(certificate_identity=SAN, issuer=ACTIONS),
+                   certpolicy.identity(owner="acme"),
+                   certpolicy.identity(publisher="github:acme/app")):
+        failed = _failed(policy, cert)
+        assert failed and failed[0].startswith("certificate: the certificate contradicts "
+                                               f"itself: its {said} is "), failed
+
+
+def test_a_der_value_with_bytes_past_its_length_is_not_read_as_that_length() -> None:
+    """A v2 extension is a DER UTF8String; the reader took the length byte's count of text
+    and ignored what followed, so 'token.actions.githubusercontent.com.evil.example' with
+    the length of GitHub's issuer read as GitHub's issuer."""
+    long = (ACTIONS + ".evil.example").encode()
+    short = bytes([0x0C, len(ACTIONS)]) + long
+    cert = _cert({"1.3.6.1.4.1.57264.1.8": short})
+    failed = _failed(certpolicy.identity(certificate_identity=SAN, issuer=ACTIONS), cert)
+    assert len(failed) == 1 and failed[0].startswith("certificate-oidc-issuer: ")
+    pub = [c for c in Publisher.parse("github:acme/app").check(cert) if c.name ==
+           "publisher issuer"]
+    assert not pub[0].ok
