@@ -97,3 +97,49 @@ def test_a_der_value_with_bytes_past_its_length_is_not_read_as_that_length() -> 
     pub = [c for c in Publisher.parse("github:acme/app").check(cert) if c.name ==
            "publisher issuer"]
     assert not pub[0].ok
+
+
+# -- repositories: where the host ends ----------------------------------------------------
+
+def _gradle_with_source(uri: str) -> bytes:
+    import base64
+    import json
+
+    from conftest import interop_path
+
+    bundle = json.loads(interop_path(
+        "realworld", "sv_gha_gradle-v2.1.0-push-v13.0.30.build.slsa").read_text())
+    stmt = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    stmt["predicate"]["buildDefinition"]["resolvedDependencies"][0]["uri"] = uri
+    return json.dumps(stmt).encode()
+
+
+def _keyed(tmp_path, payload: bytes) -> list[object]:
+    from attester.jsonio import dumps_compact
+    from attester.signing import keys
+    from attester.signing.signers import sign_envelope
+    from attester.signing.signers.keyfile import KeyFileSigner
+
+    key = keys.generate("ecdsa-p256")
+    (tmp_path / "k.pub").write_bytes(keys.public_pem(key.public_key()))
+    env = sign_envelope("application/vnd.in-toto+json", payload, [KeyFileSigner(key)])
+    (tmp_path / "att.json").write_bytes(dumps_compact(env.to_json()))
+    return ["verify", tmp_path / "att.json", "--key", tmp_path / "k.pub"]
+
+
+@pytest.mark.parametrize("host", ["evil.example#@github.com", "evil.example?@github.com",
+                                  "evil.example\\@github.com"])
+def test_a_source_whose_host_is_another_passes_no_source_uri(attest, tmp_path, host) -> None:
+    """normalize_repo dropped everything up to the last '@' before the first '/' as user
+    info, so https://evil.example#@github.com/o/r (host evil.example, '@github.com/o/r' its
+    fragment) compared as github.com/o/r: --source-uri passed (exit 0)."""
+    uri = f"git+https://{host}/slsa-framework/example-package@refs/tags/v13.0.30"
+    r = attest(*_keyed(tmp_path, _gradle_with_source(uri)),
+               "--source-uri", "github.com/slsa-framework/example-package")
+    assert r.code == 1, r.out
+    assert "source-uri" in r.err and "policy wants 'github.com/slsa-framework/" in r.err
+    # user info before the host is still dropped, as slsa-verifier does
+    uri = "git+https://git@github.com/slsa-framework/example-package@refs/tags/v13.0.30"
+    r = attest(*_keyed(tmp_path, _gradle_with_source(uri)),
+               "--source-uri", "github.com/slsa-framework/example-package")
+    assert r.code == 0, r.err

@@ -162,10 +162,17 @@ def normalize_repo(uri: str) -> str:
     repo = split_ref(uri.strip())[0]
     repo = repo.removeprefix("git+")
     repo = _SCHEME.sub("", repo)
-    host, slash, path = repo.partition("/")
-    host = host.rpartition("@")[2].lower()
-    repo = host + slash + path
+    # The authority ends at the first '/', '?', '#' or '\\' (RFC 3986; WHATWG for '\\'), and
+    # only there is user info dropped (redteam: https://evil.example#@github.com/o/r was
+    # read as host github.com, a fragment's '@' taken for user info, and so passed
+    # --source-uri github.com/o/r and agreed with a certificate naming github.com/o/r)
+    m = _AUTHORITY.match(repo)
+    host, rest = (m.group(1), repo[m.end(1):]) if m else ("", repo)
+    repo = host.rpartition("@")[2].lower() + rest
     return repo.rstrip("/").removesuffix(".git")
+
+
+_AUTHORITY = re.compile(r"([^/?#\\]*)")
 
 
 VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
