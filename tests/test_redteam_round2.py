@@ -143,3 +143,31 @@ def test_a_source_whose_host_is_another_passes_no_source_uri(attest, tmp_path, h
     r = attest(*_keyed(tmp_path, _gradle_with_source(uri)),
                "--source-uri", "github.com/slsa-framework/example-package")
     assert r.code == 0, r.err
+
+
+# -- secrets: the github.com token stays with github.com ----------------------------------
+
+def test_github_token_does_not_go_to_another_api_host(monkeypatch) -> None:
+    """verify --hostname GHES (and download --hostname) call https://GHES/api/v3 (base_url);
+    request_json sent GITHUB_TOKEN/GH_TOKEN, github.com's token, to that host. Now, as gh
+    does, another host gets GH_ENTERPRISE_TOKEN (or GITHUB_ENTERPRISE_TOKEN) or none;
+    GITHUB_API_URL's own host (a job on GHES) still gets GITHUB_TOKEN."""
+    from attester.clients import githubapi
+
+    from replay import Replay
+
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_dotcom_secret_0123")
+    monkeypatch.setenv("GH_TOKEN", "ghp_dotcom_secret_4567")
+    for name in ("GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with Replay() as ghes:
+        ghes.json("/api/v3/x", {})
+        githubapi.get_json("/x", what="t", base_url=ghes.url + "/api/v3")
+        assert ghes.authorizations == [""]
+        monkeypatch.setenv("GITHUB_ENTERPRISE_TOKEN", "ghes_secret")
+        githubapi.get_json("/x", what="t", base_url=ghes.url + "/api/v3")
+        assert ghes.authorizations[-1] == "Bearer ghes_secret"
+        monkeypatch.setenv("GITHUB_API_URL", ghes.url + "/api/v3")
+        githubapi.get_json("/x", what="t")
+        assert ghes.authorizations[-1] == "Bearer ghp_dotcom_secret_0123"

@@ -33,6 +33,24 @@ def token() -> str | None:
     return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
 
 
+def token_for(base: str) -> str | None:
+    """The token for the API at ``base``, as gh chooses it: GITHUB_TOKEN/GH_TOKEN belong to
+    github.com and its ghe.com tenancies, or to GITHUB_API_URL's host where that is set (a
+    job on GitHub Enterprise Server, whose GITHUB_TOKEN is that server's); any other host
+    (``--hostname`` naming a GitHub Enterprise Server) gets GH_ENTERPRISE_TOKEN/
+    GITHUB_ENTERPRISE_TOKEN or nothing. (redteam: the github.com token went to whatever
+    host --hostname named.)"""
+    target = urlsplit(base)
+    host = (target.hostname or "").lower()
+    configured = urlsplit(api_url())
+    if (target.scheme, target.netloc) == (configured.scheme, configured.netloc) or \
+            (target.scheme == "https" and (host == "api.github.com"
+                                           or host.endswith(".ghe.com"))):
+        return token()
+    return (os.environ.get("GH_ENTERPRISE_TOKEN") or os.environ.get("GITHUB_ENTERPRISE_TOKEN")
+            or None)
+
+
 def server_url() -> str:
     """github.com for the public API; the host of a GitHub Enterprise API URL otherwise."""
     if os.environ.get("GITHUB_SERVER_URL"):
@@ -100,7 +118,7 @@ def request_json(method: str, path: str, *, what: str, params: Mapping[str, Any]
     url = _absolute(path, base)
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
                "User-Agent": "attester"}
-    tok = token()
+    tok = token_for(base)
     if tok:
         headers["Authorization"] = f"Bearer {tok}"
     session = _session()
