@@ -171,3 +171,75 @@ def test_github_token_does_not_go_to_another_api_host(monkeypatch) -> None:
         monkeypatch.setenv("GITHUB_API_URL", ghes.url + "/api/v3")
         githubapi.get_json("/x", what="t")
         assert ghes.authorizations[-1] == "Bearer ghp_dotcom_secret_0123"
+
+
+# -- --vsa-out: what the summary claims ---------------------------------------------------
+
+def _signed_statement(tmp_path, stmt: dict) -> list[object]:
+    import json
+
+    from attester.jsonio import dumps_compact
+    from attester.signing import keys
+    from attester.signing.signers import sign_envelope
+    from attester.signing.signers.keyfile import KeyFileSigner
+
+    key = keys.generate("ecdsa-p256")
+    (tmp_path / "k.pub").write_bytes(keys.public_pem(key.public_key()))
+    (tmp_path / "k.key").write_bytes(keys.private_pem(key, None))
+    env = sign_envelope("application/vnd.in-toto+json", json.dumps(stmt).encode(),
+                        [KeyFileSigner(key)])
+    (tmp_path / "att.json").write_bytes(dumps_compact(env.to_json()))
+    return ["verify", tmp_path / "att.json", "--key", tmp_path / "k.pub",
+            "--vsa-out", tmp_path / "vsa.json", "--vsa-key", tmp_path / "k.key"]
+
+
+def _vsa_levels(tmp_path) -> list[str]:
+    import base64
+    import json
+
+    env = json.loads((tmp_path / "vsa.json").read_text())
+    return json.loads(base64.b64decode(env["payload"]))["predicate"]["verifiedLevels"]
+
+
+SBOM = "https://spdx.dev/Document"
+
+
+def test_a_vsa_of_no_provenance_claims_no_slsa_build_level(attest, tmp_path) -> None:
+    """--vsa-out wrote verifiedLevels [SLSA_BUILD_LEVEL_1] whatever was verified: an SBOM
+    (any predicate) got a summary that verify --verified-level SLSA_BUILD_LEVEL_1 passed,
+    though no provenance was ever checked."""
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "predicateType": SBOM,
+            "subject": [{"name": "app", "digest": {"sha256": "ab" * 32}}], "predicate": {}}
+    r = attest(*_signed_statement(tmp_path, stmt), "--predicate-type", SBOM)
+    assert r.code == 0, r.err
+    assert _vsa_levels(tmp_path) == []
+    r = attest("verify", tmp_path / "vsa.json", "--key", tmp_path / "k.pub",
+               "--verified-level", "SLSA_BUILD_LEVEL_1")
+    assert r.code == 1 and "VSA says no levels, policy wants SLSA_BUILD_LEVEL_1" in r.err
+
+
+def test_vsa_out_of_a_provenance_still_says_build_level_1(attest, tmp_path) -> None:
+    import base64
+    import json
+
+    from conftest import interop_path
+
+    bundle = json.loads(interop_path(
+        "realworld", "sv_gha_gradle-v2.1.0-push-v13.0.30.build.slsa").read_text())
+    stmt = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    r = attest(*_signed_statement(tmp_path, stmt), "--source-uri",
+               "github.com/slsa-framework/example-package")
+    assert r.code == 0, r.err
+    assert _vsa_levels(tmp_path) == ["SLSA_BUILD_LEVEL_1"]
+
+
+def test_vsa_out_of_a_statement_without_sha256_subject_is_a_usage_error(attest, tmp_path
+                                                                        ) -> None:
+    """A statement naming its subject only by sha512 (npm's) passed, then --vsa-out
+    crashed: 'internal error: IndexError' (exit 2 with no message saying why)."""
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "predicateType": SBOM,
+            "subject": [{"name": "pkg", "digest": {"sha512": "a" * 128}}], "predicate": {}}
+    r = attest(*_signed_statement(tmp_path, stmt), "--predicate-type", SBOM)
+    assert r.code == 2
+    assert "--vsa-out: the verified statement names no subject by sha256" in r.err
+    assert "internal error" not in r.err and not (tmp_path / "vsa.json").exists()

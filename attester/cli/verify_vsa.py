@@ -34,6 +34,15 @@ def write_vsa(args: argparse.Namespace, report: Any, signer: Any = None) -> None
         raise UsageError("--vsa-out: this run recorded no digest of the attestation it "
                          "verified")
     subjects = [(s.name, s.digest["sha256"]) for s in stmt.subjects() if "sha256" in s.digest]
+    if not subjects:  # (redteam: subjects[0] below was an IndexError, "internal error")
+        raise UsageError("--vsa-out: the verified statement names no subject by sha256, "
+                         "which a verification summary's subject needs")
+    from attester.model.statement import PROVENANCE_TYPES
+
+    # SLSA Build L1 is "provenance exists and was verified": only SLSA provenance shows
+    # it (redteam: an SBOM or any predicate verified with --vsa-out got a summary saying
+    # SLSA_BUILD_LEVEL_1, which verify --verified-level SLSA_BUILD_LEVEL_1 then passed)
+    levels = ("SLSA_BUILD_LEVEL_1",) if stmt.predicate_type in PROVENANCE_TYPES else ()
     flags = {k: v for k, v in sorted(vars(args).items())
              if k.startswith(("builder", "source", "build_type", "predicate", "certificate",
                               "owner", "repo", "signer")) and v}
@@ -44,7 +53,7 @@ def write_vsa(args: argparse.Namespace, report: Any, signer: Any = None) -> None
     statement = vsa.build_vsa(
         subjects=subjects, resource_uri=(args.artifact or [subjects[0][0]])[0],
         policy_uri=policy_uri, policy_digest=digest,
-        inputs=report.inputs, now=utc_now())
+        inputs=report.inputs, now=utc_now(), levels=levels)
     payload = dumps_pretty(statement.to_json())
     if args.vsa_keyless:
         from attester.signing.signers import keyless

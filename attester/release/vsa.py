@@ -23,9 +23,10 @@ VERIFIER_ID = "https://attester.dev/verifier/v1"
 
 def build_vsa(*, subjects: Sequence[tuple[str, str]], resource_uri: str,
               policy_uri: str, policy_digest: str,
-              inputs: Sequence[tuple[str, str]], now: dt.datetime) -> Statement:
+              inputs: Sequence[tuple[str, str]], now: dt.datetime,
+              levels: Sequence[str] = ("SLSA_BUILD_LEVEL_1",)) -> Statement:
     """A PASSED summary for ``subjects`` ((name, sha256) pairs) of the attestations
-    ``inputs`` ((uri, sha256 of the bytes verified) pairs)."""
+    ``inputs`` ((uri, sha256 of the bytes verified) pairs), stating ``levels``."""
     return Statement(
         subjects=tuple(ResourceDescriptor(name=n, digest={"sha256": d}) for n, d in subjects),
         predicate_type=VSA_PREDICATE,
@@ -37,7 +38,7 @@ def build_vsa(*, subjects: Sequence[tuple[str, str]], resource_uri: str,
             "inputAttestations": [{"uri": uri, "digest": {"sha256": digest}}
                                   for uri, digest in inputs],
             "verificationResult": "PASSED",
-            "verifiedLevels": ["SLSA_BUILD_LEVEL_1"],
+            "verifiedLevels": list(levels),
             "slsaVersion": "1.0",
         })
 
