@@ -243,3 +243,37 @@ def test_vsa_out_of_a_statement_without_sha256_subject_is_a_usage_error(attest, 
     assert r.code == 2
     assert "--vsa-out: the verified statement names no subject by sha256" in r.err
     assert "internal error" not in r.err and not (tmp_path / "vsa.json").exists()
+
+
+# -- SAN kinds: which names are identities ------------------------------------------------
+
+def _cert_with_sans(names: list[x509.GeneralName]) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+    now = dt.datetime.now(dt.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(minutes=10))
+            .add_extension(x509.SubjectAlternativeName(names), critical=True)
+            .add_extension(x509.UnrecognizedExtension(
+                x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"),
+                _der("https://accounts.example")), critical=False)
+            .sign(key, hashes.SHA256()))
+
+
+def test_only_fulcios_username_othername_is_an_identity() -> None:
+    """Every otherName SAN was read as an identity: a certificate whose e-mail is
+    mallory's but that carries a UPN (1.3.6.1.4.1.311.20.2.3) otherName saying
+    release-bot@example.com passed --certificate-identity release-bot@example.com."""
+    policy = certpolicy.identity(certificate_identity="release-bot@example.com",
+                                 issuer="https://accounts.example")
+    upn = x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"),
+                         _der("release-bot@example.com"))
+    failed = _failed(policy, _cert_with_sans([x509.RFC822Name("mallory@example.com"), upn]))
+    assert failed == ["certificate-identity: certificate identity is mallory@example.com, "
+                      "policy wants release-bot@example.com"]
+    username = x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7"),
+                              _der("release-bot!fulcio.example"))
+    policy = certpolicy.identity(certificate_identity="release-bot!fulcio.example",
+                                 issuer="https://accounts.example")
+    assert _failed(policy, _cert_with_sans([username])) == []

@@ -17,6 +17,8 @@ OID_SOURCE_REPO_URI = "1.3.6.1.4.1.57264.1.12"
 OID_SOURCE_REPO_DIGEST = "1.3.6.1.4.1.57264.1.13"
 OID_SOURCE_REPO_REF = "1.3.6.1.4.1.57264.1.14"
 OID_SOURCE_REPO_OWNER_URI = "1.3.6.1.4.1.57264.1.16"
+#: the otherName type of Fulcio's username SAN (a UTF8String "NAME!HOST")
+OID_USERNAME = "1.3.6.1.4.1.57264.1.7"
 
 
 def fulcio_extension(cert: Any, oid: str) -> str | None:
@@ -109,5 +111,9 @@ def sans(cert: Any) -> list[str]:
     out = list(ext.get_values_for_type(RFC822Name))
     out += ext.get_values_for_type(UniformResourceIdentifier)
     for other in ext.get_values_for_type(OtherName):
-        out.append(_der_utf8(other.value) if isinstance(other.value, bytes) else str(other))
+        # Only Fulcio's username identity is an identity, as cosign and sigstore-go read
+        # otherNames (redteam: any otherName was, so a CA's UPN or other free-form name
+        # equal to someone's e-mail passed --certificate-identity as that e-mail)
+        if other.type_id.dotted_string == OID_USERNAME:
+            out.append(_der_utf8(other.value))
     return out
