@@ -277,3 +277,38 @@ def test_only_fulcios_username_othername_is_an_identity() -> None:
     policy = certpolicy.identity(certificate_identity="release-bot!fulcio.example",
                                  issuer="https://accounts.example")
     assert _failed(policy, _cert_with_sans([username])) == []
+
+
+# -- policy files: an empty value requires nothing -----------------------------------------
+
+@pytest.mark.parametrize(("policy", "named"), [
+    ("steps: {stage: {keys: [k.pub], source-digest: ''}}", "steps/stage/source-digest"),
+    ("steps: {stage: {keys: [k.pub], owner: ''}}", "steps/stage/owner"),
+    ("steps: {stage: {keys: [k.pub], workflow-trigger: ''}}", "steps/stage/workflow-trigger"),
+    ("steps: {stage: {keys: [k.pub]}}\nsource-uri: ''", "source-uri"),
+])
+def test_an_empty_policy_value_is_refused_not_dropped(attest, tmp_path, policy, named
+                                                      ) -> None:
+    """The code reads "" as "not given": a policy file templated with an unset variable
+    (`source-digest: "${SHA}"`, a top-level `source-uri: ""`) required nothing, and an
+    attestation of any commit or repository passed (exit 0). The command line refused
+    `--source-uri ""` already; the policy file now does too (exit 2, naming the key)."""
+    import base64
+    import json
+
+    from conftest import interop_path
+
+    bundle = json.loads(interop_path(
+        "realworld", "sv_gha_gradle-v2.1.0-push-v13.0.30.build.slsa").read_text())
+    stmt = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    args = _signed_statement(tmp_path, stmt)[:2]
+    (tmp_path / "policy.yaml").write_text(policy + "\n")
+    r = attest(*args, "--policy", tmp_path / "policy.yaml",
+               "--builder-id", stmt["predicate"]["runDetails"]["builder"]["id"])
+    assert r.code == 2, r.out
+    assert f"{named} is empty: give it a value, or leave the key out" in r.err
+    # a workflow input may be required to be empty
+    (tmp_path / "policy.yaml").write_text(
+        "steps: {stage: {keys: [k.pub], build-workflow-inputs: {rekor-log-public: ''}}}\n")
+    r = attest(*args, "--policy", tmp_path / "policy.yaml")
+    assert r.code == 1 and "provenance says 'false', policy wants ''" in r.err

@@ -138,6 +138,28 @@ def _check_names(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _empty_values(doc: dict[str, Any]) -> list[str]:
+    """Every key whose value is an empty string (a template's unset variable): the code
+    takes "" for "not given", so `source-digest: ""` or a top-level `source-uri: ""`
+    required nothing (redteam: such a policy passed any commit and any repository). As
+    the command line's `--source-uri ""`, it is refused. A workflow input may be ""."""
+    found: list[str] = []
+
+    def walk(value: Any, where: str) -> None:
+        if value == "":
+            found.append(f"{where} is empty: give it a value, or leave the key out")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if k != "build-workflow-inputs":
+                    walk(v, f"{where}/{k}" if where else str(k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}/{i}")
+
+    walk(doc, "")
+    return found
+
+
 def load(path: str) -> PolicyFile:
     from attester.jsonio import parse_yaml, read_bytes
     from attester.verify import checker
@@ -156,7 +178,7 @@ def load(path: str) -> PolicyFile:
 
     # Every problem, not the first: a policy is fixed in one go. Unknown names are said
     # with the closest allowed one; the schema's "Additional properties" would not.
-    problems = [*_check_names(doc), *(_readable(p) for p in schemas.errors(
+    problems = [*_check_names(doc), *_empty_values(doc), *(_readable(p) for p in schemas.errors(
         doc, "policy.schema.json") if "Additional properties are not allowed" not in p)]
     if problems:
         raise InputError(f"policy {path}: " + "; ".join(problems) + f" (reference: {REFERENCE})")
