@@ -404,3 +404,27 @@ print(sum(1 for r in out if isinstance(r, tuple) and r[1]))
         assert values == want, mode  # item 7's error came back from the child as itself
         # live: the child's half came from the child; die: it was redone here
         assert int(here) == computed_here, mode
+
+
+def test_a_pypi_provenance_object_with_several_attestations(attest, tmp_path) -> None:
+    """A provenance object whose publisher uploaded more than one attestation (the
+    integrity API lists each): every one is verified and tied to the file by name; one
+    of them over another file fails the artifact (redteam: this was a false failure,
+    'no check tied it', because the checks are numbered '#1 artifact ...')."""
+    name = "pypi_attestations-0.0.19.tar.gz"
+    shutil.copy(interop_path("pypi", name), tmp_path / name)
+    prov = json.loads(interop_path("pypi", name + ".provenance").read_text())
+    bundle = prov["attestation_bundles"][0]
+    bundle["attestations"] = bundle["attestations"] * 2  # the same attestation, twice
+    (tmp_path / (name + ".provenance")).write_text(json.dumps(prov))
+    args = ("--trusted-root", interop_path("pypi", "trusted_root.sigstore-production.json"),
+            "--offline", "--publisher", "github:trailofbits/pypi-attestations")
+    r = attest("verify", "--artifacts", f"file://{tmp_path}", "--attestations", tmp_path,
+               *args)
+    assert r.code == 0, r.err
+    assert r.out.startswith(f"ok    {name}: "), r.out
+    (tmp_path / name).write_bytes(b"not the sdist")
+    r = attest("verify", "--artifacts", f"file://{tmp_path}", "--attestations", tmp_path,
+               *args)
+    assert r.code == 1, r.err
+    assert f"attest: verification FAILED for {name}" in r.err

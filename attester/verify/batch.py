@@ -391,8 +391,13 @@ def _combine(artifacts: Sequence[_Listed], dupes: set[str], docs: Sequence[Doc],
     for doc, report in zip(docs, reports, strict=True):
         if doc.claims is not None:
             # Fail closed: a pass counts only with the check that tied it to the artifact.
+            # A document of several attestations (a PyPI provenance object) numbers each
+            # one's checks '#N artifact NAME'; any of them failing is in failures().
+            tied = (f"artifact {doc.claims}", f" artifact {doc.claims}")
             checks = report.failures() or [
-                c for c in report.checks if c.name == f"artifact {doc.claims}"] or \
+                c for c in report.checks if c.name == tied[0]
+                or (c.name.startswith("#") and c.name.endswith(tied[1])
+                    and c.name[1:-len(tied[1])].isdigit())] or \
                 [Check("artifact", False, "the attestation verified, but no check tied it "
                        "to this artifact")]
             claims[doc.claims].append(Claim(doc.where, checks[0]))
