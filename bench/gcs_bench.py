@@ -17,6 +17,7 @@ and prints every run, the median, the spread and the ratio of medians (target: a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -88,6 +89,15 @@ def main() -> int:
         if a.jobs:
             attest += ["--jobs", str(a.jobs)]
         naive = [sys.executable, "-c", NAIVE]
+        # Each side once, untimed, its answer checked: the emulator's first pass over a
+        # freshly filled bucket is slower for whoever comes first, and a timing of a
+        # wrong answer would mean nothing.
+        check = [a for a in attest if a not in ("--quiet", "--output", os.devnull)]
+        subjects = json.loads(timed(check)[1])["subject"]
+        if len(subjects) != n:
+            raise SystemExit(f"attest listed {len(subjects)} objects, not {n}")
+        if int(timed(naive)[1]) != n:
+            raise SystemExit(f"the naive loop did not list {n} objects")
         t_attest: list[float] = []
         t_naive: list[float] = []
         sweep: dict[int, list[float]] = {}
