@@ -166,8 +166,18 @@ def entry() -> NoReturn:
     # objects) that are nearly all kept, so most collections found nothing; 5-10% of a
     # verify --attestations run (bench/verify_many_bench.py). Cycles are still collected.
     gc.set_threshold(50_000, 20, 20)
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe, or closed stream
-            stream.flush()
+    try:
+        code = main()
+    except SystemExit as e:  # --help and --version end through argparse's sys.exit
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # the reader went away (| head): what it read is all it wanted
+    except (OSError, ValueError) as e:  # a full disk: the report is incomplete, say so
+        code = code or 2
+        with contextlib.suppress(OSError, ValueError):
+            print(f"attest: error: writing the output failed: {e}", file=sys.stderr)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
     os._exit(code)
