@@ -312,3 +312,39 @@ def test_an_empty_policy_value_is_refused_not_dropped(attest, tmp_path, policy, 
         "steps: {stage: {keys: [k.pub], build-workflow-inputs: {rekor-log-public: ''}}}\n")
     r = attest(*args, "--policy", tmp_path / "policy.yaml")
     assert r.code == 1 and "provenance says 'false', policy wants ''" in r.err
+
+
+# -- --repo/--signer-repo/--signer-workflow: OWNER/REPO, as gh -----------------------------
+
+def _actions_cert(repo: str) -> x509.Certificate:
+    wf = f"https://github.com/{repo}/.github/workflows/release.yml@refs/heads/main"
+    return _cert({"1.3.6.1.4.1.57264.1.8": _der(ACTIONS), "1.3.6.1.4.1.57264.1.9": _der(wf),
+                  "1.3.6.1.4.1.57264.1.12": _der(f"https://github.com/{repo}")}, san=wf)
+
+
+def test_a_bare_owner_is_no_signer_repo(attest) -> None:
+    """--signer-repo acme (an owner, not OWNER/REPO) was anchored as a prefix, so a workflow
+    of any repository of acme passed it; gh refuses the form. Now exit 2 naming --owner."""
+    from attester.errors import UsageError
+
+    other = _actions_cert("acme/anything")
+    good = certpolicy.identity(signer_repo="acme/reusable")
+    assert _failed(good, other)  # the intended repository pins it
+    for flags in ({"signer_repo": "acme"}, {"repo": "acme"},
+                  {"signer_workflow": "acme/reusable"}):
+        with pytest.raises(UsageError, match="OWNER/REPO"):
+            certpolicy.identity(**flags)
+    r = attest("verify", "x.json", "--signer-repo", "acme", "--builder-id", "b")
+    assert r.code == 2 and "--signer-repo 'acme': not a GitHub OWNER/REPO" in r.err
+
+
+def test_signer_workflow_in_ghs_host_form() -> None:
+    """gh takes --signer-workflow [HOST/]OWNER/REPO/PATH; HOST/... was read as an owner
+    named HOST and matched nothing."""
+    cert = _actions_cert("acme/app")
+    for wf in ("github.com/acme/app/.github/workflows/release.yml",
+               "https://github.com/acme/app/.github/workflows/release.yml",
+               "acme/app/.github/workflows/release.yml"):
+        assert _failed(certpolicy.identity(signer_workflow=wf), cert) == [], wf
+    assert _failed(certpolicy.identity(
+        signer_workflow="github.com/acme/app/.github/workflows/other.yml"), cert)

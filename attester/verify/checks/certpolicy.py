@@ -31,6 +31,8 @@ OID_RUNNER_ENVIRONMENT = "1.3.6.1.4.1.57264.1.11"
 OID_SOURCE_REPO_DIGEST = "1.3.6.1.4.1.57264.1.13"
 OID_BUILD_TRIGGER = "1.3.6.1.4.1.57264.1.20"
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_WORKFLOW = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[^@\s]+")
 
 
 def _host(hostname: str | None) -> str:
@@ -247,6 +249,19 @@ def identity(*, certificate_identity: str | None = None,
     if issuer and issuer_regexp:
         raise UsageError("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp "
                          "are exclusive")
+    # OWNER/REPO, as gh requires: a bare owner was taken as a prefix, so --signer-repo
+    # acme trusted a workflow in any repository of acme (redteam); --repo acme never
+    # matched. --owner is the flag for "any repository of".
+    for flag, value in (("--repo", repo), ("--signer-repo", signer_repo)):
+        if value is not None and not _REPO.fullmatch(value):
+            raise UsageError(f"{flag} {value!r}: not a GitHub OWNER/REPO",
+                             hint="--owner OWNER allows any repository of an owner")
+    if signer_workflow is not None:  # gh's form: [HOST/]OWNER/REPO/PATH (a URL too)
+        signer_workflow = signer_workflow.removeprefix(server_for(hostname) + "/") \
+            .removeprefix(_host(hostname) + "/")
+    if signer_workflow is not None and not _WORKFLOW.fullmatch(signer_workflow):
+        raise UsageError(f"--signer-workflow {signer_workflow!r}: expected "
+                         "OWNER/REPO/PATH/TO/WORKFLOW.yml (as gh)")
     rx = certificate_identity_regexp
     if not certificate_identity and not rx and (owner or repo or signer_repo
                                                   or signer_workflow):
