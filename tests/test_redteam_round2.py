@@ -348,3 +348,14 @@ def test_signer_workflow_in_ghs_host_form() -> None:
         assert _failed(certpolicy.identity(signer_workflow=wf), cert) == [], wf
     assert _failed(certpolicy.identity(
         signer_workflow="github.com/acme/app/.github/workflows/other.yml"), cert)
+
+
+def test_a_publisher_naming_only_the_workflows_folder_is_refused() -> None:
+    """--publisher github:O/R@.github/workflows/ passed the "nothing after '@'" check, then
+    lost the folder prefix and became github:O/R: any workflow of the repository."""
+    from attester.errors import UsageError
+
+    with pytest.raises(UsageError, match="nothing after '@'"):
+        Publisher.parse("github:acme/app@.github/workflows/")
+    assert Publisher.parse("github:acme/app@.github/workflows/release.yml").workflow == \
+        "release.yml"

@@ -82,14 +82,16 @@ class Publisher:
         if not _REPO[kind].fullmatch(name):
             what = "OWNER/REPO" if kind == "github" else "NAMESPACE/PROJECT"
             raise UsageError(f"{flag} {spec!r}: {name!r} is not a {kind} {what}")
+        if kind == "github":  # PyPI names the file; the path form is accepted too
+            workflow = workflow.removeprefix(".github/workflows/")
+        # (after the prefix is taken off: '@.github/workflows/' named no file and so
+        # allowed any workflow of the repository, redteam)
         if at and not workflow:
             raise UsageError(f"{flag} {spec!r}: nothing after '@' (name the workflow file, "
                              "or leave '@' out to allow any)")
-        if kind == "github":  # PyPI names the file; the path form is accepted too
-            workflow = workflow.removeprefix(".github/workflows/")
-            if workflow and "/" in workflow:
-                raise UsageError(f"{flag} {spec!r}: a GitHub workflow is a file in "
-                                 ".github/workflows/ (e.g. release.yml)")
+        if kind == "github" and "/" in workflow:
+            raise UsageError(f"{flag} {spec!r}: a GitHub workflow is a file in "
+                             ".github/workflows/ (e.g. release.yml)")
         return cls(kind=kind, name=name, workflow=workflow or None)
 
     @classmethod
