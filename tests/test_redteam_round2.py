@@ -359,3 +359,18 @@ def test_a_publisher_naming_only_the_workflows_folder_is_refused() -> None:
         Publisher.parse("github:acme/app@.github/workflows/")
     assert Publisher.parse("github:acme/app@.github/workflows/release.yml").workflow == \
         "release.yml"
+
+
+@pytest.mark.parametrize("host", ["ghe.example@evil.example", "https://ghe.example.com",
+                                  "ghe.example.com/api", "ghe.example.com#x"])
+def test_hostname_is_a_host_name(attest, host) -> None:
+    """--hostname became part of the API URL, the Actions issuer and the SAN prefix as
+    given: 'ghe.example@evil.example' made the API https://ghe.example@evil.example/api/v3,
+    a request to evil.example; a scheme or path made them nonsense. Now exit 2."""
+    from attester.errors import UsageError
+
+    with pytest.raises(UsageError, match="a host name"):
+        certpolicy.identity(owner="acme", hostname=host)
+    r = attest("verify", "--artifact", "x.bin", "--owner", "acme", "--hostname", host)
+    assert r.code == 2 and f"--hostname {host!r}: a host name" in r.err
+    assert certpolicy.api_for("GHE.example.com:8443") == "https://ghe.example.com:8443/api/v3"

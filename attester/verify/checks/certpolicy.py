@@ -35,8 +35,19 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _WORKFLOW = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[^@\s]+")
 
 
+#: A host name, as gh's --hostname takes it: DNS labels and an optional port, nothing else
+_HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+                       r"(:[0-9]{1,5})?", re.ASCII)
+
+
 def _host(hostname: str | None) -> str:
-    return (hostname or GITHUB_HOST).lower().rstrip("/")
+    host = (hostname or GITHUB_HOST).lower().rstrip("/")
+    # The API URL, the Actions issuer and the SAN prefix are built from it: a scheme, path
+    # or user info ('ghe.example@evil.example') would make them another host's (redteam)
+    if not _HOSTNAME.fullmatch(host):
+        raise UsageError(f"--hostname {hostname!r}: a host name (ghe.example.com, or "
+                         "TENANT.ghe.com), without scheme or path")
+    return host
 
 
 def issuer_for(hostname: str | None) -> str:
