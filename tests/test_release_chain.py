@@ -662,3 +662,21 @@ def test_rego_on_chain_audit_and_promote(attest, release, tmp_path) -> None:
     (repo / "rego-policy.yaml").write_text(base % "bad.rego")
     r = attest("verify", *chain, "--artifact", "downloaded/kubectl")
     assert r.code == 2 and "rego policy " in r.err and "bad.rego:2:" in r.err
+
+
+def test_promotion_statements_that_would_share_a_file_are_refused(attest, release) -> None:
+    """-o DIR names each statement after its subject with '/' and ':' made '_': two
+    destinations differing only there (PROD/a/b and PROD/a_b) would write the same file,
+    the second silently replacing the first (redteam round 2). Refused before writing
+    anything, naming both."""
+    reg, prod = release["reg"], release["prod"]
+    digests = {push(reg, f"{top}/{name}", "v1.0.0", b'{"os":"linux"}', b"app collide")
+               for top in ("collide-staging", prod) for name in ("a/b", "a_b")}
+    (digest,) = digests
+    r = attest("promote", *(x for name in ("a/b", "a_b") for x in (
+        "--image", f"{reg}/collide-staging/{name}@{digest}={reg}/{prod}/{name}:v1.0.0")),
+        "-o", "collide/")
+    assert r.code == 2, r.err
+    assert f"the statements for {reg}/{prod}/a/b and {reg}/{prod}/a_b would both be " \
+           "written to" in r.err
+    assert list((release["repo"] / "collide").iterdir()) == []

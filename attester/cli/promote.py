@@ -84,10 +84,19 @@ def run(args: argparse.Namespace) -> int:
     if args.output and Path(args.output).is_dir():
         from attester.jsonio import atomic_write
 
+        written: dict[str, str] = {}  # file name -> the subject written there
         for doc in docs:
-            name = doc["subject"][0]["name"].replace("/", "_").replace(":", "_")
+            subject = doc["subject"][0]["name"]
+            name = subject.replace("/", "_").replace(":", "_")
             digest = next(iter(doc["subject"][0]["digest"].values()))[:12]
-            atomic_write(Path(args.output) / f"{name}-{digest}.json", dumps_pretty(doc))
+            file = f"{name}-{digest}.json"
+            if file in written:  # checked before writing any: one would replace the other
+                raise UsageError(f"--output {args.output}: the statements for {written[file]} "
+                                 f"and {subject} would both be written to {file}",
+                                 hint="write them to one file instead (-o promotion.jsonl)")
+            written[file] = subject
+        for file, doc in zip(written, docs, strict=True):
+            atomic_write(Path(args.output) / file, dumps_pretty(doc))
         say(args, f"wrote {len(docs)} promotion statement(s) to {args.output}; {_gate_text(args)}")
     elif len(docs) == 1:
         write_output(dumps_pretty(docs[0]), args.output)
