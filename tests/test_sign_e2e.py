@@ -113,3 +113,16 @@ def test_repo_layout_is_as_designed() -> None:
     for name in ("pyproject.toml", "attester", "schemas", "tests", "testdata", "README.md",
                  ".ci/run"):
         assert (ROOT / name).exists(), name
+
+
+def test_sign_never_writes_over_its_signing_key(repo, attest, monkeypatch) -> None:
+    """`-o` naming the --key file (a slip of the shell's history) replaced the private key
+    with the envelope (red team round 2): refused, the key left as it was."""
+    monkeypatch.chdir(repo)
+    assert attest("keygen", "--type", "ed25519", "--out", "k").code == 0
+    assert attest("provenance", "local://", "--artifacts", "file://dist", "-o", "p.json").code == 0
+    key = (repo / "k.key").read_bytes()
+    r = attest("sign", "p.json", "--key", "k.key", "-o", "./k.key")
+    assert r.code == 2, r.err
+    assert "--output ./k.key is the signing key --key k.key" in r.err
+    assert (repo / "k.key").read_bytes() == key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from attester.cli.common import add_quiet, say, to_file
 from attester.cli.parsing import Subcommands
@@ -18,6 +19,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.key and not args.keyless and not args.kms:
         raise UsageError("nothing to sign with", hint="pass --key KEY, --kms URI or --keyless")
+    if to_file(args.output) and os.path.exists(args.output):  # never written over a key
+        for key in args.key or []:
+            if os.path.exists(key) and os.path.samefile(key, args.output):
+                raise UsageError(f"--output {args.output} is the signing key --key {key}: "
+                                 "writing the envelope there would destroy the key",
+                                 hint="name the signed file, e.g. -o statement.intoto.json")
     if (args.key or args.kms) and args.keyless:
         raise UsageError("--key and --keyless are exclusive: a Sigstore bundle holds one "
                          "signature")
