@@ -128,6 +128,11 @@ class CappedStream:
         self.close()
 
 
+#: What a call through urllib3 raises when the connection, not the server, failed: retried
+#: by :func:`attester.clients.retry.send` (registries, the GCS JSON API, small downloads).
+URLLIB3_TRANSIENT = (urllib3.exceptions.HTTPError, OSError)
+
+
 class StreamedAnswer:
     """A streamed ``urllib3`` answer under ``requests``' names (``status_code``, ``reason``,
     ``headers``, ``links``, ``raw`` for :func:`read_capped`): the clients that make

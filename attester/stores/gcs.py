@@ -113,16 +113,14 @@ class Api:
                  missing: Callable[[], AttesterError]) -> Any:
         """One JSON API GET through the shared retry loop, its answer bounded
         (:data:`MAX_API_BYTES`) and parsed with the depth limits; 404 is ``missing()``."""
-        import urllib3
-
-        from attester.clients.httpget import StreamedAnswer, read_capped
+        from attester.clients.httpget import URLLIB3_TRANSIENT, StreamedAnswer, read_capped
         from attester.jsonio import parse_json
 
         http = self.http(jobs)
         resp, attempts = send(
             lambda: StreamedAnswer(http.urlopen("GET", url, retries=False,
                                                 preload_content=False)),
-            policy, transient=(urllib3.exceptions.HTTPError, OSError),
+            policy, transient=URLLIB3_TRANSIENT,
             unreachable=lambda e: ServiceError(f"{what}: cannot reach storage: "
                                                f"{unreachable_reason(e)}"))
         with resp:
@@ -526,21 +524,21 @@ class _Checksum:
 
 def _light_get(http: Any, entry: Entry, policy: RetryPolicy) -> bytes:
     """GET the object's pinned media link through the shared retry loop."""
-    import urllib3
+    from attester.clients.httpget import URLLIB3_TRANSIENT
 
     resp, attempts = send(
         # The stored bytes, as listed (size, MD5), even for a gzip-encoded object,
         # which GCS would otherwise decompress on the way.
         lambda: http.urlopen("GET", entry.handle.media_link, headers={"Accept-Encoding": "gzip"},
                              retries=False, preload_content=False),
-        policy, transient=(urllib3.exceptions.HTTPError, OSError),
+        policy, transient=URLLIB3_TRANSIENT,
         unreachable=lambda e: ServiceError(f"{entry.name}: cannot reach storage: "
                                            f"{type(e).__name__}"),
         status_of=lambda r: int(r.status))
     try:
         if resp.status == 200:  # one byte more than listed is enough to tell it changed
             return bytes(resp.read(entry.size + 1, decode_content=False))
-    except (urllib3.exceptions.HTTPError, OSError) as e:
+    except URLLIB3_TRANSIENT as e:
         raise ServiceError(f"{entry.name}: download failed: {type(e).__name__}") from None
     finally:
         resp.release_conn()

@@ -32,7 +32,12 @@ import attrs
 import certifi
 import urllib3
 
-from attester.clients.httpget import MAX_UNLISTED_BYTES, StreamedAnswer, read_capped
+from attester.clients.httpget import (
+    MAX_UNLISTED_BYTES,
+    URLLIB3_TRANSIENT,
+    StreamedAnswer,
+    read_capped,
+)
 from attester.clients.pager import Page, paginate
 from attester.clients.retry import RETRYABLE_STATUS, RetryPolicy, send
 from attester.errors import (
@@ -140,7 +145,6 @@ def docker_credentials(registry: str) -> tuple[str, str] | None:
 #: when one leaves the host; every other retry is :func:`send`'s, with its backoff.
 _REDIRECTS_ONLY = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0,
                                 redirect=10, raise_on_status=False)
-_TRANSIENT = (urllib3.exceptions.HTTPError, OSError)
 
 
 class RegistryClient:
@@ -197,10 +201,11 @@ class RegistryClient:
                                 f"{unreachable_reason(e)}")
 
         sent_with = self._auth.get(repository)
-        resp, attempts = send(once, self.retry, transient=_TRANSIENT, unreachable=unreachable)
+        resp, attempts = send(once, self.retry, transient=URLLIB3_TRANSIENT,
+                              unreachable=unreachable)
         if resp.status_code == 401 and self._authenticate(resp, what, repository, sent_with):
             resp.close()
-            resp, attempts = send(once, self.retry, transient=_TRANSIENT,
+            resp, attempts = send(once, self.retry, transient=URLLIB3_TRANSIENT,
                                   unreachable=unreachable)
         if resp.status_code >= 400 and resp.status_code not in allow:
             raise self._error(resp, what, attempts)
@@ -257,7 +262,7 @@ class RegistryClient:
         try:
             tok = StreamedAnswer(self.http.urlopen("GET", url, headers=headers,
                                                    preload_content=False))
-        except _TRANSIENT as e:
+        except URLLIB3_TRANSIENT as e:
             raise ServiceError(f"{what}: cannot reach token server {realm}: "
                                f"{unreachable_reason(e)}") from None
         if tok.status_code != 200:

@@ -392,12 +392,9 @@ def _combine(artifacts: Sequence[_Listed], dupes: set[str], docs: Sequence[Doc],
         if doc.claims is not None:
             # Fail closed: a pass counts only with the check that tied it to the artifact.
             # A document of several attestations (a PyPI provenance object) numbers each
-            # one's checks '#N artifact NAME'; any of them failing is in failures().
-            tied = (f"artifact {doc.claims}", f" artifact {doc.claims}")
+            # one's checks (Check.numbered); any of them failing is in failures().
             checks = report.failures() or [
-                c for c in report.checks if c.name == tied[0]
-                or (c.name.startswith("#") and c.name.endswith(tied[1])
-                    and c.name[1:-len(tied[1])].isdigit())] or \
+                c for c in report.checks if c.unnumbered == f"artifact {doc.claims}"] or \
                 [Check("artifact", False, "the attestation verified, but no check tied it "
                        "to this artifact")]
             claims[doc.claims].append(Claim(doc.where, checks[0]))

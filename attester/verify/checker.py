@@ -416,7 +416,7 @@ def _verify_pep740(form: PypiAttestation | PypiProvenance, doc: Any, where: str,
             reports.append(report)
     if total == 1:
         return reports[0]
-    checks = tuple(attrs.evolve(c, name=f"#{i} {c.name}")
+    checks = tuple(c.numbered(i)
                    for i, r in enumerate(reports, 1) for c in r.checks)
     return Report(attestation=where, checks=checks, statement=reports[0].statement)
 

@@ -25,3 +25,14 @@ class Check:
         if self.not_compared:
             out["notCompared"] = list(self.not_compared)
         return out
+
+    def numbered(self, n: int) -> Check:
+        """This check as the ``n``-th attestation's of a document holding several (a PyPI
+        provenance object): ``#N NAME``, read back by :meth:`unnumbered`."""
+        return attrs.evolve(self, name=f"#{n} {self.name}")
+
+    @property
+    def unnumbered(self) -> str:
+        """The name without the ``#N `` that :meth:`numbered` put before it."""
+        head, sep, rest = self.name.partition(" ")
+        return rest if sep and head[:1] == "#" and head[1:].isdigit() else self.name
